@@ -1,0 +1,776 @@
+//! Typed session claims: one shape for Clerk's v1 and v2 session tokens.
+//!
+//! v1 tokens carry `org_id`, `org_role`, `org_slug` and `org_permissions`;
+//! v2 tokens (`"v":2`) carry a compact `o` object whose permissions are
+//! bitmasks over feature lists. Both read into the same [`SessionClaims`]:
+//! organization role normalised to exactly one `org:` prefix, permissions as
+//! `org:<feature>:<permission>`, plans and features as `scope:value` entries,
+//! factor-verification age, status and impersonation actor. Every other claim
+//! is kept and readable as JSON or as your own type. Malformed optional
+//! claims read as absent, never as an error.
+//!
+//! ```
+//! use clerk_core::claims::SessionClaims;
+//! use serde_json::json;
+//!
+//! let payload = json!({
+//!     "v": 2, "sub": "user_123", "sid": "sess_123", "exp": 1713158460,
+//!     "fea": "o:repositories,uo:projects,u:goldprofileborder",
+//!     "o": {"id": "org_123", "slg": "acme", "rol": "admin",
+//!           "per": "read,create,update,delete,revoke", "fpm": "7,21,0"},
+//!     "metadata": {"tier": "gold"}
+//! });
+//! let claims = SessionClaims::from_payload(payload.as_object().unwrap().clone())?;
+//! let org = claims.organization().unwrap();
+//! assert_eq!(org.role(), Some("org:admin"));
+//! assert!(org.permissions().iter().any(|p| p == "org:projects:revoke"));
+//! assert_eq!(claims.get("metadata").unwrap()["tier"], "gold");
+//! # Ok::<(), clerk_core::VerifyError>(())
+//! ```
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{ErrorReason, VerifyError};
+
+/// The claims of a verified session token, normalised across v1 and v2.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionClaims {
+    user_id: String,
+    session_id: Option<String>,
+    issuer: Option<String>,
+    authorized_party: Option<String>,
+    expires_at: f64,
+    not_before: Option<f64>,
+    issued_at: Option<f64>,
+    version: u8,
+    status: SessionStatus,
+    organization: Option<Organization>,
+    plans: ScopedList,
+    features: ScopedList,
+    factor_age: Option<FactorAge>,
+    actor: Option<Actor>,
+    raw: Map<String, Value>,
+}
+
+/// The session's status (`sts`), `active` when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// A normal, fully signed-in session.
+    Active,
+    /// The user still has a task to finish (e.g. choose an organization);
+    /// treated as signed out unless the configuration accepts it.
+    Pending,
+    /// A status this crate does not know; treated as signed out.
+    Other(String),
+}
+
+impl SessionStatus {
+    /// The status as Clerk spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Active => "active",
+            Self::Pending => "pending",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// The active organization of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    id: String,
+    slug: Option<String>,
+    role: Option<String>,
+    permissions: Vec<String>,
+}
+
+impl Organization {
+    /// The organization id, e.g. `org_2d3Z`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The organization slug, when the token carries one.
+    pub fn slug(&self) -> Option<&str> {
+        self.slug.as_deref()
+    }
+
+    /// The member's role with exactly one `org:` prefix, e.g. `org:admin`.
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
+    /// The member's permissions, each `org:<feature>:<permission>`.
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+}
+
+/// Which party a plan or feature belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `o`: the active organization.
+    Organization,
+    /// `u`: the user.
+    User,
+    /// `ou` or `uo`: both.
+    Both,
+}
+
+impl Scope {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "o" => Some(Self::Organization),
+            "u" => Some(Self::User),
+            "ou" | "uo" => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    /// True for `o`, `ou` and `uo`.
+    pub fn includes_organization(self) -> bool {
+        matches!(self, Self::Organization | Self::Both)
+    }
+
+    /// True for `u`, `ou` and `uo`.
+    pub fn includes_user(self) -> bool {
+        matches!(self, Self::User | Self::Both)
+    }
+}
+
+/// A comma-separated `scope:value` claim (`pla`, `fea`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScopedList {
+    raw: Vec<String>,
+    entries: Vec<(Scope, String)>,
+    well_formed: bool,
+}
+
+impl ScopedList {
+    fn parse(claim: Option<&Value>) -> Self {
+        let Some(Value::String(s)) = claim else {
+            return Self {
+                well_formed: true,
+                ..Self::default()
+            };
+        };
+        let mut list = Self {
+            well_formed: true,
+            ..Self::default()
+        };
+        for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            list.raw.push(entry.to_owned());
+            match entry.split_once(':') {
+                Some((scope, value)) => {
+                    if let Some(scope) = Scope::parse(scope) {
+                        list.entries.push((scope, value.to_owned()));
+                    }
+                }
+                None => list.well_formed = false,
+            }
+        }
+        list
+    }
+
+    /// The entries as sent, e.g. `["o:pro", "u:free"]`.
+    pub fn raw(&self) -> &[String] {
+        &self.raw
+    }
+
+    /// The entries with a known scope, as (scope, value).
+    pub fn entries(&self) -> &[(Scope, String)] {
+        &self.entries
+    }
+
+    /// False when an entry had no `scope:` part; then every check on this
+    /// claim fails (Clerk's SDK fails closed the same way).
+    pub fn is_well_formed(&self) -> bool {
+        self.well_formed
+    }
+
+    /// True when the list has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+}
+
+/// Minutes since each factor was verified in this session (`fva`); `None`
+/// for a factor never verified (`-1` in the token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactorAge {
+    first: Option<u32>,
+    second: Option<u32>,
+}
+
+impl FactorAge {
+    /// Builds an age pair; `None` means never verified in this session.
+    pub const fn new(first: Option<u32>, second: Option<u32>) -> Self {
+        Self { first, second }
+    }
+
+    /// Minutes since the first factor (password, code, ...) was verified.
+    pub const fn first_factor_minutes(self) -> Option<u32> {
+        self.first
+    }
+
+    /// Minutes since the second factor (MFA) was verified; `None` when the
+    /// session has no second factor.
+    pub const fn second_factor_minutes(self) -> Option<u32> {
+        self.second
+    }
+
+    /// The pair as Clerk writes it, with `-1` for "never".
+    pub fn as_array(self) -> [i64; 2] {
+        let f = |m: Option<u32>| m.map_or(-1, i64::from);
+        [f(self.first), f(self.second)]
+    }
+
+    fn parse(claim: Option<&Value>) -> Option<Self> {
+        let arr = claim?.as_array()?;
+        let [a, b] = arr.as_slice() else { return None };
+        let age = |v: &Value| -> Option<Option<u32>> {
+            match v.as_i64()? {
+                -1 => Some(None),
+                n => u32::try_from(n).ok().map(Some),
+            }
+        };
+        Some(Self::new(age(a)?, age(b)?))
+    }
+}
+
+/// The impersonator, when a session is being impersonated (`act`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    subject: String,
+    session_id: Option<String>,
+    raw: Map<String, Value>,
+}
+
+impl Actor {
+    /// The impersonating user's id (`act.sub`).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The impersonating session's id (`act.sid`), when present.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The whole `act` object.
+    pub fn raw(&self) -> &Map<String, Value> {
+        &self.raw
+    }
+
+    fn parse(claim: Option<&Value>) -> Option<Self> {
+        let raw = claim?.as_object()?;
+        Some(Self {
+            subject: raw.get("sub")?.as_str()?.to_owned(),
+            session_id: str_claim(raw, "sid"),
+            raw: raw.clone(),
+        })
+    }
+}
+
+const fn failed(message: &'static str) -> VerifyError {
+    VerifyError::new(ErrorReason::TokenVerificationFailed, message)
+}
+
+fn str_claim(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A NumericDate claim: absent is `None`; present must be a JSON number.
+fn time_claim(
+    map: &Map<String, Value>,
+    name: &str,
+    message: &'static str,
+) -> Result<Option<f64>, VerifyError> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(failed(message)),
+        Some(_) => Err(failed(message)),
+    }
+}
+
+impl SessionClaims {
+    /// Reads a payload object. Only type errors of the registered claims are
+    /// errors (`token-verification-failed`): `sub` must be a string, `exp` a
+    /// number, `nbf`/`iat` numbers when present, `iss` a string when present.
+    /// Policy checks (times, `azp`, `iss` pinning, `sid`) belong to the
+    /// verifier.
+    ///
+    /// # Errors
+    /// `token-verification-failed` as described.
+    pub fn from_payload(raw: Map<String, Value>) -> Result<Self, VerifyError> {
+        let user_id = match raw.get("sub") {
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(failed("sub must be a string")),
+        };
+        let expires_at = time_claim(&raw, "exp", "exp must be a number")?
+            .ok_or(failed("exp is required"))?;
+        let not_before = time_claim(&raw, "nbf", "nbf must be a number")?;
+        let issued_at = time_claim(&raw, "iat", "iat must be a number")?;
+        let issuer = match raw.get("iss") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(failed("iss must be a string")),
+        };
+        let version = match raw.get("v").and_then(Value::as_u64) {
+            Some(2) => 2,
+            _ => 1,
+        };
+        let status = match raw.get("sts") {
+            None => SessionStatus::Active,
+            Some(Value::String(s)) if s == "active" => SessionStatus::Active,
+            Some(Value::String(s)) if s == "pending" => SessionStatus::Pending,
+            Some(Value::String(s)) => SessionStatus::Other(s.clone()),
+            Some(_) => SessionStatus::Other(String::new()),
+        };
+        let features = ScopedList::parse(raw.get("fea"));
+        let organization = if version == 2 {
+            v2_organization(&raw)
+        } else {
+            v1_organization(&raw)
+        };
+        Ok(Self {
+            user_id,
+            session_id: str_claim(&raw, "sid"),
+            issuer,
+            authorized_party: str_claim(&raw, "azp"),
+            expires_at,
+            not_before,
+            issued_at,
+            version,
+            status,
+            organization,
+            plans: ScopedList::parse(raw.get("pla")),
+            features,
+            factor_age: FactorAge::parse(raw.get("fva")),
+            actor: Actor::parse(raw.get("act")),
+            raw,
+        })
+    }
+
+    /// The user id (`sub`), e.g. `user_2d3v`.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The session id (`sid`); always present on a session token.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The issuer (`iss`), `https://<frontend api host>`.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The authorized party (`azp`): the origin the token was minted for.
+    pub fn authorized_party(&self) -> Option<&str> {
+        self.authorized_party.as_deref()
+    }
+
+    /// Expiry (`exp`), seconds since the epoch.
+    pub fn expires_at(&self) -> i64 {
+        to_secs(self.expires_at)
+    }
+
+    /// Not-before (`nbf`), seconds since the epoch.
+    pub fn not_before(&self) -> Option<i64> {
+        self.not_before.map(to_secs)
+    }
+
+    /// Issued-at (`iat`), seconds since the epoch.
+    pub fn issued_at(&self) -> Option<i64> {
+        self.issued_at.map(to_secs)
+    }
+
+    pub(crate) fn exp_f64(&self) -> f64 {
+        self.expires_at
+    }
+
+    pub(crate) fn nbf_f64(&self) -> Option<f64> {
+        self.not_before
+    }
+
+    pub(crate) fn iat_f64(&self) -> Option<f64> {
+        self.issued_at
+    }
+
+    /// The token format version: 1 or 2.
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The session status (`sts`).
+    pub fn status(&self) -> &SessionStatus {
+        &self.status
+    }
+
+    /// The active organization, when there is one.
+    pub fn organization(&self) -> Option<&Organization> {
+        self.organization.as_ref()
+    }
+
+    /// The organization id, when an organization is active.
+    pub fn org_id(&self) -> Option<&str> {
+        self.organization.as_ref().map(Organization::id)
+    }
+
+    /// The organization role (`org:` prefixed), when an organization is active.
+    pub fn org_role(&self) -> Option<&str> {
+        self.organization.as_ref().and_then(Organization::role)
+    }
+
+    /// The organization permissions; empty without an active organization.
+    pub fn org_permissions(&self) -> &[String] {
+        self.organization
+            .as_ref()
+            .map_or(&[][..], Organization::permissions)
+    }
+
+    /// The plans (`pla`), as `scope:value` entries.
+    pub fn plans(&self) -> &ScopedList {
+        &self.plans
+    }
+
+    /// The features (`fea`), as `scope:value` entries.
+    pub fn features(&self) -> &ScopedList {
+        &self.features
+    }
+
+    /// Factor-verification age (`fva`); `None` when absent or malformed.
+    pub fn factor_age(&self) -> Option<FactorAge> {
+        self.factor_age
+    }
+
+    /// The impersonator (`act`), when the session is impersonated.
+    pub fn actor(&self) -> Option<&Actor> {
+        self.actor.as_ref()
+    }
+
+    /// One claim as JSON, e.g. a custom `metadata` claim.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.raw.get(name)
+    }
+
+    /// Every claim exactly as the token carried it.
+    pub fn raw(&self) -> &Map<String, Value> {
+        &self.raw
+    }
+
+    /// Deserializes the whole payload into your own type, for custom claims
+    /// from a session-token template.
+    ///
+    /// # Errors
+    /// When the payload does not fit `T`.
+    pub fn custom<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.raw)
+    }
+}
+
+#[allow(clippy::cast_possible_truncation)] // saturating float-to-int is intended
+fn to_secs(t: f64) -> i64 {
+    t.floor() as i64
+}
+
+/// `admin` and `org:admin` both become `org:admin`.
+pub(crate) fn with_org_prefix(role: &str) -> String {
+    if role.starts_with("org:") {
+        role.to_owned()
+    } else {
+        format!("org:{role}")
+    }
+}
+
+fn v1_organization(raw: &Map<String, Value>) -> Option<Organization> {
+    let id = str_claim(raw, "org_id")?;
+    let permissions = raw
+        .get("org_permissions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Organization {
+        id,
+        slug: str_claim(raw, "org_slug"),
+        role: raw
+            .get("org_role")
+            .and_then(Value::as_str)
+            .map(with_org_prefix),
+        permissions,
+    })
+}
+
+fn v2_organization(raw: &Map<String, Value>) -> Option<Organization> {
+    let o = raw.get("o")?.as_object()?;
+    let id = str_claim(o, "id")?;
+    let permissions = match (
+        o.get("per").and_then(Value::as_str),
+        o.get("fpm").and_then(Value::as_str),
+        raw.get("fea").and_then(Value::as_str),
+    ) {
+        (Some(per), Some(fpm), Some(fea)) => v2_permissions(per, fpm, fea),
+        _ => Vec::new(),
+    };
+    Some(Organization {
+        id,
+        slug: str_claim(o, "slg"),
+        role: o.get("rol").and_then(Value::as_str).map(with_org_prefix),
+        permissions,
+    })
+}
+
+/// Decodes v2 permissions: mask *j* (decimal, any size) grants `per[i]` for
+/// every set bit *i* within feature *j*. Masks pair with `fea` entries by
+/// position when the counts agree, else with the organization-scoped entries
+/// (`o`, `ou`, `uo`) in order.
+fn v2_permissions(per: &str, fpm: &str, fea: &str) -> Vec<String> {
+    let names: Vec<&str> = per.split(',').map(str::trim).collect();
+    let masks: Vec<&str> = fpm.split(',').map(str::trim).collect();
+    let entries: Vec<&str> = fea
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let features: Vec<Option<&str>> = if masks.len() == entries.len() {
+        entries
+            .iter()
+            .map(|e| e.split_once(':').map(|(_, f)| f))
+            .collect()
+    } else {
+        entries
+            .iter()
+            .filter_map(|e| e.split_once(':'))
+            .filter(|(scope, _)| Scope::parse(scope).is_some_and(Scope::includes_organization))
+            .map(|(_, f)| Some(f))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (feature, mask) in features.iter().zip(&masks) {
+        let Some(feature) = feature else { continue };
+        let Some(bits) = decimal_low_bits(mask, names.len()) else {
+            continue;
+        };
+        for (i, name) in names.iter().enumerate() {
+            if !name.is_empty() && bit(&bits, i) {
+                out.push(format!("org:{feature}:{name}"));
+            }
+        }
+    }
+    out
+}
+
+/// The low `bits` bits of a non-negative decimal integer of any size, as
+/// 64-bit limbs (least significant first); `None` when not all digits.
+///
+/// Written by hand rather than pulling in a big-integer crate: only the low
+/// bits are needed, and those are exact in fixed-width wrapping arithmetic
+/// (the low bits of `x*10 + d` depend only on the low bits of `x`).
+fn decimal_low_bits(digits: &str, bits: usize) -> Option<Vec<u64>> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut limbs = vec![0u64; bits.div_ceil(64).max(1)];
+    for d in digits.bytes() {
+        let mut carry = u128::from(d - b'0');
+        for limb in &mut limbs {
+            let x = u128::from(*limb) * 10 + carry;
+            #[allow(clippy::cast_possible_truncation)] // keeping the low 64 bits is the point
+            {
+                *limb = x as u64;
+            }
+            carry = x >> 64;
+        }
+    }
+    Some(limbs)
+}
+
+fn bit(limbs: &[u64], i: usize) -> bool {
+    limbs.get(i / 64).is_some_and(|l| (l >> (i % 64)) & 1 == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> SessionClaims {
+        SessionClaims::from_payload(v.as_object().unwrap().clone()).unwrap()
+    }
+
+    fn err(v: Value) -> VerifyError {
+        SessionClaims::from_payload(v.as_object().unwrap().clone()).unwrap_err()
+    }
+
+    #[test]
+    fn v1_example_reads() {
+        let c = claims(json!({"azp":"http://localhost:3000","exp":1730410018,"iat":1730409958,"nbf":1730409948,
+            "iss":"https://wealthy-warthog-69.clerk.accounts.dev","sid":"sess_2mUX","sub":"user_2d3v",
+            "org_id":"org_2d3Z","org_role":"org:admin","org_slug":"marine-projex","org_permissions":[]}));
+        assert_eq!(c.version(), 1);
+        assert_eq!(c.user_id(), "user_2d3v");
+        assert_eq!(c.session_id(), Some("sess_2mUX"));
+        assert_eq!(c.authorized_party(), Some("http://localhost:3000"));
+        assert_eq!(c.expires_at(), 1730410018);
+        assert_eq!(c.not_before(), Some(1730409948));
+        assert_eq!(c.issued_at(), Some(1730409958));
+        let org = c.organization().unwrap();
+        assert_eq!(org.id(), "org_2d3Z");
+        assert_eq!(org.slug(), Some("marine-projex"));
+        assert_eq!(org.role(), Some("org:admin"));
+        assert!(org.permissions().is_empty());
+        assert_eq!(c.status(), &SessionStatus::Active);
+    }
+
+    #[test]
+    fn v1_legacy_role_gets_one_prefix() {
+        let c = claims(
+            json!({"sub":"u","exp":1,"org_id":"org_1","org_role":"admin","org_permissions":["org:a:b", 7]}),
+        );
+        assert_eq!(c.org_role(), Some("org:admin"));
+        assert_eq!(c.org_permissions(), ["org:a:b"]);
+    }
+
+    #[test]
+    fn v2_example_decodes_permissions() {
+        let c = claims(json!({"v":2,"azp":"https://app.example.com","exp":1713158460,"iat":1713158400,"nbf":1713158390,
+            "iss":"https://clerk.example.com","sid":"sess_123","sub":"user_123",
+            "fva":[7,-1],"sts":"active","pla":"o:pro",
+            "fea":"o:repositories,uo:projects,u:goldprofileborder",
+            "o":{"id":"org_123","slg":"acme","rol":"admin","per":"read,create,update,delete,revoke","fpm":"7,21,0"},
+            "act":{"sub":"user_456","sid":"sess_456"}}));
+        assert_eq!(c.version(), 2);
+        assert_eq!(c.org_role(), Some("org:admin"));
+        assert_eq!(c.organization().unwrap().slug(), Some("acme"));
+        assert_eq!(
+            c.org_permissions(),
+            [
+                "org:repositories:read",
+                "org:repositories:create",
+                "org:repositories:update",
+                "org:projects:read",
+                "org:projects:update",
+                "org:projects:revoke",
+            ]
+        );
+        assert_eq!(c.plans().raw(), ["o:pro"]);
+        assert_eq!(
+            c.features().raw(),
+            ["o:repositories", "uo:projects", "u:goldprofileborder"]
+        );
+        assert_eq!(c.factor_age(), Some(FactorAge::new(Some(7), None)));
+        assert_eq!(c.factor_age().unwrap().as_array(), [7, -1]);
+        let act = c.actor().unwrap();
+        assert_eq!(act.subject(), "user_456");
+        assert_eq!(act.session_id(), Some("sess_456"));
+    }
+
+    #[test]
+    fn v2_masks_pair_with_org_features_when_counts_differ() {
+        // Two masks, three features: pair with the org-scoped ones (o, uo).
+        let c = claims(json!({"v":2,"sub":"u","exp":1,"fea":"u:gold,o:repos,uo:projects",
+            "o":{"id":"org_1","rol":"member","per":"read,write","fpm":"1,2"}}));
+        assert_eq!(c.org_permissions(), ["org:repos:read", "org:projects:write"]);
+    }
+
+    #[test]
+    fn v2_mask_above_2_pow_64() {
+        let names: Vec<String> = (0..70).map(|i| format!("p{i}")).collect();
+        // 2^65 + 1 = 36893488147419103233
+        let c = claims(json!({"v":2,"sub":"u","exp":1,"fea":"o:big",
+            "o":{"id":"org_1","rol":"admin","per":names.join(","),"fpm":"36893488147419103233"}}));
+        assert_eq!(c.org_permissions(), ["org:big:p0", "org:big:p65"]);
+        // Bits above the permission count are ignored; 2^200 + 4 grants p2 only.
+        let huge = "1606938044258990275541962092341162602522202993782792835301380";
+        assert_eq!(decimal_low_bits(huge, 8).unwrap()[0] & 0xff, 4);
+    }
+
+    #[test]
+    fn v2_bad_masks_grant_nothing() {
+        let c = claims(json!({"v":2,"sub":"u","exp":1,"fea":"o:a,o:b,o:c",
+            "o":{"id":"org_1","rol":"admin","per":"read,write","fpm":"x,-1,3"}}));
+        assert_eq!(c.org_permissions(), ["org:c:read", "org:c:write"]);
+        let c = claims(json!({"v":2,"sub":"u","exp":1,"fea":"o:a",
+            "o":{"id":"org_1","rol":"admin","per":"read"}}));
+        assert!(c.org_permissions().is_empty());
+        let c = claims(json!({"v":2,"sub":"u","exp":1,
+            "o":{"id":"org_1","rol":"admin","per":"read","fpm":"1"}}));
+        assert!(c.org_permissions().is_empty());
+    }
+
+    #[test]
+    fn malformed_optional_claims_read_as_absent() {
+        let c = claims(json!({"v":2,"sub":"u","exp":1,"o":"not-an-object","fva":"x",
+            "act":["x"],"pla":5,"fea":{"a":1},"sid":3,"azp":false}));
+        assert!(c.organization().is_none());
+        assert!(c.factor_age().is_none());
+        assert!(c.actor().is_none());
+        assert!(c.plans().is_empty());
+        assert!(c.session_id().is_none());
+        assert!(c.authorized_party().is_none());
+        for fva in [json!([1]), json!([1, 2, 3]), json!([1.5, 2]), json!([-2, 1])] {
+            assert!(
+                claims(json!({"sub":"u","exp":1,"fva":fva}))
+                    .factor_age()
+                    .is_none()
+            );
+        }
+        let c = claims(json!({"v":2,"sub":"u","exp":1,"o":{"slg":"no-id"}}));
+        assert!(c.organization().is_none());
+    }
+
+    #[test]
+    fn registered_claim_types_are_enforced() {
+        for bad in [
+            json!({"exp":1}),
+            json!({"sub":1,"exp":1}),
+            json!({"sub":"u"}),
+            json!({"sub":"u","exp":"1"}),
+            json!({"sub":"u","exp":1,"nbf":"0"}),
+            json!({"sub":"u","exp":1,"iat":null}),
+            json!({"sub":"u","exp":1,"iss":7}),
+        ] {
+            assert_eq!(
+                err(bad.clone()).reason(),
+                ErrorReason::TokenVerificationFailed,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn scoped_lists_flag_entries_without_scope() {
+        let c = claims(json!({"sub":"u","exp":1,"pla":"o:pro, free","fea":" u:a ,x:b"}));
+        assert!(!c.plans().is_well_formed());
+        assert_eq!(c.plans().raw(), ["o:pro", "free"]);
+        assert!(c.features().is_well_formed());
+        assert_eq!(c.features().entries(), [(Scope::User, "a".to_owned())]);
+    }
+
+    #[test]
+    fn status_and_custom_claims() {
+        let c = claims(json!({"sub":"u","exp":1,"sts":"pending","metadata":{"role":"editor"}}));
+        assert_eq!(c.status(), &SessionStatus::Pending);
+        #[derive(serde::Deserialize)]
+        struct Custom {
+            metadata: Meta,
+        }
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            role: String,
+        }
+        let custom: Custom = c.custom().unwrap();
+        assert_eq!(custom.metadata.role, "editor");
+        assert_eq!(c.get("metadata").unwrap()["role"], "editor");
+        let c = claims(json!({"sub":"u","exp":1,"sts":"weird"}));
+        assert_eq!(c.status().as_str(), "weird");
+    }
+}

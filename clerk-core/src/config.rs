@@ -1,0 +1,521 @@
+//! Configuration: which keys verify tokens, which parties and issuer are
+//! accepted, clock skew, and cache size.
+//!
+//! Build one with [`ClerkConfig::builder`] or read the variables Clerk users
+//! already know with [`ClerkConfig::from_env`]: `CLERK_JWT_KEY`,
+//! `CLERK_SECRET_KEY`, `CLERK_PUBLISHABLE_KEY`, `CLERK_API_URL` and
+//! `CLERK_AUTHORIZED_PARTIES` (comma-separated).
+//!
+//! **Set the authorized parties.** A Clerk session token names the origin it
+//! was minted for in `azp`. Without an allow-list, a token minted for any
+//! other site on the same Clerk instance (a staging app, a partner's
+//! front-end) is accepted by your API too.
+//!
+//! ```
+//! use std::time::Duration;
+//! use clerk_core::{ClerkConfig, testing::TestIssuer};
+//!
+//! let issuer = TestIssuer::new();
+//! let config = ClerkConfig::builder()
+//!     .jwt_key(issuer.public_key_pem())
+//!     .issuer(issuer.issuer())
+//!     .authorized_parties(["https://app.example.com"])
+//!     .clock_skew(Duration::from_secs(5))
+//!     .build()?;
+//! assert_eq!(config.authorized_parties(), ["https://app.example.com"]);
+//! # Ok::<(), clerk_core::ConfigError>(())
+//! ```
+//!
+//! With no key source at all, `build()` fails: a verifier that cannot check
+//! signatures is never produced.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::ConfigError;
+use crate::jwks::{KeySet, VerifyingKey};
+use crate::keys::{PublishableKey, SecretKey};
+
+/// Clerk's Backend API, unless `CLERK_API_URL` says otherwise.
+pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
+/// Default clock skew tolerated on `exp`, `nbf` and `iat`.
+pub const DEFAULT_SKEW: Duration = Duration::from_secs(5);
+/// Default number of verified tokens remembered.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
+
+/// Where verification keys come from.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum KeySourceConfig {
+    /// A fixed set: a PEM key (`CLERK_JWT_KEY`, matches any `kid`) or a
+    /// static JWKS document.
+    Local(KeySet),
+    /// The Backend API's `/v1/jwks`, authenticated with the secret key.
+    BackendApi,
+    /// The Frontend API's `/.well-known/jwks.json` (host from the
+    /// publishable key).
+    FrontendApi,
+}
+
+impl fmt::Debug for KeySourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(set) => f.debug_tuple("Local").field(&set.len()).finish(),
+            Self::BackendApi => f.write_str("BackendApi"),
+            Self::FrontendApi => f.write_str("FrontendApi"),
+        }
+    }
+}
+
+/// A checked configuration; build it with [`ClerkConfig::builder`].
+#[derive(Clone)]
+pub struct ClerkConfig {
+    pub(crate) key_source: KeySourceConfig,
+    pub(crate) secret_key: Option<SecretKey>,
+    pub(crate) publishable_key: Option<PublishableKey>,
+    pub(crate) api_url: String,
+    pub(crate) authorized_parties: Vec<String>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Vec<String>,
+    pub(crate) skew_secs: i64,
+    pub(crate) accept_pending: bool,
+    pub(crate) accept_template_tokens: bool,
+    pub(crate) token_cache_capacity: u64,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl ClerkConfig {
+    /// A builder with Clerk's defaults and no key source yet.
+    pub fn builder() -> ClerkConfigBuilder {
+        ClerkConfigBuilder::default()
+    }
+
+    /// Reads the process environment (see the module docs).
+    ///
+    /// # Errors
+    /// When a variable holds an invalid value or no key source is set.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        ClerkConfigBuilder::from_env()?.build()
+    }
+
+    /// Where keys come from.
+    pub fn key_source(&self) -> &KeySourceConfig {
+        &self.key_source
+    }
+
+    /// The accepted `azp` values; empty means `azp` is not checked.
+    pub fn authorized_parties(&self) -> &[String] {
+        &self.authorized_parties
+    }
+
+    /// The pinned issuer (`iss`), when known.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The Backend API base URL.
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// The secret key, when configured.
+    pub fn secret_key(&self) -> Option<&SecretKey> {
+        self.secret_key.as_ref()
+    }
+
+    /// The publishable key, when configured.
+    pub fn publishable_key(&self) -> Option<&PublishableKey> {
+        self.publishable_key.as_ref()
+    }
+}
+
+impl fmt::Debug for ClerkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClerkConfig")
+            .field("key_source", &self.key_source)
+            .field("secret_key", &self.secret_key)
+            .field("publishable_key", &self.publishable_key)
+            .field("api_url", &self.api_url)
+            .field("authorized_parties", &self.authorized_parties)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("skew_secs", &self.skew_secs)
+            .field("accept_pending", &self.accept_pending)
+            .field("accept_template_tokens", &self.accept_template_tokens)
+            .field("token_cache_capacity", &self.token_cache_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`ClerkConfig`]; values are checked in [`build`](Self::build).
+#[derive(Clone)]
+pub struct ClerkConfigBuilder {
+    jwt_key: Option<String>,
+    jwks_json: Option<String>,
+    key_set: Option<KeySet>,
+    secret_key: Option<String>,
+    publishable_key: Option<String>,
+    api_url: Option<String>,
+    authorized_parties: Vec<String>,
+    issuer: Option<String>,
+    audience: Vec<String>,
+    skew: Duration,
+    accept_pending: bool,
+    accept_template_tokens: bool,
+    token_cache_capacity: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for ClerkConfigBuilder {
+    fn default() -> Self {
+        Self {
+            jwt_key: None,
+            jwks_json: None,
+            key_set: None,
+            secret_key: None,
+            publishable_key: None,
+            api_url: None,
+            authorized_parties: Vec::new(),
+            issuer: None,
+            audience: Vec::new(),
+            skew: DEFAULT_SKEW,
+            accept_pending: false,
+            accept_template_tokens: false,
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl fmt::Debug for ClerkConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClerkConfigBuilder")
+            .field("jwt_key", &self.jwt_key.is_some())
+            .field("jwks_json", &self.jwks_json.is_some())
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "…"))
+            .field("publishable_key", &self.publishable_key)
+            .field("authorized_parties", &self.authorized_parties)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClerkConfigBuilder {
+    /// A builder preset from the process environment.
+    ///
+    /// # Errors
+    /// When `CLERK_AUTHORIZED_PARTIES` or another variable cannot be read.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// A builder preset from `lookup` (the environment, or a map in tests).
+    /// Empty values count as unset.
+    ///
+    /// # Errors
+    /// Reserved for invalid values; currently values are checked in `build`.
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut b = Self::default();
+        b.jwt_key = get("CLERK_JWT_KEY");
+        b.secret_key = get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned());
+        b.publishable_key = get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned());
+        b.api_url = get("CLERK_API_URL");
+        if let Some(parties) = get("CLERK_AUTHORIZED_PARTIES") {
+            b.authorized_parties = split_list(&parties);
+        }
+        Ok(b)
+    }
+
+    /// Networkless verification with the instance's PEM public key
+    /// (`CLERK_JWT_KEY`).
+    #[must_use]
+    pub fn jwt_key(mut self, pem: impl Into<String>) -> Self {
+        self.jwt_key = Some(pem.into());
+        self
+    }
+
+    /// Verification with a fixed JWKS document.
+    #[must_use]
+    pub fn jwks_json(mut self, json: impl Into<String>) -> Self {
+        self.jwks_json = Some(json.into());
+        self
+    }
+
+    /// Verification with a key set you built.
+    #[must_use]
+    pub fn key_set(mut self, set: KeySet) -> Self {
+        self.key_set = Some(set);
+        self
+    }
+
+    /// The secret key (`CLERK_SECRET_KEY`), for the Backend API.
+    #[must_use]
+    pub fn secret_key(mut self, key: impl Into<String>) -> Self {
+        self.secret_key = Some(key.into());
+        self
+    }
+
+    /// The publishable key (`CLERK_PUBLISHABLE_KEY`); also pins the issuer.
+    #[must_use]
+    pub fn publishable_key(mut self, key: impl Into<String>) -> Self {
+        self.publishable_key = Some(key.into());
+        self
+    }
+
+    /// The Backend API base URL (`CLERK_API_URL`).
+    #[must_use]
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = Some(url.into());
+        self
+    }
+
+    /// The origins tokens may be minted for (`azp`), compared exactly.
+    #[must_use]
+    pub fn authorized_parties<I, S>(mut self, parties: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.authorized_parties = parties.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The exact issuer tokens must carry (your frontend API URL, or your
+    /// proxy URL). Derived from the publishable key when not set.
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Accepted audiences; `aud` is checked only when this is set and the
+    /// token has one.
+    #[must_use]
+    pub fn audience<I, S>(mut self, audience: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audience = audience.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 5 s).
+    #[must_use]
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// Treat `pending` sessions as signed in (default: signed out).
+    #[must_use]
+    pub fn accept_pending_sessions(mut self, accept: bool) -> Self {
+        self.accept_pending = accept;
+        self
+    }
+
+    /// Accept tokens without `sid` (JWT-template tokens) as sessions
+    /// (default: refused with `token-type-mismatch`).
+    #[must_use]
+    pub fn accept_template_tokens(mut self, accept: bool) -> Self {
+        self.accept_template_tokens = accept;
+        self
+    }
+
+    /// How many verified tokens to remember (default 10,000; 0 disables).
+    #[must_use]
+    pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
+        self.token_cache_capacity = capacity;
+        self
+    }
+
+    /// The clock used for `exp`/`nbf`/`iat` checks (tests inject one).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks everything and picks the key source: a PEM key first, then a
+    /// key set or JWKS document, then the Backend API (secret key), then the
+    /// Frontend API (publishable key).
+    ///
+    /// # Errors
+    /// Invalid keys, URLs, or no key source at all.
+    pub fn build(self) -> Result<ClerkConfig, ConfigError> {
+        let secret_key = self.secret_key.as_deref().map(str::parse).transpose()?;
+        let publishable_key: Option<PublishableKey> =
+            self.publishable_key.as_deref().map(str::parse).transpose()?;
+        let api_url = match self.api_url {
+            Some(url) => checked_url(&url, "CLERK_API_URL")?,
+            None => DEFAULT_API_URL.to_owned(),
+        };
+        let issuer = match self.issuer {
+            Some(iss) => Some(checked_url(&iss, "issuer")?),
+            None => publishable_key.as_ref().map(PublishableKey::issuer),
+        };
+        let key_source = if let Some(pem) = self.jwt_key {
+            KeySourceConfig::Local(KeySet::single_any_kid(VerifyingKey::from_pem(&pem)?))
+        } else if let Some(set) = self.key_set {
+            KeySourceConfig::Local(set)
+        } else if let Some(json) = self.jwks_json {
+            let (set, _) = KeySet::from_jwks_json(json.as_bytes())?;
+            if set.is_empty() {
+                return Err(ConfigError::InvalidJwks("no usable RS256/384/512 signing key"));
+            }
+            KeySourceConfig::Local(set)
+        } else if secret_key.is_some() {
+            KeySourceConfig::BackendApi
+        } else if publishable_key.is_some() {
+            KeySourceConfig::FrontendApi
+        } else {
+            return Err(ConfigError::NoKeySource);
+        };
+        Ok(ClerkConfig {
+            key_source,
+            secret_key,
+            publishable_key,
+            api_url,
+            authorized_parties: self
+                .authorized_parties
+                .into_iter()
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            issuer,
+            audience: self.audience,
+            skew_secs: i64::try_from(self.skew.as_secs()).unwrap_or(i64::MAX),
+            accept_pending: self.accept_pending,
+            accept_template_tokens: self.accept_template_tokens,
+            token_cache_capacity: self.token_cache_capacity,
+            clock: self.clock,
+        })
+    }
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn checked_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or(ConfigError::InvalidUrl(what))?;
+    if rest.is_empty() || rest.chars().any(char::is_whitespace) {
+        return Err(ConfigError::InvalidUrl(what));
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestIssuer;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> Result<ClerkConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        ClerkConfigBuilder::from_env_with(|k| map.get(k).cloned())?.build()
+    }
+
+    #[test]
+    fn no_key_source_is_an_error() {
+        assert_eq!(env(&[]).unwrap_err(), ConfigError::NoKeySource);
+        assert_eq!(
+            env(&[("CLERK_AUTHORIZED_PARTIES", "https://a.example")]).unwrap_err(),
+            ConfigError::NoKeySource
+        );
+        assert_eq!(
+            env(&[("CLERK_JWT_KEY", "  ")]).unwrap_err(),
+            ConfigError::NoKeySource
+        );
+    }
+
+    #[test]
+    fn env_picks_pem_first_and_reads_parties() {
+        let issuer = TestIssuer::new();
+        let pem = issuer.public_key_pem();
+        let c = env(&[
+            ("CLERK_JWT_KEY", &pem),
+            ("CLERK_SECRET_KEY", "sk_test_your_clerk_key_here"),
+            ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+            (
+                "CLERK_AUTHORIZED_PARTIES",
+                " https://a.example ,https://b.example,, ",
+            ),
+            ("CLERK_API_URL", "https://api.example.com/"),
+        ])
+        .unwrap();
+        assert!(matches!(c.key_source(), KeySourceConfig::Local(_)));
+        assert_eq!(
+            c.authorized_parties(),
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(c.issuer(), Some("https://clerk.example.com"));
+        assert_eq!(c.api_url(), "https://api.example.com");
+        assert!(!format!("{c:?}").contains("your_clerk_key"));
+    }
+
+    #[test]
+    fn env_falls_back_to_remote_sources() {
+        let c = env(&[("CLERK_SECRET_KEY", "sk_test_your_clerk_key_here")]).unwrap();
+        assert!(matches!(c.key_source(), KeySourceConfig::BackendApi));
+        assert_eq!(c.api_url(), DEFAULT_API_URL);
+        let c = env(&[("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")]).unwrap();
+        assert!(matches!(c.key_source(), KeySourceConfig::FrontendApi));
+    }
+
+    #[test]
+    fn invalid_values_are_clear_errors() {
+        assert!(matches!(
+            env(&[("CLERK_JWT_KEY", "not a key")]),
+            Err(ConfigError::InvalidJwtKey(_))
+        ));
+        assert!(matches!(
+            env(&[("CLERK_SECRET_KEY", "pk_test_oops")]),
+            Err(ConfigError::InvalidSecretKey(_))
+        ));
+        assert!(matches!(
+            env(&[("CLERK_PUBLISHABLE_KEY", "pk_test_bad")]),
+            Err(ConfigError::InvalidPublishableKey(_))
+        ));
+        assert!(matches!(
+            env(&[
+                ("CLERK_SECRET_KEY", "sk_test_your_clerk_key_here"),
+                ("CLERK_API_URL", "ftp://x")
+            ]),
+            Err(ConfigError::InvalidUrl("CLERK_API_URL"))
+        ));
+        assert!(matches!(
+            ClerkConfig::builder().jwks_json(r#"{"keys":[]}"#).build(),
+            Err(ConfigError::InvalidJwks(_))
+        ));
+        assert!(matches!(
+            ClerkConfig::builder().jwks_json("[]").build(),
+            Err(ConfigError::InvalidJwks(_))
+        ));
+    }
+
+    #[test]
+    fn explicit_issuer_wins_over_publishable_key() {
+        let issuer = TestIssuer::new();
+        let c = ClerkConfig::builder()
+            .jwt_key(issuer.public_key_pem())
+            .publishable_key("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")
+            .issuer("https://auth.example.com/")
+            .build()
+            .unwrap();
+        assert_eq!(c.issuer(), Some("https://auth.example.com"));
+    }
+}

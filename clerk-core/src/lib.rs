@@ -1,0 +1,45 @@
+//! Verify Clerk session tokens and answer authorization questions, with no
+//! web framework attached.
+//!
+//! `clerk-core` is the engine behind `clerk-tower`, `clerk-axum` and
+//! `clerk-actix`. It verifies session JWTs (RS256 with a networkless PEM key
+//! or a JWKS), normalises v1 and v2 claims (user, session, organization role
+//! and permissions, plan, features, factor-verification age, impersonation)
+//! and answers Clerk's `has()` questions with [`Requirement`]s.
+//!
+//! ```
+//! use clerk_core::{ClerkConfig, Requirement, Verifier, testing::TestIssuer};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! // In production: `Verifier::from_env()?` reads CLERK_JWT_KEY and friends.
+//! let issuer = TestIssuer::new();
+//! let verifier = Verifier::new(issuer.config().build()?)?;
+//!
+//! let token = issuer.token().org("org_1", "acme", "admin").build();
+//! let session = verifier.verify(&token).await?;
+//! assert!(Requirement::role("org:admin").is_met_by(&session));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Failures carry Clerk's reason strings ([`ErrorReason`]), never the token.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod authorize;
+pub mod claims;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod jwks;
+pub mod keys;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod token;
+pub mod verify;
+
+pub use authorize::{Level, Preset, Requirement, Reverification, Verdict};
+pub use claims::SessionClaims;
+pub use config::{ClerkConfig, ClerkConfigBuilder};
+pub use error::{ConfigError, ErrorReason, VerifyError};
+pub use verify::{Session, Verifier};

@@ -1,0 +1,455 @@
+//! Strict parsing of a compact JWS (`header.payload.signature`).
+//!
+//! Stricter than Clerk's SDK, on purpose: a size cap before any split,
+//! exactly three segments, canonical unpadded base64url, header and payload
+//! must be JSON objects with no duplicate member names (at any depth), `crit`
+//! and `cty` are refused, `typ` must be absent or `JWT`, and key-locating
+//! header fields (`jku`, `x5u`, `jwk`, `x5c`) are never read. The signature is
+//! not checked here; see [`crate::verify`].
+//!
+//! ```
+//! use clerk_core::token::{parse, Algorithm};
+//!
+//! // {"alg":"RS256","kid":"ins_1","typ":"JWT"} . {"sub":"user_1"} . (fake signature)
+//! let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6Imluc18xIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyXzEifQ.c2ln";
+//! let parsed = parse(token)?;
+//! assert_eq!(parsed.header.alg, Algorithm::Rs256);
+//! assert_eq!(parsed.header.kid.as_deref(), Some("ins_1"));
+//! assert_eq!(parsed.payload["sub"], "user_1");
+//! # Ok::<(), clerk_core::VerifyError>(())
+//! ```
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use crate::error::{ErrorReason, VerifyError};
+
+/// Tokens longer than this many bytes are refused before any other work.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The header `cat` of Clerk's machine-to-machine tokens.
+pub const CATEGORY_M2M: &str = "cl_B7d4PD333AAA";
+/// The header `cat` of Clerk's JWT-template tokens.
+pub const CATEGORY_JWT_TEMPLATE: &str = "cl_B7d4PD222AAA";
+
+/// The RSA PKCS#1 v1.5 signature algorithms a Clerk session token may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (what Clerk issues).
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+}
+
+impl Algorithm {
+    /// Reads a JOSE `alg` name; anything but `RS256`/`RS384`/`RS512` is `None`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "RS256" => Some(Self::Rs256),
+            "RS384" => Some(Self::Rs384),
+            "RS512" => Some(Self::Rs512),
+            _ => None,
+        }
+    }
+
+    /// The JOSE name, e.g. `"RS256"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Rs384 => "RS384",
+            Self::Rs512 => "RS512",
+        }
+    }
+
+    /// The aws-lc-rs verification parameters (2048–8192-bit moduli only).
+    pub(crate) fn verification(self) -> &'static aws_lc_rs::signature::RsaParameters {
+        use aws_lc_rs::signature as sig;
+        match self {
+            Self::Rs256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+            Self::Rs384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+            Self::Rs512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The header fields this crate reads. Everything else is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The signature algorithm (already restricted to the RS family).
+    pub alg: Algorithm,
+    /// The key id, used to pick the key from a key set.
+    pub kid: Option<String>,
+    /// Clerk's token category (`cat`), when present.
+    pub cat: Option<String>,
+}
+
+/// A token split and decoded, signature not yet checked.
+#[derive(Debug, Clone)]
+pub struct ParsedToken<'a> {
+    /// The checked header.
+    pub header: Header,
+    /// The payload object, exactly as sent (duplicate-free).
+    pub payload: Map<String, Value>,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'a str,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+const fn invalid(message: &'static str) -> VerifyError {
+    VerifyError::new(ErrorReason::TokenInvalid, message)
+}
+
+/// Splits, decodes and checks a compact JWS. See the module docs for the rules.
+///
+/// # Errors
+/// `token-invalid` for structural problems, `token-invalid-algorithm` for a
+/// non-RS `alg`, `token-type-mismatch` for machine or template categories.
+pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(invalid("token is larger than 8 KiB"));
+    }
+    let mut parts = token.split('.');
+    let (Some(h64), Some(p64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("token must have exactly three segments"));
+    };
+    let header = decode_object(h64, "header")?;
+    let header = check_header(&header)?;
+    let payload = decode_object(p64, "payload")?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s64)
+        .map_err(|_| invalid("signature is not canonical base64url"))?;
+    Ok(ParsedToken {
+        header,
+        payload,
+        signing_input: &token[..h64.len() + 1 + p64.len()],
+        signature,
+    })
+}
+
+fn decode_object(segment: &str, what: &'static str) -> Result<Map<String, Value>, VerifyError> {
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| {
+        invalid(if what == "header" {
+            "header is not canonical base64url"
+        } else {
+            "payload is not canonical base64url"
+        })
+    })?;
+    parse_strict_object(&bytes).ok_or_else(|| {
+        invalid(if what == "header" {
+            "header is not a JSON object without duplicate members"
+        } else {
+            "payload is not a JSON object without duplicate members"
+        })
+    })
+}
+
+fn check_header(header: &Map<String, Value>) -> Result<Header, VerifyError> {
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(Algorithm::from_name)
+        .ok_or(VerifyError::new(
+            ErrorReason::TokenInvalidAlgorithm,
+            "alg must be RS256, RS384 or RS512",
+        ))?;
+    match header.get("typ") {
+        None => {}
+        Some(Value::String(t)) if t == "JWT" => {}
+        Some(_) => return Err(invalid("typ must be JWT when present")),
+    }
+    if header.contains_key("crit") {
+        return Err(invalid("crit header parameter is not supported"));
+    }
+    if header.contains_key("cty") {
+        return Err(invalid("cty header parameter is not allowed"));
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err(invalid("kid must be a string")),
+    };
+    let cat = match header.get("cat") {
+        Some(Value::String(c)) => Some(c.clone()),
+        _ => None,
+    };
+    if matches!(cat.as_deref(), Some(CATEGORY_M2M | CATEGORY_JWT_TEMPLATE)) {
+        return Err(VerifyError::new(
+            ErrorReason::TokenTypeMismatch,
+            "token category is not a session token",
+        ));
+    }
+    Ok(Header { alg, kid, cat })
+}
+
+/// Parses `bytes` as one JSON object, refusing duplicate member names at any
+/// depth. `None` for anything else.
+///
+/// serde_json keeps the last of duplicate members silently; two parsers that
+/// disagree on which duplicate wins are a classic JWT confusion, so this
+/// visitor is written here instead.
+pub fn parse_strict_object(bytes: &[u8]) -> Option<Map<String, Value>> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictValue::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    match value.0 {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value without duplicate object members")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom("duplicate member name"));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn token(header: &str, payload: &str) -> String {
+        format!("{}.{}.{}", b64(header), b64(payload), b64("sig"))
+    }
+
+    const H: &str = r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#;
+    const P: &str = r#"{"sub":"user_1"}"#;
+
+    fn reason(t: &str) -> ErrorReason {
+        parse(t).map(|_| ()).unwrap_err().reason()
+    }
+
+    #[test]
+    fn parses_a_well_formed_token() {
+        let t = token(H, P);
+        let p = parse(&t).unwrap();
+        assert_eq!(p.header.alg, Algorithm::Rs256);
+        assert_eq!(p.header.kid.as_deref(), Some("k1"));
+        assert_eq!(p.signature, b"sig");
+        assert_eq!(p.signing_input, &t[..t.rfind('.').unwrap()]);
+    }
+
+    #[test]
+    fn size_cap_applies_before_split() {
+        let big = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert_eq!(reason(&big), ErrorReason::TokenInvalid);
+        let payload = format!(r#"{{"sub":"user_1","pad":"{}"}}"#, "x".repeat(7000));
+        assert_eq!(reason(&token(H, &payload)), ErrorReason::TokenInvalid);
+    }
+
+    #[test]
+    fn exactly_three_segments() {
+        let t = token(H, P);
+        assert_eq!(reason(&format!("{t}.x")), ErrorReason::TokenInvalid);
+        assert_eq!(
+            reason(&format!("{}.{}", b64(H), b64(P))),
+            ErrorReason::TokenInvalid
+        );
+        assert_eq!(reason(""), ErrorReason::TokenInvalid);
+        assert_eq!(reason("abc"), ErrorReason::TokenInvalid);
+    }
+
+    #[test]
+    fn base64url_must_be_strict() {
+        let good = token(H, P);
+        let (h, rest) = good.split_once('.').unwrap();
+        // Padding.
+        assert_eq!(reason(&format!("{h}=.{rest}")), ErrorReason::TokenInvalid);
+        // Standard alphabet characters.
+        let std_h = h.replace('_', "/").replace('-', "+");
+        let with_plus = format!("{}+.{rest}", &std_h[..std_h.len() - 1]);
+        assert_eq!(reason(&with_plus), ErrorReason::TokenInvalid);
+        // Whitespace.
+        assert_eq!(reason(&format!(" {h}.{rest}")), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&format!("{h}.{rest}\n")), ErrorReason::TokenInvalid);
+        // Non-canonical trailing bits: "sig" is c2ln; c2lo decodes to the
+        // same bytes only if trailing bits were ignored... use a 2-byte tail.
+        let t = format!("{}.{}.AB", b64(H), b64(P)); // 'B' leaves non-zero trailing bits
+        assert_eq!(reason(&t), ErrorReason::TokenInvalid);
+        let t = format!("{}.{}.AA", b64(H), b64(P));
+        assert!(parse(&t).is_ok());
+    }
+
+    #[test]
+    fn header_and_payload_must_be_objects() {
+        assert_eq!(reason(&token("[1]", P)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, "\"str\"")), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, "{")), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, r#"{"a":1} {}"#)), ErrorReason::TokenInvalid);
+    }
+
+    #[test]
+    fn duplicate_members_are_rejected_at_any_depth() {
+        let dup_header = r#"{"alg":"RS256","alg":"none"}"#;
+        assert_eq!(reason(&token(dup_header, P)), ErrorReason::TokenInvalid);
+        let dup_payload = r#"{"sub":"user_1","sub":"user_2"}"#;
+        assert_eq!(reason(&token(H, dup_payload)), ErrorReason::TokenInvalid);
+        let nested = r#"{"sub":"user_1","o":{"rol":"a","rol":"b"}}"#;
+        assert_eq!(reason(&token(H, nested)), ErrorReason::TokenInvalid);
+        let in_array = r#"{"sub":"user_1","x":[{"a":1,"a":2}]}"#;
+        assert_eq!(reason(&token(H, in_array)), ErrorReason::TokenInvalid);
+    }
+
+    #[test]
+    fn only_rs_algorithms() {
+        for alg in ["none", "HS256", "ES256", "PS256", "rs256", ""] {
+            let h = format!(r#"{{"alg":"{alg}","kid":"k1"}}"#);
+            assert_eq!(reason(&token(&h, P)), ErrorReason::TokenInvalidAlgorithm);
+        }
+        assert_eq!(
+            reason(&token(r#"{"kid":"k1"}"#, P)),
+            ErrorReason::TokenInvalidAlgorithm
+        );
+        assert_eq!(
+            reason(&token(r#"{"alg":256}"#, P)),
+            ErrorReason::TokenInvalidAlgorithm
+        );
+        for alg in ["RS384", "RS512"] {
+            let h = format!(r#"{{"alg":"{alg}","kid":"k1"}}"#);
+            assert_eq!(parse(&token(&h, P)).unwrap().header.alg.name(), alg);
+        }
+    }
+
+    #[test]
+    fn crit_and_cty_are_refused() {
+        let h = r#"{"alg":"RS256","crit":["exp"]}"#;
+        assert_eq!(reason(&token(h, P)), ErrorReason::TokenInvalid);
+        let h = r#"{"alg":"RS256","cty":"JWT"}"#;
+        assert_eq!(reason(&token(h, P)), ErrorReason::TokenInvalid);
+    }
+
+    #[test]
+    fn typ_absent_or_jwt() {
+        assert!(parse(&token(r#"{"alg":"RS256"}"#, P)).is_ok());
+        for typ in [r#""at+jwt""#, r#""jwt""#, "1", "null"] {
+            let h = format!(r#"{{"alg":"RS256","typ":{typ}}}"#);
+            assert_eq!(reason(&token(&h, P)), ErrorReason::TokenInvalid);
+        }
+    }
+
+    #[test]
+    fn kid_must_be_a_string() {
+        let h = r#"{"alg":"RS256","kid":7}"#;
+        assert_eq!(reason(&token(h, P)), ErrorReason::TokenInvalid);
+    }
+
+    #[test]
+    fn key_locating_headers_are_ignored() {
+        let h = r#"{"alg":"RS256","kid":"k1","jku":"https://evil.example/jwks","x5u":"https://evil.example/x5u","jwk":{"kty":"RSA"},"x5c":["AAAA"]}"#;
+        let t = token(h, P);
+        let p = parse(&t).unwrap();
+        assert_eq!(p.header.kid.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn machine_and_template_categories_are_not_session_tokens() {
+        for cat in [CATEGORY_M2M, CATEGORY_JWT_TEMPLATE] {
+            let h = format!(r#"{{"alg":"RS256","cat":"{cat}"}}"#);
+            assert_eq!(reason(&token(&h, P)), ErrorReason::TokenTypeMismatch);
+        }
+        let h = r#"{"alg":"RS256","cat":"cl_B7d4PD111AAA","oiat":1}"#;
+        assert_eq!(
+            parse(&token(h, P)).unwrap().header.cat.as_deref(),
+            Some("cl_B7d4PD111AAA")
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for t in [
+            "..",
+            "...",
+            ".a.",
+            "a..",
+            "\u{1F600}.\u{1F600}.\u{1F600}",
+            "eyJ.eyJ.eyJ",
+        ] {
+            assert!(parse(t).is_err(), "{t:?}");
+        }
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let t = format!("{}.{}.", b64(H), b64(&deep));
+        assert!(t.len() > MAX_TOKEN_LEN || parse(&t).is_err());
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(2000), "]".repeat(2000));
+        assert_eq!(reason(&token(H, &deep)), ErrorReason::TokenInvalid);
+    }
+}

@@ -1,0 +1,325 @@
+//! The verification pipeline and the verified-token cache.
+//!
+//! Order, as Clerk's SDK and then stricter: structure and header
+//! ([`crate::token`]), key by `kid`, the token's algorithm must be its key's,
+//! signature, then claims (`sub`, `exp`, `nbf`, `iat` types and times with
+//! clock skew, `azp` allow-list, `aud`, `sid`, `iss` pinning, session status).
+//! A verified token is remembered until its `exp`; a cache hit re-checks only
+//! `exp`/`nbf` against the clock.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use clerk_core::{ClerkConfig, ErrorReason, Verifier, clock::ManualClock, testing::TestIssuer};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let issuer = TestIssuer::new();
+//! let clock = Arc::new(ManualClock::new(1_700_000_000));
+//! let verifier = Verifier::new(issuer.config().clock(clock.clone()).build()?)?;
+//!
+//! let token = issuer.token().issued_at(1_700_000_000).org("org_1", "acme", "admin").build();
+//! let session = verifier.verify(&token).await?;
+//! assert_eq!(session.org_role(), Some("org:admin"));
+//!
+//! clock.advance(120); // past exp (60 s) and skew (5 s)
+//! let err = verifier.verify(&token).await.unwrap_err();
+//! assert_eq!(err.reason(), ErrorReason::TokenExpired);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::Expiry;
+use moka::sync::Cache;
+use serde_json::Value;
+
+use crate::claims::{SessionClaims, SessionStatus};
+use crate::clock::Clock;
+use crate::config::{ClerkConfig, KeySourceConfig};
+use crate::error::{ConfigError, ErrorReason, VerifyError};
+use crate::jwks::KeyStore;
+use crate::token;
+
+/// A verified session: its claims, and the key that signed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    claims: SessionClaims,
+    key_id: Option<String>,
+}
+
+impl Session {
+    /// The session's claims (also reachable through `Deref`).
+    pub fn claims(&self) -> &SessionClaims {
+        &self.claims
+    }
+
+    /// The `kid` of the key that verified this session.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+}
+
+impl Deref for Session {
+    type Target = SessionClaims;
+
+    fn deref(&self) -> &SessionClaims {
+        &self.claims
+    }
+}
+
+type TokenCache = Cache<Box<str>, Arc<Session>, foldhash::fast::RandomState>;
+
+/// Verifies Clerk session tokens. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: KeyStore,
+    cache: Option<TokenCache>,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+}
+
+struct Policy {
+    skew: i64,
+    authorized_parties: Vec<String>,
+    audience: Vec<String>,
+    issuer: Option<String>,
+    accept_pending: bool,
+    accept_template_tokens: bool,
+}
+
+/// Keeps a verified token until its `exp` (plus skew) by the injected clock.
+struct UntilExpiry {
+    clock: Arc<dyn Clock>,
+    skew: i64,
+}
+
+impl Expiry<Box<str>, Arc<Session>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &Box<str>,
+        session: &Arc<Session>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let left = session
+            .expires_at()
+            .saturating_add(self.skew)
+            .saturating_sub(self.clock.now_unix());
+        Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
+    }
+}
+
+impl Verifier {
+    /// A verifier for `config`.
+    ///
+    /// # Errors
+    /// `Unsupported` for remote key sources until they ship in this build.
+    pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
+        let keys = match config.key_source {
+            KeySourceConfig::Local(set) => KeyStore::fixed(set),
+            KeySourceConfig::BackendApi | KeySourceConfig::FrontendApi => {
+                return Err(ConfigError::Unsupported(
+                    "remote JWKS; set CLERK_JWT_KEY for networkless verification",
+                ));
+            }
+        };
+        let cache = (config.token_cache_capacity > 0).then(|| {
+            Cache::builder()
+                .max_capacity(config.token_cache_capacity)
+                .expire_after(UntilExpiry {
+                    clock: config.clock.clone(),
+                    skew: config.skew_secs,
+                })
+                .build_with_hasher(foldhash::fast::RandomState::default())
+        });
+        Ok(Self {
+            inner: Arc::new(Inner {
+                keys,
+                cache,
+                clock: config.clock,
+                policy: Policy {
+                    skew: config.skew_secs,
+                    authorized_parties: config.authorized_parties,
+                    audience: config.audience,
+                    issuer: config.issuer,
+                    accept_pending: config.accept_pending,
+                    accept_template_tokens: config.accept_template_tokens,
+                },
+            }),
+        })
+    }
+
+    /// A verifier configured from the environment ([`ClerkConfig::from_env`]).
+    ///
+    /// # Errors
+    /// See [`ClerkConfig::from_env`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::new(ClerkConfig::from_env()?)
+    }
+
+    /// Verifies a session token.
+    ///
+    /// # Errors
+    /// A [`VerifyError`] with Clerk's reason string.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
+        let inner = &*self.inner;
+        let now = inner.clock.now_unix();
+        if let Some(cache) = &inner.cache
+            && let Some(hit) = cache.get(token)
+        {
+            inner.policy.check_times(&hit, now)?;
+            return Ok(hit);
+        }
+        let result = self.verify_uncached(token, now).await;
+        match &result {
+            Ok(session) => {
+                tracing::debug!(user_id = session.user_id(), "session token verified");
+                if let Some(cache) = &inner.cache {
+                    cache.insert(token.into(), session.clone());
+                }
+            }
+            Err(e) => tracing::debug!(reason = e.reason().as_str(), "session token rejected"),
+        }
+        result
+    }
+
+    async fn verify_uncached(&self, token: &str, now: i64) -> Result<Arc<Session>, VerifyError> {
+        let parsed = token::parse(token)?;
+        let key = self.inner.keys.key_for(parsed.header.kid.as_deref()).await?;
+        if key.algorithm() != parsed.header.alg {
+            return Err(VerifyError::new(
+                ErrorReason::TokenVerificationFailed,
+                "token algorithm differs from its key's algorithm",
+            ));
+        }
+        if !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
+            return Err(VerifyError::new(
+                ErrorReason::TokenInvalidSignature,
+                "signature does not match the key",
+            ));
+        }
+        let claims = SessionClaims::from_payload(parsed.payload)?;
+        self.inner.policy.check_claims(&claims, now)?;
+        Ok(Arc::new(Session {
+            claims,
+            key_id: parsed.header.kid,
+        }))
+    }
+
+    /// Forgets every verified token (e.g. after a key was removed).
+    pub fn clear_token_cache(&self) {
+        if let Some(cache) = &self.inner.cache {
+            cache.invalidate_all();
+        }
+    }
+
+    /// The key store behind this verifier.
+    pub fn keys(&self) -> &KeyStore {
+        &self.inner.keys
+    }
+
+    /// True when keys are loaded and tokens can be verified.
+    pub fn is_ready(&self) -> bool {
+        self.inner.keys.is_ready()
+    }
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.inner.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    #[allow(clippy::cast_precision_loss)] // seconds since the epoch fit f64 exactly
+    fn check_times(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+        let earliest = now.saturating_sub(self.skew) as f64;
+        let latest = now.saturating_add(self.skew) as f64;
+        if c.exp_f64() <= earliest {
+            return Err(VerifyError::new(
+                ErrorReason::TokenExpired,
+                "token has expired",
+            ));
+        }
+        if c.nbf_f64().is_some_and(|nbf| nbf > latest) {
+            return Err(VerifyError::new(
+                ErrorReason::TokenNotActiveYet,
+                "token is not active yet",
+            ));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn check_claims(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+        self.check_times(c, now)?;
+        if c
+            .iat_f64()
+            .is_some_and(|iat| iat > now.saturating_add(self.skew) as f64)
+        {
+            return Err(VerifyError::new(
+                ErrorReason::TokenIatInTheFuture,
+                "token was issued in the future",
+            ));
+        }
+        if !self.authorized_parties.is_empty()
+            && !c
+                .authorized_party()
+                .is_some_and(|azp| self.authorized_parties.iter().any(|p| p == azp))
+        {
+            return Err(VerifyError::new(
+                ErrorReason::TokenInvalidAuthorizedParties,
+                "azp is missing or not an authorized party",
+            ));
+        }
+        if !self.audience.is_empty() && !self.audience_ok(c.get("aud")) {
+            return Err(VerifyError::new(
+                ErrorReason::TokenVerificationFailed,
+                "aud does not match the configured audience",
+            ));
+        }
+        if c.session_id().is_none() && !self.accept_template_tokens {
+            return Err(VerifyError::new(
+                ErrorReason::TokenTypeMismatch,
+                "token has no sid: not a session token",
+            ));
+        }
+        if let Some(expected) = &self.issuer
+            && c.issuer() != Some(expected.as_str())
+        {
+            return Err(VerifyError::new(
+                ErrorReason::TokenInvalidIssuer,
+                "iss is not this instance's issuer",
+            ));
+        }
+        match c.status() {
+            SessionStatus::Active => Ok(()),
+            SessionStatus::Pending if self.accept_pending => Ok(()),
+            SessionStatus::Pending => Err(VerifyError::new(
+                ErrorReason::SessionPending,
+                "session is pending",
+            )),
+            SessionStatus::Other(_) => Err(VerifyError::new(
+                ErrorReason::TokenVerificationFailed,
+                "unknown session status",
+            )),
+        }
+    }
+
+    fn audience_ok(&self, aud: Option<&Value>) -> bool {
+        let listed = |a: &str| self.audience.iter().any(|x| x == a);
+        match aud {
+            None => true,
+            Some(Value::String(a)) => listed(a),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(listed),
+            Some(_) => false,
+        }
+    }
+}
