@@ -1,0 +1,584 @@
+//! The verification pipeline end to end: every reason string with a token
+//! that triggers it, the hardening list, clock skew boundaries, and the cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clerk_core::clock::ManualClock;
+use clerk_core::testing::{TEST_AUTHORIZED_PARTY, TestIssuer};
+use clerk_core::token::Algorithm;
+use clerk_core::{ClerkConfig, ClerkConfigBuilder, ErrorReason, Verifier};
+use serde_json::json;
+
+const NOW: i64 = 1_750_000_000;
+
+struct Fixture {
+    issuer: TestIssuer,
+    clock: Arc<ManualClock>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            issuer: TestIssuer::new(),
+            clock: Arc::new(ManualClock::new(NOW)),
+        }
+    }
+
+    fn config(&self) -> ClerkConfigBuilder {
+        self.issuer.config().clock(self.clock.clone())
+    }
+
+    fn verifier(&self) -> Verifier {
+        Verifier::new(self.config().build().unwrap()).unwrap()
+    }
+
+    fn token(&self) -> clerk_core::testing::TokenBuilder<'_> {
+        self.issuer.token().issued_at(NOW)
+    }
+}
+
+async fn reason(v: &Verifier, token: &str) -> ErrorReason {
+    match v.verify(token).await {
+        Ok(s) => panic!("expected a rejection, got a session for {}", s.user_id()),
+        Err(e) => {
+            assert!(
+                token.len() < 8 || !e.to_string().contains(token),
+                "errors never echo the token"
+            );
+            e.reason()
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_good_token_verifies() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let s = v.verify(&f.token().user("user_9").build()).await.unwrap();
+    assert_eq!(s.user_id(), "user_9");
+    assert_eq!(s.session_id(), Some("sess_test"));
+    assert_eq!(s.key_id(), Some("ins_test"));
+    assert!(v.is_ready());
+}
+
+#[tokio::test]
+async fn token_expired() {
+    let f = Fixture::new();
+    let t = f.token().expired().build();
+    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenExpired);
+}
+
+#[tokio::test]
+async fn token_invalid() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    for t in ["", "garbage", "a.b.c", "a.b", "a.b.c.d"] {
+        assert_eq!(reason(&v, t).await, ErrorReason::TokenInvalid, "{t:?}");
+    }
+}
+
+#[tokio::test]
+async fn token_invalid_algorithm() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    for alg in ["none", "HS256", "ES256", "PS256"] {
+        let t = f.token().header("alg", alg).build();
+        assert_eq!(
+            reason(&v, &t).await,
+            ErrorReason::TokenInvalidAlgorithm,
+            "{alg}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn token_invalid_authorized_parties() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let t = f.token().azp("https://evil.example").build();
+    assert_eq!(
+        reason(&v, &t).await,
+        ErrorReason::TokenInvalidAuthorizedParties
+    );
+    let t = f.token().remove("azp").build();
+    assert_eq!(
+        reason(&v, &t).await,
+        ErrorReason::TokenInvalidAuthorizedParties
+    );
+    // Exact comparison: no prefix or trailing-slash leniency.
+    let t = f.token().azp(&format!("{TEST_AUTHORIZED_PARTY}/")).build();
+    assert_eq!(
+        reason(&v, &t).await,
+        ErrorReason::TokenInvalidAuthorizedParties
+    );
+    // Without an allow-list, azp is not checked.
+    let open = Verifier::new(
+        f.config()
+            .authorized_parties(Vec::<String>::new())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(open.verify(&t).await.is_ok());
+}
+
+#[tokio::test]
+async fn token_invalid_signature() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let good = f.token().build();
+    // Payload swapped for another one: signature no longer matches.
+    let other = f.token().user("user_admin").build();
+    let parts: Vec<&str> = good.split('.').collect();
+    let other_parts: Vec<&str> = other.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], other_parts[1], parts[2]);
+    assert_eq!(reason(&v, &forged).await, ErrorReason::TokenInvalidSignature);
+    // Signed by another key that claims the same kid.
+    let impostor = TestIssuer::new();
+    let t = impostor.token().issued_at(NOW).build();
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidSignature);
+    // Truncated signature.
+    let t = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..40]);
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidSignature);
+}
+
+#[tokio::test]
+async fn token_not_active_yet() {
+    let f = Fixture::new();
+    let t = f.token().not_yet_valid().build();
+    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenNotActiveYet);
+}
+
+#[tokio::test]
+async fn token_iat_in_the_future() {
+    let f = Fixture::new();
+    let t = f
+        .token()
+        .issued_at(NOW + 60)
+        .claim("nbf", NOW - 10)
+        .build();
+    assert_eq!(
+        reason(&f.verifier(), &t).await,
+        ErrorReason::TokenIatInTheFuture
+    );
+}
+
+#[tokio::test]
+async fn token_verification_failed() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let cases = [
+        ("alg differs from key", f.token().algorithm(Algorithm::Rs384).build()),
+        ("alg RS512 vs RS256 key", f.token().algorithm(Algorithm::Rs512).build()),
+        ("string exp", f.token().claim("exp", (NOW + 60).to_string()).build()),
+        ("missing exp", f.token().remove("exp").build()),
+        ("string nbf", f.token().claim("nbf", "0").build()),
+        ("bool iat", f.token().claim("iat", true).build()),
+        ("numeric sub", f.token().claim("sub", 42).build()),
+        ("missing sub", f.token().remove("sub").build()),
+        ("numeric iss", f.token().claim("iss", 1).build()),
+    ];
+    for (what, t) in cases {
+        assert_eq!(
+            reason(&v, &t).await,
+            ErrorReason::TokenVerificationFailed,
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn jwk_kid_mismatch() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let t = f.token().header("kid", "ins_other").build();
+    assert_eq!(reason(&v, &t).await, ErrorReason::JwkKidMismatch);
+    let t = f.token().header("kid", serde_json::Value::Null).build();
+    // A null kid is not a string: structurally invalid.
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalid);
+    let mut header = json!({"alg":"RS256","typ":"JWT"});
+    header.as_object_mut().unwrap().remove("kid");
+    let t = f.issuer.sign_raw(&header, &f.token().payload());
+    assert_eq!(reason(&v, &t).await, ErrorReason::JwkKidMismatch);
+}
+
+#[tokio::test]
+async fn pem_mode_ignores_kid() {
+    let f = Fixture::new();
+    let v = Verifier::new(
+        ClerkConfig::builder()
+            .jwt_key(f.issuer.public_key_pem())
+            .clock(f.clock.clone())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let t = f.token().header("kid", "anything").build();
+    assert!(v.verify(&t).await.is_ok());
+    // The PEM without armour or line breaks works the same.
+    let bare: String = f
+        .issuer
+        .public_key_pem()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let v = Verifier::new(
+        ClerkConfig::builder()
+            .jwt_key(bare)
+            .clock(f.clock.clone())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(v.verify(&t).await.is_ok());
+    // Literal "\n" escapes, as .env files hold them.
+    let escaped = f.issuer.public_key_pem().replace('\n', "\\n");
+    assert!(ClerkConfig::builder().jwt_key(escaped).build().is_ok());
+}
+
+#[tokio::test]
+async fn token_invalid_issuer() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let t = f.token().iss("https://other-instance.clerk.accounts.dev").build();
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
+    let t = f.token().remove("iss").build();
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
+}
+
+#[tokio::test]
+async fn issuer_pinned_from_publishable_key() {
+    let f = Fixture::new();
+    let v = Verifier::new(
+        ClerkConfig::builder()
+            .jwt_key(f.issuer.public_key_pem())
+            .publishable_key("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")
+            .clock(f.clock.clone())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let t = f.token().iss("https://clerk.example.com").build();
+    assert!(v.verify(&t).await.is_ok());
+    let t = f.token().build(); // default test issuer
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
+}
+
+#[tokio::test]
+async fn token_type_mismatch() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let t = f.token().without_session().build();
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenTypeMismatch);
+    let t = f.token().claim("sid", 5).build();
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenTypeMismatch);
+    for cat in ["cl_B7d4PD333AAA", "cl_B7d4PD222AAA"] {
+        let t = f.token().header("cat", cat).build();
+        assert_eq!(reason(&v, &t).await, ErrorReason::TokenTypeMismatch, "{cat}");
+    }
+    // Opt-in: template tokens accepted.
+    let v = Verifier::new(f.config().accept_template_tokens(true).build().unwrap()).unwrap();
+    let s = v.verify(&f.token().without_session().build()).await.unwrap();
+    assert_eq!(s.session_id(), None);
+}
+
+#[tokio::test]
+async fn pending_sessions_are_signed_out_unless_accepted() {
+    let f = Fixture::new();
+    let t = f.token().pending().build();
+    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::SessionPending);
+    let v = Verifier::new(f.config().accept_pending_sessions(true).build().unwrap()).unwrap();
+    assert_eq!(v.verify(&t).await.unwrap().status().as_str(), "pending");
+    let t = f.token().claim("sts", "revoked").build();
+    assert_eq!(
+        reason(&v, &t).await,
+        ErrorReason::TokenVerificationFailed
+    );
+}
+
+#[tokio::test]
+async fn audience_is_checked_only_when_configured_and_present() {
+    let f = Fixture::new();
+    let v = Verifier::new(f.config().audience(["api-a", "api-b"]).build().unwrap()).unwrap();
+    assert!(v.verify(&f.token().build()).await.is_ok(), "no aud: not checked");
+    assert!(v.verify(&f.token().claim("aud", "api-a").build()).await.is_ok());
+    assert!(
+        v.verify(&f.token().claim("aud", json!(["x", "api-b"])).build())
+            .await
+            .is_ok()
+    );
+    for aud in [json!("x"), json!(["x", "y"]), json!(5), json!([])] {
+        let t = f.token().claim("aud", aud.clone()).build();
+        assert_eq!(
+            reason(&v, &t).await,
+            ErrorReason::TokenVerificationFailed,
+            "{aud}"
+        );
+    }
+    // Not configured: any aud is fine.
+    assert!(
+        f.verifier()
+            .verify(&f.token().claim("aud", "x").build())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn skew_boundaries() {
+    let f = Fixture::new();
+    let v = Verifier::new(
+        f.config()
+            .clock_skew(Duration::from_secs(5))
+            .token_cache_capacity(0)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    // exp <= now - skew is expired.
+    let exp_at = |exp: i64| f.token().claim("exp", exp).build();
+    assert_eq!(reason(&v, &exp_at(NOW - 5)).await, ErrorReason::TokenExpired);
+    assert!(v.verify(&exp_at(NOW - 4)).await.is_ok());
+    // nbf > now + skew is not active yet.
+    let nbf_at = |nbf: i64| f.token().claim("nbf", nbf).build();
+    assert!(v.verify(&nbf_at(NOW + 5)).await.is_ok());
+    assert_eq!(
+        reason(&v, &nbf_at(NOW + 6)).await,
+        ErrorReason::TokenNotActiveYet
+    );
+    // iat > now + skew is in the future.
+    let iat_at = |iat: i64| f.token().claim("iat", iat).build();
+    assert!(v.verify(&iat_at(NOW + 5)).await.is_ok());
+    assert_eq!(
+        reason(&v, &iat_at(NOW + 6)).await,
+        ErrorReason::TokenIatInTheFuture
+    );
+    // Fractional NumericDate values are numbers too.
+    assert!(
+        v.verify(&f.token().claim("exp", (NOW + 30) as f64 + 0.5).build())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn duplicate_claims_with_a_valid_signature_are_invalid() {
+    let f = Fixture::new();
+    let header = br#"{"alg":"RS256","kid":"ins_test","typ":"JWT"}"#;
+    let payload = format!(
+        r#"{{"sub":"user_1","sub":"user_admin","sid":"s","exp":{},"iss":"{}","azp":"{}"}}"#,
+        NOW + 60,
+        f.issuer.issuer(),
+        TEST_AUTHORIZED_PARTY
+    );
+    let t = f
+        .issuer
+        .sign_bytes(Algorithm::Rs256, header, payload.as_bytes());
+    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenInvalid);
+    let dup_header = br#"{"alg":"RS256","kid":"ins_test","kid":"other"}"#;
+    let ok_payload = f.token().payload().to_string();
+    let t = f
+        .issuer
+        .sign_bytes(Algorithm::Rs256, dup_header, ok_payload.as_bytes());
+    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenInvalid);
+}
+
+#[tokio::test]
+async fn crit_cty_and_typ_with_a_valid_signature_are_invalid() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    for (name, value) in [
+        ("crit", json!(["exp"])),
+        ("cty", json!("JWT")),
+        ("typ", json!("at+jwt")),
+    ] {
+        let t = f.token().header(name, value).build();
+        assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalid, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn rs384_and_rs512_keys_from_jwks() {
+    let f = Fixture::new();
+    let mut jwk = f.issuer.jwk();
+    jwk["alg"] = json!("RS512");
+    let v = Verifier::new(
+        ClerkConfig::builder()
+            .jwks_json(json!({ "keys": [jwk] }).to_string())
+            .clock(f.clock.clone())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let t = f.token().algorithm(Algorithm::Rs512).build();
+    assert!(v.verify(&t).await.is_ok());
+    let t = f.token().build(); // RS256 token, RS512 key
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenVerificationFailed);
+}
+
+#[tokio::test]
+async fn jwks_skips_bad_keys_without_failing_the_set() {
+    let f = Fixture::new();
+    let good = f.issuer.jwk();
+    let mut enc = good.clone();
+    enc["use"] = json!("enc");
+    let mut ec = good.clone();
+    ec["kty"] = json!("EC");
+    let mut bad_n = good.clone();
+    bad_n["n"] = json!("!!!");
+    let mut small = good.clone();
+    small["n"] = json!("AQAB");
+    let mut ps = good.clone();
+    ps["alg"] = json!("PS256");
+    let mut no_kid = good.clone();
+    no_kid.as_object_mut().unwrap().remove("kid");
+    // Leading zero bytes in n are stripped.
+    let n = base64_url_decode(good["n"].as_str().unwrap());
+    let mut padded_n = vec![0u8, 0u8];
+    padded_n.extend_from_slice(&n);
+    let mut zero_padded = good.clone();
+    zero_padded["kid"] = json!("padded");
+    zero_padded["n"] = json!(base64_url_encode(&padded_n));
+    let doc = json!({ "keys": [enc, ec, bad_n, small, ps, no_kid, "junk", good, zero_padded] });
+    let (set, report) = clerk_core::jwks::KeySet::from_jwks_json(doc.to_string().as_bytes()).unwrap();
+    assert_eq!(report.accepted, 2);
+    assert_eq!(report.skipped, 7);
+    assert_eq!(set.kids().collect::<Vec<_>>(), ["ins_test", "padded"]);
+    let v = Verifier::new(
+        f.config()
+            .key_set(set)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(v.verify(&f.token().build()).await.is_ok());
+    assert!(v.verify(&f.token().header("kid", "padded").build()).await.is_ok());
+}
+
+fn base64_url_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
+
+fn base64_url_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+#[tokio::test]
+async fn small_pem_keys_are_refused() {
+    // A 1024-bit SPKI key (public test vector shape, generated offline is not
+    // needed: a JWKS with a 1024-bit modulus exercises the same check).
+    let n = vec![0xC5u8; 128];
+    let doc = json!({"keys":[{"kty":"RSA","kid":"k","n":base64_url_encode(&n),"e":"AQAB"}]});
+    assert!(
+        ClerkConfig::builder()
+            .jwks_json(doc.to_string())
+            .build()
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn cache_hit_rechecks_expiry() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let t = f.token().build(); // exp = NOW + 60
+    let first = v.verify(&t).await.unwrap();
+    let second = v.verify(&t).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &second), "second call is a cache hit");
+    f.clock.advance(64);
+    assert!(v.verify(&t).await.is_ok(), "inside skew");
+    f.clock.advance(1);
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenExpired);
+}
+
+#[tokio::test]
+async fn cache_can_be_cleared_and_disabled() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let t = f.token().build();
+    let first = v.verify(&t).await.unwrap();
+    v.clear_token_cache();
+    let again = v.verify(&t).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &again), "cleared cache verifies again");
+    let off = Verifier::new(f.config().token_cache_capacity(0).build().unwrap()).unwrap();
+    let a = off.verify(&t).await.unwrap();
+    let b = off.verify(&t).await.unwrap();
+    assert!(!Arc::ptr_eq(&a, &b));
+}
+
+#[tokio::test]
+async fn cache_is_keyed_by_the_whole_token() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    let t = f.token().build();
+    v.verify(&t).await.unwrap();
+    // Same token with its last signature character changed is not a hit.
+    let mut forged = t.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert!(v.verify(&forged).await.is_err());
+}
+
+#[tokio::test]
+async fn v1_and_v2_tokens_verify_to_the_same_shape() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    for builder in [f.token(), f.token().v1()] {
+        let t = builder
+            .org("org_1", "acme", "admin")
+            .permissions(["org:reports:read", "org:reports:write", "org:billing:read"])
+            .plan("o:pro")
+            .feature("u:avatar")
+            .factor_age(2, 5)
+            .actor("user_support", "sess_support")
+            .claim("metadata", json!({"role": "editor"}))
+            .build();
+        let s = v.verify(&t).await.unwrap();
+        assert_eq!(s.org_id(), Some("org_1"));
+        assert_eq!(s.org_role(), Some("org:admin"));
+        let mut perms = s.org_permissions().to_vec();
+        perms.sort();
+        assert_eq!(
+            perms,
+            ["org:billing:read", "org:reports:read", "org:reports:write"]
+        );
+        assert!(clerk_core::Requirement::plan("pro").is_met_by(&s));
+        assert!(clerk_core::Requirement::feature("user:avatar").is_met_by(&s));
+        assert_eq!(s.actor().unwrap().subject(), "user_support");
+        assert_eq!(s.get("metadata").unwrap()["role"], "editor");
+    }
+}
+
+#[tokio::test]
+async fn every_reason_string_is_exact() {
+    let all: Vec<&str> = ErrorReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        all,
+        [
+            "token-expired",
+            "token-invalid",
+            "token-invalid-algorithm",
+            "token-invalid-authorized-parties",
+            "token-invalid-signature",
+            "token-not-active-yet",
+            "token-iat-in-the-future",
+            "token-verification-failed",
+            "secret-key-invalid",
+            "jwk-local-missing",
+            "jwk-remote-failed-to-load",
+            "jwk-failed-to-resolve",
+            "jwk-kid-mismatch",
+            "token-invalid-issuer",
+            "token-type-mismatch",
+            "session-pending",
+        ]
+    );
+    for r in ErrorReason::ALL {
+        assert_eq!(ErrorReason::parse(r.as_str()), Some(r));
+    }
+}
