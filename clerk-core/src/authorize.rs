@@ -366,6 +366,55 @@ impl Requirement {
     }
 }
 
+/// A check expression could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid check expression {0:?}: expected role:<r>, permission:<p>, plan:<p>, feature:<f>, reverification:<preset>, reverification:<level>:<minutes> or mfa")]
+pub struct ParseRequirementError(String);
+
+/// Reads the check expressions of `clerk-token verify --check`:
+/// `role:<r>`, `permission:<p>`, `plan:<p>`, `feature:<f>`,
+/// `reverification:<strict_mfa|strict|moderate|lax>`,
+/// `reverification:<level>:<minutes>`, or `mfa`.
+///
+/// ```
+/// use clerk_core::{Level, Requirement, Reverification};
+///
+/// let r: Requirement = "reverification:first_factor:30".parse()?;
+/// assert!(matches!(r, Requirement::Reverification(w) if w == Reverification::new(Level::FirstFactor, 30)));
+/// assert!("plan:o:pro".parse::<Requirement>().is_ok());
+/// assert!("admin".parse::<Requirement>().is_err());
+/// # Ok::<(), clerk_core::authorize::ParseRequirementError>(())
+/// ```
+impl std::str::FromStr for Requirement {
+    type Err = ParseRequirementError;
+
+    fn from_str(expr: &str) -> Result<Self, Self::Err> {
+        let err = || ParseRequirementError(expr.to_owned());
+        if expr == "mfa" {
+            return Ok(Self::Mfa);
+        }
+        let (kind, arg) = expr.split_once(':').ok_or_else(err)?;
+        if arg.is_empty() {
+            return Err(err());
+        }
+        match kind {
+            "role" => Ok(Self::role(arg)),
+            "permission" => Ok(Self::permission(arg)),
+            "plan" => Ok(Self::plan(arg)),
+            "feature" => Ok(Self::feature(arg)),
+            "reverification" => match arg.split_once(':') {
+                None => Preset::parse(arg).map(Self::reverification).ok_or_else(err),
+                Some((level, minutes)) => {
+                    let level = Level::parse(level).ok_or_else(err)?;
+                    let minutes = minutes.parse().map_err(|_| err())?;
+                    Ok(Self::reverification(Reverification::new(level, minutes)))
+                }
+            },
+            _ => Err(err()),
+        }
+    }
+}
+
 fn has_permission(claims: &SessionClaims, permission: &str) -> bool {
     let wanted = with_org_prefix(permission);
     if wanted.starts_with("org:sys_") {
@@ -601,6 +650,38 @@ mod tests {
             body.to_string(),
             r#"{"clerk_error":{"metadata":{"reverification":{"afterMinutes":10,"level":"second_factor"}},"reason":"reverification-error","type":"forbidden"}}"#
         );
+    }
+
+    #[test]
+    fn check_expressions_parse() {
+        let c = with(json!({"org_id":"org_1","org_role":"admin","pla":"o:pro","fva":[1, 1]}));
+        for (expr, want) in [
+            ("role:admin", true),
+            ("role:org:member", false),
+            ("permission:org:x:y", false),
+            ("plan:pro", true),
+            ("plan:u:pro", false),
+            ("feature:x", false),
+            ("reverification:strict", true),
+            ("reverification:strict_mfa", true),
+            ("reverification:second_factor:1", false),
+            ("reverification:second_factor:2", true),
+            ("mfa", true),
+        ] {
+            let r: Requirement = expr.parse().unwrap();
+            assert_eq!(r.is_met_by(&c), want, "{expr}");
+        }
+        for bad in [
+            "",
+            "admin",
+            "role:",
+            "reverification:sometimes",
+            "reverification:second_factor:x",
+            "reverification:eleventh_factor:5",
+            "group:admins",
+        ] {
+            assert!(bad.parse::<Requirement>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

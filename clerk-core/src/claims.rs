@@ -452,6 +452,29 @@ impl SessionClaims {
         self.actor.as_ref()
     }
 
+    /// The normalised session as JSON, the shape `clerk-token verify` prints
+    /// and the example apps' `/api/me` returns: `user_id`, `session_id`,
+    /// `org_id`, `org_role`, `org_slug`, `org_permissions`, `plan` (the raw
+    /// `pla` entries, comma-joined), `features` (raw entries), `factor_age`
+    /// (`[first, second]`, `-1` for never), `status` and `actor`; absent
+    /// values are `null`.
+    pub fn summary(&self) -> Value {
+        let org = self.organization.as_ref();
+        serde_json::json!({
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "org_id": org.map(Organization::id),
+            "org_role": org.and_then(Organization::role),
+            "org_slug": org.and_then(Organization::slug),
+            "org_permissions": self.org_permissions(),
+            "plan": (!self.plans.is_empty()).then(|| self.plans.raw().join(",")),
+            "features": self.features.raw(),
+            "factor_age": self.factor_age.map(FactorAge::as_array),
+            "status": self.status.as_str(),
+            "actor": self.actor.as_ref().map(Actor::raw),
+        })
+    }
+
     /// One claim as JSON, e.g. a custom `metadata` claim.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.raw.get(name)
@@ -753,6 +776,23 @@ mod tests {
         assert_eq!(c.plans().raw(), ["o:pro", "free"]);
         assert!(c.features().is_well_formed());
         assert_eq!(c.features().entries(), [(Scope::User, "a".to_owned())]);
+    }
+
+    #[test]
+    fn summary_has_every_field() {
+        let c = claims(json!({"sub":"u","sid":"s","exp":1,"pla":"o:pro","fva":[1,-1],
+            "org_id":"org_1","org_role":"admin","org_slug":"acme","org_permissions":["org:a:b"],
+            "act":{"sub":"user_x"}}));
+        assert_eq!(
+            c.summary(),
+            json!({"user_id":"u","session_id":"s","org_id":"org_1","org_role":"org:admin",
+                "org_slug":"acme","org_permissions":["org:a:b"],"plan":"o:pro","features":[],
+                "factor_age":[1,-1],"status":"active","actor":{"sub":"user_x"}})
+        );
+        let bare = claims(json!({"sub":"u","exp":1})).summary();
+        for key in ["session_id", "org_id", "org_role", "org_slug", "plan", "factor_age", "actor"] {
+            assert!(bare[key].is_null(), "{key}");
+        }
     }
 
     #[test]
