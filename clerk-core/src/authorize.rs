@@ -436,7 +436,7 @@ fn has_scoped(list: &ScopedList, query: &str) -> bool {
         Some(_) => return false,
         None => (true, true, query),
     };
-    list.entries().iter().any(|(scope, v)| {
+    list.entries().any(|(scope, v)| {
         v == value && ((org && scope.includes_organization()) || (user && scope.includes_user()))
     })
 }

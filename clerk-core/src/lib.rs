@@ -31,6 +31,7 @@ pub mod claims;
 pub mod clock;
 pub mod config;
 pub mod error;
+mod json;
 pub mod jwks;
 pub mod keys;
 #[cfg(feature = "testing")]

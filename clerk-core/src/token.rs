@@ -15,7 +15,7 @@
 //! let parsed = parse(token)?;
 //! assert_eq!(parsed.header.alg, Algorithm::Rs256);
 //! assert_eq!(parsed.header.kid.as_deref(), Some("ins_1"));
-//! assert_eq!(parsed.payload["sub"], "user_1");
+//! assert_eq!(parsed.payload, br#"{"sub":"user_1"}"#);
 //! # Ok::<(), clerk_core::VerifyError>(())
 //! ```
 
@@ -23,10 +23,9 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
 
 use crate::error::{ErrorReason, VerifyError};
+use crate::json::{Field, Fields};
 
 /// Tokens longer than this many bytes are refused before any other work.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -96,12 +95,13 @@ pub struct Header {
 }
 
 /// A token split and decoded, signature not yet checked.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ParsedToken<'a> {
     /// The checked header.
     pub header: Header,
-    /// The payload object, exactly as sent (duplicate-free).
-    pub payload: Map<String, Value>,
+    /// The decoded payload JSON; [`crate::claims`] reads it (its structure
+    /// before the signature is checked, its claims after).
+    pub payload: Vec<u8>,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'a str,
     /// The decoded signature.
@@ -127,9 +127,15 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
     else {
         return Err(invalid("token must have exactly three segments"));
     };
-    let header = decode_object(h64, "header")?;
-    let header = check_header(&header)?;
-    let payload = decode_object(p64, "payload")?;
+    let header = URL_SAFE_NO_PAD
+        .decode(h64)
+        .map_err(|_| invalid("header is not canonical base64url"))?;
+    let header = Fields::parse(&header, header_slot)
+        .ok_or(invalid("header is not a JSON object without duplicate members"))?;
+    let header = check_header(header)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(p64)
+        .map_err(|_| invalid("payload is not canonical base64url"))?;
     let signature = URL_SAFE_NO_PAD
         .decode(s64)
         .map_err(|_| invalid("signature is not canonical base64url"))?;
@@ -141,52 +147,53 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
     })
 }
 
-fn decode_object(segment: &str, what: &'static str) -> Result<Map<String, Value>, VerifyError> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| {
-        invalid(if what == "header" {
-            "header is not canonical base64url"
-        } else {
-            "payload is not canonical base64url"
-        })
-    })?;
-    parse_strict_object(&bytes).ok_or_else(|| {
-        invalid(if what == "header" {
-            "header is not a JSON object without duplicate members"
-        } else {
-            "payload is not a JSON object without duplicate members"
-        })
+// The header members this crate reads; the rest are checked and ignored
+// (`jku`, `x5u`, `jwk` and `x5c` included: keys never come from a token).
+const ALG: usize = 0;
+const TYP: usize = 1;
+const KID: usize = 2;
+const CAT: usize = 3;
+const CRIT: usize = 4;
+const CTY: usize = 5;
+
+fn header_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "alg" => ALG,
+        "typ" => TYP,
+        "kid" => KID,
+        "cat" => CAT,
+        "crit" => CRIT,
+        "cty" => CTY,
+        _ => return None,
     })
 }
 
-fn check_header(header: &Map<String, Value>) -> Result<Header, VerifyError> {
+fn check_header(mut header: Fields<'_, 6>) -> Result<Header, VerifyError> {
     let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
+        .get(ALG)
+        .and_then(Field::as_str)
         .and_then(Algorithm::from_name)
         .ok_or(VerifyError::new(
             ErrorReason::TokenInvalidAlgorithm,
             "alg must be RS256, RS384 or RS512",
         ))?;
-    match header.get("typ") {
+    match header.get(TYP) {
         None => {}
-        Some(Value::String(t)) if t == "JWT" => {}
+        Some(Field::Str(t)) if t == "JWT" => {}
         Some(_) => return Err(invalid("typ must be JWT when present")),
     }
-    if header.contains_key("crit") {
+    if header.get(CRIT).is_some() {
         return Err(invalid("crit header parameter is not supported"));
     }
-    if header.contains_key("cty") {
+    if header.get(CTY).is_some() {
         return Err(invalid("cty header parameter is not allowed"));
     }
-    let kid = match header.get("kid") {
+    let kid = match header.take(KID) {
         None => None,
-        Some(Value::String(k)) => Some(k.clone()),
+        Some(Field::Str(k)) => Some(k.into_owned()),
         Some(_) => return Err(invalid("kid must be a string")),
     };
-    let cat = match header.get("cat") {
-        Some(Value::String(c)) => Some(c.clone()),
-        _ => None,
-    };
+    let cat = header.take(CAT).and_then(Field::into_string);
     if matches!(cat.as_deref(), Some(CATEGORY_M2M | CATEGORY_JWT_TEMPLATE)) {
         return Err(VerifyError::new(
             ErrorReason::TokenTypeMismatch,
@@ -194,90 +201,6 @@ fn check_header(header: &Map<String, Value>) -> Result<Header, VerifyError> {
         ));
     }
     Ok(Header { alg, kid, cat })
-}
-
-/// Parses `bytes` as one JSON object, refusing duplicate member names at any
-/// depth. `None` for anything else.
-///
-/// serde_json keeps the last of duplicate members silently; two parsers that
-/// disagree on which duplicate wins are a classic JWT confusion, so this
-/// visitor is written here instead.
-pub fn parse_strict_object(bytes: &[u8]) -> Option<Map<String, Value>> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue::deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    match value.0 {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }
-}
-
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(StrictValue)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value without duplicate object members")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom("duplicate member name"));
-            }
-            let StrictValue(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 #[cfg(test)]
@@ -295,8 +218,13 @@ mod tests {
     const H: &str = r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#;
     const P: &str = r#"{"sub":"user_1"}"#;
 
+    /// Structure errors of the payload are found by `claims`, right after
+    /// `parse` and before the signature; check both here.
     fn reason(t: &str) -> ErrorReason {
-        parse(t).map(|_| ()).unwrap_err().reason()
+        parse(t)
+            .and_then(|p| crate::claims::parse_claims(&p.payload).map(|_| ()))
+            .unwrap_err()
+            .reason()
     }
 
     #[test]

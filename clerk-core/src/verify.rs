@@ -35,7 +35,7 @@ use moka::Expiry;
 use moka::sync::Cache;
 use serde_json::Value;
 
-use crate::claims::{SessionClaims, SessionStatus};
+use crate::claims::{SessionClaims, SessionStatus, parse_claims};
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
@@ -190,6 +190,7 @@ impl Verifier {
 
     async fn verify_uncached(&self, token: &str, now: i64) -> Result<Arc<Session>, VerifyError> {
         let parsed = token::parse(token)?;
+        let fields = parse_claims(&parsed.payload)?;
         let key = self.inner.keys.key_for(parsed.header.kid.as_deref()).await?;
         if key.algorithm() != parsed.header.alg {
             return Err(VerifyError::new(
@@ -203,7 +204,7 @@ impl Verifier {
                 "signature does not match the key",
             ));
         }
-        let claims = SessionClaims::from_payload(parsed.payload)?;
+        let claims = SessionClaims::from_fields(fields)?.with_payload(parsed.payload);
         self.inner.policy.check_claims(&claims, now)?;
         Ok(Arc::new(Session {
             claims,
@@ -279,7 +280,7 @@ impl Policy {
                 "azp is missing or not an authorized party",
             ));
         }
-        if !self.audience.is_empty() && !self.audience_ok(c.get("aud")) {
+        if !self.audience.is_empty() && !self.audience_ok(c.audience()) {
             return Err(VerifyError::new(
                 ErrorReason::TokenVerificationFailed,
                 "aud does not match the configured audience",

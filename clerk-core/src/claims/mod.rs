@@ -28,13 +28,21 @@
 //! # Ok::<(), clerk_core::VerifyError>(())
 //! ```
 
+mod payload;
+
+use std::sync::OnceLock;
+
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub(crate) use payload::{ClaimFields, parse_claims};
+use payload::slot;
+
 use crate::error::{ErrorReason, VerifyError};
+use crate::json::Field;
 
 /// The claims of a verified session token, normalised across v1 and v2.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct SessionClaims {
     user_id: String,
     session_id: Option<String>,
@@ -50,7 +58,36 @@ pub struct SessionClaims {
     features: ScopedList,
     factor_age: Option<FactorAge>,
     actor: Option<Actor>,
-    raw: Map<String, Value>,
+    audience: Option<Value>,
+    payload: Vec<u8>,
+    raw: OnceLock<Map<String, Value>>,
+}
+
+impl PartialEq for SessionClaims {
+    /// Claims are equal when their payloads are: everything else is read
+    /// from the payload.
+    fn eq(&self, other: &Self) -> bool {
+        self.payload == other.payload
+    }
+}
+
+impl std::fmt::Debug for SessionClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionClaims")
+            .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
+            .field("issuer", &self.issuer)
+            .field("authorized_party", &self.authorized_party)
+            .field("expires_at", &self.expires_at)
+            .field("version", &self.version)
+            .field("status", &self.status)
+            .field("organization", &self.organization)
+            .field("plans", &self.plans.raw().collect::<Vec<_>>())
+            .field("features", &self.features.raw().collect::<Vec<_>>())
+            .field("factor_age", &self.factor_age)
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The session's status (`sts`), `active` when absent.
@@ -140,47 +177,68 @@ impl Scope {
 }
 
 /// A comma-separated `scope:value` claim (`pla`, `fea`).
+///
+/// Kept as the claim string plus entry positions, so reading a token costs
+/// two allocations per list whatever its length.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScopedList {
-    raw: Vec<String>,
-    entries: Vec<(Scope, String)>,
+    source: String,
+    entries: Vec<ScopedEntry>,
     well_formed: bool,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ScopedEntry {
+    scope: Option<Scope>,
+    start: usize,
+    value_start: usize,
+    end: usize,
+}
+
 impl ScopedList {
-    fn parse(claim: Option<&Value>) -> Self {
-        let Some(Value::String(s)) = claim else {
-            return Self {
-                well_formed: true,
-                ..Self::default()
-            };
-        };
+    fn parse(claim: Option<&str>) -> Self {
         let mut list = Self {
             well_formed: true,
             ..Self::default()
         };
-        for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            list.raw.push(entry.to_owned());
-            match entry.split_once(':') {
-                Some((scope, value)) => {
-                    if let Some(scope) = Scope::parse(scope) {
-                        list.entries.push((scope, value.to_owned()));
-                    }
-                }
-                None => list.well_formed = false,
+        let Some(s) = claim else { return list };
+        let mut offset = 0;
+        for piece in s.split(',') {
+            let lead = piece.len() - piece.trim_start().len();
+            let entry = piece.trim();
+            let start = offset + lead;
+            offset += piece.len() + 1;
+            if entry.is_empty() {
+                continue;
             }
+            let (scope, value_start) = match entry.split_once(':') {
+                Some((scope, _)) => (Scope::parse(scope), start + scope.len() + 1),
+                None => {
+                    list.well_formed = false;
+                    (None, start + entry.len())
+                }
+            };
+            list.entries.push(ScopedEntry {
+                scope,
+                start,
+                value_start,
+                end: start + entry.len(),
+            });
         }
+        list.source = s.to_owned();
         list
     }
 
-    /// The entries as sent, e.g. `["o:pro", "u:free"]`.
-    pub fn raw(&self) -> &[String] {
-        &self.raw
+    /// The entries as sent, trimmed, e.g. `["o:pro", "u:free"]`.
+    pub fn raw(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| &self.source[e.start..e.end])
     }
 
     /// The entries with a known scope, as (scope, value).
-    pub fn entries(&self) -> &[(Scope, String)] {
-        &self.entries
+    pub fn entries(&self) -> impl Iterator<Item = (Scope, &str)> {
+        self.entries
+            .iter()
+            .filter_map(|e| Some((e.scope?, &self.source[e.value_start..e.end])))
     }
 
     /// False when an entry had no `scope:` part; then every check on this
@@ -191,7 +249,7 @@ impl ScopedList {
 
     /// True when the list has no entries.
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        self.entries.is_empty()
     }
 }
 
@@ -226,13 +284,22 @@ impl FactorAge {
         [f(self.first), f(self.second)]
     }
 
-    fn parse(claim: Option<&Value>) -> Option<Self> {
-        let arr = claim?.as_array()?;
-        let [a, b] = arr.as_slice() else { return None };
-        let age = |v: &Value| -> Option<Option<u32>> {
-            match v.as_i64()? {
-                -1 => Some(None),
-                n => u32::try_from(n).ok().map(Some),
+    fn parse(claim: &Field<'_>) -> Option<Self> {
+        let Field::Array(items) = claim else {
+            return None;
+        };
+        let [a, b] = items.as_slice() else {
+            return None;
+        };
+        #[allow(clippy::float_cmp, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let age = |v: &Field<'_>| -> Option<Option<u32>> {
+            match *v {
+                Field::Num(n) if n == -1.0 => Some(None),
+                // Whole minutes only; the range check makes the cast exact.
+                Field::Num(n) if n >= 0.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0 => {
+                    Some(Some(n as u32))
+                }
+                _ => None,
             }
         };
         Some(Self::new(age(a)?, age(b)?))
@@ -263,12 +330,14 @@ impl Actor {
         &self.raw
     }
 
-    fn parse(claim: Option<&Value>) -> Option<Self> {
-        let raw = claim?.as_object()?;
+    fn parse(claim: Option<Value>) -> Option<Self> {
+        let Value::Object(raw) = claim? else {
+            return None;
+        };
         Some(Self {
             subject: raw.get("sub")?.as_str()?.to_owned(),
-            session_id: str_claim(raw, "sid"),
-            raw: raw.clone(),
+            session_id: str_claim(&raw, "sid"),
+            raw,
         })
     }
 }
@@ -281,76 +350,111 @@ fn str_claim(map: &Map<String, Value>, name: &str) -> Option<String> {
     map.get(name).and_then(Value::as_str).map(str::to_owned)
 }
 
+fn take_string(value: Option<Field<'_>>) -> Option<String> {
+    value.and_then(Field::into_string)
+}
+
 /// A NumericDate claim: absent is `None`; present must be a JSON number.
-fn time_claim(
-    map: &Map<String, Value>,
-    name: &str,
-    message: &'static str,
-) -> Result<Option<f64>, VerifyError> {
-    match map.get(name) {
+fn time_claim(value: Option<Field<'_>>, message: &'static str) -> Result<Option<f64>, VerifyError> {
+    match value {
         None => Ok(None),
-        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(failed(message)),
+        Some(Field::Num(n)) => Ok(Some(n)),
         Some(_) => Err(failed(message)),
     }
 }
 
+fn take_value(value: Option<Field<'_>>) -> Option<Value> {
+    value.map(Field::into_value)
+}
+
 impl SessionClaims {
-    /// Reads a payload object. Only type errors of the registered claims are
-    /// errors (`token-verification-failed`): `sub` must be a string, `exp` a
-    /// number, `nbf`/`iat` numbers when present, `iss` a string when present.
-    /// Policy checks (times, `azp`, `iss` pinning, `sid`) belong to the
-    /// verifier.
+    /// Reads a payload object; see [`SessionClaims::from_json`].
     ///
     /// # Errors
-    /// `token-verification-failed` as described.
-    pub fn from_payload(raw: Map<String, Value>) -> Result<Self, VerifyError> {
-        let user_id = match raw.get("sub") {
-            Some(Value::String(s)) => s.clone(),
-            _ => return Err(failed("sub must be a string")),
-        };
-        let expires_at = time_claim(&raw, "exp", "exp must be a number")?
-            .ok_or(failed("exp is required"))?;
-        let not_before = time_claim(&raw, "nbf", "nbf must be a number")?;
-        let issued_at = time_claim(&raw, "iat", "iat must be a number")?;
-        let issuer = match raw.get("iss") {
+    /// As [`SessionClaims::from_json`].
+    pub fn from_payload(payload: Map<String, Value>) -> Result<Self, VerifyError> {
+        let bytes = serde_json::to_vec(&Value::Object(payload))
+            .map_err(|_| failed("payload cannot be serialized"))?;
+        Self::from_json(&bytes)
+    }
+
+    /// Reads payload JSON. It must be one object without duplicate member
+    /// names (`token-invalid` otherwise). Only type errors of the registered
+    /// claims are then errors (`token-verification-failed`): `sub` must be a
+    /// string, `exp` a number, `nbf`/`iat` numbers when present, `iss` a
+    /// string when present. Policy checks (times, `azp`, `iss` pinning,
+    /// `sid`) belong to the verifier.
+    ///
+    /// # Errors
+    /// As described.
+    pub fn from_json(json: &[u8]) -> Result<Self, VerifyError> {
+        let claims = Self::from_fields(parse_claims(json)?)?;
+        Ok(claims.with_payload(json.to_vec()))
+    }
+
+    /// Reads the claims picked out by [`parse_claims`]; the payload bytes are
+    /// attached afterwards with [`SessionClaims::with_payload`].
+    pub(crate) fn from_fields(mut raw: ClaimFields<'_>) -> Result<Self, VerifyError> {
+        let user_id = take_string(raw.take(slot::SUB)).ok_or(failed("sub must be a string"))?;
+        let expires_at =
+            time_claim(raw.take(slot::EXP), "exp must be a number")?.ok_or(failed("exp is required"))?;
+        let not_before = time_claim(raw.take(slot::NBF), "nbf must be a number")?;
+        let issued_at = time_claim(raw.take(slot::IAT), "iat must be a number")?;
+        let issuer = match raw.take(slot::ISS) {
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Field::Str(s)) => Some(s.into_owned()),
             Some(_) => return Err(failed("iss must be a string")),
         };
-        let version = match raw.get("v").and_then(Value::as_u64) {
-            Some(2) => 2,
-            _ => 1,
+        #[allow(clippy::float_cmp)] // an exact JSON integer
+        let version = if matches!(raw.get(slot::V), Some(Field::Num(v)) if *v == 2.0) {
+            2
+        } else {
+            1
         };
-        let status = match raw.get("sts") {
+        let status = match raw.take(slot::STS) {
             None => SessionStatus::Active,
-            Some(Value::String(s)) if s == "active" => SessionStatus::Active,
-            Some(Value::String(s)) if s == "pending" => SessionStatus::Pending,
-            Some(Value::String(s)) => SessionStatus::Other(s.clone()),
+            Some(Field::Str(s)) => match &*s {
+                "active" => SessionStatus::Active,
+                "pending" => SessionStatus::Pending,
+                _ => SessionStatus::Other(s.into_owned()),
+            },
             Some(_) => SessionStatus::Other(String::new()),
         };
-        let features = ScopedList::parse(raw.get("fea"));
         let organization = if version == 2 {
-            v2_organization(&raw)
+            v2_organization(&mut raw)
         } else {
-            v1_organization(&raw)
+            v1_organization(&mut raw)
         };
+        let factor_age = raw.get(slot::FVA).and_then(FactorAge::parse);
         Ok(Self {
             user_id,
-            session_id: str_claim(&raw, "sid"),
+            session_id: take_string(raw.take(slot::SID)),
             issuer,
-            authorized_party: str_claim(&raw, "azp"),
+            authorized_party: take_string(raw.take(slot::AZP)),
             expires_at,
             not_before,
             issued_at,
             version,
             status,
             organization,
-            plans: ScopedList::parse(raw.get("pla")),
-            features,
-            factor_age: FactorAge::parse(raw.get("fva")),
-            actor: Actor::parse(raw.get("act")),
-            raw,
+            plans: ScopedList::parse(raw.get(slot::PLA).and_then(Field::as_str)),
+            features: ScopedList::parse(raw.get(slot::FEA).and_then(Field::as_str)),
+            factor_age,
+            actor: Actor::parse(take_value(raw.take(slot::ACT))),
+            audience: take_value(raw.take(slot::AUD)),
+            payload: Vec::new(),
+            raw: OnceLock::new(),
         })
+    }
+
+    pub(crate) fn with_payload(mut self, payload: Vec<u8>) -> Self {
+        self.payload = payload;
+        self
+    }
+
+    /// The audience (`aud`), a string or an array, when present.
+    pub fn audience(&self) -> Option<&Value> {
+        self.audience.as_ref()
     }
 
     /// The user id (`sub`), e.g. `user_2d3v`.
@@ -467,8 +571,8 @@ impl SessionClaims {
             "org_role": org.and_then(Organization::role),
             "org_slug": org.and_then(Organization::slug),
             "org_permissions": self.org_permissions(),
-            "plan": (!self.plans.is_empty()).then(|| self.plans.raw().join(",")),
-            "features": self.features.raw(),
+            "plan": (!self.plans.is_empty()).then(|| self.plans.raw().collect::<Vec<_>>().join(",")),
+            "features": self.features.raw().collect::<Vec<_>>(),
             "factor_age": self.factor_age.map(FactorAge::as_array),
             "status": self.status.as_str(),
             "actor": self.actor.as_ref().map(Actor::raw),
@@ -477,12 +581,20 @@ impl SessionClaims {
 
     /// One claim as JSON, e.g. a custom `metadata` claim.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.raw.get(name)
+        self.raw().get(name)
     }
 
-    /// Every claim exactly as the token carried it.
+    /// Every claim exactly as the token carried it (parsed on first use).
     pub fn raw(&self) -> &Map<String, Value> {
-        &self.raw
+        self.raw.get_or_init(|| {
+            // The bytes passed the strict parse already; this cannot fail.
+            serde_json::from_slice(&self.payload).unwrap_or_default()
+        })
+    }
+
+    /// The payload JSON exactly as the token carried it.
+    pub fn payload_json(&self) -> &[u8] {
+        &self.payload
     }
 
     /// Deserializes the whole payload into your own type, for custom claims
@@ -491,7 +603,7 @@ impl SessionClaims {
     /// # Errors
     /// When the payload does not fit `T`.
     pub fn custom<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.raw)
+        serde_json::from_slice(&self.payload)
     }
 }
 
@@ -509,44 +621,38 @@ pub(crate) fn with_org_prefix(role: &str) -> String {
     }
 }
 
-fn v1_organization(raw: &Map<String, Value>) -> Option<Organization> {
-    let id = str_claim(raw, "org_id")?;
-    let permissions = raw
-        .get("org_permissions")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+fn v1_organization(raw: &mut ClaimFields<'_>) -> Option<Organization> {
+    let id = take_string(raw.take(slot::ORG_ID))?;
+    let permissions = match raw.take(slot::ORG_PERMISSIONS) {
+        Some(Field::Array(items)) => items.into_iter().filter_map(Field::into_string).collect(),
+        _ => Vec::new(),
+    };
     Some(Organization {
         id,
-        slug: str_claim(raw, "org_slug"),
+        slug: take_string(raw.take(slot::ORG_SLUG)),
         role: raw
-            .get("org_role")
-            .and_then(Value::as_str)
+            .get(slot::ORG_ROLE)
+            .and_then(Field::as_str)
             .map(with_org_prefix),
         permissions,
     })
 }
 
-fn v2_organization(raw: &Map<String, Value>) -> Option<Organization> {
-    let o = raw.get("o")?.as_object()?;
-    let id = str_claim(o, "id")?;
+fn v2_organization(raw: &mut ClaimFields<'_>) -> Option<Organization> {
+    let mut o = raw.take(slot::O)?;
+    let id = o.take_member("id")?.into_string()?;
     let permissions = match (
-        o.get("per").and_then(Value::as_str),
-        o.get("fpm").and_then(Value::as_str),
-        raw.get("fea").and_then(Value::as_str),
+        o.member("per").and_then(Field::as_str),
+        o.member("fpm").and_then(Field::as_str),
+        raw.get(slot::FEA).and_then(Field::as_str),
     ) {
         (Some(per), Some(fpm), Some(fea)) => v2_permissions(per, fpm, fea),
         _ => Vec::new(),
     };
     Some(Organization {
         id,
-        slug: str_claim(o, "slg"),
-        role: o.get("rol").and_then(Value::as_str).map(with_org_prefix),
+        slug: o.take_member("slg").and_then(Field::into_string),
+        role: o.member("rol").and_then(Field::as_str).map(with_org_prefix),
         permissions,
     })
 }
@@ -584,7 +690,12 @@ fn v2_permissions(per: &str, fpm: &str, fea: &str) -> Vec<String> {
         };
         for (i, name) in names.iter().enumerate() {
             if !name.is_empty() && bit(&bits, i) {
-                out.push(format!("org:{feature}:{name}"));
+                let mut p = String::with_capacity(5 + feature.len() + name.len());
+                p.push_str("org:");
+                p.push_str(feature);
+                p.push(':');
+                p.push_str(name);
+                out.push(p);
             }
         }
     }
@@ -684,9 +795,9 @@ mod tests {
                 "org:projects:revoke",
             ]
         );
-        assert_eq!(c.plans().raw(), ["o:pro"]);
+        assert_eq!(c.plans().raw().collect::<Vec<_>>(), ["o:pro"]);
         assert_eq!(
-            c.features().raw(),
+            c.features().raw().collect::<Vec<_>>(),
             ["o:repositories", "uo:projects", "u:goldprofileborder"]
         );
         assert_eq!(c.factor_age(), Some(FactorAge::new(Some(7), None)));
@@ -773,9 +884,10 @@ mod tests {
     fn scoped_lists_flag_entries_without_scope() {
         let c = claims(json!({"sub":"u","exp":1,"pla":"o:pro, free","fea":" u:a ,x:b"}));
         assert!(!c.plans().is_well_formed());
-        assert_eq!(c.plans().raw(), ["o:pro", "free"]);
+        assert_eq!(c.plans().raw().collect::<Vec<_>>(), ["o:pro", "free"]);
         assert!(c.features().is_well_formed());
-        assert_eq!(c.features().entries(), [(Scope::User, "a".to_owned())]);
+        assert_eq!(c.features().entries().collect::<Vec<_>>(), [(Scope::User, "a")]);
+        assert_eq!(c.features().raw().collect::<Vec<_>>(), ["u:a", "x:b"]);
     }
 
     #[test]
