@@ -304,7 +304,13 @@ impl Requirement {
 
     /// Checks `self` and says whether stepping up would help.
     pub fn check(&self, claims: &SessionClaims) -> Verdict {
-        let from_bool = |ok: bool| if ok { Verdict::Allowed } else { Verdict::Denied };
+        let from_bool = |ok: bool| {
+            if ok {
+                Verdict::Allowed
+            } else {
+                Verdict::Denied
+            }
+        };
         match self {
             Self::SignedIn => Verdict::Allowed,
             Self::Role(role) => from_bool(
@@ -368,7 +374,9 @@ impl Requirement {
 
 /// A check expression could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid check expression {0:?}: expected role:<r>, permission:<p>, plan:<p>, feature:<f>, reverification:<preset>, reverification:<level>:<minutes> or mfa")]
+#[error(
+    "invalid check expression {0:?}: expected role:<r>, permission:<p>, plan:<p>, feature:<f>, reverification:<preset>, reverification:<level>:<minutes> or mfa"
+)]
 pub struct ParseRequirementError(String);
 
 /// Reads the check expressions of `clerk-token verify --check`:
@@ -423,7 +431,7 @@ fn has_permission(claims: &SessionClaims, permission: &str) -> bool {
     claims
         .organization()
         .filter(|o| o.role().is_some())
-        .is_some_and(|o| o.permissions().iter().any(|p| *p == wanted))
+        .is_some_and(|o| o.permissions().contains(&wanted))
 }
 
 fn has_scoped(list: &ScopedList, query: &str) -> bool {
@@ -686,7 +694,12 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for p in [Preset::StrictMfa, Preset::Strict, Preset::Moderate, Preset::Lax] {
+        for p in [
+            Preset::StrictMfa,
+            Preset::Strict,
+            Preset::Moderate,
+            Preset::Lax,
+        ] {
             assert_eq!(Preset::parse(p.as_str()), Some(p));
         }
         for l in [Level::FirstFactor, Level::SecondFactor, Level::MultiFactor] {

@@ -217,15 +217,16 @@ impl ClerkConfigBuilder {
     /// Reserved for invalid values; currently values are checked in `build`.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mut b = Self::default();
-        b.jwt_key = get("CLERK_JWT_KEY");
-        b.secret_key = get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned());
-        b.publishable_key = get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned());
-        b.api_url = get("CLERK_API_URL");
-        if let Some(parties) = get("CLERK_AUTHORIZED_PARTIES") {
-            b.authorized_parties = split_list(&parties);
-        }
-        Ok(b)
+        Ok(Self {
+            jwt_key: get("CLERK_JWT_KEY"),
+            secret_key: get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned()),
+            publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
+            api_url: get("CLERK_API_URL"),
+            authorized_parties: get("CLERK_AUTHORIZED_PARTIES")
+                .map(|p| split_list(&p))
+                .unwrap_or_default(),
+            ..Self::default()
+        })
     }
 
     /// Networkless verification with the instance's PEM public key
@@ -346,8 +347,11 @@ impl ClerkConfigBuilder {
     /// Invalid keys, URLs, or no key source at all.
     pub fn build(self) -> Result<ClerkConfig, ConfigError> {
         let secret_key = self.secret_key.as_deref().map(str::parse).transpose()?;
-        let publishable_key: Option<PublishableKey> =
-            self.publishable_key.as_deref().map(str::parse).transpose()?;
+        let publishable_key: Option<PublishableKey> = self
+            .publishable_key
+            .as_deref()
+            .map(str::parse)
+            .transpose()?;
         let api_url = match self.api_url {
             Some(url) => checked_url(&url, "CLERK_API_URL")?,
             None => DEFAULT_API_URL.to_owned(),
@@ -363,7 +367,9 @@ impl ClerkConfigBuilder {
         } else if let Some(json) = self.jwks_json {
             let (set, _) = KeySet::from_jwks_json(json.as_bytes())?;
             if set.is_empty() {
-                return Err(ConfigError::InvalidJwks("no usable RS256/384/512 signing key"));
+                return Err(ConfigError::InvalidJwks(
+                    "no usable RS256/384/512 signing key",
+                ));
             }
             KeySourceConfig::Local(set)
         } else if secret_key.is_some() {

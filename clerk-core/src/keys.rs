@@ -90,7 +90,9 @@ impl FromStr for PublishableKey {
             .bytes()
             .any(|b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':'))
         {
-            return Err(invalid("the decoded host has characters a host cannot have"));
+            return Err(invalid(
+                "the decoded host has characters a host cannot have",
+            ));
         }
         Ok(Self {
             raw: s.to_owned(),
@@ -128,7 +130,11 @@ impl SecretKey {
     }
 
     fn prefix(&self) -> &'static str {
-        if self.is_live() { "sk_live_" } else { "sk_test_" }
+        if self.is_live() {
+            "sk_live_"
+        } else {
+            "sk_test_"
+        }
     }
 }
 
@@ -173,7 +179,10 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(pk.frontend_api(), "magical-marmoset-51.clerk.accounts.dev");
-        assert_eq!(pk.issuer(), "https://magical-marmoset-51.clerk.accounts.dev");
+        assert_eq!(
+            pk.issuer(),
+            "https://magical-marmoset-51.clerk.accounts.dev"
+        );
         let pk: PublishableKey = "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k".parse().unwrap();
         assert_eq!(pk.frontend_api(), "clerk.example.com");
         assert!(pk.is_live());

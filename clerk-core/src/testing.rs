@@ -462,12 +462,20 @@ impl<'a> TokenBuilder<'a> {
         // Features: organization-scoped first (as Clerk's servers order
         // them), adding the features that permissions belong to.
         let is_org = |e: &str| e.split_once(':').is_some_and(|(s, _)| s.contains('o'));
-        let mut features: Vec<String> = self.features.iter().filter(|e| is_org(e)).cloned().collect();
+        let mut features: Vec<String> = self
+            .features
+            .iter()
+            .filter(|e| is_org(e))
+            .cloned()
+            .collect();
         let mut names: Vec<&str> = Vec::new();
         for p in &self.permissions {
             let rest = p.strip_prefix("org:").unwrap_or(p);
             if let Some((feature, name)) = rest.split_once(':') {
-                if !features.iter().any(|e| e.split_once(':').is_some_and(|(_, f)| f == feature)) {
+                if !features
+                    .iter()
+                    .any(|e| e.split_once(':').is_some_and(|(_, f)| f == feature))
+                {
                     features.push(format!("o:{feature}"));
                 }
                 if !names.contains(&name) {
@@ -487,7 +495,9 @@ impl<'a> TokenBuilder<'a> {
                         && f == feature
                         && let Some(i) = names.iter().position(|n| *n == name)
                     {
-                        mask |= 1u128.checked_shl(u32::try_from(i).unwrap_or(u32::MAX)).unwrap_or(0);
+                        mask |= 1u128
+                            .checked_shl(u32::try_from(i).unwrap_or(u32::MAX))
+                            .unwrap_or(0);
                     }
                 }
                 mask.to_string()

@@ -130,8 +130,9 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
     let header = URL_SAFE_NO_PAD
         .decode(h64)
         .map_err(|_| invalid("header is not canonical base64url"))?;
-    let header = Fields::parse(&header, header_slot)
-        .ok_or(invalid("header is not a JSON object without duplicate members"))?;
+    let header = Fields::parse(&header, header_slot).ok_or(invalid(
+        "header is not a JSON object without duplicate members",
+    ))?;
     let header = check_header(header)?;
     let payload = URL_SAFE_NO_PAD
         .decode(p64)
@@ -283,7 +284,10 @@ mod tests {
         assert_eq!(reason(&token("[1]", P)), ErrorReason::TokenInvalid);
         assert_eq!(reason(&token(H, "\"str\"")), ErrorReason::TokenInvalid);
         assert_eq!(reason(&token(H, "{")), ErrorReason::TokenInvalid);
-        assert_eq!(reason(&token(H, r#"{"a":1} {}"#)), ErrorReason::TokenInvalid);
+        assert_eq!(
+            reason(&token(H, r#"{"a":1} {}"#)),
+            ErrorReason::TokenInvalid
+        );
     }
 
     #[test]

@@ -191,7 +191,11 @@ impl Verifier {
     async fn verify_uncached(&self, token: &str, now: i64) -> Result<Arc<Session>, VerifyError> {
         let parsed = token::parse(token)?;
         let fields = parse_claims(&parsed.payload)?;
-        let key = self.inner.keys.key_for(parsed.header.kid.as_deref()).await?;
+        let key = self
+            .inner
+            .keys
+            .key_for(parsed.header.kid.as_deref())
+            .await?;
         if key.algorithm() != parsed.header.alg {
             return Err(VerifyError::new(
                 ErrorReason::TokenVerificationFailed,
@@ -261,8 +265,7 @@ impl Policy {
     #[allow(clippy::cast_precision_loss)]
     fn check_claims(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
         self.check_times(c, now)?;
-        if c
-            .iat_f64()
+        if c.iat_f64()
             .is_some_and(|iat| iat > now.saturating_add(self.skew) as f64)
         {
             return Err(VerifyError::new(

@@ -1,5 +1,6 @@
 //! The verification pipeline end to end: every reason string with a token
 //! that triggers it, the hardening list, clock skew boundaries, and the cache.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,7 +134,10 @@ async fn token_invalid_signature() {
     let parts: Vec<&str> = good.split('.').collect();
     let other_parts: Vec<&str> = other.split('.').collect();
     let forged = format!("{}.{}.{}", parts[0], other_parts[1], parts[2]);
-    assert_eq!(reason(&v, &forged).await, ErrorReason::TokenInvalidSignature);
+    assert_eq!(
+        reason(&v, &forged).await,
+        ErrorReason::TokenInvalidSignature
+    );
     // Signed by another key that claims the same kid.
     let impostor = TestIssuer::new();
     let t = impostor.token().issued_at(NOW).build();
@@ -147,17 +151,16 @@ async fn token_invalid_signature() {
 async fn token_not_active_yet() {
     let f = Fixture::new();
     let t = f.token().not_yet_valid().build();
-    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenNotActiveYet);
+    assert_eq!(
+        reason(&f.verifier(), &t).await,
+        ErrorReason::TokenNotActiveYet
+    );
 }
 
 #[tokio::test]
 async fn token_iat_in_the_future() {
     let f = Fixture::new();
-    let t = f
-        .token()
-        .issued_at(NOW + 60)
-        .claim("nbf", NOW - 10)
-        .build();
+    let t = f.token().issued_at(NOW + 60).claim("nbf", NOW - 10).build();
     assert_eq!(
         reason(&f.verifier(), &t).await,
         ErrorReason::TokenIatInTheFuture
@@ -169,9 +172,18 @@ async fn token_verification_failed() {
     let f = Fixture::new();
     let v = f.verifier();
     let cases = [
-        ("alg differs from key", f.token().algorithm(Algorithm::Rs384).build()),
-        ("alg RS512 vs RS256 key", f.token().algorithm(Algorithm::Rs512).build()),
-        ("string exp", f.token().claim("exp", (NOW + 60).to_string()).build()),
+        (
+            "alg differs from key",
+            f.token().algorithm(Algorithm::Rs384).build(),
+        ),
+        (
+            "alg RS512 vs RS256 key",
+            f.token().algorithm(Algorithm::Rs512).build(),
+        ),
+        (
+            "string exp",
+            f.token().claim("exp", (NOW + 60).to_string()).build(),
+        ),
         ("missing exp", f.token().remove("exp").build()),
         ("string nbf", f.token().claim("nbf", "0").build()),
         ("bool iat", f.token().claim("iat", true).build()),
@@ -241,7 +253,10 @@ async fn pem_mode_ignores_kid() {
 async fn token_invalid_issuer() {
     let f = Fixture::new();
     let v = f.verifier();
-    let t = f.token().iss("https://other-instance.clerk.accounts.dev").build();
+    let t = f
+        .token()
+        .iss("https://other-instance.clerk.accounts.dev")
+        .build();
     assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
     let t = f.token().remove("iss").build();
     assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
@@ -275,11 +290,18 @@ async fn token_type_mismatch() {
     assert_eq!(reason(&v, &t).await, ErrorReason::TokenTypeMismatch);
     for cat in ["cl_B7d4PD333AAA", "cl_B7d4PD222AAA"] {
         let t = f.token().header("cat", cat).build();
-        assert_eq!(reason(&v, &t).await, ErrorReason::TokenTypeMismatch, "{cat}");
+        assert_eq!(
+            reason(&v, &t).await,
+            ErrorReason::TokenTypeMismatch,
+            "{cat}"
+        );
     }
     // Opt-in: template tokens accepted.
     let v = Verifier::new(f.config().accept_template_tokens(true).build().unwrap()).unwrap();
-    let s = v.verify(&f.token().without_session().build()).await.unwrap();
+    let s = v
+        .verify(&f.token().without_session().build())
+        .await
+        .unwrap();
     assert_eq!(s.session_id(), None);
 }
 
@@ -291,18 +313,22 @@ async fn pending_sessions_are_signed_out_unless_accepted() {
     let v = Verifier::new(f.config().accept_pending_sessions(true).build().unwrap()).unwrap();
     assert_eq!(v.verify(&t).await.unwrap().status().as_str(), "pending");
     let t = f.token().claim("sts", "revoked").build();
-    assert_eq!(
-        reason(&v, &t).await,
-        ErrorReason::TokenVerificationFailed
-    );
+    assert_eq!(reason(&v, &t).await, ErrorReason::TokenVerificationFailed);
 }
 
 #[tokio::test]
 async fn audience_is_checked_only_when_configured_and_present() {
     let f = Fixture::new();
     let v = Verifier::new(f.config().audience(["api-a", "api-b"]).build().unwrap()).unwrap();
-    assert!(v.verify(&f.token().build()).await.is_ok(), "no aud: not checked");
-    assert!(v.verify(&f.token().claim("aud", "api-a").build()).await.is_ok());
+    assert!(
+        v.verify(&f.token().build()).await.is_ok(),
+        "no aud: not checked"
+    );
+    assert!(
+        v.verify(&f.token().claim("aud", "api-a").build())
+            .await
+            .is_ok()
+    );
     assert!(
         v.verify(&f.token().claim("aud", json!(["x", "api-b"])).build())
             .await
@@ -338,7 +364,10 @@ async fn skew_boundaries() {
     .unwrap();
     // exp <= now - skew is expired.
     let exp_at = |exp: i64| f.token().claim("exp", exp).build();
-    assert_eq!(reason(&v, &exp_at(NOW - 5)).await, ErrorReason::TokenExpired);
+    assert_eq!(
+        reason(&v, &exp_at(NOW - 5)).await,
+        ErrorReason::TokenExpired
+    );
     assert!(v.verify(&exp_at(NOW - 4)).await.is_ok());
     // nbf > now + skew is not active yet.
     let nbf_at = |nbf: i64| f.token().claim("nbf", nbf).build();
@@ -441,19 +470,18 @@ async fn jwks_skips_bad_keys_without_failing_the_set() {
     zero_padded["kid"] = json!("padded");
     zero_padded["n"] = json!(base64_url_encode(&padded_n));
     let doc = json!({ "keys": [enc, ec, bad_n, small, ps, no_kid, "junk", good, zero_padded] });
-    let (set, report) = clerk_core::jwks::KeySet::from_jwks_json(doc.to_string().as_bytes()).unwrap();
+    let (set, report) =
+        clerk_core::jwks::KeySet::from_jwks_json(doc.to_string().as_bytes()).unwrap();
     assert_eq!(report.accepted, 2);
     assert_eq!(report.skipped, 7);
     assert_eq!(set.kids().collect::<Vec<_>>(), ["ins_test", "padded"]);
-    let v = Verifier::new(
-        f.config()
-            .key_set(set)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let v = Verifier::new(f.config().key_set(set).build().unwrap()).unwrap();
     assert!(v.verify(&f.token().build()).await.is_ok());
-    assert!(v.verify(&f.token().header("kid", "padded").build()).await.is_ok());
+    assert!(
+        v.verify(&f.token().header("kid", "padded").build())
+            .await
+            .is_ok()
+    );
 }
 
 fn base64_url_decode(s: &str) -> Vec<u8> {

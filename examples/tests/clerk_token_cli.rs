@@ -1,4 +1,5 @@
 //! Black-box tests of the `clerk-token` binary: keygen, mint, verify.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::io::Write;
 use std::path::Path;
@@ -145,7 +146,13 @@ fn mint_then_verify_with_pem_and_stdin() {
     let public = dir.join("public.pem");
     let verify = |now: &str| {
         cli(
-            &["verify", "--jwt-key", public.to_str().unwrap(), "--now", now],
+            &[
+                "verify",
+                "--jwt-key",
+                public.to_str().unwrap(),
+                "--now",
+                now,
+            ],
             Some(&format!("{token}\n\nnot-a-token\n")),
         )
     };
@@ -182,16 +189,33 @@ fn verify_options_change_the_outcome() {
     let pending = issuer.token().pending().build();
     let out = cli(&["verify", "--jwks-file", jwks, &pending], None);
     assert_eq!(lines(&out)[0]["reason"], "session-pending");
-    let out = cli(&["verify", "--jwks-file", jwks, "--accept-pending", &pending], None);
+    let out = cli(
+        &["verify", "--jwks-file", jwks, "--accept-pending", &pending],
+        None,
+    );
     assert_eq!(lines(&out)[0]["status"], "pending");
     let t = issuer.token().build();
     let out = cli(
-        &["verify", "--jwks-file", jwks, "--authorized-party", "https://other.example", &t],
+        &[
+            "verify",
+            "--jwks-file",
+            jwks,
+            "--authorized-party",
+            "https://other.example",
+            &t,
+        ],
         None,
     );
     assert_eq!(lines(&out)[0]["reason"], "token-invalid-authorized-parties");
     let out = cli(
-        &["verify", "--jwks-file", jwks, "--issuer", "https://other.example", &t],
+        &[
+            "verify",
+            "--jwks-file",
+            jwks,
+            "--issuer",
+            "https://other.example",
+            &t,
+        ],
         None,
     );
     assert_eq!(lines(&out)[0]["reason"], "token-invalid-issuer");
@@ -209,7 +233,10 @@ fn usage_and_configuration_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2), "bad key");
     let issuer = TestIssuer::new();
     let pem = issuer.public_key_pem();
-    let out = cli(&["verify", "--jwt-key", &pem, "--check", "group:x", "t"], None);
+    let out = cli(
+        &["verify", "--jwt-key", &pem, "--check", "group:x", "t"],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2), "bad check");
     assert!(String::from_utf8_lossy(&out.stderr).contains("group:x"));
     let out = cli(&["mint", "--private-key", "/nonexistent/key.pem"], None);

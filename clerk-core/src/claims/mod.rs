@@ -35,8 +35,8 @@ use std::sync::OnceLock;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub(crate) use payload::{ClaimFields, parse_claims};
 use payload::slot;
+pub(crate) use payload::{ClaimFields, parse_claims};
 
 use crate::error::{ErrorReason, VerifyError};
 use crate::json::Field;
@@ -291,10 +291,14 @@ impl FactorAge {
         let [a, b] = items.as_slice() else {
             return None;
         };
-        #[allow(clippy::float_cmp, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[allow(
+            clippy::float_cmp,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
         let age = |v: &Field<'_>| -> Option<Option<u32>> {
             match *v {
-                Field::Num(n) if n == -1.0 => Some(None),
+                Field::Num(-1.0) => Some(None),
                 // Whole minutes only; the range check makes the cast exact.
                 Field::Num(n) if n >= 0.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0 => {
                     Some(Some(n as u32))
@@ -396,8 +400,8 @@ impl SessionClaims {
     /// attached afterwards with [`SessionClaims::with_payload`].
     pub(crate) fn from_fields(mut raw: ClaimFields<'_>) -> Result<Self, VerifyError> {
         let user_id = take_string(raw.take(slot::SUB)).ok_or(failed("sub must be a string"))?;
-        let expires_at =
-            time_claim(raw.take(slot::EXP), "exp must be a number")?.ok_or(failed("exp is required"))?;
+        let expires_at = time_claim(raw.take(slot::EXP), "exp must be a number")?
+            .ok_or(failed("exp is required"))?;
         let not_before = time_claim(raw.take(slot::NBF), "nbf must be a number")?;
         let issued_at = time_claim(raw.take(slot::IAT), "iat must be a number")?;
         let issuer = match raw.take(slot::ISS) {
@@ -746,9 +750,11 @@ mod tests {
 
     #[test]
     fn v1_example_reads() {
-        let c = claims(json!({"azp":"http://localhost:3000","exp":1730410018,"iat":1730409958,"nbf":1730409948,
+        let c = claims(
+            json!({"azp":"http://localhost:3000","exp":1730410018,"iat":1730409958,"nbf":1730409948,
             "iss":"https://wealthy-warthog-69.clerk.accounts.dev","sid":"sess_2mUX","sub":"user_2d3v",
-            "org_id":"org_2d3Z","org_role":"org:admin","org_slug":"marine-projex","org_permissions":[]}));
+            "org_id":"org_2d3Z","org_role":"org:admin","org_slug":"marine-projex","org_permissions":[]}),
+        );
         assert_eq!(c.version(), 1);
         assert_eq!(c.user_id(), "user_2d3v");
         assert_eq!(c.session_id(), Some("sess_2mUX"));
@@ -775,12 +781,14 @@ mod tests {
 
     #[test]
     fn v2_example_decodes_permissions() {
-        let c = claims(json!({"v":2,"azp":"https://app.example.com","exp":1713158460,"iat":1713158400,"nbf":1713158390,
+        let c = claims(
+            json!({"v":2,"azp":"https://app.example.com","exp":1713158460,"iat":1713158400,"nbf":1713158390,
             "iss":"https://clerk.example.com","sid":"sess_123","sub":"user_123",
             "fva":[7,-1],"sts":"active","pla":"o:pro",
             "fea":"o:repositories,uo:projects,u:goldprofileborder",
             "o":{"id":"org_123","slg":"acme","rol":"admin","per":"read,create,update,delete,revoke","fpm":"7,21,0"},
-            "act":{"sub":"user_456","sid":"sess_456"}}));
+            "act":{"sub":"user_456","sid":"sess_456"}}),
+        );
         assert_eq!(c.version(), 2);
         assert_eq!(c.org_role(), Some("org:admin"));
         assert_eq!(c.organization().unwrap().slug(), Some("acme"));
@@ -810,9 +818,14 @@ mod tests {
     #[test]
     fn v2_masks_pair_with_org_features_when_counts_differ() {
         // Two masks, three features: pair with the org-scoped ones (o, uo).
-        let c = claims(json!({"v":2,"sub":"u","exp":1,"fea":"u:gold,o:repos,uo:projects",
-            "o":{"id":"org_1","rol":"member","per":"read,write","fpm":"1,2"}}));
-        assert_eq!(c.org_permissions(), ["org:repos:read", "org:projects:write"]);
+        let c = claims(
+            json!({"v":2,"sub":"u","exp":1,"fea":"u:gold,o:repos,uo:projects",
+            "o":{"id":"org_1","rol":"member","per":"read,write","fpm":"1,2"}}),
+        );
+        assert_eq!(
+            c.org_permissions(),
+            ["org:repos:read", "org:projects:write"]
+        );
     }
 
     #[test]
@@ -842,15 +855,22 @@ mod tests {
 
     #[test]
     fn malformed_optional_claims_read_as_absent() {
-        let c = claims(json!({"v":2,"sub":"u","exp":1,"o":"not-an-object","fva":"x",
-            "act":["x"],"pla":5,"fea":{"a":1},"sid":3,"azp":false}));
+        let c = claims(
+            json!({"v":2,"sub":"u","exp":1,"o":"not-an-object","fva":"x",
+            "act":["x"],"pla":5,"fea":{"a":1},"sid":3,"azp":false}),
+        );
         assert!(c.organization().is_none());
         assert!(c.factor_age().is_none());
         assert!(c.actor().is_none());
         assert!(c.plans().is_empty());
         assert!(c.session_id().is_none());
         assert!(c.authorized_party().is_none());
-        for fva in [json!([1]), json!([1, 2, 3]), json!([1.5, 2]), json!([-2, 1])] {
+        for fva in [
+            json!([1]),
+            json!([1, 2, 3]),
+            json!([1.5, 2]),
+            json!([-2, 1]),
+        ] {
             assert!(
                 claims(json!({"sub":"u","exp":1,"fva":fva}))
                     .factor_age()
@@ -886,15 +906,20 @@ mod tests {
         assert!(!c.plans().is_well_formed());
         assert_eq!(c.plans().raw().collect::<Vec<_>>(), ["o:pro", "free"]);
         assert!(c.features().is_well_formed());
-        assert_eq!(c.features().entries().collect::<Vec<_>>(), [(Scope::User, "a")]);
+        assert_eq!(
+            c.features().entries().collect::<Vec<_>>(),
+            [(Scope::User, "a")]
+        );
         assert_eq!(c.features().raw().collect::<Vec<_>>(), ["u:a", "x:b"]);
     }
 
     #[test]
     fn summary_has_every_field() {
-        let c = claims(json!({"sub":"u","sid":"s","exp":1,"pla":"o:pro","fva":[1,-1],
+        let c = claims(
+            json!({"sub":"u","sid":"s","exp":1,"pla":"o:pro","fva":[1,-1],
             "org_id":"org_1","org_role":"admin","org_slug":"acme","org_permissions":["org:a:b"],
-            "act":{"sub":"user_x"}}));
+            "act":{"sub":"user_x"}}),
+        );
         assert_eq!(
             c.summary(),
             json!({"user_id":"u","session_id":"s","org_id":"org_1","org_role":"org:admin",
@@ -902,7 +927,15 @@ mod tests {
                 "factor_age":[1,-1],"status":"active","actor":{"sub":"user_x"}})
         );
         let bare = claims(json!({"sub":"u","exp":1})).summary();
-        for key in ["session_id", "org_id", "org_role", "org_slug", "plan", "factor_age", "actor"] {
+        for key in [
+            "session_id",
+            "org_id",
+            "org_role",
+            "org_slug",
+            "plan",
+            "factor_age",
+            "actor",
+        ] {
             assert!(bare[key].is_null(), "{key}");
         }
     }

@@ -52,7 +52,9 @@ impl VerifyingKey {
         let e = strip_leading_zeros(e);
         let bits = bit_length(n);
         if bits < MIN_RSA_BITS {
-            return Err(ConfigError::InvalidJwks("RSA key must have at least 2048 bits"));
+            return Err(ConfigError::InvalidJwks(
+                "RSA key must have at least 2048 bits",
+            ));
         }
         if e.is_empty() {
             return Err(ConfigError::InvalidJwks("RSA exponent is zero"));
@@ -61,7 +63,12 @@ impl VerifyingKey {
         let key = components
             .to_parsed_public_key(alg.verification())
             .map_err(|_| ConfigError::InvalidJwks("not a valid RSA public key"))?;
-        Ok(Self { kid, alg, bits, key })
+        Ok(Self {
+            kid,
+            alg,
+            bits,
+            key,
+        })
     }
 
     /// Reads a PEM public key as Clerk's dashboard shows it (`CLERK_JWT_KEY`):
@@ -160,7 +167,10 @@ mod tests {
             "leading zeros must not count as key size"
         );
         assert!(VerifyingKey::from_pem("").is_err());
-        assert!(VerifyingKey::from_pem("-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----").is_err());
+        assert!(
+            VerifyingKey::from_pem("-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----")
+                .is_err()
+        );
         assert!(VerifyingKey::from_pem("AAAA").is_err());
     }
 }

@@ -24,7 +24,11 @@ use clerk_core::{ClerkConfig, Requirement, Verifier};
 use serde_json::{Map, Value, json};
 
 #[derive(Parser)]
-#[command(name = "clerk-token", version, about = "Make keys, mint and verify Clerk session tokens")]
+#[command(
+    name = "clerk-token",
+    version,
+    about = "Make keys, mint and verify Clerk session tokens"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
