@@ -89,6 +89,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("uncached_v2_token", |b| {
         b.iter(|| ready(uncached.verify(black_box(&token))).unwrap())
     });
+    // Organization, billing and factor-age claims are decoded on first use:
+    // this line pays for that too, once per token.
+    let permission = Requirement::permission("org:projects:revoke");
+    g.bench_function("uncached_v2_token_then_permission_check", |b| {
+        b.iter(|| {
+            let session = ready(uncached.verify(black_box(&token))).unwrap();
+            assert!(permission.is_met_by(&session));
+        })
+    });
     g.bench_function("cached_v2_token", |b| {
         b.iter(|| ready(cached.verify(black_box(&token))).unwrap())
     });

@@ -167,7 +167,9 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// Building a full `serde_json::Map` on every verification cost more than
 /// the rest of the pipeline together, hence this hand-written pass.
 pub(crate) struct Fields<'a, const N: usize> {
-    values: [Option<Field<'a>>; N],
+    // Boxed: the array is several hundred bytes and would otherwise be
+    // copied at every hand-over.
+    values: Box<[Option<Field<'a>>; N]>,
 }
 
 /// Maps a member name to its slot, `None` for members that are only checked.
@@ -199,17 +201,17 @@ struct FieldsVisitor<const N: usize> {
 }
 
 impl<'de, const N: usize> Visitor<'de> for FieldsVisitor<N> {
-    type Value = [Option<Field<'de>>; N];
+    type Value = Box<[Option<Field<'de>>; N]>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object without duplicate members")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values: Self::Value = std::array::from_fn(|_| None);
+        let mut values: Self::Value = Box::new(std::array::from_fn(|_| None));
         // Names of the other members; objects here have a handful, so a
         // linear scan is cheaper than hashing.
-        let mut others: Vec<Cow<'de, str>> = Vec::new();
+        let mut others: Vec<Cow<'de, str>> = Vec::with_capacity(16);
         while let Some(Key(name)) = map.next_key()? {
             if let Some(i) = (self.slot_of)(&name).filter(|&i| i < N) {
                 if values[i].is_some() {
@@ -220,11 +222,7 @@ impl<'de, const N: usize> Visitor<'de> for FieldsVisitor<N> {
                 if others.contains(&name) {
                     return Err(de::Error::custom("duplicate member name"));
                 }
-                let raw: &'de serde_json::value::RawValue = map.next_value()?;
-                let text = raw.get();
-                if (text.starts_with('{') || text.starts_with('[')) && !is_strict_value(text) {
-                    return Err(de::Error::custom("duplicate member name"));
-                }
+                map.next_value::<StrictSkip>()?;
                 others.push(name);
             }
         }
@@ -232,8 +230,52 @@ impl<'de, const N: usize> Visitor<'de> for FieldsVisitor<N> {
     }
 }
 
-/// Checks that `json` (one complete JSON value) has no duplicate members.
-fn is_strict_value(json: &str) -> bool {
-    let mut de = serde_json::Deserializer::from_str(json);
-    Field::deserialize(&mut de).is_ok() && de.end().is_ok()
+/// Walks one JSON value without keeping it, refusing duplicate member names
+/// at any depth; allocates only a list of names per object.
+struct StrictSkip;
+
+impl<'de> Deserialize<'de> for StrictSkip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = StrictSkip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value without duplicate object members")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<StrictSkip, E> {
+                Ok(StrictSkip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<StrictSkip, E> {
+                Ok(StrictSkip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<StrictSkip, E> {
+                Ok(StrictSkip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<StrictSkip, E> {
+                Ok(StrictSkip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<StrictSkip, E> {
+                Ok(StrictSkip)
+            }
+            fn visit_unit<E>(self) -> Result<StrictSkip, E> {
+                Ok(StrictSkip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictSkip, A::Error> {
+                while seq.next_element::<StrictSkip>()?.is_some() {}
+                Ok(StrictSkip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictSkip, A::Error> {
+                let mut names: Vec<Cow<'de, str>> = Vec::new();
+                while let Some(Key(name)) = map.next_key()? {
+                    if names.contains(&name) {
+                        return Err(de::Error::custom("duplicate member name"));
+                    }
+                    map.next_value::<StrictSkip>()?;
+                    names.push(name);
+                }
+                Ok(StrictSkip)
+            }
+        }
+        d.deserialize_any(SkipVisitor)
+    }
 }

@@ -29,6 +29,7 @@
 //! ```
 
 mod payload;
+mod permissions;
 
 use std::sync::OnceLock;
 
@@ -36,7 +37,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use payload::slot;
-pub(crate) use payload::{ClaimFields, parse_claims};
+pub(crate) use payload::{ClaimFields, parse_all_claims, parse_claims};
+use permissions::v2_permissions;
 
 use crate::error::{ErrorReason, VerifyError};
 use crate::json::Field;
@@ -51,16 +53,50 @@ pub struct SessionClaims {
     expires_at: f64,
     not_before: Option<f64>,
     issued_at: Option<f64>,
-    version: u8,
     status: SessionStatus,
+    audience: Option<Value>,
+    payload: Vec<u8>,
+    extras: OnceLock<Extras>,
+    raw: OnceLock<Map<String, Value>>,
+}
+
+/// The claims read on first use rather than during verification.
+#[derive(Debug, Clone, Default)]
+struct Extras {
+    version: u8,
     organization: Option<Organization>,
     plans: ScopedList,
     features: ScopedList,
     factor_age: Option<FactorAge>,
     actor: Option<Actor>,
-    audience: Option<Value>,
-    payload: Vec<u8>,
-    raw: OnceLock<Map<String, Value>>,
+}
+
+impl Extras {
+    fn read(payload: &[u8]) -> Self {
+        // The payload passed the strict check during verification.
+        let Some(mut raw) = parse_all_claims(payload) else {
+            return Self::default();
+        };
+        #[allow(clippy::float_cmp)] // an exact JSON integer
+        let version = if matches!(raw.get(slot::V), Some(Field::Num(v)) if *v == 2.0) {
+            2
+        } else {
+            1
+        };
+        let organization = if version == 2 {
+            v2_organization(&mut raw)
+        } else {
+            v1_organization(&mut raw)
+        };
+        Self {
+            version,
+            organization,
+            plans: ScopedList::parse(raw.get(slot::PLA).and_then(Field::as_str)),
+            features: ScopedList::parse(raw.get(slot::FEA).and_then(Field::as_str)),
+            factor_age: raw.get(slot::FVA).and_then(FactorAge::parse),
+            actor: Actor::parse(take_value(raw.take(slot::ACT))),
+        }
+    }
 }
 
 impl PartialEq for SessionClaims {
@@ -79,13 +115,13 @@ impl std::fmt::Debug for SessionClaims {
             .field("issuer", &self.issuer)
             .field("authorized_party", &self.authorized_party)
             .field("expires_at", &self.expires_at)
-            .field("version", &self.version)
+            .field("version", &self.version())
             .field("status", &self.status)
-            .field("organization", &self.organization)
-            .field("plans", &self.plans.raw().collect::<Vec<_>>())
-            .field("features", &self.features.raw().collect::<Vec<_>>())
-            .field("factor_age", &self.factor_age)
-            .field("actor", &self.actor)
+            .field("organization", &self.organization())
+            .field("plans", &self.plans().raw().collect::<Vec<_>>())
+            .field("features", &self.features().raw().collect::<Vec<_>>())
+            .field("factor_age", &self.factor_age())
+            .field("actor", &self.actor())
             .finish_non_exhaustive()
     }
 }
@@ -204,8 +240,8 @@ impl ScopedList {
         let Some(s) = claim else { return list };
         let mut offset = 0;
         for piece in s.split(',') {
-            let lead = piece.len() - piece.trim_start().len();
-            let entry = piece.trim();
+            let lead = piece.len() - piece.trim_ascii_start().len();
+            let entry = piece.trim_ascii();
             let start = offset + lead;
             offset += piece.len() + 1;
             if entry.is_empty() {
@@ -409,12 +445,6 @@ impl SessionClaims {
             Some(Field::Str(s)) => Some(s.into_owned()),
             Some(_) => return Err(failed("iss must be a string")),
         };
-        #[allow(clippy::float_cmp)] // an exact JSON integer
-        let version = if matches!(raw.get(slot::V), Some(Field::Num(v)) if *v == 2.0) {
-            2
-        } else {
-            1
-        };
         let status = match raw.take(slot::STS) {
             None => SessionStatus::Active,
             Some(Field::Str(s)) => match &*s {
@@ -424,12 +454,6 @@ impl SessionClaims {
             },
             Some(_) => SessionStatus::Other(String::new()),
         };
-        let organization = if version == 2 {
-            v2_organization(&mut raw)
-        } else {
-            v1_organization(&mut raw)
-        };
-        let factor_age = raw.get(slot::FVA).and_then(FactorAge::parse);
         Ok(Self {
             user_id,
             session_id: take_string(raw.take(slot::SID)),
@@ -438,15 +462,10 @@ impl SessionClaims {
             expires_at,
             not_before,
             issued_at,
-            version,
             status,
-            organization,
-            plans: ScopedList::parse(raw.get(slot::PLA).and_then(Field::as_str)),
-            features: ScopedList::parse(raw.get(slot::FEA).and_then(Field::as_str)),
-            factor_age,
-            actor: Actor::parse(take_value(raw.take(slot::ACT))),
             audience: take_value(raw.take(slot::AUD)),
             payload: Vec::new(),
+            extras: OnceLock::new(),
             raw: OnceLock::new(),
         })
     }
@@ -454,6 +473,10 @@ impl SessionClaims {
     pub(crate) fn with_payload(mut self, payload: Vec<u8>) -> Self {
         self.payload = payload;
         self
+    }
+
+    fn extras(&self) -> &Extras {
+        self.extras.get_or_init(|| Extras::read(&self.payload))
     }
 
     /// The audience (`aud`), a string or an array, when present.
@@ -510,7 +533,7 @@ impl SessionClaims {
 
     /// The token format version: 1 or 2.
     pub fn version(&self) -> u8 {
-        self.version
+        self.extras().version
     }
 
     /// The session status (`sts`).
@@ -520,44 +543,43 @@ impl SessionClaims {
 
     /// The active organization, when there is one.
     pub fn organization(&self) -> Option<&Organization> {
-        self.organization.as_ref()
+        self.extras().organization.as_ref()
     }
 
     /// The organization id, when an organization is active.
     pub fn org_id(&self) -> Option<&str> {
-        self.organization.as_ref().map(Organization::id)
+        self.organization().map(Organization::id)
     }
 
     /// The organization role (`org:` prefixed), when an organization is active.
     pub fn org_role(&self) -> Option<&str> {
-        self.organization.as_ref().and_then(Organization::role)
+        self.organization().and_then(Organization::role)
     }
 
     /// The organization permissions; empty without an active organization.
     pub fn org_permissions(&self) -> &[String] {
-        self.organization
-            .as_ref()
+        self.organization()
             .map_or(&[][..], Organization::permissions)
     }
 
     /// The plans (`pla`), as `scope:value` entries.
     pub fn plans(&self) -> &ScopedList {
-        &self.plans
+        &self.extras().plans
     }
 
     /// The features (`fea`), as `scope:value` entries.
     pub fn features(&self) -> &ScopedList {
-        &self.features
+        &self.extras().features
     }
 
     /// Factor-verification age (`fva`); `None` when absent or malformed.
     pub fn factor_age(&self) -> Option<FactorAge> {
-        self.factor_age
+        self.extras().factor_age
     }
 
     /// The impersonator (`act`), when the session is impersonated.
     pub fn actor(&self) -> Option<&Actor> {
-        self.actor.as_ref()
+        self.extras().actor.as_ref()
     }
 
     /// The normalised session as JSON, the shape `clerk-token verify` prints
@@ -567,7 +589,8 @@ impl SessionClaims {
     /// (`[first, second]`, `-1` for never), `status` and `actor`; absent
     /// values are `null`.
     pub fn summary(&self) -> Value {
-        let org = self.organization.as_ref();
+        let org = self.organization();
+        let plans = self.plans();
         serde_json::json!({
             "user_id": self.user_id,
             "session_id": self.session_id,
@@ -575,11 +598,11 @@ impl SessionClaims {
             "org_role": org.and_then(Organization::role),
             "org_slug": org.and_then(Organization::slug),
             "org_permissions": self.org_permissions(),
-            "plan": (!self.plans.is_empty()).then(|| self.plans.raw().collect::<Vec<_>>().join(",")),
-            "features": self.features.raw().collect::<Vec<_>>(),
-            "factor_age": self.factor_age.map(FactorAge::as_array),
+            "plan": (!plans.is_empty()).then(|| plans.raw().collect::<Vec<_>>().join(",")),
+            "features": self.features().raw().collect::<Vec<_>>(),
+            "factor_age": self.factor_age().map(FactorAge::as_array),
             "status": self.status.as_str(),
-            "actor": self.actor.as_ref().map(Actor::raw),
+            "actor": self.actor().map(Actor::raw),
         })
     }
 
@@ -659,80 +682,6 @@ fn v2_organization(raw: &mut ClaimFields<'_>) -> Option<Organization> {
         role: o.member("rol").and_then(Field::as_str).map(with_org_prefix),
         permissions,
     })
-}
-
-/// Decodes v2 permissions: mask *j* (decimal, any size) grants `per[i]` for
-/// every set bit *i* within feature *j*. Masks pair with `fea` entries by
-/// position when the counts agree, else with the organization-scoped entries
-/// (`o`, `ou`, `uo`) in order.
-fn v2_permissions(per: &str, fpm: &str, fea: &str) -> Vec<String> {
-    let names: Vec<&str> = per.split(',').map(str::trim).collect();
-    let masks: Vec<&str> = fpm.split(',').map(str::trim).collect();
-    let entries: Vec<&str> = fea
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .collect();
-    let features: Vec<Option<&str>> = if masks.len() == entries.len() {
-        entries
-            .iter()
-            .map(|e| e.split_once(':').map(|(_, f)| f))
-            .collect()
-    } else {
-        entries
-            .iter()
-            .filter_map(|e| e.split_once(':'))
-            .filter(|(scope, _)| Scope::parse(scope).is_some_and(Scope::includes_organization))
-            .map(|(_, f)| Some(f))
-            .collect()
-    };
-    let mut out = Vec::new();
-    for (feature, mask) in features.iter().zip(&masks) {
-        let Some(feature) = feature else { continue };
-        let Some(bits) = decimal_low_bits(mask, names.len()) else {
-            continue;
-        };
-        for (i, name) in names.iter().enumerate() {
-            if !name.is_empty() && bit(&bits, i) {
-                let mut p = String::with_capacity(5 + feature.len() + name.len());
-                p.push_str("org:");
-                p.push_str(feature);
-                p.push(':');
-                p.push_str(name);
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// The low `bits` bits of a non-negative decimal integer of any size, as
-/// 64-bit limbs (least significant first); `None` when not all digits.
-///
-/// Written by hand rather than pulling in a big-integer crate: only the low
-/// bits are needed, and those are exact in fixed-width wrapping arithmetic
-/// (the low bits of `x*10 + d` depend only on the low bits of `x`).
-fn decimal_low_bits(digits: &str, bits: usize) -> Option<Vec<u64>> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let mut limbs = vec![0u64; bits.div_ceil(64).max(1)];
-    for d in digits.bytes() {
-        let mut carry = u128::from(d - b'0');
-        for limb in &mut limbs {
-            let x = u128::from(*limb) * 10 + carry;
-            #[allow(clippy::cast_possible_truncation)] // keeping the low 64 bits is the point
-            {
-                *limb = x as u64;
-            }
-            carry = x >> 64;
-        }
-    }
-    Some(limbs)
-}
-
-fn bit(limbs: &[u64], i: usize) -> bool {
-    limbs.get(i / 64).is_some_and(|l| (l >> (i % 64)) & 1 == 1)
 }
 
 #[cfg(test)]
@@ -837,7 +786,9 @@ mod tests {
         assert_eq!(c.org_permissions(), ["org:big:p0", "org:big:p65"]);
         // Bits above the permission count are ignored; 2^200 + 4 grants p2 only.
         let huge = "1606938044258990275541962092341162602522202993782792835301380";
-        assert_eq!(decimal_low_bits(huge, 8).unwrap()[0] & 0xff, 4);
+        let c = claims(json!({"v":2,"sub":"u","exp":1,"fea":"o:big",
+            "o":{"id":"org_1","rol":"admin","per":"p0,p1,p2,p3","fpm":huge}}));
+        assert_eq!(c.org_permissions(), ["org:big:p2"]);
     }
 
     #[test]
