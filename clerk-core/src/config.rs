@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
-use crate::jwks::{KeySet, VerifyingKey};
+use crate::jwks::{KeySet, KeySource, RefreshPolicy, VerifyingKey};
 use crate::keys::{PublishableKey, SecretKey};
 
 /// Clerk's Backend API, unless `CLERK_API_URL` says otherwise.
@@ -44,6 +44,10 @@ pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 pub const DEFAULT_SKEW: Duration = Duration::from_secs(5);
 /// Default number of verified tokens remembered.
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
+/// Default time to establish a connection to a key endpoint.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default time for a whole key fetch.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where verification keys come from.
 #[derive(Clone)]
@@ -57,6 +61,8 @@ pub enum KeySourceConfig {
     /// The Frontend API's `/.well-known/jwks.json` (host from the
     /// publishable key).
     FrontendApi,
+    /// Your own source.
+    Custom(Arc<dyn KeySource>),
 }
 
 impl fmt::Debug for KeySourceConfig {
@@ -65,6 +71,7 @@ impl fmt::Debug for KeySourceConfig {
             Self::Local(set) => f.debug_tuple("Local").field(&set.len()).finish(),
             Self::BackendApi => f.write_str("BackendApi"),
             Self::FrontendApi => f.write_str("FrontendApi"),
+            Self::Custom(s) => f.debug_tuple("Custom").field(&s.name()).finish(),
         }
     }
 }
@@ -84,6 +91,10 @@ pub struct ClerkConfig {
     pub(crate) accept_template_tokens: bool,
     pub(crate) token_cache_capacity: u64,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) refresh: RefreshPolicy,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) http_timeout: Duration,
+    pub(crate) frontend_api_url: Option<String>,
 }
 
 impl ClerkConfig {
@@ -129,6 +140,16 @@ impl ClerkConfig {
     pub fn publishable_key(&self) -> Option<&PublishableKey> {
         self.publishable_key.as_ref()
     }
+
+    /// The key cache's timings.
+    pub fn refresh_policy(&self) -> RefreshPolicy {
+        self.refresh
+    }
+
+    /// The frontend API base URL (from the publishable key, or set).
+    pub fn frontend_api_url(&self) -> Option<&str> {
+        self.frontend_api_url.as_deref()
+    }
 }
 
 impl fmt::Debug for ClerkConfig {
@@ -145,6 +166,10 @@ impl fmt::Debug for ClerkConfig {
             .field("accept_pending", &self.accept_pending)
             .field("accept_template_tokens", &self.accept_template_tokens)
             .field("token_cache_capacity", &self.token_cache_capacity)
+            .field("refresh", &self.refresh)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("http_timeout", &self.http_timeout)
+            .field("frontend_api_url", &self.frontend_api_url)
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +191,11 @@ pub struct ClerkConfigBuilder {
     accept_template_tokens: bool,
     token_cache_capacity: u64,
     clock: Arc<dyn Clock>,
+    refresh: RefreshPolicy,
+    connect_timeout: Duration,
+    http_timeout: Duration,
+    frontend_api_url: Option<String>,
+    key_source: Option<Arc<dyn KeySource>>,
 }
 
 impl Default for ClerkConfigBuilder {
@@ -185,6 +215,11 @@ impl Default for ClerkConfigBuilder {
             accept_template_tokens: false,
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
             clock: Arc::new(SystemClock),
+            refresh: RefreshPolicy::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            http_timeout: DEFAULT_HTTP_TIMEOUT,
+            frontend_api_url: None,
+            key_source: None,
         }
     }
 }
@@ -213,11 +248,31 @@ impl ClerkConfigBuilder {
     /// A builder preset from `lookup` (the environment, or a map in tests).
     /// Empty values count as unset.
     ///
+    /// Besides the key variables, `CLERK_JWKS_TTL_SECS`,
+    /// `CLERK_JWKS_COOLDOWN_SECS` and `CLERK_JWKS_STALE_SECS` set the key
+    /// cache's TTL, unknown-`kid` cool-down and stale window.
+    ///
     /// # Errors
-    /// Reserved for invalid values; currently values are checked in `build`.
+    /// When a number variable is not a whole number of seconds.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let secs = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            get(name).map_or(Ok(default), |v| {
+                v.trim()
+                    .parse::<u32>()
+                    .map(i64::from)
+                    .map_err(|_| ConfigError::InvalidEnv(name))
+            })
+        };
+        let defaults = RefreshPolicy::default();
+        let refresh = RefreshPolicy {
+            ttl: secs("CLERK_JWKS_TTL_SECS", defaults.ttl)?,
+            cooldown: secs("CLERK_JWKS_COOLDOWN_SECS", defaults.cooldown)?,
+            stale_window: secs("CLERK_JWKS_STALE_SECS", defaults.stale_window)?,
+            ..defaults
+        };
         Ok(Self {
+            refresh,
             jwt_key: get("CLERK_JWT_KEY"),
             secret_key: get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned()),
             publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
@@ -332,10 +387,71 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// The clock used for `exp`/`nbf`/`iat` checks (tests inject one).
+    /// The clock used for `exp`/`nbf`/`iat` checks and the key cache's
+    /// timings (tests inject one).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// How long a fetched key set is fresh (default 1 hour). A cache hit
+    /// never extends it.
+    #[must_use]
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh.ttl = secs(ttl);
+        self
+    }
+
+    /// At most one refresh for unknown `kid`s per this long (default 5
+    /// minutes; 0 for tests). Inside it, unknown `kid`s are refused at once.
+    #[must_use]
+    pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
+        self.refresh.cooldown = secs(cooldown);
+        self
+    }
+
+    /// How long past its TTL a key set keeps serving while the key endpoint
+    /// fails (default 24 hours).
+    #[must_use]
+    pub fn jwks_stale_window(mut self, window: Duration) -> Self {
+        self.refresh.stale_window = secs(window);
+        self
+    }
+
+    /// The whole key-cache policy at once.
+    #[must_use]
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh = policy;
+        self
+    }
+
+    /// Connect timeout for key fetches (default 3 s).
+    #[must_use]
+    pub fn http_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Total timeout for one key fetch (default 5 s).
+    #[must_use]
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// The frontend API base URL (default `https://<host from the
+    /// publishable key>`); set it to your proxy URL when you proxy Clerk.
+    #[must_use]
+    pub fn frontend_api_url(mut self, url: impl Into<String>) -> Self {
+        self.frontend_api_url = Some(url.into());
+        self
+    }
+
+    /// Your own key source (used when no PEM key or JWKS is set).
+    #[must_use]
+    pub fn key_source(mut self, source: Arc<dyn KeySource>) -> Self {
+        self.key_source = Some(source);
         self
     }
 
@@ -360,6 +476,10 @@ impl ClerkConfigBuilder {
             Some(iss) => Some(checked_url(&iss, "issuer")?),
             None => publishable_key.as_ref().map(PublishableKey::issuer),
         };
+        let frontend_api_url = match self.frontend_api_url {
+            Some(url) => Some(checked_url(&url, "frontend API URL")?),
+            None => publishable_key.as_ref().map(PublishableKey::issuer),
+        };
         let key_source = if let Some(pem) = self.jwt_key {
             KeySourceConfig::Local(KeySet::single_any_kid(VerifyingKey::from_pem(&pem)?))
         } else if let Some(set) = self.key_set {
@@ -372,6 +492,8 @@ impl ClerkConfigBuilder {
                 ));
             }
             KeySourceConfig::Local(set)
+        } else if let Some(source) = self.key_source {
+            KeySourceConfig::Custom(source)
         } else if secret_key.is_some() {
             KeySourceConfig::BackendApi
         } else if publishable_key.is_some() {
@@ -392,13 +514,21 @@ impl ClerkConfigBuilder {
                 .collect(),
             issuer,
             audience: self.audience,
-            skew_secs: i64::try_from(self.skew.as_secs()).unwrap_or(i64::MAX),
+            skew_secs: secs(self.skew),
             accept_pending: self.accept_pending,
             accept_template_tokens: self.accept_template_tokens,
             token_cache_capacity: self.token_cache_capacity,
             clock: self.clock,
+            refresh: self.refresh,
+            connect_timeout: self.connect_timeout,
+            http_timeout: self.http_timeout,
+            frontend_api_url,
         })
     }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -511,6 +641,32 @@ mod tests {
             ClerkConfig::builder().jwks_json("[]").build(),
             Err(ConfigError::InvalidJwks(_))
         ));
+    }
+
+    #[test]
+    fn jwks_timings_from_env() {
+        let c = env(&[
+            ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+            ("CLERK_JWKS_TTL_SECS", "60"),
+            ("CLERK_JWKS_COOLDOWN_SECS", "0"),
+            ("CLERK_JWKS_STALE_SECS", " 120 "),
+        ])
+        .unwrap();
+        let p = c.refresh_policy();
+        assert_eq!((p.ttl, p.cooldown, p.stale_window), (60, 0, 120));
+        assert_eq!(c.frontend_api_url(), Some("https://clerk.example.com"));
+        let d = RefreshPolicy::default();
+        assert_eq!((d.ttl, d.cooldown, d.stale_window), (3600, 300, 86_400));
+        for bad in ["-1", "1.5", "soon"] {
+            assert_eq!(
+                env(&[
+                    ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+                    ("CLERK_JWKS_TTL_SECS", bad),
+                ])
+                .unwrap_err(),
+                ConfigError::InvalidEnv("CLERK_JWKS_TTL_SECS")
+            );
+        }
     }
 
     #[test]

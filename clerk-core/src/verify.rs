@@ -39,8 +39,11 @@ use crate::claims::{SessionClaims, SessionStatus, parse_claims};
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
-use crate::jwks::KeyStore;
+use crate::jwks::{
+    BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, http_client,
+};
 use crate::token;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A verified session: its claims, and the key that signed it.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +83,8 @@ pub struct Verifier {
 struct Inner {
     keys: KeyStore,
     cache: Option<TokenCache>,
+    /// `keys.losses()` when the cache was last cleared for a lost key.
+    seen_losses: AtomicU64,
     clock: Arc<dyn Clock>,
     policy: Policy,
 }
@@ -115,17 +120,34 @@ impl Expiry<Box<str>, Arc<Session>> for UntilExpiry {
 }
 
 impl Verifier {
-    /// A verifier for `config`.
+    /// A verifier for `config`. Remote key sources fetch nothing until the
+    /// first token or [`Verifier::prefetch`].
     ///
     /// # Errors
-    /// `Unsupported` for remote key sources until they ship in this build.
+    /// When the HTTP client for a remote key source cannot be built.
     pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
-        let keys = match config.key_source {
-            KeySourceConfig::Local(set) => KeyStore::fixed(set),
-            KeySourceConfig::BackendApi | KeySourceConfig::FrontendApi => {
-                return Err(ConfigError::Unsupported(
-                    "remote JWKS; set CLERK_JWT_KEY for networkless verification",
-                ));
+        let remote = |source: Arc<dyn KeySource>| {
+            KeyStore::remote(source, config.refresh, config.clock.clone())
+        };
+        let keys = match &config.key_source {
+            KeySourceConfig::Local(set) => KeyStore::fixed(set.clone()),
+            KeySourceConfig::Custom(source) => remote(source.clone()),
+            KeySourceConfig::BackendApi => {
+                let secret = config.secret_key.as_ref().ok_or(ConfigError::NoKeySource)?;
+                let client = http_client(config.connect_timeout, config.http_timeout)?;
+                remote(Arc::new(BackendApiSource::new(
+                    client,
+                    &config.api_url,
+                    secret,
+                )?))
+            }
+            KeySourceConfig::FrontendApi => {
+                let url = config
+                    .frontend_api_url
+                    .as_deref()
+                    .ok_or(ConfigError::NoKeySource)?;
+                let client = http_client(config.connect_timeout, config.http_timeout)?;
+                remote(Arc::new(FrontendApiSource::new(client, url)))
             }
         };
         let cache = (config.token_cache_capacity > 0).then(|| {
@@ -141,6 +163,7 @@ impl Verifier {
             inner: Arc::new(Inner {
                 keys,
                 cache,
+                seen_losses: AtomicU64::new(0),
                 clock: config.clock,
                 policy: Policy {
                     skew: config.skew_secs,
@@ -169,6 +192,14 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
         let inner = &*self.inner;
         let now = inner.clock.now_unix();
+        if let Some(cache) = &inner.cache {
+            // A refresh found a key gone: forget tokens it may have signed.
+            let losses = inner.keys.losses();
+            if losses != inner.seen_losses.load(Ordering::Relaxed) {
+                inner.seen_losses.store(losses, Ordering::Relaxed);
+                cache.invalidate_all();
+            }
+        }
         if let Some(cache) = &inner.cache
             && let Some(hit) = cache.get(token)
         {
@@ -228,9 +259,17 @@ impl Verifier {
         &self.inner.keys
     }
 
-    /// True when keys are loaded and tokens can be verified.
+    /// True when a usable key set is loaded (for health checks).
     pub fn is_ready(&self) -> bool {
         self.inner.keys.is_ready()
+    }
+
+    /// Fetches the key set now, so the first request does not wait for it.
+    ///
+    /// # Errors
+    /// Why the fetch failed; the verifier still works and retries later.
+    pub async fn prefetch(&self) -> Result<(), KeyFetchError> {
+        self.inner.keys.prefetch().await
     }
 }
 

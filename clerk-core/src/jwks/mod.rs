@@ -1,9 +1,12 @@
 //! Where verification keys come from, and the store that serves them.
 //!
-//! A [`KeySource`] produces a [`KeySet`]; the [`KeyStore`] holds the current
+//! A [`KeySource`] produces a [`KeySet`]: a PEM key or static JWKS (loaded
+//! once), Clerk's Backend API ([`BackendApiSource`]) or Frontend API
+//! ([`FrontendApiSource`]), or your own. The [`KeyStore`] holds the current
 //! set as an atomically swapped snapshot, so a lookup on the request path
-//! never takes a lock that a refresh could hold. Local sources (a PEM key, a
-//! static JWKS document) are loaded once at start-up.
+//! never takes a lock that a refresh could hold, and refreshes it under the
+//! rules of [`policy`]: TTL, unknown-`kid` cool-down, single-flight fetches,
+//! backoff, and a stale window that keeps tokens verifying through an outage.
 //!
 //! ```
 //! use clerk_core::jwks::{KeySet, KeyStore};
@@ -14,23 +17,31 @@
 //! assert_eq!(report.accepted, 1);
 //! let store = KeyStore::fixed(set);
 //! assert!(store.is_ready());
-//! assert!(store.snapshot().find(Some(issuer.kid())).is_some());
+//! let keys = store.snapshot().keys.clone().unwrap();
+//! assert!(keys.find(Some(issuer.kid())).is_some());
 //! # Ok::<(), clerk_core::ConfigError>(())
 //! ```
 
 mod key;
+pub mod policy;
+mod remote;
 mod set;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
 pub use key::{MIN_RSA_BITS, VerifyingKey};
+pub use policy::{CacheState, RefreshPolicy};
+pub use remote::{BackendApiSource, FrontendApiSource, http_client};
 pub use set::{JwksReport, KeySet};
 
+use crate::clock::Clock;
 use crate::error::{ErrorReason, VerifyError};
+use policy::{Decision, FetchCause};
 
 /// A boxed, sendable future: key fetches are rare, so boxing them costs
 /// nothing measurable and keeps [`KeySource`] object-safe.
@@ -56,49 +67,235 @@ pub trait KeySource: Send + Sync + 'static {
     fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>>;
 }
 
-/// Serves verification keys by `kid` from the current snapshot.
+/// Serves verification keys by `kid`.
+///
+/// Local sources are loaded once. Remote sources follow [`policy`]: the
+/// current state is an atomically swapped snapshot, so a lookup that needs no
+/// fetch takes no lock; fetches are single-flight (one in flight per store,
+/// concurrent requests that need it wait for it).
 pub struct KeyStore {
-    current: ArcSwap<KeySet>,
+    state: ArcSwap<CacheState>,
+    remote: Option<Remote>,
+    losses: AtomicU64,
+}
+
+struct Remote {
+    source: Arc<dyn KeySource>,
+    policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
+    flight: tokio::sync::Mutex<()>,
+}
+
+const fn kid_mismatch() -> VerifyError {
+    VerifyError::new(ErrorReason::JwkKidMismatch, "no key with the token's kid")
 }
 
 impl KeyStore {
     /// A store whose keys never change (PEM key or static JWKS).
     pub fn fixed(set: KeySet) -> Self {
         Self {
-            current: ArcSwap::from_pointee(set),
+            state: ArcSwap::from_pointee(CacheState {
+                keys: Some(Arc::new(set)),
+                ..CacheState::default()
+            }),
+            remote: None,
+            losses: AtomicU64::new(0),
         }
     }
 
-    /// The key for a token's `kid`.
+    /// A store fed by `source` under `policy`, with time from `clock`.
+    /// Nothing is fetched until the first token or [`KeyStore::prefetch`].
+    pub fn remote(
+        source: Arc<dyn KeySource>,
+        policy: RefreshPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            state: ArcSwap::from_pointee(CacheState::default()),
+            remote: Some(Remote {
+                source,
+                policy,
+                clock,
+                flight: tokio::sync::Mutex::new(()),
+            }),
+            losses: AtomicU64::new(0),
+        }
+    }
+
+    /// The key for a token's `kid`, fetching the set when the policy says so.
     ///
     /// # Errors
-    /// `jwk-kid-mismatch` when no key has that `kid`.
+    /// `jwk-kid-mismatch` when no key has that `kid` (and no refresh is
+    /// allowed); `jwk-remote-failed-to-load`, `jwk-failed-to-resolve` or
+    /// `secret-key-invalid` when no usable key set can be had.
     pub async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, VerifyError> {
-        self.current
-            .load()
-            .find(kid)
-            .cloned()
-            .ok_or(VerifyError::new(
-                ErrorReason::JwkKidMismatch,
-                "no key with the token's kid",
-            ))
+        let Some(remote) = &self.remote else {
+            let state = self.state.load();
+            return state
+                .keys
+                .as_ref()
+                .and_then(|k| k.find(kid))
+                .cloned()
+                .ok_or(kid_mismatch());
+        };
+        let mut waited_for_fetch = false;
+        loop {
+            let now = remote.clock.now_unix();
+            let state = self.state.load_full();
+            let found = || {
+                state
+                    .usable(now, &remote.policy)
+                    .and_then(|k| k.find(kid))
+                    .cloned()
+            };
+            match policy::decide(&state, kid, now, &remote.policy) {
+                Decision::Use { stale } => {
+                    if stale {
+                        tracing::debug!("serving keys past their TTL while the key endpoint fails");
+                    }
+                    return found().ok_or(kid_mismatch());
+                }
+                Decision::UseAndRefresh => {
+                    // One request refreshes; the others keep using the set.
+                    if let Ok(guard) = remote.flight.try_lock() {
+                        if Arc::ptr_eq(&state, &self.state.load_full()) {
+                            self.fetch(remote, FetchCause::Expired).await;
+                        }
+                        drop(guard);
+                    }
+                    let now = remote.clock.now_unix();
+                    let latest = self.state.load_full();
+                    return latest
+                        .usable(now, &remote.policy)
+                        .and_then(|k| k.find(kid))
+                        .cloned()
+                        .or_else(found)
+                        .ok_or(kid_mismatch());
+                }
+                Decision::Fetch(cause) if !waited_for_fetch => {
+                    let guard = remote.flight.lock().await;
+                    // Someone else fetched while we waited: decide again on
+                    // their result instead of fetching twice.
+                    if Arc::ptr_eq(&state, &self.state.load_full()) {
+                        self.fetch(remote, cause).await;
+                    }
+                    drop(guard);
+                    waited_for_fetch = true;
+                }
+                Decision::Fetch(FetchCause::UnknownKid) | Decision::KidMismatch => {
+                    if !waited_for_fetch {
+                        tracing::debug!("unknown kid refused inside the refresh cool-down");
+                    }
+                    return Err(kid_mismatch());
+                }
+                Decision::Fetch(FetchCause::Expired) | Decision::Unavailable => {
+                    return Err(unavailable(state.last_error));
+                }
+            }
+        }
     }
 
-    /// The current key set.
-    pub fn snapshot(&self) -> Arc<KeySet> {
-        self.current.load_full()
+    /// Fetches once and records the outcome. Call with the flight lock held.
+    async fn fetch(&self, remote: &Remote, cause: FetchCause) {
+        let result = remote.source.fetch().await;
+        let now = remote.clock.now_unix();
+        let before = self.state.load_full();
+        let next = match result {
+            Ok(set) => {
+                if let Some(old) = &before.keys
+                    && !old.is_subset_of(&set)
+                {
+                    self.losses.fetch_add(1, Ordering::SeqCst);
+                    tracing::info!(
+                        source = remote.source.name(),
+                        "key set lost a key; verified tokens forgotten"
+                    );
+                }
+                policy::after_success(&before, Arc::new(set), cause, now)
+            }
+            Err(e) => {
+                if before.usable(now, &remote.policy).is_some() {
+                    tracing::warn!(
+                        source = remote.source.name(),
+                        reason = e.reason.as_str(),
+                        "key refresh failed; serving the last good keys"
+                    );
+                }
+                policy::after_failure(&before, e.reason, cause, now, &remote.policy)
+            }
+        };
+        self.state.store(Arc::new(next));
     }
 
-    /// True when at least one key is available (for health checks).
+    /// Fetches the key set now (for start-up), unless a fetch is in flight.
+    ///
+    /// # Errors
+    /// Why the fetch failed. A store with a local source always succeeds.
+    pub async fn prefetch(&self) -> Result<(), KeyFetchError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let guard = remote.flight.lock().await;
+        self.fetch(remote, FetchCause::Expired).await;
+        drop(guard);
+        match self.state.load().last_error {
+            None => Ok(()),
+            Some(reason) => Err(KeyFetchError {
+                reason,
+                message: "key set could not be fetched",
+            }),
+        }
+    }
+
+    /// The current state (keys and fetch history).
+    pub fn snapshot(&self) -> Arc<CacheState> {
+        self.state.load_full()
+    }
+
+    /// True when a usable key set is loaded (for health checks).
     pub fn is_ready(&self) -> bool {
-        !self.current.load().is_empty()
+        let state = self.state.load();
+        match &self.remote {
+            None => state.keys.as_ref().is_some_and(|k| !k.is_empty()),
+            Some(r) => state.usable(r.clock.now_unix(), &r.policy).is_some(),
+        }
+    }
+
+    /// Counts the refreshes after which a previously served key was gone;
+    /// verifiers forget their verified tokens when it changes.
+    pub fn losses(&self) -> u64 {
+        self.losses.load(Ordering::Relaxed)
+    }
+}
+
+fn unavailable(reason: Option<ErrorReason>) -> VerifyError {
+    match reason {
+        Some(ErrorReason::SecretKeyInvalid) => VerifyError::new(
+            ErrorReason::SecretKeyInvalid,
+            "the Backend API refused the secret key",
+        ),
+        Some(ErrorReason::JwkFailedToResolve) => VerifyError::new(
+            ErrorReason::JwkFailedToResolve,
+            "the key endpoint returned no usable key",
+        ),
+        _ => VerifyError::new(
+            ErrorReason::JwkRemoteFailedToLoad,
+            "no usable key set: the key endpoint cannot be reached",
+        ),
     }
 }
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.load();
         f.debug_struct("KeyStore")
-            .field("keys", &self.current.load().len())
+            .field(
+                "source",
+                &self.remote.as_ref().map_or("local", |r| r.source.name()),
+            )
+            .field("keys", &state.keys.as_ref().map_or(0, |k| k.len()))
+            .field("fetched_at", &state.fetched_at)
+            .field("failures", &state.failures)
             .finish()
     }
 }

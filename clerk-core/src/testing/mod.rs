@@ -1,5 +1,6 @@
 //! Test helpers (feature `testing`, off by default): a throwaway issuer that
-//! mints Clerk-shaped session tokens, so you can test your handlers offline.
+//! mints Clerk-shaped session tokens, so you can test your handlers offline,
+//! and a local key endpoint ([`JwksServer`]) for tests of remote key sets.
 //!
 //! ```
 //! use clerk_core::{Verifier, testing::TestIssuer};
@@ -21,6 +22,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+
+mod server;
+
+pub use server::{JwksServer, Reply, SeenRequest};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;

@@ -1,0 +1,218 @@
+//! Key sources over HTTPS: Clerk's Backend API (`/v1/jwks`, with the secret
+//! key) and Frontend API (`/.well-known/jwks.json`, no secret).
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+
+use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
+use crate::error::{ConfigError, ErrorReason};
+use crate::keys::SecretKey;
+
+/// A JWKS larger than this is refused (real ones are a few KiB).
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Builds the one HTTP client a verifier reuses: connect and total
+/// timeouts, no redirects (a redirect must never carry the secret key
+/// elsewhere), rustls.
+///
+/// # Errors
+/// When the TLS backend cannot be set up.
+pub fn http_client(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("clerk-rs/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|_| ConfigError::Unsupported("HTTP client could not be built"))
+}
+
+/// `GET {api_url}/v1/jwks` with `Authorization: Bearer <secret key>`.
+pub struct BackendApiSource {
+    client: reqwest::Client,
+    url: String,
+    authorization: HeaderValue,
+}
+
+impl BackendApiSource {
+    /// A source for the Backend API at `api_url` (e.g. `https://api.clerk.com`).
+    ///
+    /// # Errors
+    /// When the secret key cannot be an HTTP header value.
+    pub fn new(
+        client: reqwest::Client,
+        api_url: &str,
+        secret: &SecretKey,
+    ) -> Result<Self, ConfigError> {
+        let mut authorization = HeaderValue::try_from(format!("Bearer {}", secret.expose_secret()))
+            .map_err(|_| ConfigError::InvalidSecretKey("not usable in an HTTP header"))?;
+        authorization.set_sensitive(true);
+        Ok(Self {
+            client,
+            url: format!("{}/v1/jwks", api_url.trim_end_matches('/')),
+            authorization,
+        })
+    }
+}
+
+impl std::fmt::Debug for BackendApiSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendApiSource")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySource for BackendApiSource {
+    fn name(&self) -> &'static str {
+        "backend-api"
+    }
+
+    fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
+        Box::pin(fetch_jwks(
+            &self.client,
+            &self.url,
+            Some(&self.authorization),
+            self.name(),
+        ))
+    }
+}
+
+/// `GET {frontend api}/.well-known/jwks.json`, no credentials.
+#[derive(Debug)]
+pub struct FrontendApiSource {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl FrontendApiSource {
+    /// A source for the frontend API at `base_url` (e.g.
+    /// `https://clerk.example.com`, or your proxy URL).
+    pub fn new(client: reqwest::Client, base_url: &str) -> Self {
+        Self {
+            client,
+            url: format!("{}/.well-known/jwks.json", base_url.trim_end_matches('/')),
+        }
+    }
+}
+
+impl KeySource for FrontendApiSource {
+    fn name(&self) -> &'static str {
+        "frontend-api"
+    }
+
+    fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
+        Box::pin(fetch_jwks(&self.client, &self.url, None, self.name()))
+    }
+}
+
+const fn failed(reason: ErrorReason, message: &'static str) -> KeyFetchError {
+    KeyFetchError { reason, message }
+}
+
+async fn fetch_jwks(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: Option<&HeaderValue>,
+    source: &'static str,
+) -> Result<KeySet, KeyFetchError> {
+    let started = Instant::now();
+    tracing::debug!(source, "JWKS fetch started");
+    let result = fetch_once(client, url, authorization).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match &result {
+        Ok((status, set, skipped)) => tracing::info!(
+            source,
+            status,
+            keys = set.len(),
+            skipped,
+            elapsed_ms,
+            "JWKS fetched"
+        ),
+        Err((status, e)) => tracing::warn!(
+            source,
+            status,
+            reason = e.reason.as_str(),
+            error = e.message,
+            elapsed_ms,
+            "JWKS fetch failed"
+        ),
+    }
+    result.map(|(_, set, _)| set).map_err(|(_, e)| e)
+}
+
+type FetchOutcome = Result<(u16, KeySet, usize), (u16, KeyFetchError)>;
+
+async fn fetch_once(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: Option<&HeaderValue>,
+) -> FetchOutcome {
+    let remote = ErrorReason::JwkRemoteFailedToLoad;
+    let mut request = client.get(url).header(ACCEPT, "application/json");
+    if let Some(auth) = authorization {
+        request = request.header(AUTHORIZATION, auth.clone());
+    }
+    let response = request.send().await.map_err(|e| {
+        let message = if e.is_timeout() {
+            "request timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else {
+            "request failed"
+        };
+        (0, failed(remote, message))
+    })?;
+    let status = response.status();
+    let code = status.as_u16();
+    if authorization.is_some() && matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+    {
+        return Err((
+            code,
+            failed(
+                ErrorReason::SecretKeyInvalid,
+                "the Backend API refused the secret key",
+            ),
+        ));
+    }
+    if !status.is_success() {
+        return Err((code, failed(remote, "unexpected HTTP status")));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+    {
+        return Err((code, failed(remote, "JWKS response too large")));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|_| (code, failed(remote, "reading the response failed")))?;
+    if body.len() > MAX_JWKS_BYTES {
+        return Err((code, failed(remote, "JWKS response too large")));
+    }
+    let (set, report) = KeySet::from_jwks_json(&body).map_err(|_| {
+        (
+            code,
+            failed(
+                ErrorReason::JwkFailedToResolve,
+                "response is not a JWKS document",
+            ),
+        )
+    })?;
+    if set.is_empty() {
+        return Err((
+            code,
+            failed(
+                ErrorReason::JwkFailedToResolve,
+                "JWKS has no usable signing key",
+            ),
+        ));
+    }
+    Ok((code, set, report.skipped))
+}
