@@ -4,7 +4,11 @@
 //! Build one with [`ClerkConfig::builder`] or read the variables Clerk users
 //! already know with [`ClerkConfig::from_env`]: `CLERK_JWT_KEY`,
 //! `CLERK_SECRET_KEY`, `CLERK_PUBLISHABLE_KEY`, `CLERK_API_URL` and
-//! `CLERK_AUTHORIZED_PARTIES` (comma-separated).
+//! `CLERK_AUTHORIZED_PARTIES` (comma-separated), plus the key cache's
+//! `CLERK_JWKS_TTL_SECS`, `CLERK_JWKS_COOLDOWN_SECS` and
+//! `CLERK_JWKS_STALE_SECS`. The key source is the first of: a PEM key
+//! (networkless), a key set or JWKS document, your own [`KeySource`], the
+//! Backend API (secret key), the Frontend API (publishable key).
 //!
 //! **Set the authorized parties.** A Clerk session token names the origin it
 //! was minted for in `azp`. Without an allow-list, a token minted for any
