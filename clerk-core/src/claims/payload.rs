@@ -14,8 +14,8 @@ pub(crate) mod slot {
     pub(crate) const EXP: usize = 5;
     pub(crate) const NBF: usize = 6;
     pub(crate) const IAT: usize = 7;
-    pub(crate) const V: usize = 8;
-    pub(crate) const STS: usize = 9;
+    pub(crate) const STS: usize = 8;
+    pub(crate) const V: usize = 9;
     pub(crate) const PLA: usize = 10;
     pub(crate) const FEA: usize = 11;
     pub(crate) const FVA: usize = 12;
@@ -27,20 +27,10 @@ pub(crate) mod slot {
     pub(crate) const ORG_PERMISSIONS: usize = 18;
     pub(crate) const COUNT: usize = 19;
 
-    /// The claims verification itself needs; the others are read lazily.
+    /// The claims verification itself needs (slots `SUB..=STS`); the
+    /// others are read lazily.
     pub(crate) fn verified(name: &str) -> Option<usize> {
-        Some(match name {
-            "sub" => SUB,
-            "sid" => SID,
-            "iss" => ISS,
-            "azp" => AZP,
-            "aud" => AUD,
-            "exp" => EXP,
-            "nbf" => NBF,
-            "iat" => IAT,
-            "sts" => STS,
-            _ => return None,
-        })
+        of(name).filter(|&slot| slot <= STS)
     }
 
     /// Every claim read into a typed field.
