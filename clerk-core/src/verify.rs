@@ -40,7 +40,8 @@ use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::jwks::{
-    BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, http_client,
+    BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, VerifyingKey,
+    http_client,
 };
 use crate::token;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,6 +191,27 @@ impl Verifier {
     /// # Errors
     /// A [`VerifyError`] with Clerk's reason string.
     pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
+        if let Some(result) = self.verify_ready(token) {
+            return result;
+        }
+        // The key set must be fetched first (rare: start-up, TTL, rotation).
+        let kid = token::parse(token).ok().and_then(|p| p.header.kid);
+        let key = self.inner.keys.key_for(kid.as_deref()).await;
+        let now = self.inner.clock.now_unix();
+        let result = self
+            .pipeline(token, now, |_| Some(key))
+            .unwrap_or(Err(VerifyError::new(
+                ErrorReason::JwkFailedToResolve,
+                "key could not be resolved",
+            )));
+        self.record(token, &result);
+        result
+    }
+
+    /// Verifies without waiting: `None` only when the key set must be
+    /// fetched first, in which case call [`Verifier::verify`]. Adapters use
+    /// this to stay allocation-free on the hot path.
+    pub fn verify_ready(&self, token: &str) -> Option<Result<Arc<Session>, VerifyError>> {
         let inner = &*self.inner;
         let now = inner.clock.now_unix();
         if let Some(cache) = &inner.cache {
@@ -199,51 +221,68 @@ impl Verifier {
                 inner.seen_losses.store(losses, Ordering::Relaxed);
                 cache.invalidate_all();
             }
+            if let Some(hit) = cache.get(token) {
+                return Some(inner.policy.check_times(&hit, now).map(|()| hit));
+            }
         }
-        if let Some(cache) = &inner.cache
-            && let Some(hit) = cache.get(token)
-        {
-            inner.policy.check_times(&hit, now)?;
-            return Ok(hit);
-        }
-        let result = self.verify_uncached(token, now).await;
-        match &result {
+        let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
+        self.record(token, &result);
+        Some(result)
+    }
+
+    fn record(&self, token: &str, result: &Result<Arc<Session>, VerifyError>) {
+        match result {
             Ok(session) => {
                 tracing::debug!(user_id = session.user_id(), "session token verified");
-                if let Some(cache) = &inner.cache {
+                if let Some(cache) = &self.inner.cache {
                     cache.insert(token.into(), session.clone());
                 }
             }
             Err(e) => tracing::debug!(reason = e.reason().as_str(), "session token rejected"),
         }
-        result
     }
 
-    async fn verify_uncached(&self, token: &str, now: i64) -> Result<Arc<Session>, VerifyError> {
-        let parsed = token::parse(token)?;
-        let fields = parse_claims(&parsed.payload)?;
-        let key = self
-            .inner
-            .keys
-            .key_for(parsed.header.kid.as_deref())
-            .await?;
+    /// The uncached pipeline; `key` answers `None` when it would have to
+    /// wait for a fetch.
+    fn pipeline(
+        &self,
+        token: &str,
+        now: i64,
+        key: impl FnOnce(Option<&str>) -> Option<Result<Arc<VerifyingKey>, VerifyError>>,
+    ) -> Option<Result<Arc<Session>, VerifyError>> {
+        let parsed = match token::parse(token) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        let fields = match parse_claims(&parsed.payload) {
+            Ok(f) => f,
+            Err(e) => return Some(Err(e)),
+        };
+        let key = match key(parsed.header.kid.as_deref())? {
+            Ok(k) => k,
+            Err(e) => return Some(Err(e)),
+        };
         if key.algorithm() != parsed.header.alg {
-            return Err(VerifyError::new(
+            return Some(Err(VerifyError::new(
                 ErrorReason::TokenVerificationFailed,
                 "token algorithm differs from its key's algorithm",
-            ));
+            )));
         }
         if !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
-            return Err(VerifyError::new(
+            return Some(Err(VerifyError::new(
                 ErrorReason::TokenInvalidSignature,
                 "signature does not match the key",
-            ));
+            )));
         }
-        let claims = SessionClaims::from_fields(fields)?.with_payload(parsed.payload);
-        self.inner.policy.check_claims(&claims, now)?;
-        Ok(Arc::new(Session {
-            claims,
-            key_id: parsed.header.kid,
+        let claims = match SessionClaims::from_fields(fields) {
+            Ok(c) => c.with_payload(parsed.payload),
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.inner.policy.check_claims(&claims, now).map(|()| {
+            Arc::new(Session {
+                claims,
+                key_id: parsed.header.kid,
+            })
         }))
     }
 

@@ -195,6 +195,38 @@ impl KeyStore {
         }
     }
 
+    /// The key for `kid` if it can be had without waiting: `None` when the
+    /// set must be fetched (or refreshed) first; then use [`KeyStore::key_for`].
+    ///
+    /// # Errors
+    /// As [`KeyStore::key_for`], for answers that need no fetch.
+    pub fn key_ready(&self, kid: Option<&str>) -> Option<Result<Arc<VerifyingKey>, VerifyError>> {
+        let state = self.state.load();
+        let Some(remote) = &self.remote else {
+            return Some(
+                state
+                    .keys
+                    .as_ref()
+                    .and_then(|k| k.find(kid))
+                    .cloned()
+                    .ok_or(kid_mismatch()),
+            );
+        };
+        let now = remote.clock.now_unix();
+        match policy::decide(&state, kid, now, &remote.policy) {
+            Decision::Use { .. } => Some(
+                state
+                    .usable(now, &remote.policy)
+                    .and_then(|k| k.find(kid))
+                    .cloned()
+                    .ok_or(kid_mismatch()),
+            ),
+            Decision::KidMismatch => Some(Err(kid_mismatch())),
+            Decision::Unavailable => Some(Err(unavailable(state.last_error))),
+            Decision::UseAndRefresh | Decision::Fetch(_) => None,
+        }
+    }
+
     /// Fetches once and records the outcome. Call with the flight lock held.
     async fn fetch(&self, remote: &Remote, cause: FetchCause) {
         let result = remote.source.fetch().await;
