@@ -34,6 +34,8 @@ pub mod error;
 mod json;
 pub mod jwks;
 pub mod keys;
+pub mod request;
+pub mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;

@@ -1,0 +1,314 @@
+//! Reading the session token from a request, and the outcome of
+//! authenticating it: [`Auth`].
+//!
+//! Clerk's rules: an `Authorization: Bearer <token>` header wins (a value
+//! with no space at all is taken whole as the token); only without one is
+//! the `__session` cookie read, preferring the instance-suffixed
+//! `__session_<suffix>` cookie. Header values that are not UTF-8, longer
+//! than 16 KiB, or a duplicated `Authorization` header give a clean
+//! signed-out result.
+//!
+//! ```
+//! use clerk_core::request::{extract_token, Extracted};
+//! use http::{HeaderMap, HeaderValue, header};
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; __session=abc.def.ghi"));
+//! assert_eq!(extract_token(&headers, None), Extracted::Cookie("abc.def.ghi"));
+//! headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
+//! assert_eq!(extract_token(&headers, None), Extracted::Header("xyz"));
+//! ```
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, header};
+
+use crate::authorize::{Requirement, Verdict};
+use crate::error::ErrorReason;
+use crate::verify::Session;
+
+/// Header values longer than this are refused.
+pub const MAX_HEADER_LEN: usize = 16 * 1024;
+/// Clerk's session cookie.
+pub const SESSION_COOKIE: &str = "__session";
+
+/// Where a token was found, or why none could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extracted<'a> {
+    /// From `Authorization: Bearer`.
+    Header(&'a str),
+    /// From the `__session` (or suffixed) cookie.
+    Cookie(&'a str),
+    /// No token anywhere.
+    Missing,
+    /// A header could not be read (not UTF-8, too long, duplicated).
+    Malformed,
+}
+
+/// The suffix Clerk appends to cookie names for an instance: the first 8
+/// characters of base64url(SHA-1(publishable key)).
+pub fn cookie_suffix(publishable_key: &str) -> String {
+    let hash = digest::digest(
+        &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        publishable_key.as_bytes(),
+    );
+    let mut suffix = URL_SAFE_NO_PAD.encode(hash.as_ref());
+    suffix.truncate(8);
+    suffix
+}
+
+/// Finds the session token in `headers`; `suffix` is the instance's cookie
+/// suffix (see [`cookie_suffix`]), when known.
+pub fn extract_token<'a>(headers: &'a HeaderMap, suffix: Option<&str>) -> Extracted<'a> {
+    let mut auth = headers.get_all(header::AUTHORIZATION).iter();
+    if let Some(value) = auth.next() {
+        if auth.next().is_some() || value.len() > MAX_HEADER_LEN {
+            return Extracted::Malformed;
+        }
+        let Ok(value) = value.to_str() else {
+            return Extracted::Malformed;
+        };
+        return match value.split_once(' ') {
+            None if !value.is_empty() => Extracted::Header(value),
+            Some(("Bearer", token)) if !token.trim().is_empty() => Extracted::Header(token.trim()),
+            // Another scheme (Basic, ...) or an empty value: no session token.
+            _ => Extracted::Missing,
+        };
+    }
+    let mut plain = None;
+    for value in headers.get_all(header::COOKIE).iter() {
+        if value.len() > MAX_HEADER_LEN {
+            return Extracted::Malformed;
+        }
+        let Ok(value) = value.to_str() else {
+            return Extracted::Malformed;
+        };
+        for pair in value.split(';') {
+            let Some((name, token)) = pair.split_once('=') else {
+                continue;
+            };
+            let (name, token) = (name.trim(), token.trim().trim_matches('"'));
+            let Some(rest) = name.strip_prefix(SESSION_COOKIE) else {
+                continue;
+            };
+            if token.is_empty() {
+                continue;
+            }
+            if rest.is_empty() {
+                plain.get_or_insert(token);
+            } else if suffix.is_some_and(|s| rest.strip_prefix('_') == Some(s)) {
+                return Extracted::Cookie(token);
+            }
+        }
+    }
+    plain.map_or(Extracted::Missing, Extracted::Cookie)
+}
+
+/// Why a request is signed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedOutReason {
+    /// No session token in the request (`session-token-missing`).
+    TokenMissing,
+    /// The `Authorization` or `Cookie` header could not be read
+    /// (`token-invalid`).
+    MalformedHeader,
+    /// A token was sent and refused, with Clerk's reason.
+    Rejected(ErrorReason),
+}
+
+impl SignedOutReason {
+    /// The reason string for logs and response bodies.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenMissing => "session-token-missing",
+            Self::MalformedHeader => ErrorReason::TokenInvalid.as_str(),
+            Self::Rejected(r) => r.as_str(),
+        }
+    }
+
+    /// True when a token (or something meant as one) was sent and refused:
+    /// the 401 then says `error="invalid_token"`.
+    pub const fn token_presented(self) -> bool {
+        !matches!(self, Self::TokenMissing)
+    }
+
+    /// True when the token could not be checked because no key was
+    /// available: a 503, not a 401.
+    pub const fn is_unavailable(self) -> bool {
+        matches!(self, Self::Rejected(r) if r.is_unavailable())
+    }
+}
+
+impl std::fmt::Display for SignedOutReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of authenticating one request.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// A verified session.
+    SignedIn(Arc<Session>),
+    /// No usable session, and why.
+    SignedOut(SignedOutReason),
+}
+
+impl Auth {
+    /// The session, when signed in.
+    pub fn session(&self) -> Option<&Arc<Session>> {
+        match self {
+            Self::SignedIn(s) => Some(s),
+            Self::SignedOut(_) => None,
+        }
+    }
+
+    /// True when signed in.
+    pub fn is_signed_in(&self) -> bool {
+        matches!(self, Self::SignedIn(_))
+    }
+
+    /// The user id, when signed in.
+    pub fn user_id(&self) -> Option<&str> {
+        self.session().map(|s| s.user_id())
+    }
+
+    /// Clerk's `has()`: false when signed out.
+    pub fn has(&self, requirement: &Requirement) -> bool {
+        self.session().is_some_and(|s| requirement.is_met_by(s))
+    }
+
+    /// Checks `requirement`; `None` when signed out.
+    pub fn check(&self, requirement: &Requirement) -> Option<Verdict> {
+        self.session().map(|s| requirement.check(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(
+                header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_header_wins_over_cookies() {
+        let h = headers(&[
+            ("authorization", b"Bearer tok.en.h"),
+            ("cookie", b"__session=cookie.tok.en"),
+        ]);
+        assert_eq!(extract_token(&h, None), Extracted::Header("tok.en.h"));
+        // A header with another scheme still shadows the cookie.
+        let h = headers(&[
+            ("authorization", b"Basic dXNlcjpwdw=="),
+            ("cookie", b"__session=cookie.tok.en"),
+        ]);
+        assert_eq!(extract_token(&h, None), Extracted::Missing);
+    }
+
+    #[test]
+    fn header_without_space_is_the_token() {
+        let h = headers(&[("authorization", b"a.b.c")]);
+        assert_eq!(extract_token(&h, None), Extracted::Header("a.b.c"));
+        let h = headers(&[("authorization", b"bearer a.b.c")]);
+        assert_eq!(
+            extract_token(&h, None),
+            Extracted::Missing,
+            "scheme is exact"
+        );
+        let h = headers(&[("authorization", b"")]);
+        assert_eq!(extract_token(&h, None), Extracted::Missing);
+        let h = headers(&[("authorization", b"Bearer ")]);
+        assert_eq!(extract_token(&h, None), Extracted::Missing);
+    }
+
+    #[test]
+    fn hostile_headers_are_malformed_not_panics() {
+        let h = headers(&[("authorization", b"Bearer \xff\xfe")]);
+        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        let long = format!("Bearer {}", "a".repeat(MAX_HEADER_LEN));
+        let h = headers(&[("authorization", long.as_bytes())]);
+        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        let h = headers(&[
+            ("authorization", b"Bearer a"),
+            ("authorization", b"Bearer b"),
+        ]);
+        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        let h = headers(&[("cookie", b"__session=\xff")]);
+        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        let long = format!("__session={}", "a".repeat(MAX_HEADER_LEN));
+        let h = headers(&[("cookie", long.as_bytes())]);
+        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+    }
+
+    #[test]
+    fn cookies_plain_and_suffixed() {
+        let h = headers(&[("cookie", b"a=1; __session=plain; b=2")]);
+        assert_eq!(extract_token(&h, None), Extracted::Cookie("plain"));
+        let h = headers(&[(
+            "cookie",
+            b"__session=plain; __session_AbCd1234=suffixed; __session_other999=no",
+        )]);
+        assert_eq!(
+            extract_token(&h, Some("AbCd1234")),
+            Extracted::Cookie("suffixed")
+        );
+        assert_eq!(
+            extract_token(&h, Some("zzzzzzzz")),
+            Extracted::Cookie("plain")
+        );
+        assert_eq!(extract_token(&h, None), Extracted::Cookie("plain"));
+        // Split Cookie headers (HTTP/2) are all read.
+        let h = headers(&[("cookie", b"a=1"), ("cookie", b"__session=second")]);
+        assert_eq!(extract_token(&h, None), Extracted::Cookie("second"));
+        let h = headers(&[("cookie", b"__sessionx=1; __session=; session=2")]);
+        assert_eq!(extract_token(&h, None), Extracted::Missing);
+        let many: String = (0..500).map(|i| format!("c{i}=v; ")).collect();
+        let h = headers(&[("cookie", format!("{many}__session=last").as_bytes())]);
+        assert_eq!(extract_token(&h, None), Extracted::Cookie("last"));
+    }
+
+    #[test]
+    fn cookie_suffix_is_base64url_sha1_prefix() {
+        let s = cookie_suffix("pk_test_bWFnaWNhbC1tYXJtb3NldC01MS5jbGVyay5hY2NvdW50cy5kZXYk");
+        assert_eq!(s.len(), 8);
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(
+            s,
+            cookie_suffix("pk_test_bWFnaWNhbC1tYXJtb3NldC01MS5jbGVyay5hY2NvdW50cy5kZXYk")
+        );
+        assert_ne!(s, cookie_suffix("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"));
+    }
+
+    #[test]
+    fn signed_out_reasons() {
+        assert_eq!(
+            SignedOutReason::TokenMissing.as_str(),
+            "session-token-missing"
+        );
+        assert!(!SignedOutReason::TokenMissing.token_presented());
+        assert_eq!(SignedOutReason::MalformedHeader.as_str(), "token-invalid");
+        let r = SignedOutReason::Rejected(ErrorReason::JwkRemoteFailedToLoad);
+        assert!(r.is_unavailable() && r.token_presented());
+        assert!(!SignedOutReason::Rejected(ErrorReason::TokenExpired).is_unavailable());
+        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        assert!(!out.has(&Requirement::signed_in()));
+        assert!(!out.has(&Requirement::role("admin").not()));
+        assert_eq!(out.user_id(), None);
+    }
+}
