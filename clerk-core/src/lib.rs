@@ -28,12 +28,14 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod clerk;
 pub mod clock;
 pub mod config;
 pub mod error;
 mod json;
 pub mod jwks;
 pub mod keys;
+pub mod protect;
 pub mod request;
 pub mod routes;
 #[cfg(feature = "testing")]
@@ -43,6 +45,10 @@ pub mod verify;
 
 pub use authorize::{Level, Preset, Requirement, Reverification, Verdict};
 pub use claims::SessionClaims;
+pub use clerk::{AuthStep, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
+pub use protect::{Decision, Protect, Rejection};
+pub use request::{Auth, SignedOutReason};
+pub use routes::RouteMatcher;
 pub use verify::{Session, Verifier};

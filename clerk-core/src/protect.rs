@@ -1,0 +1,505 @@
+//! Route protection: which routes, which [`Requirement`], and what to answer
+//! when it is not met. Every adapter asks [`Protect::decide`] and only
+//! translates the [`Rejection`] into its framework's response.
+//!
+//! Default answers (for APIs): 401 when signed out, with
+//! `WWW-Authenticate: Bearer` (plus `error="invalid_token"` when a token was
+//! sent and refused); 403 when signed in but not allowed; 403 with Clerk's
+//! reverification body when only a step-up is missing; 503 when no
+//! verification key can be had; 400 for a path that cannot be decoded.
+//! Options: hide protected routes as 404, redirect signed-out page requests
+//! to a sign-in URL, or render responses yourself. CORS preflight requests
+//! pass through.
+//!
+//! ```
+//! use clerk_core::protect::{Decision, Protect};
+//! use clerk_core::request::{Auth, SignedOutReason};
+//! use clerk_core::routes::RouteMatcher;
+//! use clerk_core::Requirement;
+//! use http::{HeaderMap, Method};
+//!
+//! let protect = Protect::new(Requirement::signed_in())
+//!     .routes(RouteMatcher::new(["/dashboard(.*)"])?);
+//! let signed_out = Auth::SignedOut(SignedOutReason::TokenMissing);
+//! let headers = HeaderMap::new();
+//! match protect.decide(&Method::GET, "/dashboard", &headers, &signed_out) {
+//!     Decision::Reject(r) => assert_eq!(r.status.as_u16(), 401),
+//!     Decision::Allow => unreachable!(),
+//! }
+//! assert!(matches!(protect.decide(&Method::GET, "/", &headers, &signed_out), Decision::Allow));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::authorize::{Requirement, Reverification, Verdict};
+use crate::request::{Auth, SignedOutReason};
+use crate::routes::{RouteMatcher, normalize_path};
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// No usable session.
+    SignedOut(SignedOutReason),
+    /// Signed in, but the requirement is not met.
+    Forbidden,
+    /// Signed in, and only a fresher verification is missing.
+    NeedsReverification(Reverification),
+    /// The request path cannot be decoded.
+    MalformedPath,
+}
+
+impl Denial {
+    /// The reason string used in bodies and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::SignedOut(r) => r.as_str(),
+            Self::Forbidden => "requirement-not-met",
+            Self::NeedsReverification(_) => "reverification-error",
+            Self::MalformedPath => "malformed-path",
+        }
+    }
+}
+
+/// A response to send instead of calling the handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The status code.
+    pub status: StatusCode,
+    /// Headers to set (`Content-Type`, `WWW-Authenticate`, `Location`).
+    pub headers: HeaderMap,
+    /// The body (JSON, or empty for redirects).
+    pub body: String,
+}
+
+impl Rejection {
+    /// A JSON response.
+    pub fn json(status: StatusCode, body: &serde_json::Value) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Self {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    /// The default answer for `denial`: see the module docs.
+    pub fn default_for(denial: &Denial) -> Self {
+        match denial {
+            Denial::SignedOut(reason) if reason.is_unavailable() => Self::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": "unavailable", "reason": reason.as_str()}),
+            ),
+            Denial::SignedOut(reason) => {
+                let mut r = Self::json(
+                    StatusCode::UNAUTHORIZED,
+                    &json!({"error": "unauthenticated", "reason": reason.as_str()}),
+                );
+                r.headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(if reason.token_presented() {
+                        r#"Bearer error="invalid_token""#
+                    } else {
+                        "Bearer"
+                    }),
+                );
+                r
+            }
+            Denial::Forbidden => Self::json(
+                StatusCode::FORBIDDEN,
+                &json!({"error": "forbidden", "reason": denial.reason()}),
+            ),
+            Denial::NeedsReverification(window) => {
+                Self::json(StatusCode::FORBIDDEN, &window.error_body())
+            }
+            Denial::MalformedPath => Self::json(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "bad_request", "reason": denial.reason()}),
+            ),
+        }
+    }
+
+    fn not_found() -> Self {
+        Self::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"}))
+    }
+
+    fn redirect(location: &HeaderValue) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::LOCATION, location.clone());
+        Self {
+            status: StatusCode::TEMPORARY_REDIRECT,
+            headers,
+            body: String::new(),
+        }
+    }
+}
+
+/// Renders a [`Denial`] your way.
+pub type Renderer = Arc<dyn Fn(&Denial) -> Rejection + Send + Sync>;
+
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Call the handler.
+    Allow,
+    /// Answer with this instead.
+    Reject(Rejection),
+}
+
+/// A protection policy: routes, requirement, responses. Cheap to clone.
+#[derive(Clone)]
+pub struct Protect {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    routes: Option<RouteMatcher>,
+    requirement: Requirement,
+    hide: bool,
+    sign_in: Option<HeaderValue>,
+    renderer: Option<Renderer>,
+    allow_preflight: bool,
+}
+
+impl Protect {
+    /// Requires `requirement` on every request (narrow it with
+    /// [`Protect::routes`]).
+    pub fn new(requirement: Requirement) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                routes: None,
+                requirement,
+                hide: false,
+                sign_in: None,
+                renderer: None,
+                allow_preflight: true,
+            }),
+        }
+    }
+
+    /// Any signed-in session, on every request.
+    pub fn signed_in() -> Self {
+        Self::new(Requirement::signed_in())
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Inner)) -> Self {
+        f(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Protects only requests matching `routes`.
+    #[must_use]
+    pub fn routes(self, routes: RouteMatcher) -> Self {
+        self.edit(|i| i.routes = Some(routes))
+    }
+
+    /// Answers 404 instead of 401/403, hiding that the route exists.
+    #[must_use]
+    pub fn hide_as_not_found(self) -> Self {
+        self.edit(|i| i.hide = true)
+    }
+
+    /// Redirects signed-out page requests (`Sec-Fetch-Dest: document`, or an
+    /// `Accept` with `text/html`) to `sign_in_url` with 307. API requests
+    /// still get 401. An URL that is not a valid header value is ignored.
+    #[must_use]
+    pub fn redirect_pages_to(self, sign_in_url: &str) -> Self {
+        let value = HeaderValue::from_str(sign_in_url).ok();
+        self.edit(|i| i.sign_in = value)
+    }
+
+    /// Renders every refusal with `renderer` instead of the defaults.
+    #[must_use]
+    pub fn render_with(
+        self,
+        renderer: impl Fn(&Denial) -> Rejection + Send + Sync + 'static,
+    ) -> Self {
+        let renderer: Renderer = Arc::new(renderer);
+        self.edit(|i| i.renderer = Some(renderer))
+    }
+
+    /// Whether CORS preflight requests pass without authentication (default
+    /// true: browsers send them without credentials).
+    #[must_use]
+    pub fn allow_preflight(self, allow: bool) -> Self {
+        self.edit(|i| i.allow_preflight = allow)
+    }
+
+    /// The requirement.
+    pub fn requirement(&self) -> &Requirement {
+        &self.inner.requirement
+    }
+
+    /// Decides for one request. `path` is the raw request path (no query).
+    pub fn decide(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        auth: &Auth,
+    ) -> Decision {
+        let i = &*self.inner;
+        if i.allow_preflight
+            && method == Method::OPTIONS
+            && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return Decision::Allow;
+        }
+        if let Some(routes) = &i.routes {
+            match normalize_path(path) {
+                Err(_) => return self.reject(&Denial::MalformedPath, headers),
+                Ok(p) if !routes.matches_normalized(method, &p) => return Decision::Allow,
+                Ok(_) => {}
+            }
+        }
+        match self.denial(auth) {
+            None => Decision::Allow,
+            Some(d) => self.reject(&d, headers),
+        }
+    }
+
+    /// Why `auth` does not satisfy the requirement (routes not considered).
+    pub fn denial(&self, auth: &Auth) -> Option<Denial> {
+        match auth {
+            Auth::SignedOut(reason) => Some(Denial::SignedOut(*reason)),
+            Auth::SignedIn(session) => match self.inner.requirement.check(session) {
+                Verdict::Allowed => None,
+                Verdict::Denied => Some(Denial::Forbidden),
+                Verdict::NeedsReverification(w) => Some(Denial::NeedsReverification(w)),
+            },
+        }
+    }
+
+    /// The response for `denial` under this policy.
+    pub fn rejection(&self, denial: &Denial, headers: &HeaderMap) -> Rejection {
+        let i = &*self.inner;
+        if let Some(render) = &i.renderer {
+            return render(denial);
+        }
+        match denial {
+            Denial::SignedOut(r) if !r.is_unavailable() => {
+                if let Some(location) = &i.sign_in
+                    && is_page_request(headers)
+                {
+                    return Rejection::redirect(location);
+                }
+                if i.hide {
+                    return Rejection::not_found();
+                }
+            }
+            Denial::Forbidden if i.hide => return Rejection::not_found(),
+            _ => {}
+        }
+        Rejection::default_for(denial)
+    }
+
+    fn reject(&self, denial: &Denial, headers: &HeaderMap) -> Decision {
+        tracing::debug!(reason = denial.reason(), "request refused by protect");
+        Decision::Reject(self.rejection(denial, headers))
+    }
+}
+
+impl fmt::Debug for Protect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Protect")
+            .field("routes", &self.inner.routes)
+            .field("requirement", &self.inner.requirement)
+            .field("hide", &self.inner.hide)
+            .field("sign_in", &self.inner.sign_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// True for a browser navigation: `Sec-Fetch-Dest: document`, or an
+/// `Accept` header that names `text/html`.
+pub fn is_page_request(headers: &HeaderMap) -> bool {
+    let has = |name, needle: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains(needle))
+    };
+    has(
+        header::HeaderName::from_static("sec-fetch-dest"),
+        "document",
+    ) || has(header::ACCEPT, "text/html")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorize::Preset;
+    use crate::claims::SessionClaims;
+    use crate::error::ErrorReason;
+    use crate::verify::Session;
+
+    fn signed_in(extra: serde_json::Value) -> Auth {
+        let mut payload = json!({"sub":"user_1","sid":"sess_1","exp":2_000_000_000});
+        payload
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let claims = SessionClaims::from_payload(payload.as_object().unwrap().clone()).unwrap();
+        Auth::SignedIn(Arc::new(Session::from_claims(claims)))
+    }
+
+    fn reject(d: Decision) -> Rejection {
+        match d {
+            Decision::Reject(r) => r,
+            Decision::Allow => panic!("expected a rejection"),
+        }
+    }
+
+    fn body(r: &Rejection) -> serde_json::Value {
+        serde_json::from_str(&r.body).unwrap()
+    }
+
+    const GET: Method = Method::GET;
+
+    #[test]
+    fn signed_out_gets_401_with_the_right_challenge() {
+        let p = Protect::signed_in();
+        let h = HeaderMap::new();
+        let r = reject(p.decide(
+            &GET,
+            "/",
+            &h,
+            &Auth::SignedOut(SignedOutReason::TokenMissing),
+        ));
+        assert_eq!(r.status, 401);
+        assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(
+            body(&r),
+            json!({"error":"unauthenticated","reason":"session-token-missing"})
+        );
+        let expired = Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::TokenExpired));
+        let r = reject(p.decide(&GET, "/", &h, &expired));
+        assert_eq!(
+            r.headers[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(body(&r)["reason"], "token-expired");
+    }
+
+    #[test]
+    fn no_key_is_503() {
+        let p = Protect::signed_in().hide_as_not_found();
+        let out = Auth::SignedOut(SignedOutReason::Rejected(
+            ErrorReason::JwkRemoteFailedToLoad,
+        ));
+        let r = reject(p.decide(&GET, "/", &HeaderMap::new(), &out));
+        assert_eq!(r.status, 503);
+        assert_eq!(body(&r)["reason"], "jwk-remote-failed-to-load");
+    }
+
+    #[test]
+    fn forbidden_and_reverification() {
+        let p = Protect::new(Requirement::role("admin"));
+        let h = HeaderMap::new();
+        let r = reject(p.decide(
+            &GET,
+            "/",
+            &h,
+            &signed_in(json!({"org_id":"o","org_role":"member"})),
+        ));
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            body(&r),
+            json!({"error":"forbidden","reason":"requirement-not-met"})
+        );
+        assert_eq!(
+            p.decide(
+                &GET,
+                "/",
+                &h,
+                &signed_in(json!({"org_id":"o","org_role":"admin"}))
+            ),
+            Decision::Allow
+        );
+        let step_up = Protect::new(Requirement::reverification(Preset::Strict));
+        let r = reject(step_up.decide(&GET, "/", &h, &signed_in(json!({"fva":[30,30]}))));
+        assert_eq!(r.status, 403);
+        assert_eq!(body(&r), Preset::Strict.window().error_body());
+    }
+
+    #[test]
+    fn routes_limit_protection_and_bad_paths_are_400() {
+        let p = Protect::signed_in().routes(RouteMatcher::new(["/dashboard(.*)"]).unwrap());
+        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let h = HeaderMap::new();
+        assert_eq!(p.decide(&GET, "/public", &h, &out), Decision::Allow);
+        assert_eq!(reject(p.decide(&GET, "/dashboard/x", &h, &out)).status, 401);
+        assert_eq!(reject(p.decide(&GET, "/%zz", &h, &out)).status, 400);
+    }
+
+    #[test]
+    fn pages_redirect_and_apis_do_not() {
+        let p = Protect::signed_in().redirect_pages_to("/sign-in");
+        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let mut page = HeaderMap::new();
+        page.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml"),
+        );
+        let r = reject(p.decide(&GET, "/dashboard", &page, &out));
+        assert_eq!(r.status, 307);
+        assert_eq!(r.headers[header::LOCATION], "/sign-in");
+        let mut nav = HeaderMap::new();
+        nav.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+        assert_eq!(reject(p.decide(&GET, "/dashboard", &nav, &out)).status, 307);
+        let mut api = HeaderMap::new();
+        api.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert_eq!(reject(p.decide(&GET, "/dashboard", &api, &out)).status, 401);
+    }
+
+    #[test]
+    fn hiding_and_rendering() {
+        let p = Protect::new(Requirement::role("admin")).hide_as_not_found();
+        let h = HeaderMap::new();
+        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        assert_eq!(reject(p.decide(&GET, "/", &h, &out)).status, 404);
+        assert_eq!(
+            reject(p.decide(&GET, "/", &h, &signed_in(json!({})))).status,
+            404
+        );
+        let custom = Protect::signed_in()
+            .render_with(|d| Rejection::json(StatusCode::IM_A_TEAPOT, &json!({"why": d.reason()})));
+        let r = reject(custom.decide(&GET, "/", &h, &out));
+        assert_eq!(
+            (r.status.as_u16(), body(&r)),
+            (418, json!({"why":"session-token-missing"}))
+        );
+    }
+
+    #[test]
+    fn preflight_passes_unless_disabled() {
+        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("POST"),
+        );
+        let p = Protect::signed_in();
+        assert_eq!(p.decide(&Method::OPTIONS, "/x", &h, &out), Decision::Allow);
+        assert_eq!(
+            reject(p.decide(&Method::OPTIONS, "/x", &HeaderMap::new(), &out)).status,
+            401
+        );
+        let strict = p.allow_preflight(false);
+        assert_eq!(
+            reject(strict.decide(&Method::OPTIONS, "/x", &h, &out)).status,
+            401
+        );
+    }
+}
