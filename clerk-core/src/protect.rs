@@ -128,6 +128,15 @@ impl Rejection {
         }
     }
 
+    /// A 500 for a protection or extractor used without the layer that
+    /// authenticates requests: a wiring mistake must not read as signed out.
+    pub fn layer_missing() -> Self {
+        Self::json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": "misconfigured", "reason": "clerk-layer-missing"}),
+        )
+    }
+
     fn not_found() -> Self {
         Self::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"}))
     }

@@ -1,7 +1,38 @@
-//! Tower layers that put Clerk authentication in front of any tower service.
+//! Tower layers that put Clerk authentication in front of any tower service
+//! (axum, tonic, hyper, ...).
 //!
-//! Work in progress: the `ClerkLayer` and `ProtectLayer` arrive with the next
-//! adapter issue. Until then this crate only re-exports [`clerk_core`].
+//! * [`ClerkLayer`] authenticates every request and inserts a
+//!   [`clerk_core::Auth`] into the request extensions. It never rejects.
+//! * [`ProtectLayer`] reads that `Auth` and answers per a
+//!   [`clerk_core::Protect`] policy (401 / 403 / reverification 403 / 503 /
+//!   404-hiding / page redirect), calling the inner service only when
+//!   allowed. Put it inside (after) `ClerkLayer`.
+//!
+//! ```
+//! use clerk_core::{Clerk, Protect, Requirement, RouteMatcher, testing::TestIssuer};
+//! use clerk_tower::{ClerkLayer, ProtectLayer};
+//! use tower::{ServiceBuilder, service_fn};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let clerk = Clerk::new(TestIssuer::new().config().build()?)?; // Clerk::from_env()? in production
+//! let protect = Protect::new(Requirement::role("org:admin"))
+//!     .routes(RouteMatcher::new(["/admin(.*)"])?);
+//! let service = ServiceBuilder::new()
+//!     .layer(ClerkLayer::new(clerk))
+//!     .layer(ProtectLayer::new(protect))
+//!     .service(service_fn(|_req: http::Request<String>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello")))
+//!     }));
+//! # let _ = service;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+mod authenticate;
+mod protect;
+
+pub use authenticate::{ClerkLayer, ClerkService, ResponseFuture as ClerkResponseFuture};
+pub use protect::{ProtectLayer, ProtectService, ResponseFuture as ProtectResponseFuture, to_response};
 
 pub use clerk_core;

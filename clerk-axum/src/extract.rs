@@ -1,0 +1,134 @@
+//! Extractors: `Auth`, `Session`, `Option<Session>`, `Require<P>`, `Claims<T>`.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use clerk_core::protect::Denial;
+use clerk_core::{Requirement, Verdict};
+use serde::de::DeserializeOwned;
+
+use crate::rejection::ClerkRejection;
+
+fn auth_of(parts: &Parts) -> Result<&clerk_core::Auth, ClerkRejection> {
+    parts
+        .extensions
+        .get::<clerk_core::Auth>()
+        .ok_or_else(ClerkRejection::layer_missing)
+}
+
+fn session_of(parts: &Parts) -> Result<Arc<clerk_core::Session>, ClerkRejection> {
+    match auth_of(parts)? {
+        clerk_core::Auth::SignedIn(s) => Ok(s.clone()),
+        clerk_core::Auth::SignedOut(r) => Err(ClerkRejection::denied(&Denial::SignedOut(*r))),
+    }
+}
+
+/// The authentication outcome, signed in or not. Never rejects (except with
+/// a 500 when [`crate::ClerkLayer`] is missing).
+#[derive(Debug, Clone)]
+pub struct Auth(pub clerk_core::Auth);
+
+impl Deref for Auth {
+    type Target = clerk_core::Auth;
+
+    fn deref(&self) -> &clerk_core::Auth {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        auth_of(parts).cloned().map(Self)
+    }
+}
+
+/// A signed-in session; 401 when signed out (503 when no key is
+/// available). Use `Option<Session>` to accept both.
+#[derive(Debug, Clone)]
+pub struct Session(pub Arc<clerk_core::Session>);
+
+impl Deref for Session {
+    type Target = clerk_core::Session;
+
+    fn deref(&self) -> &clerk_core::Session {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        session_of(parts).map(Self)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(auth_of(parts)?.session().cloned().map(Self))
+    }
+}
+
+/// Names a [`Requirement`] at the type level, for [`Require`]. Declare one
+/// with [`crate::policy!`].
+pub trait Policy: Send + Sync + 'static {
+    /// The requirement (built once and kept).
+    fn requirement() -> &'static Requirement;
+}
+
+/// A signed-in session that satisfies `P`'s requirement: 401 when signed
+/// out, 403 when not allowed, 403 with Clerk's reverification body when
+/// only a step-up is missing.
+#[derive(Debug, Clone)]
+pub struct Require<P>(pub Arc<clerk_core::Session>, pub PhantomData<P>);
+
+impl<P> Deref for Require<P> {
+    type Target = clerk_core::Session;
+
+    fn deref(&self) -> &clerk_core::Session {
+        &self.0
+    }
+}
+
+impl<P: Policy, S: Send + Sync> FromRequestParts<S> for Require<P> {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let session = session_of(parts)?;
+        match P::requirement().check(&session) {
+            Verdict::Allowed => Ok(Self(session, PhantomData)),
+            Verdict::Denied => Err(ClerkRejection::denied(&Denial::Forbidden)),
+            Verdict::NeedsReverification(w) => {
+                Err(ClerkRejection::denied(&Denial::NeedsReverification(w)))
+            }
+        }
+    }
+}
+
+/// Your custom session claims (e.g. from a session-token template),
+/// deserialized from the verified token: 401 when signed out, 403
+/// (`requirement-not-met`) when the claims do not fit `T`.
+#[derive(Debug, Clone)]
+pub struct Claims<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Claims<T> {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let session = session_of(parts)?;
+        session
+            .custom::<T>()
+            .map(Self)
+            .map_err(|_| ClerkRejection::denied(&Denial::Forbidden))
+    }
+}
