@@ -71,10 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
     type Rejection = ClerkRejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(auth_of(parts)?.session().cloned().map(Self))
     }
 }

@@ -33,6 +33,8 @@ mod authenticate;
 mod protect;
 
 pub use authenticate::{ClerkLayer, ClerkService, ResponseFuture as ClerkResponseFuture};
-pub use protect::{ProtectLayer, ProtectService, ResponseFuture as ProtectResponseFuture, to_response};
+pub use protect::{
+    ProtectLayer, ProtectService, ResponseFuture as ProtectResponseFuture, to_response,
+};
 
 pub use clerk_core;

@@ -1,0 +1,257 @@
+//! The route table, key handling and dev mode shared by the example apps.
+
+use std::sync::Arc;
+
+use clerk_core::routes::RouteMatcher;
+use clerk_core::testing::TestIssuer;
+use clerk_core::{Clerk, ClerkConfig, ConfigError, Preset, Protect, Requirement};
+use serde_json::{Value, json};
+
+/// A guarded API route: method, path, and what it requires.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The route path.
+    pub path: &'static str,
+    /// What a session must satisfy.
+    pub requirement: Requirement,
+}
+
+/// The guarded API routes of both example apps.
+pub fn guards() -> Vec<Guard> {
+    vec![
+        Guard {
+            method: "GET",
+            path: "/api/admin",
+            requirement: Requirement::role("org:admin"),
+        },
+        Guard {
+            method: "GET",
+            path: "/api/reports",
+            requirement: Requirement::permission("org:reports:read"),
+        },
+        Guard {
+            method: "GET",
+            path: "/api/pro",
+            requirement: Requirement::plan("pro"),
+        },
+        Guard {
+            method: "GET",
+            path: "/api/export",
+            requirement: Requirement::feature("export"),
+        },
+        Guard {
+            method: "GET",
+            path: "/api/mfa",
+            requirement: Requirement::mfa(),
+        },
+        Guard {
+            method: "POST",
+            path: "/api/settings/danger",
+            requirement: Requirement::reverification(Preset::Strict),
+        },
+    ]
+}
+
+/// The page area protected by a route matcher: signed-out page requests
+/// are redirected to the sign-in URL, API requests get 401.
+pub const DASHBOARD_PATTERN: &str = "/dashboard(.*)";
+
+/// A dev-mode identity with a ready-made token.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    /// Short name, e.g. `org-admin`.
+    pub name: &'static str,
+    /// What it shows.
+    pub description: &'static str,
+    /// A session token (valid 24 hours).
+    pub token: String,
+}
+
+/// The throwaway issuer and personas of dev mode.
+#[derive(Debug)]
+pub struct DevMode {
+    /// The throwaway signing key.
+    pub issuer: TestIssuer,
+    /// Ready-made identities.
+    pub personas: Vec<Persona>,
+}
+
+impl DevMode {
+    /// A fresh throwaway key and its personas.
+    pub fn new() -> Self {
+        let issuer = TestIssuer::with_kid("ins_dev_throwaway");
+        let day = 24 * 3600;
+        let t = |b: clerk_core::testing::TokenBuilder<'_>| b.ttl(day).build();
+        let personas = vec![
+            Persona {
+                name: "member",
+                description: "organization member, no MFA",
+                token: t(issuer
+                    .token()
+                    .user("user_member")
+                    .org("org_acme", "acme", "member")),
+            },
+            Persona {
+                name: "org-admin",
+                description: "organization admin who can read reports",
+                token: t(issuer
+                    .token()
+                    .user("user_admin")
+                    .org("org_acme", "acme", "admin")
+                    .permissions(["org:reports:read"])
+                    .factor_age(5, -1)),
+            },
+            Persona {
+                name: "pro",
+                description: "pro plan with the export feature",
+                token: t(issuer
+                    .token()
+                    .user("user_pro")
+                    .plan("u:pro")
+                    .feature("u:export")),
+            },
+            Persona {
+                name: "stale-mfa",
+                description: "MFA verified 2 hours ago (fails strict reverification)",
+                token: t(issuer.token().user("user_stale").factor_age(120, 120)),
+            },
+            Persona {
+                name: "fresh-mfa",
+                description: "MFA verified 2 minutes ago",
+                token: t(issuer.token().user("user_mfa").factor_age(2, 2)),
+            },
+        ];
+        Self { issuer, personas }
+    }
+
+    /// The config that verifies the personas' tokens.
+    pub fn config(&self) -> clerk_core::ClerkConfigBuilder {
+        self.issuer.config()
+    }
+}
+
+impl Default for DevMode {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the handlers need.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Authenticates requests.
+    pub clerk: Clerk,
+    /// Present in dev mode only.
+    pub dev: Option<Arc<DevMode>>,
+    /// Where signed-out page requests are sent (`CLERK_SIGN_IN_URL`).
+    pub sign_in_url: String,
+}
+
+/// True when the environment names any Clerk key.
+pub fn has_clerk_keys(lookup: &dyn Fn(&str) -> Option<String>) -> bool {
+    ["CLERK_JWT_KEY", "CLERK_SECRET_KEY", "CLERK_PUBLISHABLE_KEY"]
+        .iter()
+        .any(|k| lookup(k).is_some_and(|v| !v.trim().is_empty()))
+}
+
+impl AppState {
+    /// From the environment: real keys when any `CLERK_*` key is set
+    /// (exactly as `ClerkConfig::from_env()`), else dev mode.
+    ///
+    /// # Errors
+    /// When the configured keys are invalid.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let lookup = |k: &str| std::env::var(k).ok();
+        let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
+        if has_clerk_keys(&lookup) {
+            let clerk = Clerk::new(ClerkConfig::from_env()?)?;
+            return Ok(Self {
+                clerk,
+                dev: None,
+                sign_in_url,
+            });
+        }
+        Self::dev(DevMode::new(), sign_in_url)
+    }
+
+    /// Dev mode with the given throwaway issuer.
+    ///
+    /// # Errors
+    /// Only if the throwaway config is invalid.
+    pub fn dev(dev: DevMode, sign_in_url: String) -> Result<Self, ConfigError> {
+        let clerk = Clerk::new(dev.config().build()?)?;
+        Ok(Self {
+            clerk,
+            dev: Some(Arc::new(dev)),
+            sign_in_url,
+        })
+    }
+
+    /// The dashboard protection: route matcher, signed in, page redirect.
+    ///
+    /// # Panics
+    /// Never: the pattern is a constant checked by the tests.
+    #[allow(clippy::expect_used)]
+    pub fn dashboard_protect(&self) -> Protect {
+        Protect::signed_in()
+            .routes(RouteMatcher::new([DASHBOARD_PATTERN]).expect("constant pattern"))
+            .redirect_pages_to(&self.sign_in_url)
+    }
+
+    /// `GET /health`.
+    pub fn health(&self) -> Value {
+        json!({"status": "ok", "keys_ready": self.clerk.verifier().is_ready()})
+    }
+
+    /// Prints the loud dev-mode banner with ready-to-paste commands.
+    pub fn print_dev_banner(&self, port: u16) {
+        let Some(dev) = &self.dev else { return };
+        let line = "=".repeat(78);
+        println!("{line}");
+        println!("  DEV MODE: no CLERK_* key in the environment.");
+        println!("  Tokens are signed by a THROWAWAY key made at start-up. Not for production.");
+        println!("  Set CLERK_SECRET_KEY (or CLERK_JWT_KEY) to verify real Clerk sessions.");
+        println!("{line}");
+        println!("Open http://localhost:{port}/ to sign in as a persona, or paste:");
+        for p in &dev.personas {
+            println!("\n# {} ({})", p.name, p.description);
+            println!(
+                "curl -H 'Authorization: Bearer {}' http://localhost:{port}/api/me",
+                p.token
+            );
+        }
+        println!("\n{line}");
+    }
+
+    /// `GET /`: a small page; in dev mode, sign-in buttons per persona.
+    pub fn index_html(&self) -> String {
+        let mut buttons = String::new();
+        if let Some(dev) = &self.dev {
+            buttons.push_str("<h2>Dev mode: sign in as</h2>\n");
+            for p in &dev.personas {
+                buttons.push_str(&format!(
+                    "<p><button onclick=\"document.cookie='__session={}; path=/'; location.reload()\">{}</button> {}</p>\n",
+                    p.token, p.name, p.description
+                ));
+            }
+            buttons.push_str(
+                "<p><button onclick=\"document.cookie='__session=; path=/; max-age=0'; location.reload()\">sign out</button></p>\n",
+            );
+        }
+        format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>clerk-rs example</title></head>\n<body>\n<h1>clerk-rs example</h1>\n<p>Try <a href=\"/api/me\">/api/me</a>, <a href=\"/api/public\">/api/public</a>, <a href=\"/dashboard\">/dashboard</a>.</p>\n{buttons}</body></html>\n"
+        )
+    }
+}
+
+/// `GET /api/public`.
+pub fn public_json(auth: &clerk_core::Auth) -> Value {
+    json!({"signed_in": auth.is_signed_in(), "user_id": auth.user_id()})
+}
+
+/// The body of every guarded route that lets a request through.
+pub fn allowed_json(path: &str, session: &clerk_core::Session) -> Value {
+    json!({"ok": true, "route": path, "user_id": session.user_id()})
+}

@@ -1,0 +1,59 @@
+//! The axum example app: the shared route table on axum.
+
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+use clerk_axum::{Auth, ClerkLayer, ProtectLayer, Session, protect};
+use serde_json::Value;
+
+use crate::app::{self, AppState};
+
+/// Builds the app's router.
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new();
+    for guard in app::guards() {
+        let path = guard.path;
+        let handler =
+            move |session: Session| async move { Json(app::allowed_json(path, &session)) };
+        let method: MethodRouter<AppState> = match guard.method {
+            "POST" => post(handler),
+            _ => get(handler),
+        };
+        api = api.route(path, method.route_layer(protect(guard.requirement)));
+    }
+    Router::new()
+        .route("/", get(index))
+        .route("/health", get(health))
+        .route("/api/public", get(public))
+        .route("/api/me", get(me))
+        .route("/dashboard", get(dashboard))
+        .route("/dashboard/{*rest}", get(dashboard))
+        .merge(api)
+        .layer(ProtectLayer::new(state.dashboard_protect()))
+        .layer(ClerkLayer::new(state.clerk.clone()))
+        .with_state(state)
+}
+
+async fn index(State(state): State<AppState>) -> Html<String> {
+    Html(state.index_html())
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(state.health())
+}
+
+async fn public(auth: Auth) -> Json<Value> {
+    Json(app::public_json(&auth))
+}
+
+async fn me(session: Session) -> Json<Value> {
+    Json(session.summary())
+}
+
+async fn dashboard(session: Session) -> Html<String> {
+    Html(format!(
+        "<!doctype html><h1>Dashboard</h1><p>Signed in as {}</p>",
+        session.user_id()
+    ))
+}

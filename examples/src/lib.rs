@@ -1,0 +1,9 @@
+//! What the example apps share: the route table, environment handling, and
+//! the dev-mode personas. The axum app (`axum_app`) and the actix app use
+//! exactly this, so they answer the same.
+#![allow(clippy::print_stdout)] // the dev-mode banner is for humans
+
+pub mod app;
+pub mod axum_app;
+
+pub use app::{AppState, DevMode, Persona};
