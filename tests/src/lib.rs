@@ -1,1 +1,533 @@
-//! Cross-crate integration tests live in `tests/`.
+//! The behaviour table every adapter must pass unchanged: route × token
+//! kind × expected status, headers and body fields, over the example apps'
+//! shared route table. A [`Target`] turns a request into a response; the
+//! tower stack, the axum app and the actix app each provide one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+
+use clerk_core::testing::TestIssuer;
+use clerk_examples::DevMode;
+use http::{HeaderMap, Method, Request, Response, header};
+use serde_json::{Value, json};
+
+/// Something that answers HTTP requests: an app under test.
+pub trait Target {
+    /// Sends one request and returns the whole response.
+    fn send(&self, req: Request<String>) -> impl Future<Output = Response<String>>;
+}
+
+/// Which token a case sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// No token at all.
+    None,
+    /// A dev-mode persona's token, by name.
+    Persona(&'static str),
+    /// Expired an hour ago.
+    Expired,
+    /// Minted for another origin (`azp`).
+    WrongAzp,
+    /// Signed by another key with the same `kid`.
+    BadSignature,
+    /// A pending session.
+    Pending,
+    /// Not a JWT.
+    Garbage,
+}
+
+/// Where the token travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `Authorization: Bearer`.
+    Header,
+    /// The `__session` cookie.
+    Cookie,
+}
+
+/// What a case expects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// This status, and these body fields (a subset of a JSON body).
+    Status(u16, Value),
+    /// 401 with this reason and `WWW-Authenticate` challenge.
+    Unauthorized(&'static str, &'static str),
+    /// 307 to this location.
+    Redirect(&'static str),
+    /// Anything but 401/403: protection let it through.
+    NotRejected,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// A short label.
+    pub name: &'static str,
+    /// HTTP method.
+    pub method: Method,
+    /// Path (raw, may be percent-encoded).
+    pub path: &'static str,
+    /// The token sent.
+    pub token: TokenKind,
+    /// How it is sent.
+    pub via: Via,
+    /// Extra headers (page requests, preflight).
+    pub headers: &'static [(&'static str, &'static str)],
+    /// The expectation.
+    pub expect: Expect,
+}
+
+const PAGE: &[(&str, &str)] = &[("accept", "text/html,application/xhtml+xml")];
+const API: &[(&str, &str)] = &[("accept", "application/json")];
+const PREFLIGHT: &[(&str, &str)] = &[
+    ("origin", "http://localhost:5173"),
+    ("access-control-request-method", "GET"),
+];
+
+fn case(
+    name: &'static str,
+    method: Method,
+    path: &'static str,
+    token: TokenKind,
+    expect: Expect,
+) -> Case {
+    Case {
+        name,
+        method,
+        path,
+        token,
+        via: Via::Header,
+        headers: &[],
+        expect,
+    }
+}
+
+fn ok(fields: Value) -> Expect {
+    Expect::Status(200, fields)
+}
+
+fn forbidden() -> Expect {
+    Expect::Status(
+        403,
+        json!({"error": "forbidden", "reason": "requirement-not-met"}),
+    )
+}
+
+const BEARER: &str = "Bearer";
+const INVALID: &str = r#"Bearer error="invalid_token""#;
+
+/// The behaviour table.
+pub fn cases() -> Vec<Case> {
+    use Expect::*;
+    use TokenKind::*;
+    let get = Method::GET;
+    let post = Method::POST;
+    vec![
+        case(
+            "health",
+            get.clone(),
+            "/health",
+            None,
+            ok(json!({"status": "ok", "keys_ready": true})),
+        ),
+        case(
+            "public signed out",
+            get.clone(),
+            "/api/public",
+            None,
+            ok(json!({"signed_in": false, "user_id": null})),
+        ),
+        case(
+            "public signed in",
+            get.clone(),
+            "/api/public",
+            Persona("member"),
+            ok(json!({"signed_in": true, "user_id": "user_member"})),
+        ),
+        case(
+            "me signed out",
+            get.clone(),
+            "/api/me",
+            None,
+            Unauthorized("session-token-missing", BEARER),
+        ),
+        case(
+            "me expired",
+            get.clone(),
+            "/api/me",
+            Expired,
+            Unauthorized("token-expired", INVALID),
+        ),
+        case(
+            "me wrong azp",
+            get.clone(),
+            "/api/me",
+            WrongAzp,
+            Unauthorized("token-invalid-authorized-parties", INVALID),
+        ),
+        case(
+            "me bad signature",
+            get.clone(),
+            "/api/me",
+            BadSignature,
+            Unauthorized("token-invalid-signature", INVALID),
+        ),
+        case(
+            "me garbage",
+            get.clone(),
+            "/api/me",
+            Garbage,
+            Unauthorized("token-invalid", INVALID),
+        ),
+        case(
+            "me pending",
+            get.clone(),
+            "/api/me",
+            Pending,
+            Unauthorized("session-pending", INVALID),
+        ),
+        case(
+            "me signed in",
+            get.clone(),
+            "/api/me",
+            Persona("org-admin"),
+            ok(json!({
+                "user_id": "user_admin", "org_id": "org_acme", "org_role": "org:admin",
+                "org_slug": "acme", "org_permissions": ["org:reports:read"],
+                "factor_age": [5, -1], "status": "active"
+            })),
+        ),
+        Case {
+            via: Via::Cookie,
+            ..case(
+                "me via cookie",
+                get.clone(),
+                "/api/me",
+                Persona("member"),
+                ok(json!({"user_id": "user_member"})),
+            )
+        },
+        Case {
+            via: Via::Cookie,
+            ..case(
+                "cookie expired",
+                get.clone(),
+                "/api/me",
+                Expired,
+                Unauthorized("token-expired", INVALID),
+            )
+        },
+        case(
+            "admin signed out",
+            get.clone(),
+            "/api/admin",
+            None,
+            Unauthorized("session-token-missing", BEARER),
+        ),
+        case(
+            "admin as member",
+            get.clone(),
+            "/api/admin",
+            Persona("member"),
+            forbidden(),
+        ),
+        case(
+            "admin as admin",
+            get.clone(),
+            "/api/admin",
+            Persona("org-admin"),
+            ok(json!({"ok": true, "user_id": "user_admin"})),
+        ),
+        case(
+            "reports as member",
+            get.clone(),
+            "/api/reports",
+            Persona("member"),
+            forbidden(),
+        ),
+        case(
+            "reports as admin",
+            get.clone(),
+            "/api/reports",
+            Persona("org-admin"),
+            ok(json!({"ok": true})),
+        ),
+        case(
+            "pro as member",
+            get.clone(),
+            "/api/pro",
+            Persona("member"),
+            forbidden(),
+        ),
+        case(
+            "pro as pro",
+            get.clone(),
+            "/api/pro",
+            Persona("pro"),
+            ok(json!({"ok": true, "user_id": "user_pro"})),
+        ),
+        case(
+            "export as member",
+            get.clone(),
+            "/api/export",
+            Persona("member"),
+            forbidden(),
+        ),
+        case(
+            "export as pro",
+            get.clone(),
+            "/api/export",
+            Persona("pro"),
+            ok(json!({"ok": true})),
+        ),
+        case(
+            "mfa without mfa",
+            get.clone(),
+            "/api/mfa",
+            Persona("org-admin"),
+            forbidden(),
+        ),
+        case(
+            "mfa with mfa",
+            get.clone(),
+            "/api/mfa",
+            Persona("fresh-mfa"),
+            ok(json!({"ok": true})),
+        ),
+        case(
+            "danger stale",
+            post.clone(),
+            "/api/settings/danger",
+            Persona("stale-mfa"),
+            Status(
+                403,
+                json!({"clerk_error": {"type": "forbidden", "reason": "reverification-error",
+                "metadata": {"reverification": {"level": "second_factor", "afterMinutes": 10}}}}),
+            ),
+        ),
+        case(
+            "danger fresh",
+            post.clone(),
+            "/api/settings/danger",
+            Persona("fresh-mfa"),
+            ok(json!({"ok": true})),
+        ),
+        case(
+            "danger signed out",
+            post,
+            "/api/settings/danger",
+            None,
+            Unauthorized("session-token-missing", BEARER),
+        ),
+        Case {
+            headers: PAGE,
+            ..case(
+                "dashboard page signed out",
+                get.clone(),
+                "/dashboard",
+                None,
+                Redirect("/sign-in"),
+            )
+        },
+        Case {
+            headers: PAGE,
+            ..case(
+                "dashboard subpage signed out",
+                get.clone(),
+                "/dashboard/settings",
+                None,
+                Redirect("/sign-in"),
+            )
+        },
+        Case {
+            headers: API,
+            ..case(
+                "dashboard api signed out",
+                get.clone(),
+                "/dashboard",
+                None,
+                Unauthorized("session-token-missing", BEARER),
+            )
+        },
+        Case {
+            headers: PAGE,
+            ..case(
+                "dashboard signed in",
+                get.clone(),
+                "/dashboard",
+                Persona("member"),
+                Status(200, Value::Null),
+            )
+        },
+        Case {
+            headers: PREFLIGHT,
+            ..case(
+                "preflight passes",
+                Method::OPTIONS,
+                "/api/admin",
+                None,
+                NotRejected,
+            )
+        },
+        case(
+            "malformed path",
+            get.clone(),
+            "/dashboard/%zz",
+            Persona("member"),
+            Status(
+                400,
+                json!({"error": "bad_request", "reason": "malformed-path"}),
+            ),
+        ),
+        case(
+            "unknown route stays 404",
+            get,
+            "/nope",
+            None,
+            Status(404, Value::Null),
+        ),
+    ]
+}
+
+/// Tokens for the table, signed by the dev-mode key (or, for the bad
+/// signature, by another key claiming the same `kid`).
+pub fn token(dev: &DevMode, kind: TokenKind) -> Option<String> {
+    let issuer = &dev.issuer;
+    match kind {
+        TokenKind::None => None,
+        TokenKind::Persona(name) => Some(
+            dev.personas
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap_or_else(|| panic!("no persona {name}"))
+                .token
+                .clone(),
+        ),
+        TokenKind::Expired => Some(issuer.token().expired().build()),
+        TokenKind::WrongAzp => Some(issuer.token().azp("https://evil.example").build()),
+        TokenKind::BadSignature => Some(TestIssuer::with_kid(issuer.kid()).token().build()),
+        TokenKind::Pending => Some(issuer.token().pending().build()),
+        TokenKind::Garbage => Some("not-a-jwt".to_owned()),
+    }
+}
+
+/// Builds the request of a case.
+pub fn request(dev: &DevMode, case: &Case) -> Request<String> {
+    let mut builder = Request::builder()
+        .method(case.method.clone())
+        .uri(case.path);
+    for (k, v) in case.headers {
+        builder = builder.header(*k, *v);
+    }
+    if let Some(t) = token(dev, case.token) {
+        builder = match case.via {
+            Via::Header => builder.header(header::AUTHORIZATION, format!("Bearer {t}")),
+            Via::Cookie => builder.header(header::COOKIE, format!("theme=dark; __session={t}")),
+        };
+    }
+    builder.body(String::new()).unwrap()
+}
+
+/// What a response showed, in the form compared across adapters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The case.
+    pub name: &'static str,
+    /// Status code.
+    pub status: u16,
+    /// The headers that matter: challenge and location.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON, when it is JSON.
+    pub json: Option<Value>,
+}
+
+fn outcome(name: &'static str, res: &Response<String>) -> Outcome {
+    let pick = |h: &HeaderMap, n: header::HeaderName| {
+        h.get(&n)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| (n.as_str().to_owned(), v.to_owned()))
+    };
+    let h = res.headers();
+    Outcome {
+        name,
+        status: res.status().as_u16(),
+        headers: [pick(h, header::WWW_AUTHENTICATE), pick(h, header::LOCATION)]
+            .into_iter()
+            .flatten()
+            .collect(),
+        json: serde_json::from_str(res.body()).ok(),
+    }
+}
+
+fn contains(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|av| contains(av, v))),
+        _ => actual == expected,
+    }
+}
+
+fn check(case: &Case, o: &Outcome) -> Result<(), String> {
+    let header = |name: &str| {
+        o.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let json = o.json.clone().unwrap_or(Value::Null);
+    let fail = |what: String| Err(format!("{}: {what} (got {o:?})", case.name));
+    match &case.expect {
+        Expect::Status(status, fields) => {
+            if o.status != *status {
+                return fail(format!("status {status} expected"));
+            }
+            if !fields.is_null() && !contains(&json, fields) {
+                return fail(format!("body fields {fields} expected"));
+            }
+        }
+        Expect::Unauthorized(reason, challenge) => {
+            if o.status != 401 {
+                return fail("status 401 expected".into());
+            }
+            if json["reason"] != *reason {
+                return fail(format!("reason {reason} expected"));
+            }
+            if header("www-authenticate") != Some(challenge) {
+                return fail(format!("challenge {challenge} expected"));
+            }
+        }
+        Expect::Redirect(to) => {
+            if o.status != 307 || header("location") != Some(to) {
+                return fail(format!("307 to {to} expected"));
+            }
+        }
+        Expect::NotRejected => {
+            if matches!(o.status, 401 | 403) {
+                return fail("not rejected expected".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs every case against `target`; panics listing every failure, and
+/// returns the outcomes for cross-adapter comparison.
+pub async fn run_table(target: &impl Target, dev: &DevMode) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    for case in cases() {
+        let res = target.send(request(dev, &case)).await;
+        let o = outcome(case.name, &res);
+        if let Err(e) = check(&case, &o) {
+            failures.push(e);
+        }
+        outcomes.push(o);
+    }
+    assert!(
+        failures.is_empty(),
+        "behaviour table failures:\n{}",
+        failures.join("\n")
+    );
+    outcomes
+}

@@ -1,0 +1,187 @@
+//! The behaviour table against the tower layers alone and against the axum
+//! example app; both must pass it and answer identically.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::convert::Infallible;
+
+use clerk_core::protect::Denial;
+use clerk_core::{Auth, Protect, Rejection};
+use clerk_examples::{AppState, DevMode, app};
+use clerk_tests::{Target, run_table};
+use clerk_tower::{ClerkLayer, ProtectLayer, to_response};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
+
+fn state() -> AppState {
+    AppState::dev(DevMode::new(), "/sign-in".to_owned()).unwrap()
+}
+
+struct AxumTarget(axum::Router);
+
+impl Target for AxumTarget {
+    async fn send(&self, req: Request<String>) -> Response<String> {
+        let res = self
+            .0
+            .clone()
+            .oneshot(req.map(axum::body::Body::from))
+            .await
+            .unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Response::from_parts(parts, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// The same route table with tower layers and a hand-written dispatcher
+/// only: no axum.
+struct TowerTarget(AppState);
+
+fn json(status: StatusCode, v: &serde_json::Value) -> Response<String> {
+    to_response(Rejection::json(status, v))
+}
+
+fn empty(status: StatusCode) -> Response<String> {
+    let mut r = Response::new(String::new());
+    *r.status_mut() = status;
+    r
+}
+
+async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<String>, Infallible> {
+    let auth = req.extensions().get::<Auth>().cloned().unwrap();
+    let path = req.uri().path().to_owned();
+    let session = || match &auth {
+        Auth::SignedIn(s) => Ok(s.clone()),
+        Auth::SignedOut(r) => Err(to_response(Rejection::default_for(&Denial::SignedOut(*r)))),
+    };
+    if let Some(guard) = app::guards().into_iter().find(|g| g.path == path) {
+        if req.method().as_str() != guard.method {
+            return Ok(empty(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        let handler = service_fn(move |req: Request<String>| {
+            let path = path.clone();
+            async move {
+                let auth = req.extensions().get::<Auth>().cloned().unwrap();
+                let s = auth.session().unwrap().clone();
+                Ok::<_, Infallible>(json(StatusCode::OK, &app::allowed_json(&path, &s)))
+            }
+        });
+        return ProtectLayer::new(Protect::new(guard.requirement))
+            .layer(handler)
+            .oneshot(req)
+            .await;
+    }
+    if req.method() != Method::GET {
+        return Ok(empty(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    Ok(match path.as_str() {
+        "/health" => json(StatusCode::OK, &state.health()),
+        "/api/public" => json(StatusCode::OK, &app::public_json(&auth)),
+        "/api/me" => match session() {
+            Ok(s) => json(StatusCode::OK, &s.summary()),
+            Err(r) => r,
+        },
+        p if p == "/dashboard" || p.starts_with("/dashboard/") => match session() {
+            Ok(s) => Response::new(format!("dashboard {}", s.user_id())),
+            Err(r) => r,
+        },
+        _ => empty(StatusCode::NOT_FOUND),
+    })
+}
+
+impl Target for TowerTarget {
+    async fn send(&self, req: Request<String>) -> Response<String> {
+        let state = self.0.clone();
+        let svc = ServiceBuilder::new()
+            .layer(ClerkLayer::new(state.clerk.clone()))
+            .layer(ProtectLayer::new(state.dashboard_protect()))
+            .service(service_fn(move |req| dispatch(state.clone(), req)));
+        svc.oneshot(req).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn tower_layers_pass_the_table() {
+    let state = state();
+    let dev = state.dev.clone().unwrap();
+    run_table(&TowerTarget(state), &dev).await;
+}
+
+#[tokio::test]
+async fn axum_app_passes_the_table_and_matches_tower() {
+    let state = state();
+    let dev = state.dev.clone().unwrap();
+    let axum_outcomes = run_table(
+        &AxumTarget(clerk_examples::axum_app::router(state.clone())),
+        &dev,
+    )
+    .await;
+    let tower_outcomes = run_table(&TowerTarget(state), &dev).await;
+    for (a, t) in axum_outcomes.iter().zip(&tower_outcomes) {
+        assert_eq!(a, t, "axum and tower differ");
+    }
+}
+
+#[tokio::test]
+async fn extractors_without_the_layer_are_a_clear_500() {
+    use axum::routing::get;
+    let app: axum::Router = axum::Router::new()
+        .route(
+            "/me",
+            get(|s: clerk_axum::Session| async move { s.user_id().to_owned() }),
+        )
+        .route(
+            "/guarded",
+            get(|| async { "x" })
+                .route_layer(clerk_axum::protect(clerk_core::Requirement::signed_in())),
+        );
+    for path in ["/me", "/guarded"] {
+        let res = AxumTarget(app.clone())
+            .send(Request::get(path).body(String::new()).unwrap())
+            .await;
+        assert_eq!(res.status(), 500, "{path}");
+        assert!(res.body().contains("clerk-layer-missing"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_headers_never_panic() {
+    let state = state();
+    let app = clerk_examples::axum_app::router(state);
+    let target = AxumTarget(app);
+    let long = "a".repeat(20_000);
+    let many_cookies: String = (0..2000).map(|i| format!("c{i}=v; ")).collect();
+    let cases: Vec<Request<String>> = vec![
+        Request::get("/api/me")
+            .header(
+                "authorization",
+                http::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+            )
+            .body(String::new())
+            .unwrap(),
+        Request::get("/api/me")
+            .header("authorization", format!("Bearer {long}"))
+            .body(String::new())
+            .unwrap(),
+        Request::get("/api/me")
+            .header("authorization", "Bearer a")
+            .header("authorization", "Bearer b")
+            .body(String::new())
+            .unwrap(),
+        Request::get("/api/me")
+            .header("cookie", many_cookies)
+            .body(String::new())
+            .unwrap(),
+        Request::get("/api/me")
+            .header(
+                "cookie",
+                http::HeaderValue::from_bytes(b"__session=\xc3\x28").unwrap(),
+            )
+            .body(String::new())
+            .unwrap(),
+    ];
+    for req in cases {
+        let res = target.send(req).await;
+        assert_eq!(res.status(), 401);
+    }
+}
