@@ -1,6 +1,12 @@
 //! The behaviour table against the tower layers alone and against the axum
 //! example app; both must pass it and answer identically.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::result_large_err,
+    missing_docs
+)]
 
 use std::convert::Infallible;
 
