@@ -43,20 +43,7 @@ pub struct ClerkService<S> {
 }
 
 impl<S> ClerkService<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::define_inner_service_accessors!();
 }
 
 type AuthFuture = Pin<Box<dyn Future<Output = Auth> + Send>>;

@@ -29,6 +29,28 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// `get_ref`, `get_mut` and `into_inner` for a service wrapping `inner: S`
+/// (the tower-http convention).
+macro_rules! define_inner_service_accessors {
+    () => {
+        /// The wrapped service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The wrapped service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// Unwraps the inner service.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+pub(crate) use define_inner_service_accessors;
+
 mod authenticate;
 mod protect;
 
