@@ -19,11 +19,11 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
-
 use crate::config::ClerkConfig;
 use crate::error::ConfigError;
-use crate::request::{Auth, Extracted, SignedOutReason, cookie_suffix, extract_token};
+use crate::request::{
+    Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
+};
 use crate::verify::Verifier;
 
 /// Authenticates requests. Cheap to clone; build one per process.
@@ -73,7 +73,7 @@ impl Clerk {
 
     /// Authenticates without waiting when possible (always, except when the
     /// key set must be fetched first).
-    pub fn authenticate_ready(&self, headers: &HeaderMap) -> AuthStep {
+    pub fn authenticate_ready<H: RequestHeaders + ?Sized>(&self, headers: &H) -> AuthStep {
         let token = match extract_token(headers, self.cookie_suffix.as_deref()) {
             Extracted::Header(t) | Extracted::Cookie(t) => t,
             Extracted::Missing => {
@@ -90,7 +90,7 @@ impl Clerk {
     }
 
     /// Authenticates a request from its headers.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Auth {
+    pub async fn authenticate<H: RequestHeaders + ?Sized>(&self, headers: &H) -> Auth {
         match self.authenticate_ready(headers) {
             AuthStep::Ready(auth) => auth,
             AuthStep::NeedsKeys(token) => self.authenticate_token(&token).await,

@@ -38,7 +38,7 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::authorize::{Requirement, Reverification, Verdict};
-use crate::request::{Auth, SignedOutReason};
+use crate::request::{Auth, RequestHeaders, SignedOutReason};
 use crate::routes::{RouteMatcher, normalize_path};
 
 /// Why a request was refused.
@@ -290,7 +290,7 @@ impl Protect {
     }
 
     /// The response for `denial` under this policy.
-    pub fn rejection(&self, denial: &Denial, headers: &HeaderMap) -> Rejection {
+    pub fn rejection<H: RequestHeaders + ?Sized>(&self, denial: &Denial, headers: &H) -> Rejection {
         let i = &*self.inner;
         if let Some(render) = &i.renderer {
             return render(denial);
@@ -312,7 +312,7 @@ impl Protect {
         Rejection::default_for(denial)
     }
 
-    fn reject(&self, denial: &Denial, headers: &HeaderMap) -> Decision {
+    fn reject<H: RequestHeaders + ?Sized>(&self, denial: &Denial, headers: &H) -> Decision {
         tracing::debug!(reason = denial.reason(), "request refused by protect");
         Decision::Reject(self.rejection(denial, headers))
     }
@@ -331,18 +331,14 @@ impl fmt::Debug for Protect {
 
 /// True for a browser navigation: `Sec-Fetch-Dest: document`, or an
 /// `Accept` header that names `text/html`.
-pub fn is_page_request(headers: &HeaderMap) -> bool {
+pub fn is_page_request<H: RequestHeaders + ?Sized>(headers: &H) -> bool {
     let has = |name, needle: &str| {
         headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+            .values(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
             .any(|v| v.contains(needle))
     };
-    has(
-        header::HeaderName::from_static("sec-fetch-dest"),
-        "document",
-    ) || has(header::ACCEPT, "text/html")
+    has("sec-fetch-dest", "document") || has("accept", "text/html")
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, header};
+use http::HeaderMap;
 
 use crate::authorize::{Requirement, Verdict};
 use crate::error::ErrorReason;
@@ -60,15 +60,32 @@ pub fn cookie_suffix(publishable_key: &str) -> String {
     suffix
 }
 
+/// Read access to request headers, so any framework's header map can be
+/// authenticated. Implemented for `http::HeaderMap`; adapters for other
+/// header types wrap them in a type of their own.
+pub trait RequestHeaders {
+    /// Every value of the header `name` (given in lowercase), as raw bytes.
+    fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]>;
+}
+
+impl RequestHeaders for HeaderMap {
+    fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
+        self.get_all(name).iter().map(http::HeaderValue::as_bytes)
+    }
+}
+
 /// Finds the session token in `headers`; `suffix` is the instance's cookie
 /// suffix (see [`cookie_suffix`]), when known.
-pub fn extract_token<'a>(headers: &'a HeaderMap, suffix: Option<&str>) -> Extracted<'a> {
-    let mut auth = headers.get_all(header::AUTHORIZATION).iter();
+pub fn extract_token<'a, H: RequestHeaders + ?Sized>(
+    headers: &'a H,
+    suffix: Option<&str>,
+) -> Extracted<'a> {
+    let mut auth = headers.values("authorization");
     if let Some(value) = auth.next() {
         if auth.next().is_some() || value.len() > MAX_HEADER_LEN {
             return Extracted::Malformed;
         }
-        let Ok(value) = value.to_str() else {
+        let Ok(value) = std::str::from_utf8(value) else {
             return Extracted::Malformed;
         };
         return match value.split_once(' ') {
@@ -79,11 +96,11 @@ pub fn extract_token<'a>(headers: &'a HeaderMap, suffix: Option<&str>) -> Extrac
         };
     }
     let mut plain = None;
-    for value in headers.get_all(header::COOKIE).iter() {
+    for value in headers.values("cookie") {
         if value.len() > MAX_HEADER_LEN {
             return Extracted::Malformed;
         }
-        let Ok(value) = value.to_str() else {
+        let Ok(value) = std::str::from_utf8(value) else {
             return Extracted::Malformed;
         };
         for pair in value.split(';') {
@@ -190,7 +207,7 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderValue, header};
 
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut h = HeaderMap::new();
