@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use clerk_core::protect::Denial;
-use clerk_core::{Requirement, Verdict};
+use clerk_core::{Policy, Verdict};
 use serde::de::DeserializeOwned;
 
 use crate::rejection::ClerkRejection;
@@ -74,13 +74,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(auth_of(parts)?.session().cloned().map(Self))
     }
-}
-
-/// Names a [`Requirement`] at the type level, for [`Require`]. Declare one
-/// with [`crate::policy!`].
-pub trait Policy: Send + Sync + 'static {
-    /// The requirement (built once and kept).
-    fn requirement() -> &'static Requirement;
 }
 
 /// A signed-in session that satisfies `P`'s requirement: 401 when signed

@@ -54,13 +54,13 @@ mod rejection;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-pub use extract::{Auth, Claims, Policy, Require, Session};
+pub use extract::{Auth, Claims, Require, Session};
 pub use rejection::ClerkRejection;
 
 pub use clerk_core;
 pub use clerk_core::{
-    Clerk, ClerkConfig, Decision, Preset, Protect, Rejection, Requirement, RouteMatcher,
-    SignedOutReason,
+    Clerk, ClerkConfig, Decision, Policy, Preset, Protect, Rejection, Requirement, RouteMatcher,
+    SignedOutReason, policy,
 };
 pub use clerk_tower::{ClerkLayer, ProtectLayer};
 
@@ -70,33 +70,4 @@ pub use clerk_tower::{ClerkLayer, ProtectLayer};
 /// page redirects or your own renderer.
 pub fn protect(requirement: Requirement) -> ProtectLayer {
     ProtectLayer::new(Protect::new(requirement))
-}
-
-/// Declares a zero-sized [`Policy`] type for [`Require`]; the requirement
-/// is built once, on first use.
-///
-/// ```
-/// use clerk_axum::{Preset, Requirement, policy};
-///
-/// policy!(pub StepUp = Requirement::reverification(Preset::Strict));
-/// policy!(
-///     /// Pro plan with MFA.
-///     pub ProWithMfa = Requirement::plan("pro").and(Requirement::mfa())
-/// );
-/// ```
-#[macro_export]
-macro_rules! policy {
-    ($(#[$meta:meta])* $vis:vis $name:ident = $requirement:expr) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, Default)]
-        $vis struct $name;
-
-        impl $crate::Policy for $name {
-            fn requirement() -> &'static $crate::Requirement {
-                static REQUIREMENT: ::std::sync::LazyLock<$crate::Requirement> =
-                    ::std::sync::LazyLock::new(|| $requirement);
-                &REQUIREMENT
-            }
-        }
-    };
 }

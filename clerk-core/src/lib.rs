@@ -43,7 +43,7 @@ pub mod testing;
 pub mod token;
 pub mod verify;
 
-pub use authorize::{Level, Preset, Requirement, Reverification, Verdict};
+pub use authorize::{Level, Policy, Preset, Requirement, Reverification, Verdict};
 pub use claims::SessionClaims;
 pub use clerk::{AuthStep, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
