@@ -1,7 +1,60 @@
-//! actix-web middleware and extractors for Clerk authentication.
+//! Clerk authentication for [actix-web](https://actix.rs), with the same
+//! names and meanings as `clerk-axum`.
 //!
-//! Work in progress: the middleware arrives with the actix issue. Until then
-//! this crate only re-exports [`clerk_core`].
+//! * [`ClerkMiddleware`] authenticates every request and stores a
+//!   [`clerk_core::Auth`] in the request extensions (never rejects). Build
+//!   the [`Clerk`] once, outside `HttpServer::new`, so all workers share one
+//!   key cache;
+//! * [`ClerkProtect`] guards an `App`, `Scope` or `Resource` with a
+//!   [`Protect`] policy (401 / 403 / reverification 403 / 503 / 404-hiding /
+//!   page redirect / your renderer);
+//! * extractors: [`Auth`] (always), [`Session`] (401 when signed out),
+//!   [`Require<P>`](Require) (a typed guard, see [`policy!`]) and
+//!   [`Claims<T>`](Claims).
+//!
+//! ```
+//! use actix_web::{App, HttpServer, web};
+//! use clerk_actix::{Clerk, ClerkMiddleware, ClerkProtect, Requirement, Session};
+//!
+//! async fn me(session: Session) -> String {
+//!     format!("hello {}", session.user_id())
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let clerk = Clerk::new(clerk_actix::clerk_core::testing::TestIssuer::new().config().build()?)?;
+//! // let clerk = Clerk::from_env()?;
+//! let server = HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(ClerkMiddleware::new(clerk.clone()))
+//!         .route("/api/me", web::get().to(me))
+//!         .service(
+//!             web::resource("/api/admin")
+//!                 .wrap(ClerkProtect::requiring(Requirement::role("org:admin")))
+//!                 .to(|| async { "admins only" }),
+//!         )
+//! });
+//! # let _ = server;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Note: actix's blanket `Option<T>` extractor turns every error into
+//! `None`, so `Option<Session>` without the middleware reads as signed out;
+//! `Auth` and `Session` answer 500 (`clerk-layer-missing`) instead.
 #![forbid(unsafe_code)]
 
+mod extract;
+mod glue;
+mod middleware;
+mod protect;
+
+pub use extract::{Auth, Claims, ClerkError, Require, Session};
+pub use glue::{ActixHeaders, to_http_response};
+pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
+pub use protect::{ClerkProtect, ClerkProtectService};
+
 pub use clerk_core;
+pub use clerk_core::{
+    Clerk, ClerkConfig, Decision, Policy, Preset, Protect, Rejection, Requirement, RouteMatcher,
+    SignedOutReason, policy,
+};

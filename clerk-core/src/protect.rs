@@ -250,17 +250,20 @@ impl Protect {
     }
 
     /// Decides for one request. `path` is the raw request path (no query).
-    pub fn decide(
+    pub fn decide<H: RequestHeaders + ?Sized>(
         &self,
         method: &Method,
         path: &str,
-        headers: &HeaderMap,
+        headers: &H,
         auth: &Auth,
     ) -> Decision {
         let i = &*self.inner;
         if i.allow_preflight
             && method == Method::OPTIONS
-            && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+            && headers
+                .values("access-control-request-method")
+                .next()
+                .is_some()
         {
             return Decision::Allow;
         }

@@ -1,0 +1,162 @@
+//! Extractors with the same names and meanings as `clerk-axum`'s.
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use clerk_core::protect::Denial;
+use clerk_core::{Policy, Rejection, Verdict};
+use serde::de::DeserializeOwned;
+
+use crate::glue::to_http_response;
+
+/// Why an extractor refused a request; its response is the one
+/// `clerk_core::Protect` gives by default, or a 500 when
+/// [`crate::ClerkMiddleware`] is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClerkError {
+    /// The request does not satisfy the extractor.
+    Denied(Denial),
+    /// No `Auth` in the request: `ClerkMiddleware` is not wrapping the route.
+    LayerMissing,
+}
+
+impl ClerkError {
+    /// The response this error produces.
+    pub fn rejection(&self) -> Rejection {
+        match self {
+            Self::Denied(d) => Rejection::default_for(d),
+            Self::LayerMissing => Rejection::layer_missing(),
+        }
+    }
+}
+
+impl std::fmt::Display for ClerkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Denied(d) => f.write_str(d.reason()),
+            Self::LayerMissing => f.write_str("clerk-layer-missing"),
+        }
+    }
+}
+
+impl ResponseError for ClerkError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::from_u16(self.rejection().status.as_u16())
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        to_http_response(self.rejection())
+    }
+}
+
+fn auth_of(req: &HttpRequest) -> Result<clerk_core::Auth, ClerkError> {
+    req.extensions()
+        .get::<clerk_core::Auth>()
+        .cloned()
+        .ok_or(ClerkError::LayerMissing)
+}
+
+fn session_of(req: &HttpRequest) -> Result<Arc<clerk_core::Session>, ClerkError> {
+    match auth_of(req)? {
+        clerk_core::Auth::SignedIn(s) => Ok(s),
+        clerk_core::Auth::SignedOut(r) => Err(ClerkError::Denied(Denial::SignedOut(r))),
+    }
+}
+
+/// The authentication outcome, signed in or not. Never rejects (except with
+/// a 500 when [`crate::ClerkMiddleware`] is missing).
+#[derive(Debug, Clone)]
+pub struct Auth(pub clerk_core::Auth);
+
+impl Deref for Auth {
+    type Target = clerk_core::Auth;
+
+    fn deref(&self) -> &clerk_core::Auth {
+        &self.0
+    }
+}
+
+impl FromRequest for Auth {
+    type Error = ClerkError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(auth_of(req).map(Self))
+    }
+}
+
+/// A signed-in session; 401 when signed out (503 when no key is
+/// available). `Option<Session>` accepts both.
+#[derive(Debug, Clone)]
+pub struct Session(pub Arc<clerk_core::Session>);
+
+impl Deref for Session {
+    type Target = clerk_core::Session;
+
+    fn deref(&self) -> &clerk_core::Session {
+        &self.0
+    }
+}
+
+impl FromRequest for Session {
+    type Error = ClerkError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(session_of(req).map(Self))
+    }
+}
+
+/// A signed-in session that satisfies `P`'s requirement: 401 when signed
+/// out, 403 when not allowed, 403 with Clerk's reverification body when
+/// only a step-up is missing.
+#[derive(Debug, Clone)]
+pub struct Require<P>(pub Arc<clerk_core::Session>, pub PhantomData<P>);
+
+impl<P> Deref for Require<P> {
+    type Target = clerk_core::Session;
+
+    fn deref(&self) -> &clerk_core::Session {
+        &self.0
+    }
+}
+
+impl<P: Policy> FromRequest for Require<P> {
+    type Error = ClerkError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            session_of(req).and_then(|session| match P::requirement().check(&session) {
+                Verdict::Allowed => Ok(Self(session, PhantomData)),
+                Verdict::Denied => Err(ClerkError::Denied(Denial::Forbidden)),
+                Verdict::NeedsReverification(w) => {
+                    Err(ClerkError::Denied(Denial::NeedsReverification(w)))
+                }
+            }),
+        )
+    }
+}
+
+/// Your custom session claims, deserialized from the verified token: 401
+/// when signed out, 403 (`requirement-not-met`) when they do not fit `T`.
+#[derive(Debug, Clone)]
+pub struct Claims<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Claims<T> {
+    type Error = ClerkError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(session_of(req).and_then(|s| {
+            s.custom::<T>()
+                .map(Self)
+                .map_err(|_| ClerkError::Denied(Denial::Forbidden))
+        }))
+    }
+}

@@ -1,0 +1,38 @@
+//! Translation between actix-web types and the `http` types of clerk-core.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use clerk_core::Rejection;
+use clerk_core::request::RequestHeaders;
+
+/// actix-web's header map, readable by clerk-core.
+#[derive(Debug, Clone, Copy)]
+pub struct ActixHeaders<'a>(pub &'a HeaderMap);
+
+impl RequestHeaders for ActixHeaders<'_> {
+    fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
+        self.0.get_all(name).map(HeaderValue::as_bytes)
+    }
+}
+
+/// The `http` method for an actix method (same token, other crate).
+pub(crate) fn method(m: &actix_web::http::Method) -> Option<http::Method> {
+    http::Method::from_bytes(m.as_str().as_bytes()).ok()
+}
+
+/// Turns a core [`Rejection`] into an actix response.
+pub fn to_http_response(rejection: Rejection) -> HttpResponse {
+    let status = StatusCode::from_u16(rejection.status.as_u16())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = HttpResponse::build(status);
+    for (name, value) in &rejection.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            res.insert_header((n, v));
+        }
+    }
+    res.body(rejection.body)
+}

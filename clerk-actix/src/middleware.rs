@@ -1,0 +1,124 @@
+//! `ClerkMiddleware`: authenticate every request, never reject.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use actix_web::HttpMessage;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use clerk_core::{AuthStep, Clerk};
+use pin_project_lite::pin_project;
+
+use crate::glue::ActixHeaders;
+
+/// Authenticates each request and stores its [`clerk_core::Auth`] in the
+/// request extensions; the inner service always runs.
+#[derive(Debug, Clone)]
+pub struct ClerkMiddleware {
+    clerk: Clerk,
+}
+
+impl ClerkMiddleware {
+    /// Middleware authenticating with `clerk` (clone one `Clerk` into every
+    /// worker so they share its key and token caches).
+    pub fn new(clerk: Clerk) -> Self {
+        Self { clerk }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for ClerkMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = ClerkMiddlewareService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(ClerkMiddlewareService {
+            service: Rc::new(service),
+            clerk: self.clerk.clone(),
+        }))
+    }
+}
+
+/// The service made by [`ClerkMiddleware`].
+#[derive(Debug)]
+pub struct ClerkMiddlewareService<S> {
+    service: Rc<S>,
+    clerk: Clerk,
+}
+
+type Slow<B> = Pin<Box<dyn Future<Output = Result<ServiceResponse<B>, actix_web::Error>>>>;
+
+impl<S, B> Service<ServiceRequest> for ClerkMiddlewareService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = ResponseFuture<S::Future, B>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        match self.clerk.authenticate_ready(&ActixHeaders(req.headers())) {
+            // The hot path: no boxing.
+            AuthStep::Ready(auth) => {
+                req.extensions_mut().insert(auth);
+                ResponseFuture {
+                    kind: Kind::Ready {
+                        fut: self.service.call(req),
+                    },
+                }
+            }
+            // Keys must be fetched first: rare, boxed.
+            AuthStep::NeedsKeys(token) => {
+                let clerk = self.clerk.clone();
+                let service = Rc::clone(&self.service);
+                ResponseFuture {
+                    kind: Kind::Slow {
+                        fut: Box::pin(async move {
+                            let auth = clerk.authenticate_token(&token).await;
+                            req.extensions_mut().insert(auth);
+                            service.call(req).await
+                        }),
+                    },
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`ClerkMiddlewareService`].
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Ready { #[pin] fut: F },
+        Slow { fut: Slow<B> },
+    }
+}
+
+impl<F, B> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Result<ServiceResponse<B>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Ready { fut } => fut.poll(cx),
+            KindProj::Slow { fut } => fut.as_mut().poll(cx),
+        }
+    }
+}

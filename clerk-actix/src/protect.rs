@@ -1,0 +1,138 @@
+//! `ClerkProtect`: answer per a `Protect` policy, or call the inner service.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::HttpMessage;
+use actix_web::body::EitherBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use clerk_core::{Auth, Decision, Protect, Rejection, Requirement};
+use pin_project_lite::pin_project;
+
+use crate::glue::{ActixHeaders, method, to_http_response};
+
+/// Guards an `App`, `Scope` or `Resource` with a [`Protect`] policy. Needs
+/// [`crate::ClerkMiddleware`] outside it; without it every request is
+/// answered 500 (`clerk-layer-missing`), never treated as signed out.
+#[derive(Debug, Clone)]
+pub struct ClerkProtect {
+    protect: Protect,
+}
+
+impl ClerkProtect {
+    /// Enforces `protect`.
+    pub fn new(protect: Protect) -> Self {
+        Self { protect }
+    }
+
+    /// Requires `requirement` on every request it wraps (default responses).
+    pub fn requiring(requirement: Requirement) -> Self {
+        Self::new(Protect::new(requirement))
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for ClerkProtect
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = ClerkProtectService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(ClerkProtectService {
+            service,
+            protect: self.protect.clone(),
+        }))
+    }
+}
+
+/// The service made by [`ClerkProtect`].
+#[derive(Debug)]
+pub struct ClerkProtectService<S> {
+    service: S,
+    protect: Protect,
+}
+
+impl<S, B> Service<ServiceRequest> for ClerkProtectService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = ResponseFuture<S::Future, B>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let decision = {
+            let extensions = req.extensions();
+            match (extensions.get::<Auth>(), method(req.method())) {
+                (Some(auth), Some(m)) => {
+                    self.protect
+                        .decide(&m, req.path(), &ActixHeaders(req.headers()), auth)
+                }
+                (None, _) => {
+                    tracing::error!("ClerkProtect used without ClerkMiddleware outside it");
+                    Decision::Reject(Rejection::layer_missing())
+                }
+                (Some(_), None) => Decision::Reject(Rejection::default_for(
+                    &clerk_core::protect::Denial::MalformedPath,
+                )),
+            }
+        };
+        match decision {
+            Decision::Allow => ResponseFuture {
+                kind: Kind::Inner {
+                    fut: self.service.call(req),
+                },
+            },
+            Decision::Reject(r) => {
+                let (http_req, _) = req.into_parts();
+                let res = ServiceResponse::new(http_req, to_http_response(r)).map_into_right_body();
+                ResponseFuture {
+                    kind: Kind::Rejected { res: Some(res) },
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`ClerkProtectService`].
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner { #[pin] fut: F },
+        Rejected { res: Option<ServiceResponse<EitherBody<B>>> },
+    }
+}
+
+impl<F, B> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { fut } => fut
+                .poll(cx)
+                .map(|r| r.map(ServiceResponse::map_into_left_body)),
+            KindProj::Rejected { res } => match res.take() {
+                Some(r) => Poll::Ready(Ok(r)),
+                // Only reachable by polling again after completion.
+                None => Poll::Pending,
+            },
+        }
+    }
+}
