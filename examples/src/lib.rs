@@ -3,6 +3,7 @@
 //! exactly this, so they answer the same.
 #![allow(clippy::print_stdout)] // the dev-mode banner is for humans
 
+pub mod actix_app;
 pub mod app;
 pub mod axum_app;
 

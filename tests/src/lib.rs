@@ -439,6 +439,8 @@ pub struct Outcome {
     pub headers: Vec<(String, String)>,
     /// The body as JSON, when it is JSON.
     pub json: Option<Value>,
+    /// The exact body bytes, when it is JSON (compared byte for byte).
+    pub json_text: Option<String>,
 }
 
 fn outcome(name: &'static str, res: &Response<String>) -> Outcome {
@@ -456,6 +458,9 @@ fn outcome(name: &'static str, res: &Response<String>) -> Outcome {
             .flatten()
             .collect(),
         json: serde_json::from_str(res.body()).ok(),
+        json_text: serde_json::from_str::<Value>(res.body())
+            .ok()
+            .map(|_| res.body().clone()),
     }
 }
 

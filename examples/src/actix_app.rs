@@ -1,0 +1,76 @@
+//! The actix example app: the shared route table on actix-web.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpResponse, web};
+use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, Session};
+
+use crate::app::{self, AppState};
+
+/// Builds the app (call it inside `HttpServer::new` with a clone of one
+/// `AppState`, so workers share one key cache).
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let mut app = App::new()
+        .app_data(web::Data::new(state.clone()))
+        .route("/", web::get().to(index))
+        .route("/health", web::get().to(health))
+        .route("/api/public", web::get().to(public))
+        .route("/api/me", web::get().to(me))
+        .route("/dashboard", web::get().to(dashboard))
+        .route("/dashboard/{rest:.*}", web::get().to(dashboard));
+    for guard in app::guards() {
+        let path = guard.path;
+        let handler = move |session: Session| async move {
+            HttpResponse::Ok().json(app::allowed_json(path, &session))
+        };
+        let route = match guard.method {
+            "POST" => web::post().to(handler),
+            _ => web::get().to(handler),
+        };
+        app = app.service(
+            web::resource(path)
+                .route(route)
+                .wrap(ClerkProtect::requiring(guard.requirement)),
+        );
+    }
+    // `wrap` order: the last one runs first, so authentication is outermost.
+    app.wrap(ClerkProtect::new(state.dashboard_protect()))
+        .wrap(ClerkMiddleware::new(state.clerk.clone()))
+}
+
+async fn index(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(state.index_html())
+}
+
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.health())
+}
+
+async fn public(auth: Auth) -> HttpResponse {
+    HttpResponse::Ok().json(app::public_json(&auth))
+}
+
+async fn me(session: Session) -> HttpResponse {
+    HttpResponse::Ok().json(session.summary())
+}
+
+async fn dashboard(session: Session) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!doctype html><h1>Dashboard</h1><p>Signed in as {}</p>",
+            session.user_id()
+        ))
+}
