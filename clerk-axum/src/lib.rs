@@ -49,11 +49,6 @@
 mod extract;
 mod rejection;
 
-/// The README's code blocks, compiled as doc tests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
-
 pub use extract::{Auth, Claims, Require, Session};
 pub use rejection::ClerkRejection;
 

@@ -4,6 +4,12 @@
 //! tower stack, the axum app and the actix app each provide one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// The README's code blocks (axum and actix quickstarts), compiled as doc
+/// tests here, where both frameworks are dependencies.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 use std::future::Future;
 
 use clerk_core::testing::TestIssuer;
