@@ -180,6 +180,9 @@ pub enum ConfigError {
     /// An environment variable holds a value that cannot be used.
     #[error("invalid value in environment variable {0}")]
     InvalidEnv(&'static str),
+    /// The webhook signing secret cannot be used.
+    #[error("invalid webhook signing secret: {0}")]
+    InvalidWebhookSecret(&'static str),
     /// The configured key source is not available in this build.
     #[error("key source not supported yet: {0}")]
     Unsupported(&'static str),

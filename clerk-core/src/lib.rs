@@ -42,6 +42,7 @@ pub mod routes;
 pub mod testing;
 pub mod token;
 pub mod verify;
+pub mod webhook;
 
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification, Verdict};
 pub use claims::SessionClaims;

@@ -1,0 +1,340 @@
+//! Typed Clerk webhook events. Every field apps usually sync is typed; all
+//! are optional or defaulted, unknown fields are ignored, and any event type
+//! this crate does not model (or whose data does not fit) is delivered as
+//! [`EventData::Other`] with its raw JSON: a new Clerk event is never
+//! rejected.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One verified webhook delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEvent {
+    /// The delivery id (`svix-id`): deduplicate on it, deliveries are retried.
+    pub delivery_id: String,
+    /// The event type, e.g. `user.created`.
+    pub kind: String,
+    /// Always `event` for Clerk events.
+    pub object: String,
+    /// When Clerk created the event (milliseconds since the epoch).
+    pub timestamp: Option<i64>,
+    /// The Clerk instance id, when sent.
+    pub instance_id: Option<String>,
+    /// Extra attributes (e.g. the HTTP request that caused the event).
+    pub event_attributes: Option<Value>,
+    /// The typed data.
+    pub data: EventData,
+    /// The `data` object exactly as sent.
+    pub raw_data: Value,
+}
+
+/// The data of an event, by type.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EventData {
+    /// `user.created`, `user.updated`.
+    User(Box<UserData>),
+    /// `user.deleted`, `organization.deleted`, `session.*` removals, ...:
+    /// an id with `deleted: true`.
+    Deleted(DeletedObject),
+    /// `session.created`, `session.ended`, `session.removed`, `session.revoked`.
+    Session(SessionData),
+    /// `organization.created`, `organization.updated`.
+    Organization(Box<OrganizationData>),
+    /// `organizationMembership.created|updated|deleted`.
+    Membership(Box<MembershipData>),
+    /// `organizationInvitation.created|accepted|revoked`.
+    Invitation(InvitationData),
+    /// `email.created`.
+    Email(EmailData),
+    /// Any other event type, or data that did not fit the typed shape.
+    Other(Value),
+}
+
+/// An email address of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default)]
+pub struct EmailAddress {
+    /// `idn_...`.
+    pub id: String,
+    /// The address.
+    pub email_address: String,
+}
+
+/// A phone number of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default)]
+pub struct PhoneNumber {
+    /// `idn_...`.
+    pub id: String,
+    /// The number, E.164.
+    pub phone_number: String,
+}
+
+/// A user (`user.created`, `user.updated`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+pub struct UserData {
+    /// `user_...`.
+    pub id: String,
+    /// Your id for the user, when set.
+    pub external_id: Option<String>,
+    /// Username, when enabled.
+    pub username: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Profile image.
+    pub image_url: Option<String>,
+    /// Every email address.
+    pub email_addresses: Vec<EmailAddress>,
+    /// Which of them is primary.
+    pub primary_email_address_id: Option<String>,
+    /// Every phone number.
+    pub phone_numbers: Vec<PhoneNumber>,
+    /// Which of them is primary.
+    pub primary_phone_number_id: Option<String>,
+    /// Public metadata.
+    pub public_metadata: Value,
+    /// Private metadata.
+    pub private_metadata: Value,
+    /// Unsafe metadata.
+    pub unsafe_metadata: Value,
+    /// Two-factor authentication enabled.
+    pub two_factor_enabled: bool,
+    /// Created, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// Updated, ms since the epoch.
+    pub updated_at: Option<i64>,
+}
+
+impl UserData {
+    /// The primary email address.
+    pub fn primary_email(&self) -> Option<&str> {
+        let primary = self.primary_email_address_id.as_deref()?;
+        self.email_addresses
+            .iter()
+            .find(|e| e.id == primary)
+            .map(|e| e.email_address.as_str())
+    }
+
+    /// The primary phone number.
+    pub fn primary_phone(&self) -> Option<&str> {
+        let primary = self.primary_phone_number_id.as_deref()?;
+        self.phone_numbers
+            .iter()
+            .find(|p| p.id == primary)
+            .map(|p| p.phone_number.as_str())
+    }
+}
+
+/// A deleted object: its id and `deleted: true`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default)]
+pub struct DeletedObject {
+    /// The id of what was deleted.
+    pub id: Option<String>,
+    /// The object type, e.g. `user`.
+    pub object: Option<String>,
+    /// Always true.
+    pub deleted: bool,
+}
+
+/// A session.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default)]
+pub struct SessionData {
+    /// `sess_...`.
+    pub id: String,
+    /// `user_...`.
+    pub user_id: String,
+    /// `client_...`.
+    pub client_id: Option<String>,
+    /// `active`, `ended`, `removed`, `revoked`, ...
+    pub status: String,
+    /// Last activity, ms since the epoch.
+    pub last_active_at: Option<i64>,
+    /// Expiry, ms since the epoch.
+    pub expire_at: Option<i64>,
+    /// Created, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// Updated, ms since the epoch.
+    pub updated_at: Option<i64>,
+}
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+pub struct OrganizationData {
+    /// `org_...`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: Option<String>,
+    /// Logo.
+    pub image_url: Option<String>,
+    /// Creator's user id.
+    pub created_by: Option<String>,
+    /// Members, when counted.
+    pub members_count: Option<u64>,
+    /// Public metadata.
+    pub public_metadata: Value,
+    /// Private metadata.
+    pub private_metadata: Value,
+    /// Created, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// Updated, ms since the epoch.
+    pub updated_at: Option<i64>,
+}
+
+/// The public part of a member's user.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default)]
+pub struct PublicUserData {
+    /// `user_...`.
+    pub user_id: String,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Email or phone used to identify the user.
+    pub identifier: Option<String>,
+    /// Profile image.
+    pub image_url: Option<String>,
+}
+
+/// An organization membership.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+pub struct MembershipData {
+    /// `orgmem_...`.
+    pub id: String,
+    /// Role, e.g. `org:admin`.
+    pub role: String,
+    /// The organization.
+    pub organization: OrganizationData,
+    /// The member.
+    pub public_user_data: PublicUserData,
+    /// Public metadata.
+    pub public_metadata: Value,
+    /// Private metadata.
+    pub private_metadata: Value,
+    /// Created, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// Updated, ms since the epoch.
+    pub updated_at: Option<i64>,
+}
+
+/// An organization invitation.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+pub struct InvitationData {
+    /// `orginv_...`.
+    pub id: String,
+    /// Invited address.
+    pub email_address: String,
+    /// `org_...`.
+    pub organization_id: Option<String>,
+    /// Role offered.
+    pub role: Option<String>,
+    /// `pending`, `accepted`, `revoked`.
+    pub status: Option<String>,
+    /// Public metadata.
+    pub public_metadata: Value,
+    /// Private metadata.
+    pub private_metadata: Value,
+    /// Created, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// Updated, ms since the epoch.
+    pub updated_at: Option<i64>,
+}
+
+/// An email Clerk sent (`email.created`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+pub struct EmailData {
+    /// `ema_...`.
+    pub id: String,
+    /// Recipient.
+    pub to_email_address: Option<String>,
+    /// Sender name.
+    pub from_email_name: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Template slug, e.g. `verification_code`.
+    pub slug: Option<String>,
+    /// Delivery status.
+    pub status: Option<String>,
+    /// `user_...`, when the email concerns a user.
+    pub user_id: Option<String>,
+    /// `idn_...` of the recipient address.
+    pub email_address_id: Option<String>,
+    /// Template data.
+    pub data: Value,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    object: Option<String>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(default)]
+    instance_id: Option<String>,
+    #[serde(default)]
+    event_attributes: Option<Value>,
+    #[serde(default)]
+    data: Value,
+}
+
+fn typed<T: DeserializeOwned>(data: &Value, wrap: impl FnOnce(T) -> EventData) -> EventData {
+    match T::deserialize(data) {
+        Ok(v) => wrap(v),
+        Err(_) => EventData::Other(data.clone()),
+    }
+}
+
+impl WebhookEvent {
+    /// Reads an event body; `None` when it is not a JSON object with a
+    /// string `type`.
+    pub fn from_json(delivery_id: &str, body: &[u8]) -> Option<Self> {
+        let env: Envelope = serde_json::from_slice(body).ok()?;
+        let deleted = env.data.get("deleted").and_then(Value::as_bool) == Some(true);
+        let data = match env.kind.as_str() {
+            _ if deleted => typed(&env.data, EventData::Deleted),
+            "user.created" | "user.updated" => typed(&env.data, |u| EventData::User(Box::new(u))),
+            k if k.starts_with("session.") => typed(&env.data, EventData::Session),
+            "organization.created" | "organization.updated" => {
+                typed(&env.data, |o| EventData::Organization(Box::new(o)))
+            }
+            k if k.starts_with("organizationMembership.") => {
+                typed(&env.data, |m| EventData::Membership(Box::new(m)))
+            }
+            k if k.starts_with("organizationInvitation.") => {
+                typed(&env.data, EventData::Invitation)
+            }
+            "email.created" => typed(&env.data, EventData::Email),
+            _ => EventData::Other(env.data.clone()),
+        };
+        Some(Self {
+            delivery_id: delivery_id.to_owned(),
+            kind: env.kind,
+            object: env.object.unwrap_or_else(|| "event".to_owned()),
+            timestamp: env.timestamp,
+            instance_id: env.instance_id,
+            event_attributes: env.event_attributes,
+            data,
+            raw_data: env.data,
+        })
+    }
+
+    /// The id of the object the event is about (`data.id`), when present.
+    pub fn object_id(&self) -> Option<&str> {
+        self.raw_data.get("id").and_then(Value::as_str)
+    }
+}

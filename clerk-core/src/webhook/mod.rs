@@ -1,0 +1,305 @@
+//! Clerk webhooks (svix / standard-webhooks): verify the signature of the
+//! raw body, then read a typed [`WebhookEvent`].
+//!
+//! The signed content is `"{id}.{timestamp}.{raw body}"` under HMAC-SHA256
+//! with the secret after `whsec_`; the signature header lists `v1,<base64>`
+//! entries (space-separated) and one matching entry is enough (compared in
+//! constant time). Timestamps must be within ±300 s of now (inclusive).
+//! Both `svix-*` and `webhook-*` header spellings are read.
+//!
+//! **Idempotency:** Clerk (svix) retries deliveries. The `svix-id` header is
+//! the delivery id: store it and skip events you have already processed. It
+//! is [`WebhookEvent::delivery_id`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use clerk_core::clock::ManualClock;
+//! use clerk_core::webhook::{WebhookVerifier, WebhookError};
+//! use http::{HeaderMap, HeaderValue};
+//!
+//! let verifier = WebhookVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?
+//!     .with_clock(Arc::new(ManualClock::new(1614265330)));
+//! let mut headers = HeaderMap::new();
+//! headers.insert("svix-id", HeaderValue::from_static("msg_p5jXN8AQM9LWM0D4loKWxJek"));
+//! headers.insert("svix-timestamp", HeaderValue::from_static("1614265330"));
+//! headers.insert("svix-signature", HeaderValue::from_static("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+//! verifier.verify_signature(&headers, br#"{"test": 2432232314}"#)?;
+//! assert_eq!(
+//!     verifier.verify_signature(&headers, br#"{"test":2432232314}"#),
+//!     Err(WebhookError::NoMatchingSignature)
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod event;
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lc_rs::{constant_time, hmac};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+pub use event::{
+    DeletedObject, EmailAddress, EmailData, EventData, InvitationData, MembershipData,
+    OrganizationData, PhoneNumber, PublicUserData, SessionData, UserData, WebhookEvent,
+};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::ConfigError;
+use crate::request::RequestHeaders;
+
+/// How far a timestamp may be from now, in seconds (both ways, inclusive).
+pub const TOLERANCE_SECS: i64 = 300;
+/// Default largest webhook body the adapters read.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Why a webhook was refused. Never carries the secret or the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// A required header is missing (its `svix-` name).
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    /// The timestamp is not a non-negative whole number of seconds.
+    #[error("invalid timestamp")]
+    InvalidTimestamp,
+    /// The timestamp is more than 300 s in the past.
+    #[error("timestamp too old")]
+    TooOld,
+    /// The timestamp is more than 300 s in the future.
+    #[error("timestamp too new")]
+    TooNew,
+    /// No `v1` signature matches.
+    #[error("no matching signature")]
+    NoMatchingSignature,
+    /// The body is not a Clerk event (after a valid signature).
+    #[error("invalid body")]
+    InvalidBody,
+    /// The body is larger than the configured limit (adapters answer 413).
+    #[error("body too large")]
+    TooLarge,
+}
+
+impl WebhookError {
+    /// A stable kebab-case kind for responses and logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingHeader(_) => "missing-header",
+            Self::InvalidTimestamp => "invalid-timestamp",
+            Self::TooOld => "timestamp-too-old",
+            Self::TooNew => "timestamp-too-new",
+            Self::NoMatchingSignature => "no-matching-signature",
+            Self::InvalidBody => "invalid-body",
+            Self::TooLarge => "body-too-large",
+        }
+    }
+
+    /// The HTTP status adapters answer: 413 for [`WebhookError::TooLarge`],
+    /// else 400.
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::TooLarge => 413,
+            _ => 400,
+        }
+    }
+
+    /// The JSON body adapters answer.
+    pub fn body(self) -> serde_json::Value {
+        serde_json::json!({"error": "invalid_webhook", "reason": self.as_str()})
+    }
+}
+
+/// Verifies Clerk webhook deliveries. Cheap to clone.
+#[derive(Clone)]
+pub struct WebhookVerifier {
+    key: Arc<hmac::Key>,
+    clock: Arc<dyn Clock>,
+    max_body_bytes: usize,
+}
+
+impl fmt::Debug for WebhookVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookVerifier")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookVerifier {
+    /// A verifier for the signing secret (`whsec_<base64>`; the prefix is
+    /// optional).
+    ///
+    /// # Errors
+    /// When the secret is empty or not base64.
+    pub fn new(secret: &str) -> Result<Self, ConfigError> {
+        let secret = secret.trim();
+        let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
+        let bytes = STANDARD
+            .decode(b64)
+            .map_err(|_| ConfigError::InvalidWebhookSecret("not base64 after whsec_"))?;
+        if bytes.is_empty() {
+            return Err(ConfigError::InvalidWebhookSecret("empty secret"));
+        }
+        Ok(Self {
+            key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &bytes)),
+            clock: Arc::new(SystemClock),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        })
+    }
+
+    /// A verifier for `CLERK_WEBHOOK_SIGNING_SECRET`.
+    ///
+    /// # Errors
+    /// When the variable is unset or invalid.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secret = std::env::var("CLERK_WEBHOOK_SIGNING_SECRET")
+            .map_err(|_| ConfigError::InvalidEnv("CLERK_WEBHOOK_SIGNING_SECRET"))?;
+        Self::new(&secret)
+    }
+
+    /// Uses `clock` for the timestamp tolerance (tests inject one).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the largest body adapters read (default 1 MiB).
+    #[must_use]
+    pub fn with_max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
+    /// The largest body adapters read.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// Checks the signature headers against the raw body.
+    ///
+    /// # Errors
+    /// Why the delivery is not authentic.
+    pub fn verify_signature<H: RequestHeaders + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+    ) -> Result<(), WebhookError> {
+        let id = header(headers, "svix-id", "webhook-id")?;
+        let timestamp = header(headers, "svix-timestamp", "webhook-timestamp")?;
+        let signatures = header(headers, "svix-signature", "webhook-signature")?;
+        let ts = parse_timestamp(timestamp)?;
+        let now = self.clock.now_unix();
+        if now.saturating_sub(ts) > TOLERANCE_SECS {
+            return Err(WebhookError::TooOld);
+        }
+        if ts.saturating_sub(now) > TOLERANCE_SECS {
+            return Err(WebhookError::TooNew);
+        }
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(id.as_bytes());
+        ctx.update(b".");
+        ctx.update(timestamp.as_bytes());
+        ctx.update(b".");
+        ctx.update(body);
+        let expected = ctx.sign();
+        let matched = signatures
+            .split(' ')
+            .filter_map(|entry| entry.split_once(','))
+            .filter(|(version, _)| *version == "v1")
+            .filter_map(|(_, sig)| STANDARD.decode(sig).ok())
+            .any(|sig| constant_time::verify_slices_are_equal(&sig, expected.as_ref()).is_ok());
+        if matched {
+            Ok(())
+        } else {
+            Err(WebhookError::NoMatchingSignature)
+        }
+    }
+
+    /// Verifies the delivery and reads the event.
+    ///
+    /// # Errors
+    /// Why the delivery is not authentic, or [`WebhookError::InvalidBody`].
+    pub fn verify<H: RequestHeaders + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+    ) -> Result<WebhookEvent, WebhookError> {
+        if body.len() > self.max_body_bytes {
+            return Err(WebhookError::TooLarge);
+        }
+        self.verify_signature(headers, body)?;
+        let id = header(headers, "svix-id", "webhook-id")?;
+        WebhookEvent::from_json(id, body).ok_or(WebhookError::InvalidBody)
+    }
+}
+
+fn header<'a, H: RequestHeaders + ?Sized>(
+    headers: &'a H,
+    svix: &'static str,
+    standard: &'static str,
+) -> Result<&'a str, WebhookError> {
+    headers
+        .values(svix)
+        .next()
+        .or_else(|| headers.values(standard).next())
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(WebhookError::MissingHeader(svix))
+}
+
+fn parse_timestamp(s: &str) -> Result<i64, WebhookError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WebhookError::InvalidTimestamp);
+    }
+    s.parse().map_err(|_| WebhookError::InvalidTimestamp)
+}
+
+/// Signs webhook payloads like Clerk does, for testing your handlers
+/// (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+#[derive(Clone)]
+pub struct WebhookSigner {
+    key: hmac::Key,
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl WebhookSigner {
+    /// A signer for the `whsec_` secret.
+    ///
+    /// # Errors
+    /// When the secret is empty or not base64.
+    pub fn new(secret: &str) -> Result<Self, ConfigError> {
+        let b64 = secret
+            .trim()
+            .strip_prefix("whsec_")
+            .unwrap_or(secret.trim());
+        let bytes = STANDARD
+            .decode(b64)
+            .map_err(|_| ConfigError::InvalidWebhookSecret("not base64 after whsec_"))?;
+        Ok(Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+        })
+    }
+
+    /// The `svix-signature` value (`v1,<base64>`) for a delivery.
+    pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(format!("{id}.{timestamp}.").as_bytes());
+        ctx.update(body);
+        format!("v1,{}", STANDARD.encode(ctx.sign().as_ref()))
+    }
+
+    /// The three `svix-*` headers for a delivery, as (name, value) pairs.
+    pub fn headers(&self, id: &str, timestamp: i64, body: &[u8]) -> [(&'static str, String); 3] {
+        [
+            ("svix-id", id.to_owned()),
+            ("svix-timestamp", timestamp.to_string()),
+            ("svix-signature", self.signature(id, timestamp, body)),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests;
