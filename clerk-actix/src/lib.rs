@@ -47,11 +47,13 @@ mod extract;
 mod glue;
 mod middleware;
 mod protect;
+mod webhook;
 
 pub use extract::{Auth, Claims, ClerkError, Require, Session};
 pub use glue::{ActixHeaders, to_http_response};
 pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
 pub use protect::{ClerkProtect, ClerkProtectService};
+pub use webhook::{Webhook, WebhookRejection};
 
 pub use clerk_core;
 pub use clerk_core::{

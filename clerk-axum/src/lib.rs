@@ -48,9 +48,11 @@
 
 mod extract;
 mod rejection;
+mod webhook;
 
 pub use extract::{Auth, Claims, Require, Session};
 pub use rejection::ClerkRejection;
+pub use webhook::{Webhook, WebhookRejection};
 
 pub use clerk_core;
 pub use clerk_core::{

@@ -3,9 +3,9 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
-use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, Session};
+use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, Session, Webhook};
 
-use crate::app::{self, AppState};
+use crate::app::{self, AppState, WebhookState};
 
 /// Builds the app (call it inside `HttpServer::new` with a clone of one
 /// `AppState`, so workers share one key cache).
@@ -43,6 +43,15 @@ pub fn app(
                 .wrap(ClerkProtect::requiring(guard.requirement)),
         );
     }
+    if let Some(hooks) = state.webhooks.clone() {
+        app = app
+            .app_data(web::Data::new(hooks.verifier.clone()))
+            .app_data(web::Data::new(hooks))
+            .route("/webhooks/clerk", web::post().to(webhook));
+        if state.dev.is_some() {
+            app = app.route("/webhooks/recent", web::get().to(recent_webhooks));
+        }
+    }
     // `wrap` order: the last one runs first, so authentication is outermost.
     app.wrap(ClerkProtect::new(state.dashboard_protect()))
         .wrap(ClerkMiddleware::new(state.clerk.clone()))
@@ -73,4 +82,12 @@ async fn dashboard(session: Session) -> HttpResponse {
             "<!doctype html><h1>Dashboard</h1><p>Signed in as {}</p>",
             session.user_id()
         ))
+}
+
+async fn webhook(hooks: web::Data<WebhookState>, Webhook(event): Webhook) -> HttpResponse {
+    HttpResponse::Ok().json(hooks.record(&event))
+}
+
+async fn recent_webhooks(hooks: web::Data<WebhookState>) -> HttpResponse {
+    HttpResponse::Ok().json(hooks.recent())
 }

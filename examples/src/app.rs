@@ -1,9 +1,11 @@
 //! The route table, key handling and dev mode shared by the example apps.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clerk_core::routes::RouteMatcher;
 use clerk_core::testing::TestIssuer;
+use clerk_core::webhook::{WebhookEvent, WebhookSigner, WebhookVerifier};
 use clerk_core::{Clerk, ClerkConfig, ConfigError, Preset, Protect, Requirement};
 use serde_json::{Value, json};
 
@@ -69,13 +71,15 @@ pub struct Persona {
     pub token: String,
 }
 
-/// The throwaway issuer and personas of dev mode.
+/// The throwaway issuer, personas and webhook secret of dev mode.
 #[derive(Debug)]
 pub struct DevMode {
     /// The throwaway signing key.
     pub issuer: TestIssuer,
     /// Ready-made identities.
     pub personas: Vec<Persona>,
+    /// A throwaway webhook signing secret.
+    pub webhook_secret: String,
 }
 
 impl DevMode {
@@ -123,7 +127,20 @@ impl DevMode {
                 token: t(issuer.token().user("user_mfa").factor_age(2, 2)),
             },
         ];
-        Self { issuer, personas }
+        Self {
+            issuer,
+            personas,
+            webhook_secret: WebhookSigner::random_secret(),
+        }
+    }
+
+    /// A signer for the throwaway webhook secret.
+    ///
+    /// # Panics
+    /// Never: the secret is generated valid.
+    #[allow(clippy::expect_used)]
+    pub fn webhook_signer(&self) -> WebhookSigner {
+        WebhookSigner::new(&self.webhook_secret).expect("generated secret")
     }
 
     /// The config that verifies the personas' tokens.
@@ -138,6 +155,49 @@ impl Default for DevMode {
     }
 }
 
+/// Webhook handling: the verifier and the last events received.
+#[derive(Debug, Clone)]
+pub struct WebhookState {
+    /// Verifies deliveries.
+    pub verifier: WebhookVerifier,
+    recent: Arc<Mutex<VecDeque<Value>>>,
+}
+
+/// How many received events `GET /webhooks/recent` keeps.
+pub const RECENT_EVENTS: usize = 100;
+
+impl WebhookState {
+    /// Handling with `verifier` and an empty event log.
+    pub fn new(verifier: WebhookVerifier) -> Self {
+        Self {
+            verifier,
+            recent: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_EVENTS))),
+        }
+    }
+
+    /// Logs and remembers a verified event; returns the response body.
+    pub fn record(&self, event: &WebhookEvent) -> Value {
+        tracing::info!(kind = %event.kind, delivery_id = %event.delivery_id, object_id = ?event.object_id(), "webhook received");
+        let summary = json!({
+            "type": event.kind,
+            "delivery_id": event.delivery_id,
+            "object_id": event.object_id(),
+        });
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() == RECENT_EVENTS {
+            recent.pop_back();
+        }
+        recent.push_front(summary.clone());
+        json!({"received": true, "event": summary})
+    }
+
+    /// The last events, newest first.
+    pub fn recent(&self) -> Value {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        Value::Array(recent.iter().cloned().collect())
+    }
+}
+
 /// What the handlers need.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -147,6 +207,9 @@ pub struct AppState {
     pub dev: Option<Arc<DevMode>>,
     /// Where signed-out page requests are sent (`CLERK_SIGN_IN_URL`).
     pub sign_in_url: String,
+    /// Present when a webhook signing secret is configured (always in dev
+    /// mode).
+    pub webhooks: Option<WebhookState>,
 }
 
 /// True when the environment names any Clerk key.
@@ -167,10 +230,17 @@ impl AppState {
         let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
         if has_clerk_keys(&lookup) {
             let clerk = Clerk::new(ClerkConfig::from_env()?)?;
+            let webhooks = match lookup("CLERK_WEBHOOK_SIGNING_SECRET") {
+                Some(secret) if !secret.trim().is_empty() => {
+                    Some(WebhookState::new(WebhookVerifier::new(&secret)?))
+                }
+                _ => None,
+            };
             return Ok(Self {
                 clerk,
                 dev: None,
                 sign_in_url,
+                webhooks,
             });
         }
         Self::dev(DevMode::new(), sign_in_url)
@@ -182,10 +252,14 @@ impl AppState {
     /// Only if the throwaway config is invalid.
     pub fn dev(dev: DevMode, sign_in_url: String) -> Result<Self, ConfigError> {
         let clerk = Clerk::new(dev.config().build()?)?;
+        let webhooks = Some(WebhookState::new(WebhookVerifier::new(
+            &dev.webhook_secret,
+        )?));
         Ok(Self {
             clerk,
             dev: Some(Arc::new(dev)),
             sign_in_url,
+            webhooks,
         })
     }
 
@@ -222,6 +296,25 @@ impl AppState {
                 p.token
             );
         }
+        let body = json!({"type": "user.created", "object": "event", "data": {
+            "id": "user_dev_1", "first_name": "Dev",
+            "email_addresses": [{"id": "idn_1", "email_address": "dev@example.com"}],
+            "primary_email_address_id": "idn_1"}})
+        .to_string();
+        let now = clerk_core::clock::Clock::now_unix(&clerk_core::clock::SystemClock);
+        let mut signed = String::new();
+        for (name, value) in dev
+            .webhook_signer()
+            .headers("msg_dev_1", now, body.as_bytes())
+        {
+            signed.push_str(&format!("-H '{name}: {value}' "));
+        }
+        println!(
+            "\n# a signed user.created webhook (valid for 5 minutes), then GET /webhooks/recent"
+        );
+        println!(
+            "curl -X POST {signed}-H 'content-type: application/json' -d '{body}' http://localhost:{port}/webhooks/clerk"
+        );
         println!("\n{line}");
     }
 

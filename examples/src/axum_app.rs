@@ -1,13 +1,20 @@
 //! The axum example app: the shared route table on axum.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::response::Html;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
-use clerk_axum::{Auth, ClerkLayer, ProtectLayer, Session, protect};
+use clerk_axum::{Auth, ClerkLayer, ProtectLayer, Session, Webhook, protect};
+use clerk_core::webhook::WebhookVerifier;
 use serde_json::Value;
 
-use crate::app::{self, AppState};
+use crate::app::{self, AppState, WebhookState};
+
+impl FromRef<WebhookState> for WebhookVerifier {
+    fn from_ref(state: &WebhookState) -> Self {
+        state.verifier.clone()
+    }
+}
 
 /// Builds the app's router.
 pub fn router(state: AppState) -> Router {
@@ -21,6 +28,13 @@ pub fn router(state: AppState) -> Router {
             _ => get(handler),
         };
         api = api.route(path, method.route_layer(protect(guard.requirement)));
+    }
+    if let Some(hooks) = state.webhooks.clone() {
+        let mut routes = Router::new().route("/webhooks/clerk", post(webhook));
+        if state.dev.is_some() {
+            routes = routes.route("/webhooks/recent", get(recent_webhooks));
+        }
+        api = api.merge(routes.with_state(hooks));
     }
     Router::new()
         .route("/", get(index))
@@ -56,4 +70,12 @@ async fn dashboard(session: Session) -> Html<String> {
         "<!doctype html><h1>Dashboard</h1><p>Signed in as {}</p>",
         session.user_id()
     ))
+}
+
+async fn webhook(State(hooks): State<WebhookState>, Webhook(event): Webhook) -> Json<Value> {
+    Json(hooks.record(&event))
+}
+
+async fn recent_webhooks(State(hooks): State<WebhookState>) -> Json<Value> {
+    Json(hooks.recent())
 }

@@ -283,6 +283,17 @@ impl WebhookSigner {
         })
     }
 
+    /// A fresh random `whsec_` secret (for dev servers and tests).
+    ///
+    /// # Panics
+    /// Only if the operating system's random source fails.
+    #[allow(clippy::expect_used)] // no OS randomness means nothing can work
+    pub fn random_secret() -> String {
+        let mut bytes = [0u8; 24];
+        aws_lc_rs::rand::fill(&mut bytes).expect("OS random source");
+        format!("whsec_{}", STANDARD.encode(bytes))
+    }
+
     /// The `svix-signature` value (`v1,<base64>`) for a delivery.
     pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         let mut ctx = hmac::Context::with_key(&self.key);
