@@ -64,7 +64,63 @@ fn auth_of(req: &HttpRequest) -> Result<clerk_core::Auth, ClerkError> {
 fn session_of(req: &HttpRequest) -> Result<Arc<clerk_core::Session>, ClerkError> {
     match auth_of(req)? {
         clerk_core::Auth::SignedIn(s) => Ok(s),
+        clerk_core::Auth::Machine(_) => Err(ClerkError::Denied(TYPE_MISMATCH)),
         clerk_core::Auth::SignedOut(r) => Err(ClerkError::Denied(Denial::SignedOut(r))),
+    }
+}
+
+const TYPE_MISMATCH: Denial = Denial::SignedOut(clerk_core::SignedOutReason::Rejected(
+    clerk_core::ErrorReason::TokenTypeMismatch,
+));
+
+/// A verified machine token (API key, M2M or OAuth); 401 when signed out,
+/// `token-type-mismatch` for a session token. The middleware must accept
+/// machine tokens (`Clerk::accepting`).
+#[derive(Debug, Clone)]
+pub struct Machine(pub Arc<clerk_core::MachineAuth>);
+
+impl Deref for Machine {
+    type Target = clerk_core::MachineAuth;
+
+    fn deref(&self) -> &clerk_core::MachineAuth {
+        &self.0
+    }
+}
+
+impl FromRequest for Machine {
+    type Error = ClerkError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match auth_of(req) {
+            Ok(clerk_core::Auth::Machine(m)) => Ok(Self(m)),
+            Ok(clerk_core::Auth::SignedIn(_)) => Err(ClerkError::Denied(TYPE_MISMATCH)),
+            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkError::Denied(Denial::SignedOut(r))),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+/// A signed-in user or a verified machine; 401 when signed out.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A user's session.
+    User(Arc<clerk_core::Session>),
+    /// A machine token.
+    Machine(Arc<clerk_core::MachineAuth>),
+}
+
+impl FromRequest for Principal {
+    type Error = ClerkError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match auth_of(req) {
+            Ok(clerk_core::Auth::SignedIn(s)) => Ok(Self::User(s)),
+            Ok(clerk_core::Auth::Machine(m)) => Ok(Self::Machine(m)),
+            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkError::Denied(Denial::SignedOut(r))),
+            Err(e) => Err(e),
+        })
     }
 }
 

@@ -49,7 +49,7 @@ mod middleware;
 mod protect;
 mod webhook;
 
-pub use extract::{Auth, Claims, ClerkError, Require, Session};
+pub use extract::{Auth, Claims, ClerkError, Machine, Principal, Require, Session};
 pub use glue::{ActixHeaders, to_http_response};
 pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
 pub use protect::{ClerkProtect, ClerkProtectService};
@@ -57,6 +57,6 @@ pub use webhook::{Webhook, WebhookRejection};
 
 pub use clerk_core;
 pub use clerk_core::{
-    Clerk, ClerkConfig, Decision, Policy, Preset, Protect, Rejection, Requirement, RouteMatcher,
-    SignedOutReason, policy,
+    AcceptsToken, Clerk, ClerkConfig, Decision, MachineAuth, Policy, Preset, Protect, Rejection,
+    Requirement, RouteMatcher, SignedOutReason, TokenType, policy,
 };

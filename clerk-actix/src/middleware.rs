@@ -75,14 +75,15 @@ where
                     },
                 }
             }
-            // Keys must be fetched first: rare, boxed.
-            AuthStep::NeedsKeys(token) => {
+            // Keys must be fetched first, or a machine token needs the
+            // Backend API: rarer, boxed.
+            AuthStep::Pending(pending) => {
                 let clerk = self.clerk.clone();
                 let service = Rc::clone(&self.service);
                 ResponseFuture {
                     kind: Kind::Slow {
                         fut: Box::pin(async move {
-                            let auth = clerk.authenticate_token(&token).await;
+                            let auth = clerk.complete(pending).await;
                             req.extensions_mut().insert(auth);
                             service.call(req).await
                         }),

@@ -22,7 +22,59 @@ fn auth_of(parts: &Parts) -> Result<&clerk_core::Auth, ClerkRejection> {
 fn session_of(parts: &Parts) -> Result<Arc<clerk_core::Session>, ClerkRejection> {
     match auth_of(parts)? {
         clerk_core::Auth::SignedIn(s) => Ok(s.clone()),
+        clerk_core::Auth::Machine(_) => Err(ClerkRejection::denied(&TYPE_MISMATCH)),
         clerk_core::Auth::SignedOut(r) => Err(ClerkRejection::denied(&Denial::SignedOut(*r))),
+    }
+}
+
+const TYPE_MISMATCH: Denial = Denial::SignedOut(clerk_core::SignedOutReason::Rejected(
+    clerk_core::ErrorReason::TokenTypeMismatch,
+));
+
+/// A verified machine token (API key, M2M or OAuth); 401 when signed out,
+/// `token-type-mismatch` for a session token. The layer must accept machine
+/// tokens (`Clerk::accepting`).
+#[derive(Debug, Clone)]
+pub struct Machine(pub Arc<clerk_core::MachineAuth>);
+
+impl Deref for Machine {
+    type Target = clerk_core::MachineAuth;
+
+    fn deref(&self) -> &clerk_core::MachineAuth {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Machine {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match auth_of(parts)? {
+            clerk_core::Auth::Machine(m) => Ok(Self(m.clone())),
+            clerk_core::Auth::SignedIn(_) => Err(ClerkRejection::denied(&TYPE_MISMATCH)),
+            clerk_core::Auth::SignedOut(r) => Err(ClerkRejection::denied(&Denial::SignedOut(*r))),
+        }
+    }
+}
+
+/// A signed-in user or a verified machine; 401 when signed out.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A user's session.
+    User(Arc<clerk_core::Session>),
+    /// A machine token.
+    Machine(Arc<clerk_core::MachineAuth>),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match auth_of(parts)? {
+            clerk_core::Auth::SignedIn(s) => Ok(Self::User(s.clone())),
+            clerk_core::Auth::Machine(m) => Ok(Self::Machine(m.clone())),
+            clerk_core::Auth::SignedOut(r) => Err(ClerkRejection::denied(&Denial::SignedOut(*r))),
+        }
     }
 }
 

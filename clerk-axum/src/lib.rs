@@ -50,14 +50,14 @@ mod extract;
 mod rejection;
 mod webhook;
 
-pub use extract::{Auth, Claims, Require, Session};
+pub use extract::{Auth, Claims, Machine, Principal, Require, Session};
 pub use rejection::ClerkRejection;
 pub use webhook::{Webhook, WebhookRejection};
 
 pub use clerk_core;
 pub use clerk_core::{
-    Clerk, ClerkConfig, Decision, Policy, Preset, Protect, Rejection, Requirement, RouteMatcher,
-    SignedOutReason, policy,
+    AcceptsToken, Clerk, ClerkConfig, Decision, MachineAuth, Policy, Preset, Protect, Rejection,
+    Requirement, RouteMatcher, SignedOutReason, TokenType, policy,
 };
 pub use clerk_tower::{ClerkLayer, ProtectLayer};
 

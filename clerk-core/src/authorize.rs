@@ -191,6 +191,8 @@ pub enum Requirement {
     Reverification(Reverification),
     /// A second factor was verified in this session (ours).
     Mfa,
+    /// A machine token grants this scope (machines only; false for sessions).
+    Scope(String),
     /// Your own check, with a name for logs and `Debug`.
     Custom(&'static str, Predicate),
     /// Every one of these (empty is false).
@@ -279,6 +281,40 @@ impl Requirement {
     /// A second factor was verified in this session (`fva[1] != -1`).
     pub fn mfa() -> Self {
         Self::Mfa
+    }
+
+    /// A machine token that grants `scope` (never met by a session).
+    pub fn scope(scope: impl Into<String>) -> Self {
+        Self::Scope(scope.into())
+    }
+
+    /// Checks `self` against a machine identity: only [`Requirement::Scope`]
+    /// and [`Requirement::SignedIn`] (any verified identity of an accepted
+    /// kind) can hold; roles, plans, reverification, custom predicates and
+    /// negations never do for machines.
+    pub fn check_machine(&self, machine: &crate::machine::MachineAuth) -> Verdict {
+        let from_bool = |ok: bool| {
+            if ok {
+                Verdict::Allowed
+            } else {
+                Verdict::Denied
+            }
+        };
+        match self {
+            Self::SignedIn => Verdict::Allowed,
+            Self::Scope(s) => from_bool(machine.has_scope(s)),
+            Self::All(reqs) => from_bool(
+                !reqs.is_empty()
+                    && reqs
+                        .iter()
+                        .all(|r| r.check_machine(machine) == Verdict::Allowed),
+            ),
+            Self::Any(reqs) => from_bool(
+                reqs.iter()
+                    .any(|r| r.check_machine(machine) == Verdict::Allowed),
+            ),
+            _ => Verdict::Denied,
+        }
     }
 
     /// Any signed-in session.
@@ -373,6 +409,7 @@ impl Requirement {
                     .is_some_and(|a| a.second_factor_minutes().is_some()),
             ),
             Self::Custom(_, pred) => from_bool(pred(claims)),
+            Self::Scope(_) => Verdict::Denied,
             Self::All(reqs) => {
                 if reqs.is_empty() {
                     return Verdict::Denied;
@@ -497,6 +534,7 @@ impl fmt::Debug for Requirement {
             Self::Feature(x) => f.debug_tuple("Feature").field(x).finish(),
             Self::Reverification(r) => f.debug_tuple("Reverification").field(r).finish(),
             Self::Mfa => f.write_str("Mfa"),
+            Self::Scope(s) => f.debug_tuple("Scope").field(s).finish(),
             Self::Custom(name, _) => f.debug_tuple("Custom").field(name).finish(),
             Self::All(v) => f.debug_tuple("All").field(v).finish(),
             Self::Any(v) => f.debug_tuple("Any").field(v).finish(),

@@ -1,5 +1,5 @@
-//! [`Clerk`]: the one object an application holds. It reads the session
-//! token from request headers, verifies it, and answers with an [`Auth`].
+//! [`Clerk`]: the one object an application holds. It reads the token from
+//! request headers, verifies it, and answers with an [`Auth`].
 //!
 //! ```
 //! use clerk_core::{Clerk, testing::TestIssuer};
@@ -16,21 +16,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! Machine tokens (API keys, M2M, OAuth) are verified only by a `Clerk`
+//! that accepts them ([`Clerk::accepting`]); others refuse them as
+//! `token-type-mismatch` without any network call. They are read only from
+//! the `Authorization` header, never from cookies.
 
 use std::sync::Arc;
 
+use crate::backend::BackendApi;
 use crate::config::ClerkConfig;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ErrorReason, VerifyError};
+use crate::jwks::http_client;
+use crate::machine::{AcceptsToken, MachineVerifier, TokenType, detect, is_opaque_machine_token};
 use crate::request::{
     Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
 };
-use crate::verify::Verifier;
+use crate::verify::{Session, Verifier};
 
-/// Authenticates requests. Cheap to clone; build one per process.
+/// Authenticates requests. Cheap to clone; build one per process (clones
+/// share every cache).
 #[derive(Clone, Debug)]
 pub struct Clerk {
     verifier: Verifier,
     cookie_suffix: Option<Arc<str>>,
+    machines: Arc<MachineVerifier>,
+    accepts: Arc<AcceptsToken>,
+    frontend_api_url: Option<Arc<str>>,
 }
 
 /// The outcome of [`Clerk::authenticate_ready`].
@@ -38,13 +50,21 @@ pub struct Clerk {
 pub enum AuthStep {
     /// Decided without waiting.
     Ready(Auth),
-    /// The key set must be fetched first: finish with
-    /// [`Clerk::authenticate_token`] and this token.
-    NeedsKeys(String),
+    /// Needs a key fetch or a Backend API call: finish with
+    /// [`Clerk::complete`].
+    Pending(PendingAuth),
+}
+
+/// A token whose verification must wait (owned, so it can be moved into a
+/// future).
+#[derive(Debug)]
+pub struct PendingAuth {
+    token: String,
+    kind: TokenType,
 }
 
 impl Clerk {
-    /// A `Clerk` for `config`.
+    /// A `Clerk` for `config`, accepting session tokens only.
     ///
     /// # Errors
     /// See [`Verifier::new`].
@@ -52,9 +72,29 @@ impl Clerk {
         let cookie_suffix = config
             .publishable_key()
             .map(|pk| Arc::from(cookie_suffix(pk.as_str())));
+        let client = http_client(config.connect_timeout, config.http_timeout)?;
+        let api = config
+            .secret_key()
+            .map(|sk| BackendApi::new(client.clone(), config.api_url(), sk))
+            .transpose()?;
+        let m2m_api = config
+            .machine_secret_key
+            .as_deref()
+            .map(|sk| BackendApi::with_bearer(client, config.api_url(), sk))
+            .transpose()?;
+        let machines = Arc::new(MachineVerifier::new(
+            api,
+            m2m_api,
+            config.clock.clone(),
+            config.machine_policy,
+        ));
+        let frontend_api_url = config.frontend_api_url().map(Arc::from);
         Ok(Self {
             verifier: Verifier::new(config)?,
             cookie_suffix,
+            machines,
+            accepts: Arc::new(AcceptsToken::default()),
+            frontend_api_url,
         })
     }
 
@@ -66,16 +106,36 @@ impl Clerk {
         Self::new(ClerkConfig::from_env()?)
     }
 
+    /// The same `Clerk` (same caches) accepting `accepts` token kinds.
+    #[must_use]
+    pub fn accepting(&self, accepts: AcceptsToken) -> Self {
+        Self {
+            accepts: Arc::new(accepts),
+            ..self.clone()
+        }
+    }
+
+    /// The token kinds this `Clerk` verifies.
+    pub fn accepts(&self) -> &AcceptsToken {
+        &self.accepts
+    }
+
     /// The verifier (for `prefetch`, `is_ready`, or verifying raw tokens).
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
     }
 
-    /// Authenticates without waiting when possible (always, except when the
-    /// key set must be fetched first).
+    /// The frontend API URL, when known (for OAuth `resource_metadata`).
+    pub fn frontend_api_url(&self) -> Option<&str> {
+        self.frontend_api_url.as_deref()
+    }
+
+    /// Authenticates without waiting when possible: always for session
+    /// tokens with keys at hand; machine tokens and key fetches wait.
     pub fn authenticate_ready<H: RequestHeaders + ?Sized>(&self, headers: &H) -> AuthStep {
-        let token = match extract_token(headers, self.cookie_suffix.as_deref()) {
-            Extracted::Header(t) | Extracted::Cookie(t) => t,
+        let (token, from_header) = match extract_token(headers, self.cookie_suffix.as_deref()) {
+            Extracted::Header(t) => (t, true),
+            Extracted::Cookie(t) => (t, false),
             Extracted::Missing => {
                 return AuthStep::Ready(Auth::SignedOut(SignedOutReason::TokenMissing));
             }
@@ -83,9 +143,49 @@ impl Clerk {
                 return AuthStep::Ready(Auth::SignedOut(SignedOutReason::MalformedHeader));
             }
         };
+        let mismatch = || {
+            AuthStep::Ready(Auth::SignedOut(SignedOutReason::Rejected(
+                ErrorReason::TokenTypeMismatch,
+            )))
+        };
+        if from_header && self.accepts.allows_machines() {
+            let kind = detect(token);
+            if !self.accepts.allows(kind) {
+                return mismatch();
+            }
+            if kind.is_machine() {
+                return AuthStep::Pending(PendingAuth {
+                    token: token.to_owned(),
+                    kind,
+                });
+            }
+        } else if is_opaque_machine_token(token) || !self.accepts.allows(TokenType::SessionToken) {
+            return mismatch();
+        }
         match self.verifier.verify_ready(token) {
-            Some(result) => AuthStep::Ready(to_auth(result)),
-            None => AuthStep::NeedsKeys(token.to_owned()),
+            Some(result) => AuthStep::Ready(session_auth(result)),
+            None => AuthStep::Pending(PendingAuth {
+                token: token.to_owned(),
+                kind: TokenType::SessionToken,
+            }),
+        }
+    }
+
+    /// Finishes an authentication that had to wait.
+    pub async fn complete(&self, pending: PendingAuth) -> Auth {
+        let rejected = |e: VerifyError| Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
+        match pending.kind {
+            TokenType::SessionToken => session_auth(self.verifier.verify(&pending.token).await),
+            kind if is_opaque_machine_token(&pending.token) => {
+                match self.machines.verify(&pending.token, kind).await {
+                    Ok(m) => Auth::Machine(m),
+                    Err(e) => rejected(e),
+                }
+            }
+            kind => match self.verifier.verify_machine_jwt(&pending.token, kind).await {
+                Ok(m) => Auth::Machine(Arc::new(m)),
+                Err(e) => rejected(e),
+            },
         }
     }
 
@@ -93,17 +193,17 @@ impl Clerk {
     pub async fn authenticate<H: RequestHeaders + ?Sized>(&self, headers: &H) -> Auth {
         match self.authenticate_ready(headers) {
             AuthStep::Ready(auth) => auth,
-            AuthStep::NeedsKeys(token) => self.authenticate_token(&token).await,
+            AuthStep::Pending(pending) => self.complete(pending).await,
         }
     }
 
-    /// Authenticates a token already taken from a request.
+    /// Authenticates a session token already taken from a request.
     pub async fn authenticate_token(&self, token: &str) -> Auth {
-        to_auth(self.verifier.verify(token).await)
+        session_auth(self.verifier.verify(token).await)
     }
 }
 
-fn to_auth(result: Result<Arc<crate::verify::Session>, crate::error::VerifyError>) -> Auth {
+fn session_auth(result: Result<Arc<Session>, VerifyError>) -> Auth {
     match result {
         Ok(session) => Auth::SignedIn(session),
         Err(e) => Auth::SignedOut(SignedOutReason::Rejected(e.reason())),

@@ -99,6 +99,8 @@ pub struct ClerkConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) http_timeout: Duration,
     pub(crate) frontend_api_url: Option<String>,
+    pub(crate) machine_secret_key: Option<String>,
+    pub(crate) machine_policy: crate::machine::MachinePolicy,
 }
 
 impl ClerkConfig {
@@ -200,6 +202,8 @@ pub struct ClerkConfigBuilder {
     http_timeout: Duration,
     frontend_api_url: Option<String>,
     key_source: Option<Arc<dyn KeySource>>,
+    machine_secret_key: Option<String>,
+    machine_policy: crate::machine::MachinePolicy,
 }
 
 impl Default for ClerkConfigBuilder {
@@ -224,6 +228,8 @@ impl Default for ClerkConfigBuilder {
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             frontend_api_url: None,
             key_source: None,
+            machine_secret_key: None,
+            machine_policy: crate::machine::MachinePolicy::default(),
         }
     }
 }
@@ -281,6 +287,7 @@ impl ClerkConfigBuilder {
             secret_key: get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned()),
             publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
             api_url: get("CLERK_API_URL"),
+            machine_secret_key: get("CLERK_MACHINE_SECRET_KEY").map(|s| s.trim().to_owned()),
             authorized_parties: get("CLERK_AUTHORIZED_PARTIES")
                 .map(|p| split_list(&p))
                 .unwrap_or_default(),
@@ -452,6 +459,21 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// A machine secret key (`ak_…`) used to verify M2M tokens
+    /// (`CLERK_MACHINE_SECRET_KEY`); the secret key is used otherwise.
+    #[must_use]
+    pub fn machine_secret_key(mut self, key: impl Into<String>) -> Self {
+        self.machine_secret_key = Some(key.into());
+        self
+    }
+
+    /// Caching and budgets of opaque machine-token verification.
+    #[must_use]
+    pub fn machine_policy(mut self, policy: crate::machine::MachinePolicy) -> Self {
+        self.machine_policy = policy;
+        self
+    }
+
     /// Your own key source (used when no PEM key or JWKS is set).
     #[must_use]
     pub fn key_source(mut self, source: Arc<dyn KeySource>) -> Self {
@@ -527,6 +549,8 @@ impl ClerkConfigBuilder {
             connect_timeout: self.connect_timeout,
             http_timeout: self.http_timeout,
             frontend_api_url,
+            machine_secret_key: self.machine_secret_key,
+            machine_policy: self.machine_policy,
         })
     }
 }

@@ -58,11 +58,16 @@ pub enum ErrorReason {
     /// `session-pending` (ours): the session's status is `pending` and the
     /// configuration does not accept pending sessions.
     SessionPending,
+    /// `token-revoked` (ours): a machine token was revoked.
+    TokenRevoked,
+    /// `backend-api-unavailable` (ours): the Backend API cannot verify a
+    /// machine token now (down, or the per-second budget is spent).
+    BackendApiUnavailable,
 }
 
 impl ErrorReason {
     /// Every reason, in declaration order.
-    pub const ALL: [ErrorReason; 16] = [
+    pub const ALL: [ErrorReason; 18] = [
         Self::TokenExpired,
         Self::TokenInvalid,
         Self::TokenInvalidAlgorithm,
@@ -79,6 +84,8 @@ impl ErrorReason {
         Self::TokenInvalidIssuer,
         Self::TokenTypeMismatch,
         Self::SessionPending,
+        Self::TokenRevoked,
+        Self::BackendApiUnavailable,
     ];
 
     /// Clerk's spelling of this reason, e.g. `"token-expired"`.
@@ -100,6 +107,8 @@ impl ErrorReason {
             Self::TokenInvalidIssuer => "token-invalid-issuer",
             Self::TokenTypeMismatch => "token-type-mismatch",
             Self::SessionPending => "session-pending",
+            Self::TokenRevoked => "token-revoked",
+            Self::BackendApiUnavailable => "backend-api-unavailable",
         }
     }
 
@@ -113,7 +122,10 @@ impl ErrorReason {
     pub const fn is_unavailable(self) -> bool {
         matches!(
             self,
-            Self::JwkRemoteFailedToLoad | Self::JwkFailedToResolve | Self::SecretKeyInvalid
+            Self::JwkRemoteFailedToLoad
+                | Self::JwkFailedToResolve
+                | Self::SecretKeyInvalid
+                | Self::BackendApiUnavailable
         )
     }
 }

@@ -27,6 +27,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod authorize;
+pub mod backend;
 pub mod claims;
 pub mod clerk;
 pub mod clock;
@@ -35,6 +36,7 @@ pub mod error;
 mod json;
 pub mod jwks;
 pub mod keys;
+pub mod machine;
 pub mod protect;
 pub mod request;
 pub mod routes;
@@ -46,9 +48,10 @@ pub mod webhook;
 
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification, Verdict};
 pub use claims::SessionClaims;
-pub use clerk::{AuthStep, Clerk};
+pub use clerk::{AuthStep, Clerk, PendingAuth};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
+pub use machine::{AcceptsToken, MachineAuth, TokenType};
 pub use protect::{Decision, Protect, Rejection};
 pub use request::{Auth, SignedOutReason};
 pub use routes::RouteMatcher;

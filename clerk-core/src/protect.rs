@@ -38,6 +38,8 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::authorize::{Requirement, Reverification, Verdict};
+use crate::error::ErrorReason;
+use crate::machine::{AcceptsToken, TokenType};
 use crate::request::{Auth, RequestHeaders, SignedOutReason};
 use crate::routes::{RouteMatcher, normalize_path};
 
@@ -178,6 +180,8 @@ struct Inner {
     sign_in: Option<HeaderValue>,
     renderer: Option<Renderer>,
     allow_preflight: bool,
+    accepts: AcceptsToken,
+    resource_metadata: Option<HeaderValue>,
 }
 
 impl Protect {
@@ -192,6 +196,8 @@ impl Protect {
                 sign_in: None,
                 renderer: None,
                 allow_preflight: true,
+                accepts: AcceptsToken::default(),
+                resource_metadata: None,
             }),
         }
     }
@@ -244,6 +250,26 @@ impl Protect {
         self.edit(|i| i.allow_preflight = allow)
     }
 
+    /// Which token kinds the protected routes accept (default: session
+    /// tokens). Others are refused as `token-type-mismatch` (401). The
+    /// authenticating layer must accept them too, or they never verify.
+    #[must_use]
+    pub fn accepts_token(self, accepts: AcceptsToken) -> Self {
+        self.edit(|i| i.accepts = accepts)
+    }
+
+    /// For routes accepting OAuth tokens: 401 challenges name the protected
+    /// resource metadata, `Bearer resource_metadata="<frontend_api_url>/.well-known/oauth-protected-resource"`.
+    #[must_use]
+    pub fn oauth_resource_metadata(self, frontend_api_url: &str) -> Self {
+        let url = format!(
+            "{}/.well-known/oauth-protected-resource",
+            frontend_api_url.trim_end_matches('/')
+        );
+        let value = HeaderValue::from_str(&url).ok();
+        self.edit(|i| i.resource_metadata = value)
+    }
+
     /// The requirement.
     pub fn requirement(&self) -> &Requirement {
         &self.inner.requirement
@@ -282,13 +308,22 @@ impl Protect {
 
     /// Why `auth` does not satisfy the requirement (routes not considered).
     pub fn denial(&self, auth: &Auth) -> Option<Denial> {
-        match auth {
-            Auth::SignedOut(reason) => Some(Denial::SignedOut(*reason)),
-            Auth::SignedIn(session) => match self.inner.requirement.check(session) {
-                Verdict::Allowed => None,
-                Verdict::Denied => Some(Denial::Forbidden),
-                Verdict::NeedsReverification(w) => Some(Denial::NeedsReverification(w)),
-            },
+        let mismatch = Some(Denial::SignedOut(SignedOutReason::Rejected(
+            ErrorReason::TokenTypeMismatch,
+        )));
+        let verdict = match auth {
+            Auth::SignedOut(reason) => return Some(Denial::SignedOut(*reason)),
+            Auth::SignedIn(_) if !self.inner.accepts.allows(TokenType::SessionToken) => {
+                return mismatch;
+            }
+            Auth::Machine(m) if !self.inner.accepts.allows(m.token_type) => return mismatch,
+            Auth::SignedIn(session) => self.inner.requirement.check(session),
+            Auth::Machine(m) => self.inner.requirement.check_machine(m),
+        };
+        match verdict {
+            Verdict::Allowed => None,
+            Verdict::Denied => Some(Denial::Forbidden),
+            Verdict::NeedsReverification(w) => Some(Denial::NeedsReverification(w)),
         }
     }
 
@@ -312,7 +347,25 @@ impl Protect {
             Denial::Forbidden if i.hide => return Rejection::not_found(),
             _ => {}
         }
-        Rejection::default_for(denial)
+        let mut rejection = Rejection::default_for(denial);
+        if let (Denial::SignedOut(reason), Some(metadata)) = (denial, &i.resource_metadata)
+            && !reason.is_unavailable()
+            && i.accepts.allows(TokenType::OAuthToken)
+        {
+            let challenge = format!(
+                "Bearer {}resource_metadata=\"{}\"",
+                if reason.token_presented() {
+                    "error=\"invalid_token\", "
+                } else {
+                    ""
+                },
+                metadata.to_str().unwrap_or_default()
+            );
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                rejection.headers.insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        rejection
     }
 
     fn reject<H: RequestHeaders + ?Sized>(&self, denial: &Denial, headers: &H) -> Decision {
@@ -349,7 +402,6 @@ mod tests {
     use super::*;
     use crate::authorize::Preset;
     use crate::claims::SessionClaims;
-    use crate::error::ErrorReason;
     use crate::verify::Session;
 
     fn signed_in(extra: serde_json::Value) -> Auth {

@@ -28,6 +28,7 @@ use http::HeaderMap;
 
 use crate::authorize::{Requirement, Verdict};
 use crate::error::ErrorReason;
+use crate::machine::MachineAuth;
 use crate::verify::Session;
 
 /// Header values longer than this are refused.
@@ -170,6 +171,9 @@ impl std::fmt::Display for SignedOutReason {
 pub enum Auth {
     /// A verified session.
     SignedIn(Arc<Session>),
+    /// A verified machine token (API key, M2M or OAuth), on layers that
+    /// accept them.
+    Machine(Arc<MachineAuth>),
     /// No usable session, and why.
     SignedOut(SignedOutReason),
 }
@@ -179,7 +183,15 @@ impl Auth {
     pub fn session(&self) -> Option<&Arc<Session>> {
         match self {
             Self::SignedIn(s) => Some(s),
-            Self::SignedOut(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The machine identity, when a machine token was verified.
+    pub fn machine(&self) -> Option<&Arc<MachineAuth>> {
+        match self {
+            Self::Machine(m) => Some(m),
+            _ => None,
         }
     }
 
@@ -193,14 +205,19 @@ impl Auth {
         self.session().map(|s| s.user_id())
     }
 
-    /// Clerk's `has()`: false when signed out.
+    /// Clerk's `has()`: false when signed out; for a machine only scope
+    /// requirements can hold (see [`Requirement::check_machine`]).
     pub fn has(&self, requirement: &Requirement) -> bool {
-        self.session().is_some_and(|s| requirement.is_met_by(s))
+        self.check(requirement) == Some(Verdict::Allowed)
     }
 
     /// Checks `requirement`; `None` when signed out.
     pub fn check(&self, requirement: &Requirement) -> Option<Verdict> {
-        self.session().map(|s| requirement.check(s))
+        match self {
+            Self::SignedIn(s) => Some(requirement.check(s)),
+            Self::Machine(m) => Some(requirement.check_machine(m)),
+            Self::SignedOut(_) => None,
+        }
     }
 }
 

@@ -112,12 +112,33 @@ const fn invalid(message: &'static str) -> VerifyError {
     VerifyError::new(ErrorReason::TokenInvalid, message)
 }
 
-/// Splits, decodes and checks a compact JWS. See the module docs for the rules.
+/// What kind of JWT a parse expects; it decides the `typ` and `cat` rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A session token: `typ` absent or `JWT`; machine and template
+    /// categories refused.
+    Session,
+    /// A JWT machine-to-machine token: `typ` absent or `JWT`.
+    M2m,
+    /// A JWT OAuth access token: `typ` must be `at+jwt` (RFC 9068).
+    OAuth,
+}
+
+/// Splits, decodes and checks a compact JWS as a session token. See the
+/// module docs for the rules.
 ///
 /// # Errors
 /// `token-invalid` for structural problems, `token-invalid-algorithm` for a
 /// non-RS `alg`, `token-type-mismatch` for machine or template categories.
 pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
+    parse_as(token, Shape::Session)
+}
+
+/// Like [`parse`], with the header rules of `shape`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_as(token: &str, shape: Shape) -> Result<ParsedToken<'_>, VerifyError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(invalid("token is larger than 8 KiB"));
     }
@@ -133,7 +154,7 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
     let header = Fields::parse(&header, header_slot).ok_or(invalid(
         "header is not a JSON object without duplicate members",
     ))?;
-    let header = check_header(header)?;
+    let header = check_header(header, shape)?;
     let payload = URL_SAFE_NO_PAD
         .decode(p64)
         .map_err(|_| invalid("payload is not canonical base64url"))?;
@@ -169,7 +190,7 @@ fn header_slot(name: &str) -> Option<usize> {
     })
 }
 
-fn check_header(mut header: Fields<'_, 6>) -> Result<Header, VerifyError> {
+fn check_header(mut header: Fields<'_, 6>, shape: Shape) -> Result<Header, VerifyError> {
     let alg = header
         .get(ALG)
         .and_then(Field::as_str)
@@ -178,10 +199,18 @@ fn check_header(mut header: Fields<'_, 6>) -> Result<Header, VerifyError> {
             ErrorReason::TokenInvalidAlgorithm,
             "alg must be RS256, RS384 or RS512",
         ))?;
-    match header.get(TYP) {
-        None => {}
-        Some(Field::Str(t)) if t == "JWT" => {}
-        Some(_) => return Err(invalid("typ must be JWT when present")),
+    let typ = header.get(TYP).map(|t| t.as_str());
+    match (shape, typ) {
+        (Shape::Session | Shape::M2m, None | Some(Some("JWT"))) => {}
+        (Shape::OAuth, Some(Some("at+jwt" | "application/at+jwt"))) => {}
+        (Shape::OAuth, _) => return Err(invalid("typ must be at+jwt for an OAuth access token")),
+        (Shape::Session, Some(Some("at+jwt" | "application/at+jwt"))) => {
+            return Err(VerifyError::new(
+                ErrorReason::TokenTypeMismatch,
+                "an OAuth access token is not a session token",
+            ));
+        }
+        _ => return Err(invalid("typ must be JWT when present")),
     }
     if header.get(CRIT).is_some() {
         return Err(invalid("crit header parameter is not supported"));
@@ -195,7 +224,9 @@ fn check_header(mut header: Fields<'_, 6>) -> Result<Header, VerifyError> {
         Some(_) => return Err(invalid("kid must be a string")),
     };
     let cat = header.take(CAT).and_then(Field::into_string);
-    if matches!(cat.as_deref(), Some(CATEGORY_M2M | CATEGORY_JWT_TEMPLATE)) {
+    if shape == Shape::Session
+        && matches!(cat.as_deref(), Some(CATEGORY_M2M | CATEGORY_JWT_TEMPLATE))
+    {
         return Err(VerifyError::new(
             ErrorReason::TokenTypeMismatch,
             "token category is not a session token",
@@ -333,10 +364,15 @@ mod tests {
     #[test]
     fn typ_absent_or_jwt() {
         assert!(parse(&token(r#"{"alg":"RS256"}"#, P)).is_ok());
-        for typ in [r#""at+jwt""#, r#""jwt""#, "1", "null"] {
+        for typ in [r#""jwt""#, "1", "null", r#""JOSE""#] {
             let h = format!(r#"{{"alg":"RS256","typ":{typ}}}"#);
             assert_eq!(reason(&token(&h, P)), ErrorReason::TokenInvalid);
         }
+        // An OAuth access token is a token of another type.
+        let h = r#"{"alg":"RS256","typ":"at+jwt"}"#;
+        assert_eq!(reason(&token(h, P)), ErrorReason::TokenTypeMismatch);
+        assert!(parse_as(&token(h, P), Shape::OAuth).is_ok());
+        assert!(parse_as(&token(r#"{"alg":"RS256"}"#, P), Shape::OAuth).is_err());
     }
 
     #[test]

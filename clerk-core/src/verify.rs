@@ -43,7 +43,8 @@ use crate::jwks::{
     BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, VerifyingKey,
     http_client,
 };
-use crate::token;
+use crate::machine::{MachineAuth, TokenType};
+use crate::token::{self, Shape};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A verified session: its claims, and the key that signed it.
@@ -296,6 +297,65 @@ impl Verifier {
         }))
     }
 
+    /// Verifies a JWT-shaped machine token (M2M, or an OAuth access token)
+    /// with the instance's keys: signature, times and issuer as for session
+    /// tokens; `typ` and `cat` per kind; no `sid` or `azp`.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`]; `token-type-mismatch` for a session token or
+    /// an M2M token whose `sub` is not a machine.
+    pub async fn verify_machine_jwt(
+        &self,
+        token: &str,
+        kind: TokenType,
+    ) -> Result<MachineAuth, VerifyError> {
+        let shape = match kind {
+            TokenType::M2mToken => Shape::M2m,
+            TokenType::OAuthToken => Shape::OAuth,
+            _ => {
+                return Err(VerifyError::new(
+                    ErrorReason::TokenTypeMismatch,
+                    "not a JWT machine token",
+                ));
+            }
+        };
+        let parsed = token::parse_as(token, shape)?;
+        parse_claims(&parsed.payload)?;
+        let key = self
+            .inner
+            .keys
+            .key_for(parsed.header.kid.as_deref())
+            .await?;
+        if key.algorithm() != parsed.header.alg {
+            return Err(VerifyError::new(
+                ErrorReason::TokenVerificationFailed,
+                "token algorithm differs from its key's algorithm",
+            ));
+        }
+        if !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
+            return Err(VerifyError::new(
+                ErrorReason::TokenInvalidSignature,
+                "signature does not match the key",
+            ));
+        }
+        let claims = SessionClaims::from_fields(parse_claims(&parsed.payload)?)?
+            .with_payload(parsed.payload.clone());
+        let now = self.inner.clock.now_unix();
+        self.inner.policy.check_machine(&claims, now)?;
+        if kind == TokenType::M2mToken && !claims.user_id().starts_with("mch_") {
+            return Err(VerifyError::new(
+                ErrorReason::TokenTypeMismatch,
+                "an M2M token's subject must be a machine",
+            ));
+        }
+        Ok(MachineAuth::from_jwt_claims(
+            kind,
+            claims.raw(),
+            claims.user_id(),
+            claims.expires_at(),
+        ))
+    }
+
     /// Forgets every verified token (e.g. after a key was removed).
     pub fn clear_token_cache(&self) {
         if let Some(cache) = &self.inner.cache {
@@ -350,6 +410,33 @@ impl Policy {
         Ok(())
     }
 
+    /// Times, `iat` and issuer: the checks machine JWTs share with sessions.
+    #[allow(clippy::cast_precision_loss)]
+    fn check_machine(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+        self.check_times(c, now)?;
+        if c.iat_f64()
+            .is_some_and(|iat| iat > now.saturating_add(self.skew) as f64)
+        {
+            return Err(VerifyError::new(
+                ErrorReason::TokenIatInTheFuture,
+                "token was issued in the future",
+            ));
+        }
+        self.check_issuer(c)
+    }
+
+    fn check_issuer(&self, c: &SessionClaims) -> Result<(), VerifyError> {
+        if let Some(expected) = &self.issuer
+            && c.issuer() != Some(expected.as_str())
+        {
+            return Err(VerifyError::new(
+                ErrorReason::TokenInvalidIssuer,
+                "iss is not this instance's issuer",
+            ));
+        }
+        Ok(())
+    }
+
     #[allow(clippy::cast_precision_loss)]
     fn check_claims(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
         self.check_times(c, now)?;
@@ -383,14 +470,7 @@ impl Policy {
                 "token has no sid: not a session token",
             ));
         }
-        if let Some(expected) = &self.issuer
-            && c.issuer() != Some(expected.as_str())
-        {
-            return Err(VerifyError::new(
-                ErrorReason::TokenInvalidIssuer,
-                "iss is not this instance's issuer",
-            ));
-        }
+        self.check_issuer(c)?;
         match c.status() {
             SessionStatus::Active => Ok(()),
             SessionStatus::Pending if self.accept_pending => Ok(()),

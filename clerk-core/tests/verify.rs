@@ -415,12 +415,14 @@ async fn duplicate_claims_with_a_valid_signature_are_invalid() {
 
 #[tokio::test]
 async fn crit_cty_and_typ_with_a_valid_signature_are_invalid() {
+    // (An `at+jwt` typ is an OAuth token: `token-type-mismatch`, tested
+    // with the machine tokens.)
     let f = Fixture::new();
     let v = f.verifier();
     for (name, value) in [
         ("crit", json!(["exp"])),
         ("cty", json!("JWT")),
-        ("typ", json!("at+jwt")),
+        ("typ", json!("JOSE+JSON")),
     ] {
         let t = f.token().header(name, value).build();
         assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalid, "{name}");
@@ -604,6 +606,8 @@ async fn every_reason_string_is_exact() {
             "token-invalid-issuer",
             "token-type-mismatch",
             "session-pending",
+            "token-revoked",
+            "backend-api-unavailable",
         ]
     );
     for r in ErrorReason::ALL {

@@ -71,15 +71,16 @@ where
                     },
                 }
             }
-            // Keys must be fetched first (start-up, rotation): box that
-            // rare future, and keep the service that was driven ready.
-            AuthStep::NeedsKeys(token) => {
+            // Keys must be fetched first (start-up, rotation), or a machine
+            // token needs the Backend API: box that rarer future, and keep
+            // the service that was driven ready.
+            AuthStep::Pending(pending) => {
                 let clerk = self.clerk.clone();
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture {
                     state: State::Fetching {
-                        auth: Box::pin(async move { clerk.authenticate_token(&token).await }),
+                        auth: Box::pin(async move { clerk.complete(pending).await }),
                         pending: Some((ready, req)),
                     },
                 }

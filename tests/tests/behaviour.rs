@@ -58,6 +58,9 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
     let path = req.uri().path().to_owned();
     let session = || match &auth {
         Auth::SignedIn(s) => Ok(s.clone()),
+        Auth::Machine(_) => Err(to_response(Rejection::default_for(&Denial::SignedOut(
+            clerk_core::SignedOutReason::Rejected(clerk_core::ErrorReason::TokenTypeMismatch),
+        )))),
         Auth::SignedOut(r) => Err(to_response(Rejection::default_for(&Denial::SignedOut(*r)))),
     };
     if let Some(guard) = app::guards().into_iter().find(|g| g.path == path) {

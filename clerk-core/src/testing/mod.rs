@@ -188,6 +188,31 @@ impl TestIssuer {
         TokenBuilder::new(self, SystemClock.now_unix())
     }
 
+    /// Starts a JWT machine-to-machine token for `machine_id` (`mch_…`) with
+    /// `scopes`: M2M category, no session.
+    pub fn m2m_token(&self, machine_id: &str, scopes: &[&str]) -> TokenBuilder<'_> {
+        self.token()
+            .header("cat", crate::token::CATEGORY_M2M)
+            .user(machine_id)
+            .without_session()
+            .remove("azp")
+            .claim("scopes", scopes.to_vec())
+            .claim("jti", "mt_jwt_test")
+    }
+
+    /// Starts a JWT OAuth access token for `user_id` issued to `client_id`
+    /// with `scopes`: `typ: at+jwt`, no session.
+    pub fn oauth_token(&self, user_id: &str, client_id: &str, scopes: &[&str]) -> TokenBuilder<'_> {
+        self.token()
+            .header("typ", "at+jwt")
+            .user(user_id)
+            .without_session()
+            .remove("azp")
+            .claim("client_id", client_id)
+            .claim("scope", scopes.join(" "))
+            .claim("jti", "oat_jwt_test")
+    }
+
     /// Signs arbitrary header and payload JSON (for crafting bad tokens).
     /// The header's `alg` picks the hash (RS256 when it is not RS384/RS512).
     pub fn sign_raw(&self, header: &Value, payload: &Value) -> String {

@@ -1,0 +1,540 @@
+//! Machine tokens: API keys (`ak_…`), machine-to-machine tokens (`mt_…`, or
+//! JWTs whose `sub` starts with `mch_`) and OAuth access tokens (`oat_…`, or
+//! JWTs with `typ: at+jwt`).
+//!
+//! Which kinds a layer or route accepts is an [`AcceptsToken`]; session
+//! tokens only by default. A token of another kind is refused as
+//! `token-type-mismatch` before any network call. Opaque tokens are verified
+//! by the Backend API; results are cached (until the token's expiry, at most
+//! a TTL), concurrent lookups of one token share one call, refusals are
+//! cached briefly, and a per-second budget bounds the calls a flood of
+//! distinct bad tokens can cause. JWT-shaped machine tokens verify locally
+//! with the instance's keys.
+//!
+//! ```
+//! use clerk_core::machine::{AcceptsToken, TokenType, detect};
+//!
+//! assert_eq!(detect("ak_123"), TokenType::ApiKey);
+//! assert_eq!(detect("mt_123"), TokenType::M2mToken);
+//! assert_eq!(detect("oat_123"), TokenType::OAuthToken);
+//! let accepts = AcceptsToken::only([TokenType::ApiKey, TokenType::M2mToken]);
+//! assert!(accepts.allows(TokenType::ApiKey));
+//! assert!(!accepts.allows(TokenType::SessionToken));
+//! assert!(AcceptsToken::default().allows(TokenType::SessionToken));
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use moka::Expiry;
+use serde_json::{Map, Value, json};
+
+use crate::backend::{BackendApi, BackendError};
+use crate::clock::Clock;
+use crate::error::{ErrorReason, VerifyError};
+use crate::token::CATEGORY_M2M;
+
+/// The kinds of token Clerk issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenType {
+    /// A session token (a JWT for a signed-in user).
+    SessionToken,
+    /// An API key (`ak_…`).
+    ApiKey,
+    /// A machine-to-machine token (`mt_…`, or a JWT with `sub` `mch_…`).
+    M2mToken,
+    /// An OAuth access token (`oat_…`, or a JWT with `typ: at+jwt`).
+    OAuthToken,
+}
+
+impl TokenType {
+    /// Clerk's spelling: `session_token`, `api_key`, `m2m_token`, `oauth_token`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SessionToken => "session_token",
+            Self::ApiKey => "api_key",
+            Self::M2mToken => "m2m_token",
+            Self::OAuthToken => "oauth_token",
+        }
+    }
+
+    /// True for the machine kinds.
+    pub const fn is_machine(self) -> bool {
+        !matches!(self, Self::SessionToken)
+    }
+}
+
+/// True for an opaque (non-JWT) machine token by its prefix.
+pub fn is_opaque_machine_token(token: &str) -> bool {
+    ["ak_", "mt_", "oat_"].iter().any(|p| token.starts_with(p))
+}
+
+/// Tells a token's kind from its prefix or JWT shape (without verifying it).
+pub fn detect(token: &str) -> TokenType {
+    if token.starts_with("ak_") {
+        return TokenType::ApiKey;
+    }
+    if token.starts_with("mt_") {
+        return TokenType::M2mToken;
+    }
+    if token.starts_with("oat_") {
+        return TokenType::OAuthToken;
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p)) = (parts.next(), parts.next()) else {
+        return TokenType::SessionToken;
+    };
+    let decode = |s: &str| -> Option<Value> {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).ok()?).ok()
+    };
+    if let Some(header) = decode(h) {
+        let typ = header.get("typ").and_then(Value::as_str);
+        if matches!(typ, Some("at+jwt" | "application/at+jwt")) {
+            return TokenType::OAuthToken;
+        }
+        if header.get("cat").and_then(Value::as_str) == Some(CATEGORY_M2M) {
+            return TokenType::M2mToken;
+        }
+    }
+    match decode(p) {
+        Some(payload)
+            if payload
+                .get("sub")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.starts_with("mch_")) =>
+        {
+            TokenType::M2mToken
+        }
+        _ => TokenType::SessionToken,
+    }
+}
+
+/// Which token kinds a layer or route accepts (default: session tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptsToken {
+    /// Only these kinds.
+    Only(Vec<TokenType>),
+    /// Every kind.
+    Any,
+}
+
+impl Default for AcceptsToken {
+    fn default() -> Self {
+        Self::Only(vec![TokenType::SessionToken])
+    }
+}
+
+impl AcceptsToken {
+    /// Only these kinds.
+    pub fn only(kinds: impl IntoIterator<Item = TokenType>) -> Self {
+        Self::Only(kinds.into_iter().collect())
+    }
+
+    /// True when `kind` is accepted.
+    pub fn allows(&self, kind: TokenType) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(kinds) => kinds.contains(&kind),
+        }
+    }
+
+    /// True when any machine kind is accepted.
+    pub fn allows_machines(&self) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(kinds) => kinds.iter().any(|k| k.is_machine()),
+        }
+    }
+}
+
+/// A verified machine identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineAuth {
+    /// The kind of token.
+    pub token_type: TokenType,
+    /// The token's id (`ak_…`, `mt_…`, `oat_…`, or the JWT's `jti`).
+    pub id: Option<String>,
+    /// Who the token acts for (`user_…`, `org_…`, `mch_…`).
+    pub subject: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The token's name (API keys).
+    pub name: Option<String>,
+    /// Custom claims.
+    pub claims: Value,
+    /// Expiry, seconds since the epoch, when the token has one.
+    pub expires_at: Option<i64>,
+    /// The OAuth client (OAuth tokens).
+    pub client_id: Option<String>,
+}
+
+impl MachineAuth {
+    /// The user the token belongs to (API keys and OAuth tokens of users).
+    pub fn user_id(&self) -> Option<&str> {
+        Some(self.subject.as_str()).filter(|s| s.starts_with("user_"))
+    }
+
+    /// The organization the API key belongs to.
+    pub fn org_id(&self) -> Option<&str> {
+        Some(self.subject.as_str()).filter(|s| s.starts_with("org_"))
+    }
+
+    /// The machine (M2M tokens).
+    pub fn machine_id(&self) -> Option<&str> {
+        Some(self.subject.as_str()).filter(|s| s.starts_with("mch_"))
+    }
+
+    /// True when the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The identity as JSON (what the example apps' `/api/machine` returns).
+    pub fn summary(&self) -> Value {
+        json!({
+            "token_type": self.token_type.as_str(),
+            "id": self.id,
+            "subject": self.subject,
+            "scopes": self.scopes,
+            "name": self.name,
+            "claims": self.claims,
+            "user_id": self.user_id(),
+            "org_id": self.org_id(),
+            "machine_id": self.machine_id(),
+            "client_id": self.client_id,
+        })
+    }
+
+    /// Reads a Backend API verification answer.
+    pub(crate) fn from_backend(kind: TokenType, v: &Value, now: i64) -> Result<Self, VerifyError> {
+        let bool_of = |k| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+        if bool_of("revoked") {
+            return Err(VerifyError::new(
+                ErrorReason::TokenRevoked,
+                "token was revoked",
+            ));
+        }
+        // Clerk answers expiration in milliseconds.
+        let expires_at = v
+            .get("expiration")
+            .and_then(Value::as_i64)
+            .map(|ms| ms / 1000);
+        if bool_of("expired") || expires_at.is_some_and(|e| e <= now) {
+            return Err(VerifyError::new(
+                ErrorReason::TokenExpired,
+                "token has expired",
+            ));
+        }
+        let subject = v
+            .get("subject")
+            .and_then(Value::as_str)
+            .ok_or(VerifyError::new(
+                ErrorReason::TokenInvalid,
+                "verification answer has no subject",
+            ))?;
+        Ok(Self {
+            token_type: kind,
+            id: v.get("id").and_then(Value::as_str).map(str::to_owned),
+            subject: subject.to_owned(),
+            scopes: strings(v.get("scopes")),
+            name: v.get("name").and_then(Value::as_str).map(str::to_owned),
+            claims: v
+                .get("claims")
+                .cloned()
+                .filter(|c| !c.is_null())
+                .unwrap_or(json!({})),
+            expires_at,
+            client_id: v
+                .get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
+    }
+
+    /// Reads the claims of a verified JWT machine token.
+    pub(crate) fn from_jwt_claims(
+        kind: TokenType,
+        claims: &Map<String, Value>,
+        subject: &str,
+        exp: i64,
+    ) -> Self {
+        let scopes = match (claims.get("scope"), claims.get("scp"), claims.get("scopes")) {
+            (Some(Value::String(s)), _, _) => s.split_whitespace().map(str::to_owned).collect(),
+            (_, Some(v), _) | (_, _, Some(v)) => strings(Some(v)),
+            _ => Vec::new(),
+        };
+        Self {
+            token_type: kind,
+            id: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
+            subject: subject.to_owned(),
+            scopes,
+            name: None,
+            claims: Value::Object(claims.clone()),
+            expires_at: Some(exp),
+            client_id: claims
+                .get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(s)) => s
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Timings and budgets of opaque-token verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachinePolicy {
+    /// How long a verified token is remembered, at most (default 60 s; never
+    /// past the token's own expiry).
+    pub ttl: Duration,
+    /// How long a refused token is remembered (default 10 s).
+    pub negative_ttl: Duration,
+    /// Backend API verification calls allowed per second (default 50); past
+    /// it, unknown tokens answer 503 until the next second.
+    pub calls_per_second: u32,
+}
+
+impl Default for MachinePolicy {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(10),
+            calls_per_second: 50,
+        }
+    }
+}
+
+type Outcome = Result<Arc<MachineAuth>, VerifyError>;
+type Cache = moka::future::Cache<String, Outcome, foldhash::fast::RandomState>;
+
+/// Remembers answers: verified tokens until expiry (at most the TTL),
+/// refusals briefly, outages not at all.
+struct OutcomeExpiry {
+    clock: Arc<dyn Clock>,
+    policy: MachinePolicy,
+}
+
+impl Expiry<String, Outcome> for OutcomeExpiry {
+    fn expire_after_create(
+        &self,
+        _: &String,
+        value: &Outcome,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(match value {
+            Ok(m) => {
+                let left = m.expires_at.map_or(self.policy.ttl, |e| {
+                    Duration::from_secs(
+                        u64::try_from(e.saturating_sub(self.clock.now_unix())).unwrap_or(0),
+                    )
+                });
+                left.min(self.policy.ttl)
+            }
+            Err(e) if e.reason().is_unavailable() => Duration::ZERO,
+            Err(_) => self.policy.negative_ttl,
+        })
+    }
+}
+
+/// Verifies opaque machine tokens with the Backend API.
+pub struct MachineVerifier {
+    api: Option<BackendApi>,
+    m2m_api: Option<BackendApi>,
+    cache: Cache,
+    clock: Arc<dyn Clock>,
+    policy: MachinePolicy,
+    budget: Mutex<(i64, u32)>,
+}
+
+impl fmt::Debug for MachineVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MachineVerifier")
+            .field("api", &self.api)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+const fn backend_unavailable(message: &'static str) -> VerifyError {
+    VerifyError::new(ErrorReason::BackendApiUnavailable, message)
+}
+
+impl MachineVerifier {
+    /// A verifier calling `api` (secret key), and `m2m_api` (machine
+    /// secret key) for M2M tokens when given.
+    pub fn new(
+        api: Option<BackendApi>,
+        m2m_api: Option<BackendApi>,
+        clock: Arc<dyn Clock>,
+        policy: MachinePolicy,
+    ) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .expire_after(OutcomeExpiry {
+                clock: clock.clone(),
+                policy,
+            })
+            .build_with_hasher(foldhash::fast::RandomState::default());
+        Self {
+            api,
+            m2m_api,
+            cache,
+            clock,
+            policy,
+            budget: Mutex::new((i64::MIN, 0)),
+        }
+    }
+
+    /// Verifies an opaque token of `kind` (cached, single-flight per token).
+    ///
+    /// # Errors
+    /// `token-invalid` (unknown), `token-revoked`, `token-expired`, or
+    /// `backend-api-unavailable` / `secret-key-invalid` (503).
+    pub async fn verify(&self, token: &str, kind: TokenType) -> Outcome {
+        let outcome = self
+            .cache
+            .get_with_by_ref(token, async { self.call(token, kind).await })
+            .await;
+        // A cached answer may have outlived the token.
+        match &outcome {
+            Ok(m) if m.expires_at.is_some_and(|e| e <= self.clock.now_unix()) => Err(
+                VerifyError::new(ErrorReason::TokenExpired, "token has expired"),
+            ),
+            _ => outcome,
+        }
+    }
+
+    fn take_budget(&self) -> bool {
+        let now = self.clock.now_unix();
+        let mut b = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        if b.0 != now {
+            *b = (now, 0);
+        }
+        if b.1 >= self.policy.calls_per_second {
+            return false;
+        }
+        b.1 += 1;
+        true
+    }
+
+    async fn call(&self, token: &str, kind: TokenType) -> Outcome {
+        let (api, path, body) = match kind {
+            TokenType::ApiKey => (
+                self.api.as_ref(),
+                "/api_keys/verify",
+                json!({ "secret": token }),
+            ),
+            TokenType::M2mToken => (
+                self.m2m_api.as_ref().or(self.api.as_ref()),
+                "/m2m_tokens/verify",
+                json!({ "token": token }),
+            ),
+            TokenType::OAuthToken => (
+                self.api.as_ref(),
+                "/oauth_applications/access_tokens/verify",
+                json!({ "access_token": token }),
+            ),
+            TokenType::SessionToken => {
+                return Err(VerifyError::new(
+                    ErrorReason::TokenTypeMismatch,
+                    "not a machine token",
+                ));
+            }
+        };
+        let Some(api) = api else {
+            return Err(VerifyError::new(
+                ErrorReason::SecretKeyInvalid,
+                "machine tokens need CLERK_SECRET_KEY",
+            ));
+        };
+        if !self.take_budget() {
+            tracing::warn!("machine token verification budget exhausted for this second");
+            return Err(backend_unavailable("verification rate limit reached"));
+        }
+        match api.post(path, &body).await {
+            Ok(v) => MachineAuth::from_backend(kind, &v, self.clock.now_unix()).map(Arc::new),
+            Err(BackendError::NotFound) => {
+                Err(VerifyError::new(ErrorReason::TokenInvalid, "unknown token"))
+            }
+            Err(BackendError::Unauthorized) => Err(VerifyError::new(
+                ErrorReason::SecretKeyInvalid,
+                "the Backend API refused the secret key",
+            )),
+            Err(_) => Err(backend_unavailable(
+                "the Backend API cannot verify tokens now",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_by_prefix_and_shape() {
+        let issuer = crate::testing::TestIssuer::new();
+        assert_eq!(detect(&issuer.token().build()), TokenType::SessionToken);
+        assert_eq!(
+            detect(&issuer.m2m_token("mch_1", &["read"]).build()),
+            TokenType::M2mToken
+        );
+        assert_eq!(
+            detect(&issuer.oauth_token("user_1", "client_1", &["email"]).build()),
+            TokenType::OAuthToken
+        );
+        assert_eq!(detect("garbage"), TokenType::SessionToken);
+        assert!(is_opaque_machine_token("ak_x") && !is_opaque_machine_token("eyJ"));
+    }
+
+    #[test]
+    fn backend_answers_map_to_reasons() {
+        let ok = json!({"id": "ak_1", "subject": "org_1", "scopes": ["read", "write"], "name": "ci",
+            "claims": {"env": "prod"}, "revoked": false, "expired": false, "expiration": null});
+        let m = MachineAuth::from_backend(TokenType::ApiKey, &ok, 100).unwrap();
+        assert_eq!(
+            (m.org_id(), m.user_id(), m.name.as_deref()),
+            (Some("org_1"), None, Some("ci"))
+        );
+        assert!(m.has_scope("write") && !m.has_scope("admin"));
+        let revoked = json!({"subject": "user_1", "revoked": true});
+        assert_eq!(
+            MachineAuth::from_backend(TokenType::ApiKey, &revoked, 100)
+                .unwrap_err()
+                .reason(),
+            ErrorReason::TokenRevoked
+        );
+        let expired = json!({"subject": "user_1", "expiration": 99_000});
+        assert_eq!(
+            MachineAuth::from_backend(TokenType::ApiKey, &expired, 100)
+                .unwrap_err()
+                .reason(),
+            ErrorReason::TokenExpired
+        );
+        let flagged = json!({"subject": "user_1", "expired": true});
+        assert_eq!(
+            MachineAuth::from_backend(TokenType::ApiKey, &flagged, 100)
+                .unwrap_err()
+                .reason(),
+            ErrorReason::TokenExpired
+        );
+        assert!(MachineAuth::from_backend(TokenType::ApiKey, &json!({}), 100).is_err());
+    }
+}
