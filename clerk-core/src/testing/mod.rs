@@ -23,9 +23,13 @@
 //! # }).unwrap();
 //! ```
 
+mod backend;
+mod http;
 mod server;
 
-pub use server::{JwksServer, Reply, SeenRequest};
+pub use backend::{FakeBackendApi, Outage};
+pub use http::SeenRequest;
+pub use server::{JwksServer, Reply};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;

@@ -4,8 +4,7 @@
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use super::http::{self, Answer, SeenRequest};
 
 /// How the server answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,24 +19,13 @@ pub enum Reply {
     Redirect(String),
 }
 
-/// One request as the server saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeenRequest {
-    /// Method and path, e.g. `GET /v1/jwks`.
-    pub line: String,
-    /// The `Authorization` header, when sent (this is test code: it keeps it
-    /// so tests can check where a secret went).
-    pub authorization: Option<String>,
-}
-
 #[derive(Debug)]
 struct Shared {
     reply: Reply,
     seen: Vec<SeenRequest>,
 }
 
-/// A tiny HTTP/1.1 server for key-endpoint tests. Stops when dropped
-/// together with its runtime.
+/// A tiny HTTP/1.1 key endpoint. Stops with its runtime.
 #[derive(Debug, Clone)]
 pub struct JwksServer {
     addr: std::net::SocketAddr,
@@ -50,21 +38,25 @@ impl JwksServer {
     /// # Errors
     /// When no local port can be bound.
     pub async fn start(reply: Reply) -> io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let server = Self {
-            addr: listener.local_addr()?,
-            shared: Arc::new(Mutex::new(Shared {
-                reply,
-                seen: Vec::new(),
-            })),
-        };
-        let shared = server.shared.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, shared.clone()));
+        let shared = Arc::new(Mutex::new(Shared {
+            reply,
+            seen: Vec::new(),
+        }));
+        let state = shared.clone();
+        let addr = http::start(Arc::new(move |req: &SeenRequest| {
+            let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+            s.seen.push(req.clone());
+            match s.reply.clone() {
+                Reply::Json(body) => Answer::Respond(200, String::new(), body),
+                Reply::Status(code) => Answer::Respond(code, String::new(), "{}".to_owned()),
+                Reply::Redirect(to) => {
+                    Answer::Respond(307, format!("Location: {to}\r\n"), String::new())
+                }
+                Reply::Hang => Answer::Hang,
             }
-        });
-        Ok(server)
+        }))
+        .await?;
+        Ok(Self { addr, shared })
     }
 
     /// `http://127.0.0.1:<port>` (no trailing slash).
@@ -90,58 +82,4 @@ impl JwksServer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if buf.len() > 16 * 1024 {
-            return;
-        }
-    }
-    let head = String::from_utf8_lossy(&buf).into_owned();
-    let mut lines = head.split("\r\n");
-    let line = lines
-        .next()
-        .unwrap_or_default()
-        .rsplit_once(' ')
-        .map_or_else(String::new, |(l, _)| l.to_owned());
-    let authorization = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.trim().to_owned());
-    let reply = {
-        let mut s = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        s.seen.push(SeenRequest {
-            line,
-            authorization,
-        });
-        s.reply.clone()
-    };
-    let (status, extra, body) = match reply {
-        Reply::Json(body) => ("200 OK".to_owned(), String::new(), body),
-        Reply::Status(code) => (format!("{code} Status"), String::new(), "{}".to_owned()),
-        Reply::Redirect(to) => (
-            "307 Temporary Redirect".to_owned(),
-            format!("Location: {to}\r\n"),
-            String::new(),
-        ),
-        Reply::Hang => {
-            // Keep the connection open and silent until the client gives up.
-            let _ = stream.read(&mut chunk).await;
-            std::future::pending::<()>().await;
-            return;
-        }
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
 }

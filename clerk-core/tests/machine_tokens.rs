@@ -1,0 +1,382 @@
+//! Machine tokens against a local fake Backend API: acceptance per layer,
+//! no network for refused kinds, single-flight, bounded calls for floods of
+//! bad keys, outages, and JWT-shaped M2M/OAuth tokens.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clerk_core::clock::ManualClock;
+use clerk_core::machine::{AcceptsToken, TokenType};
+use clerk_core::protect::{Decision, Protect};
+use clerk_core::request::SignedOutReason;
+use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer};
+use clerk_core::{Auth, Clerk, ErrorReason, Requirement};
+use http::{HeaderMap, HeaderValue, Method, header};
+use serde_json::json;
+
+const NOW: i64 = 1_750_000_000;
+
+struct Fixture {
+    issuer: TestIssuer,
+    fake: FakeBackendApi,
+    clock: Arc<ManualClock>,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let fake = FakeBackendApi::start().await.unwrap();
+        fake.add_token(
+            "ak_live_good",
+            json!({"object": "api_key", "id": "ak_1", "subject": "user_1", "name": "ci",
+                "scopes": ["read"], "claims": {"team": "a"}, "revoked": false, "expired": false, "expiration": null}),
+        );
+        fake.add_token(
+            "mt_good",
+            json!({"object": "machine_to_machine_token", "id": "mt_1", "subject": "mch_1",
+                "scopes": ["mch_2"], "revoked": false, "expired": false, "expiration": (NOW + 3600) * 1000}),
+        );
+        fake.add_token(
+            "oat_good",
+            json!({"object": "clerk_idp_oauth_access_token", "id": "oat_1", "client_id": "client_1",
+                "subject": "user_9", "scopes": ["profile", "email"], "revoked": false, "expired": false}),
+        );
+        fake.add_token("ak_revoked", json!({"subject": "user_1", "revoked": true}));
+        fake.add_token(
+            "ak_expired",
+            json!({"subject": "user_1", "expiration": (NOW - 1) * 1000}),
+        );
+        Self {
+            issuer: TestIssuer::new(),
+            fake,
+            clock: Arc::new(ManualClock::new(NOW)),
+        }
+    }
+
+    fn clerk(&self) -> Clerk {
+        Clerk::new(
+            self.issuer
+                .config()
+                .secret_key("sk_test_your_clerk_key_here")
+                .api_url(self.fake.base_url())
+                .clock(self.clock.clone())
+                .http_timeout(Duration::from_millis(500))
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+}
+
+fn bearer(token: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    h
+}
+
+fn reason(auth: &Auth) -> ErrorReason {
+    match auth {
+        Auth::SignedOut(SignedOutReason::Rejected(r)) => *r,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_network() {
+    let f = Fixture::new().await;
+    let session_only = f.clerk();
+    let m2m_jwt = f
+        .issuer
+        .m2m_token("mch_7", &["read"])
+        .issued_at(NOW)
+        .build();
+    let oauth_jwt = f
+        .issuer
+        .oauth_token("user_3", "client_3", &["email"])
+        .issued_at(NOW)
+        .build();
+    for token in [
+        "ak_live_good",
+        "mt_good",
+        "oat_good",
+        m2m_jwt.as_str(),
+        oauth_jwt.as_str(),
+    ] {
+        let auth = session_only.authenticate(&bearer(token)).await;
+        assert_eq!(reason(&auth), ErrorReason::TokenTypeMismatch, "{token}");
+    }
+    assert_eq!(f.fake.calls(), 0, "refused kinds never reach the network");
+    let session = f.issuer.token().issued_at(NOW).build();
+    assert!(
+        session_only
+            .authenticate(&bearer(&session))
+            .await
+            .is_signed_in()
+    );
+
+    let keys_only = session_only.accepting(AcceptsToken::only([TokenType::ApiKey]));
+    let auth = keys_only.authenticate(&bearer("ak_live_good")).await;
+    let m = auth.machine().expect("machine identity");
+    assert_eq!(m.token_type, TokenType::ApiKey);
+    assert_eq!(
+        (m.user_id(), m.name.as_deref()),
+        (Some("user_1"), Some("ci"))
+    );
+    assert_eq!(m.claims["team"], "a");
+    assert_eq!(f.fake.calls(), 1);
+    assert_eq!(f.fake.seen()[0].line, "POST /v1/api_keys/verify");
+    assert_eq!(
+        f.fake.seen()[0].authorization.as_deref(),
+        Some("Bearer sk_test_your_clerk_key_here")
+    );
+    assert_eq!(
+        reason(&keys_only.authenticate(&bearer("mt_good")).await),
+        ErrorReason::TokenTypeMismatch
+    );
+    assert_eq!(
+        reason(&keys_only.authenticate(&bearer(&session)).await),
+        ErrorReason::TokenTypeMismatch
+    );
+    assert_eq!(f.fake.calls(), 1);
+
+    let any = session_only.accepting(AcceptsToken::Any);
+    let m = any.authenticate(&bearer("mt_good")).await;
+    assert_eq!(m.machine().unwrap().machine_id(), Some("mch_1"));
+    let o = any.authenticate(&bearer("oat_good")).await;
+    assert_eq!(o.machine().unwrap().client_id.as_deref(), Some("client_1"));
+    let j = any.authenticate(&bearer(&m2m_jwt)).await;
+    let j = j.machine().expect("JWT M2M verifies locally");
+    assert_eq!(
+        (j.token_type, j.machine_id()),
+        (TokenType::M2mToken, Some("mch_7"))
+    );
+    assert!(j.has_scope("read"));
+    let o = any.authenticate(&bearer(&oauth_jwt)).await;
+    let o = o.machine().expect("JWT OAuth verifies locally");
+    assert_eq!(
+        (o.token_type, o.user_id(), o.client_id.as_deref()),
+        (TokenType::OAuthToken, Some("user_3"), Some("client_3"))
+    );
+    assert!(any.authenticate(&bearer(&session)).await.is_signed_in());
+    assert_eq!(
+        f.fake.calls(),
+        3,
+        "JWT machine tokens need no Backend API call"
+    );
+
+    // Machine tokens only travel in the Authorization header.
+    let mut cookie = HeaderMap::new();
+    cookie.insert(
+        header::COOKIE,
+        HeaderValue::from_static("__session=ak_live_good"),
+    );
+    assert_eq!(
+        reason(&any.authenticate(&cookie).await),
+        ErrorReason::TokenTypeMismatch
+    );
+    assert_eq!(f.fake.calls(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_call_for_a_thousand_concurrent_lookups_of_one_key() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let clerk = clerk.clone();
+            tokio::spawn(async move { clerk.authenticate(&bearer("ak_live_good")).await })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap().machine().is_some());
+    }
+    assert_eq!(f.fake.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_flood_of_distinct_bad_keys_makes_a_bounded_number_of_calls() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
+    let mut invalid = 0;
+    let mut unavailable = 0;
+    for i in 0..1000 {
+        match reason(&clerk.authenticate(&bearer(&format!("ak_bad_{i}"))).await) {
+            ErrorReason::TokenInvalid => invalid += 1,
+            ErrorReason::BackendApiUnavailable => unavailable += 1,
+            r => panic!("{r:?}"),
+        }
+    }
+    // The bound: 50 calls per second (MachinePolicy::calls_per_second).
+    assert_eq!(f.fake.calls(), 50);
+    assert_eq!((invalid, unavailable), (50, 950));
+    // Refusals are remembered: the same bad keys cost nothing.
+    for i in 0..50 {
+        assert_eq!(
+            reason(&clerk.authenticate(&bearer(&format!("ak_bad_{i}"))).await),
+            ErrorReason::TokenInvalid
+        );
+    }
+    assert_eq!(f.fake.calls(), 50);
+    // A new second brings a new budget: a good key gets through.
+    f.clock.advance(1);
+    assert!(
+        clerk
+            .authenticate(&bearer("ak_live_good"))
+            .await
+            .machine()
+            .is_some()
+    );
+    assert_eq!(f.fake.calls(), 51);
+}
+
+#[tokio::test]
+async fn backend_down_is_503_for_opaque_tokens_while_sessions_keep_working() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
+    let protect = Protect::new(Requirement::signed_in()).accepts_token(AcceptsToken::Any);
+    let session = f.issuer.token().issued_at(NOW).build();
+    for outage in [
+        Outage::Status(500, None),
+        Outage::Status(429, Some(3)),
+        Outage::Hang,
+    ] {
+        f.fake.set_outage(Some(outage.clone()));
+        let auth = clerk.authenticate(&bearer("ak_live_good")).await;
+        assert_eq!(
+            reason(&auth),
+            ErrorReason::BackendApiUnavailable,
+            "{outage:?}"
+        );
+        match protect.decide(&Method::GET, "/api/machine", &HeaderMap::new(), &auth) {
+            Decision::Reject(r) => assert_eq!(r.status, 503, "{outage:?}"),
+            Decision::Allow => panic!("allowed during an outage"),
+        }
+        assert!(
+            clerk.authenticate(&bearer(&session)).await.is_signed_in(),
+            "{outage:?}"
+        );
+    }
+    // Outages are not remembered: recovery is immediate.
+    f.fake.set_outage(None);
+    assert!(
+        clerk
+            .authenticate(&bearer("ak_live_good"))
+            .await
+            .machine()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn revoked_expired_and_unknown_keys() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer("ak_revoked")).await),
+        ErrorReason::TokenRevoked
+    );
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer("ak_expired")).await),
+        ErrorReason::TokenExpired
+    );
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer("oat_unknown")).await),
+        ErrorReason::TokenInvalid
+    );
+    // A cached key stops working when it expires.
+    assert!(
+        clerk
+            .authenticate(&bearer("mt_good"))
+            .await
+            .machine()
+            .is_some()
+    );
+    f.clock.advance(3600);
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer("mt_good")).await),
+        ErrorReason::TokenExpired
+    );
+}
+
+#[tokio::test]
+async fn machine_jwts_are_checked_like_sessions() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
+    let expired = f
+        .issuer
+        .m2m_token("mch_1", &[])
+        .issued_at(NOW - 3600)
+        .build();
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer(&expired)).await),
+        ErrorReason::TokenExpired
+    );
+    let not_a_machine = f.issuer.m2m_token("user_1", &[]).issued_at(NOW).build();
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer(&not_a_machine)).await),
+        ErrorReason::TokenTypeMismatch
+    );
+    let forged = TestIssuer::with_kid(f.issuer.kid())
+        .oauth_token("user_1", "c", &[])
+        .issued_at(NOW)
+        .build();
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer(&forged)).await),
+        ErrorReason::TokenInvalidSignature
+    );
+    let other_issuer = f
+        .issuer
+        .oauth_token("user_1", "c", &[])
+        .issued_at(NOW)
+        .iss("https://evil.example")
+        .build();
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer(&other_issuer)).await),
+        ErrorReason::TokenInvalidIssuer
+    );
+}
+
+#[tokio::test]
+async fn scopes_routes_and_oauth_challenges() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
+    let machine = clerk.authenticate(&bearer("ak_live_good")).await;
+    let h = HeaderMap::new();
+    let read = Protect::new(Requirement::scope("read")).accepts_token(AcceptsToken::Any);
+    assert_eq!(
+        read.decide(&Method::GET, "/", &h, &machine),
+        Decision::Allow
+    );
+    let write = Protect::new(Requirement::scope("write")).accepts_token(AcceptsToken::Any);
+    assert!(
+        matches!(write.decide(&Method::GET, "/", &h, &machine), Decision::Reject(r) if r.status == 403)
+    );
+    // has() on a machine is false for user requirements.
+    assert!(!machine.has(&Requirement::role("org:admin")));
+    assert!(!machine.has(&Requirement::role("org:admin").not()));
+    assert!(machine.has(&Requirement::scope("read")));
+    // A session-only route refuses the machine.
+    let session_route = Protect::signed_in();
+    match session_route.decide(&Method::GET, "/", &h, &machine) {
+        Decision::Reject(r) => {
+            assert_eq!(r.status, 401);
+            assert!(r.body.contains("token-type-mismatch"));
+        }
+        Decision::Allow => panic!(),
+    }
+    // OAuth routes name the protected resource metadata in challenges.
+    let oauth = Protect::signed_in()
+        .accepts_token(AcceptsToken::only([TokenType::OAuthToken]))
+        .oauth_resource_metadata("https://clerk.example.com");
+    let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+    match oauth.decide(&Method::GET, "/", &h, &out) {
+        Decision::Reject(r) => assert_eq!(
+            r.headers[header::WWW_AUTHENTICATE],
+            r#"Bearer resource_metadata="https://clerk.example.com/.well-known/oauth-protected-resource""#
+        ),
+        Decision::Allow => panic!(),
+    }
+}
