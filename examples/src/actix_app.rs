@@ -3,7 +3,7 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
-use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, Session, Webhook};
+use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, Machine, Session, Webhook};
 
 use crate::app::{self, AppState, WebhookState};
 
@@ -26,6 +26,11 @@ pub fn app(
         .route("/health", web::get().to(health))
         .route("/api/public", web::get().to(public))
         .route("/api/me", web::get().to(me))
+        .service(
+            web::resource("/api/machine")
+                .wrap(ClerkProtect::new(state.machine_protect()))
+                .route(web::get().to(machine)),
+        )
         .route("/dashboard", web::get().to(dashboard))
         .route("/dashboard/{rest:.*}", web::get().to(dashboard));
     for guard in app::guards() {
@@ -90,4 +95,8 @@ async fn webhook(hooks: web::Data<WebhookState>, Webhook(event): Webhook) -> Htt
 
 async fn recent_webhooks(hooks: web::Data<WebhookState>) -> HttpResponse {
     HttpResponse::Ok().json(hooks.recent())
+}
+
+async fn machine(Machine(m): Machine) -> HttpResponse {
+    HttpResponse::Ok().json(m.summary())
 }

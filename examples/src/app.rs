@@ -3,8 +3,9 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use clerk_core::machine::{AcceptsToken, TokenType};
 use clerk_core::routes::RouteMatcher;
-use clerk_core::testing::TestIssuer;
+use clerk_core::testing::{FakeBackendApi, TestIssuer};
 use clerk_core::webhook::{WebhookEvent, WebhookSigner, WebhookVerifier};
 use clerk_core::{Clerk, ClerkConfig, ConfigError, Preset, Protect, Requirement};
 use serde_json::{Value, json};
@@ -80,7 +81,14 @@ pub struct DevMode {
     pub personas: Vec<Persona>,
     /// A throwaway webhook signing secret.
     pub webhook_secret: String,
+    /// An API key the dev Backend API knows.
+    pub api_key: String,
+    /// A JWT machine-to-machine token for machine `mch_dev`.
+    pub machine_token: String,
 }
+
+/// The placeholder secret key the dev Backend API expects.
+pub const DEV_SECRET_KEY: &str = "sk_test_your_clerk_key_here";
 
 impl DevMode {
     /// A fresh throwaway key and its personas.
@@ -127,11 +135,32 @@ impl DevMode {
                 token: t(issuer.token().user("user_mfa").factor_age(2, 2)),
             },
         ];
+        let machine_token = issuer
+            .m2m_token("mch_dev", &["reports:read"])
+            .ttl(day)
+            .build();
         Self {
             issuer,
             personas,
             webhook_secret: WebhookSigner::random_secret(),
+            api_key: "ak_dev_example_key".to_owned(),
+            machine_token,
         }
+    }
+
+    /// Starts the dev Backend API (on `127.0.0.1:0`): it verifies the dev
+    /// API key.
+    ///
+    /// # Errors
+    /// When no local port can be bound.
+    pub async fn start_backend(&self) -> std::io::Result<FakeBackendApi> {
+        let backend = FakeBackendApi::start().await?;
+        backend.add_token(
+            &self.api_key,
+            json!({"object": "api_key", "id": "ak_dev_1", "subject": "user_admin", "name": "dev key",
+                "scopes": ["reports:read"], "claims": {}, "revoked": false, "expired": false, "expiration": null}),
+        );
+        Ok(backend)
     }
 
     /// A signer for the throwaway webhook secret.
@@ -210,6 +239,18 @@ pub struct AppState {
     /// Present when a webhook signing secret is configured (always in dev
     /// mode).
     pub webhooks: Option<WebhookState>,
+    /// The dev Backend API, in dev mode.
+    pub backend: Option<FakeBackendApi>,
+}
+
+/// The token kinds the apps' authentication layer verifies: sessions, and
+/// the machine tokens `/api/machine` accepts.
+pub fn accepted_tokens() -> AcceptsToken {
+    AcceptsToken::only([
+        TokenType::SessionToken,
+        TokenType::ApiKey,
+        TokenType::M2mToken,
+    ])
 }
 
 /// True when the environment names any Clerk key.
@@ -221,15 +262,17 @@ pub fn has_clerk_keys(lookup: &dyn Fn(&str) -> Option<String>) -> bool {
 
 impl AppState {
     /// From the environment: real keys when any `CLERK_*` key is set
-    /// (exactly as `ClerkConfig::from_env()`), else dev mode.
+    /// (exactly as `ClerkConfig::from_env()`), else dev mode with a local
+    /// Backend API.
     ///
     /// # Errors
-    /// When the configured keys are invalid.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    /// When the configured keys are invalid, or the dev Backend API cannot
+    /// start.
+    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error>> {
         let lookup = |k: &str| std::env::var(k).ok();
         let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
         if has_clerk_keys(&lookup) {
-            let clerk = Clerk::new(ClerkConfig::from_env()?)?;
+            let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
             let webhooks = match lookup("CLERK_WEBHOOK_SIGNING_SECRET") {
                 Some(secret) if !secret.trim().is_empty() => {
                     Some(WebhookState::new(WebhookVerifier::new(&secret)?))
@@ -241,17 +284,38 @@ impl AppState {
                 dev: None,
                 sign_in_url,
                 webhooks,
+                backend: None,
             });
         }
-        Self::dev(DevMode::new(), sign_in_url)
+        Self::start_dev(DevMode::new(), sign_in_url).await
+    }
+
+    /// Dev mode with its local Backend API started.
+    ///
+    /// # Errors
+    /// When the dev Backend API cannot start.
+    pub async fn start_dev(
+        dev: DevMode,
+        sign_in_url: String,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let backend = dev.start_backend().await?;
+        Ok(Self::dev(dev, sign_in_url, Some(backend))?)
     }
 
     /// Dev mode with the given throwaway issuer.
     ///
     /// # Errors
     /// Only if the throwaway config is invalid.
-    pub fn dev(dev: DevMode, sign_in_url: String) -> Result<Self, ConfigError> {
-        let clerk = Clerk::new(dev.config().build()?)?;
+    pub fn dev(
+        dev: DevMode,
+        sign_in_url: String,
+        backend: Option<FakeBackendApi>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = dev.config();
+        if let Some(b) = &backend {
+            config = config.secret_key(DEV_SECRET_KEY).api_url(b.base_url());
+        }
+        let clerk = Clerk::new(config.build()?)?.accepting(accepted_tokens());
         let webhooks = Some(WebhookState::new(WebhookVerifier::new(
             &dev.webhook_secret,
         )?));
@@ -260,7 +324,14 @@ impl AppState {
             dev: Some(Arc::new(dev)),
             sign_in_url,
             webhooks,
+            backend,
         })
+    }
+
+    /// `/api/machine`: API keys and M2M tokens only.
+    pub fn machine_protect(&self) -> Protect {
+        Protect::signed_in()
+            .accepts_token(AcceptsToken::only([TokenType::ApiKey, TokenType::M2mToken]))
     }
 
     /// The dashboard protection: route matcher, signed in, page redirect.

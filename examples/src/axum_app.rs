@@ -4,7 +4,7 @@ use axum::extract::{FromRef, State};
 use axum::response::Html;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
-use clerk_axum::{Auth, ClerkLayer, ProtectLayer, Session, Webhook, protect};
+use clerk_axum::{Auth, ClerkLayer, Machine, ProtectLayer, Session, Webhook, protect};
 use clerk_core::webhook::WebhookVerifier;
 use serde_json::Value;
 
@@ -41,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/api/public", get(public))
         .route("/api/me", get(me))
+        .route(
+            "/api/machine",
+            get(machine).route_layer(ProtectLayer::new(state.machine_protect())),
+        )
         .route("/dashboard", get(dashboard))
         .route("/dashboard/{*rest}", get(dashboard))
         .merge(api)
@@ -78,4 +82,8 @@ async fn webhook(State(hooks): State<WebhookState>, Webhook(event): Webhook) -> 
 
 async fn recent_webhooks(State(hooks): State<WebhookState>) -> Json<Value> {
     Json(hooks.recent())
+}
+
+async fn machine(Machine(m): Machine) -> Json<Value> {
+    Json(m.summary())
 }

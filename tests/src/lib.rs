@@ -40,6 +40,14 @@ pub enum TokenKind {
     Pending,
     /// Not a JWT.
     Garbage,
+    /// The dev API key (verified by the dev Backend API).
+    ApiKey,
+    /// An API key nobody issued.
+    BadApiKey,
+    /// A JWT machine-to-machine token.
+    M2mJwt,
+    /// A JWT OAuth access token.
+    OAuthJwt,
 }
 
 /// Where the token travels.
@@ -414,6 +422,14 @@ pub fn token(dev: &DevMode, kind: TokenKind) -> Option<String> {
         TokenKind::BadSignature => Some(TestIssuer::with_kid(issuer.kid()).token().build()),
         TokenKind::Pending => Some(issuer.token().pending().build()),
         TokenKind::Garbage => Some("not-a-jwt".to_owned()),
+        TokenKind::ApiKey => Some(dev.api_key.clone()),
+        TokenKind::BadApiKey => Some("ak_nobody_issued_this".to_owned()),
+        TokenKind::M2mJwt => Some(dev.machine_token.clone()),
+        TokenKind::OAuthJwt => Some(
+            issuer
+                .oauth_token("user_admin", "client_1", &["email"])
+                .build(),
+        ),
     }
 }
 

@@ -19,8 +19,10 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
-fn state() -> AppState {
-    AppState::dev(DevMode::new(), "/sign-in".to_owned()).unwrap()
+async fn state() -> AppState {
+    AppState::start_dev(DevMode::new(), "/sign-in".to_owned())
+        .await
+        .unwrap()
 }
 
 struct AxumTarget(axum::Router);
@@ -83,6 +85,17 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
     if req.method() != Method::GET {
         return Ok(empty(StatusCode::METHOD_NOT_ALLOWED));
     }
+    if path == "/api/machine" {
+        let handler = service_fn(|req: Request<String>| async move {
+            let auth = req.extensions().get::<Auth>().cloned().unwrap();
+            let m = auth.machine().unwrap().clone();
+            Ok::<_, Infallible>(json(StatusCode::OK, &m.summary()))
+        });
+        return ProtectLayer::new(state.machine_protect())
+            .layer(handler)
+            .oneshot(req)
+            .await;
+    }
     Ok(match path.as_str() {
         "/health" => json(StatusCode::OK, &state.health()),
         "/api/public" => json(StatusCode::OK, &app::public_json(&auth)),
@@ -111,14 +124,14 @@ impl Target for TowerTarget {
 
 #[tokio::test]
 async fn tower_layers_pass_the_table() {
-    let state = state();
+    let state = state().await;
     let dev = state.dev.clone().unwrap();
     run_table(&TowerTarget(state), &dev).await;
 }
 
 #[tokio::test]
 async fn axum_app_passes_the_table_and_matches_tower() {
-    let state = state();
+    let state = state().await;
     let dev = state.dev.clone().unwrap();
     let axum_outcomes = run_table(
         &AxumTarget(clerk_examples::axum_app::router(state.clone())),
@@ -155,7 +168,7 @@ async fn extractors_without_the_layer_are_a_clear_500() {
 
 #[tokio::test]
 async fn hostile_headers_never_panic() {
-    let state = state();
+    let state = state().await;
     let app = clerk_examples::axum_app::router(state);
     let target = AxumTarget(app);
     let long = "a".repeat(20_000);

@@ -53,13 +53,15 @@ impl Target for AxumTarget {
     }
 }
 
-fn state() -> AppState {
-    AppState::dev(DevMode::new(), "/sign-in".to_owned()).unwrap()
+async fn state() -> AppState {
+    AppState::start_dev(DevMode::new(), "/sign-in".to_owned())
+        .await
+        .unwrap()
 }
 
 #[actix_web::test]
 async fn actix_app_passes_the_table_and_matches_axum_byte_for_byte() {
-    let state = state();
+    let state = state().await;
     let dev = state.dev.clone().unwrap();
     let actix = test::init_service(clerk_examples::actix_app::app(state.clone())).await;
     let actix_outcomes = run_table(&ActixTarget(actix), &dev).await;
@@ -72,7 +74,7 @@ async fn actix_app_passes_the_table_and_matches_axum_byte_for_byte() {
 
 #[actix_web::test]
 async fn hostile_input_never_panics_a_worker() {
-    let state = state();
+    let state = state().await;
     let dev = state.dev.clone().unwrap();
     let app = test::init_service(clerk_examples::actix_app::app(state)).await;
     let target = ActixTarget(app);

@@ -97,7 +97,9 @@ async fn exercise(base: &str, state: &AppState) {
 
 #[tokio::test]
 async fn axum_app_over_http() {
-    let state = AppState::dev(DevMode::new(), "/sign-in".into()).unwrap();
+    let state = AppState::start_dev(DevMode::new(), "/sign-in".into())
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = clerk_examples::axum_app::router(state.clone());
@@ -107,7 +109,9 @@ async fn axum_app_over_http() {
 
 #[actix_web::test]
 async fn actix_app_over_http() {
-    let state = AppState::dev(DevMode::new(), "/sign-in".into()).unwrap();
+    let state = AppState::start_dev(DevMode::new(), "/sign-in".into())
+        .await
+        .unwrap();
     let app_state = state.clone();
     let server =
         actix_web::HttpServer::new(move || clerk_examples::actix_app::app(app_state.clone()))

@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     // One state (one key cache) for every worker.
-    let state = AppState::from_env()?;
+    let state = AppState::from_env().await?;
     if state.dev.is_some() {
         tracing::warn!("DEV MODE: verifying tokens signed by a throwaway local key");
         state.print_dev_banner(port);
