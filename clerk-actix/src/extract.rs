@@ -1,13 +1,15 @@
 //! Extractors with the same names and meanings as `clerk-axum`'s.
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use clerk_core::protect::Denial;
+use clerk_core::users::{User, UserDirectory};
 use clerk_core::{Policy, Rejection, Verdict};
 use serde::de::DeserializeOwned;
 
@@ -182,20 +184,71 @@ impl<P> Deref for Require<P> {
     }
 }
 
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ClerkError>>>>;
+
 impl<P: Policy> FromRequest for Require<P> {
     type Error = ClerkError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            session_of(req).and_then(|session| match P::requirement().check(&session) {
+        let session = session_of(req);
+        let users = users_of(req);
+        Box::pin(async move {
+            let session = session?;
+            let verdict = match P::requirement().check(&session) {
+                Verdict::NeedsUser => P::requirement()
+                    .check_fetching(&session, users?.as_ref())
+                    .await
+                    .map_err(|e| ClerkError::Denied(Denial::UserLookupFailed(e)))?,
+                v => v,
+            };
+            match verdict {
                 Verdict::Allowed => Ok(Self(session, PhantomData)),
-                Verdict::Denied => Err(ClerkError::Denied(Denial::Forbidden)),
+                Verdict::Denied | Verdict::NeedsUser => Err(ClerkError::Denied(Denial::Forbidden)),
                 Verdict::NeedsReverification(w) => {
                     Err(ClerkError::Denied(Denial::NeedsReverification(w)))
                 }
-            }),
-        )
+            }
+        })
+    }
+}
+
+fn users_of(req: &HttpRequest) -> Result<Arc<UserDirectory>, ClerkError> {
+    req.extensions()
+        .get::<Arc<UserDirectory>>()
+        .cloned()
+        .ok_or(ClerkError::LayerMissing)
+}
+
+/// The signed-in user's Backend API record (Clerk's `currentUser()`),
+/// cached: 401 when signed out, 503 when the Backend API cannot be reached
+/// and nothing is cached.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Arc<User>);
+
+impl Deref for CurrentUser {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.0
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ClerkError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let session = session_of(req);
+        let users = users_of(req);
+        Box::pin(async move {
+            let session = session?;
+            users?
+                .get_user(session.user_id())
+                .await
+                .map(Self)
+                .map_err(|e| ClerkError::Denied(Denial::UserLookupFailed(e)))
+        })
     }
 }
 

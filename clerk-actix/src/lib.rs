@@ -49,7 +49,7 @@ mod middleware;
 mod protect;
 mod webhook;
 
-pub use extract::{Auth, Claims, ClerkError, Machine, Principal, Require, Session};
+pub use extract::{Auth, Claims, ClerkError, CurrentUser, Machine, Principal, Require, Session};
 pub use glue::{ActixHeaders, to_http_response};
 pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
 pub use protect::{ClerkProtect, ClerkProtectService};

@@ -69,6 +69,7 @@ where
             // The hot path: no boxing.
             AuthStep::Ready(auth) => {
                 req.extensions_mut().insert(auth);
+                req.extensions_mut().insert(self.clerk.users().clone());
                 ResponseFuture {
                     kind: Kind::Ready {
                         fut: self.service.call(req),
@@ -78,6 +79,7 @@ where
             // Keys must be fetched first, or a machine token needs the
             // Backend API: rarer, boxed.
             AuthStep::Pending(pending) => {
+                req.extensions_mut().insert(self.clerk.users().clone());
                 let clerk = self.clerk.clone();
                 let service = Rc::clone(&self.service);
                 ResponseFuture {

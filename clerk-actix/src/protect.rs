@@ -7,7 +7,14 @@ use std::task::{Context, Poll};
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use clerk_core::users::UserDirectory;
 use clerk_core::{Auth, Decision, Protect, Rejection, Requirement};
+
+type SlowFuture<B> =
+    Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>>>;
 use pin_project_lite::pin_project;
 
 use crate::glue::{ActixHeaders, method, to_http_response};
@@ -34,7 +41,8 @@ impl ClerkProtect {
 
 impl<S, B> Transform<S, ServiceRequest> for ClerkProtect
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
@@ -44,7 +52,7 @@ where
 
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(ClerkProtectService {
-            service,
+            service: Rc::new(service),
             protect: self.protect.clone(),
         }))
     }
@@ -53,13 +61,14 @@ where
 /// The service made by [`ClerkProtect`].
 #[derive(Debug)]
 pub struct ClerkProtectService<S> {
-    service: S,
+    service: Rc<S>,
     protect: Protect,
 }
 
 impl<S, B> Service<ServiceRequest> for ClerkProtectService<S>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
@@ -97,6 +106,58 @@ where
                     kind: Kind::Rejected { res: Some(res) },
                 }
             }
+            // The requirement needs the user's record: fetch it (cached) on
+            // a boxed slow path.
+            Decision::NeedsUser => {
+                let protect = self.protect.clone();
+                let service = Rc::clone(&self.service);
+                ResponseFuture {
+                    kind: Kind::Slow {
+                        fut: Box::pin(async move {
+                            let (auth, users) = {
+                                let ext = req.extensions();
+                                (
+                                    ext.get::<Auth>().cloned(),
+                                    ext.get::<Arc<UserDirectory>>().cloned(),
+                                )
+                            };
+                            let decision = match (auth, users, method(req.method())) {
+                                (Some(auth), Some(users), Some(m)) => {
+                                    protect
+                                        .decide_fetching(
+                                            &m,
+                                            req.path(),
+                                            &ActixHeaders(req.headers()),
+                                            &auth,
+                                            &users,
+                                        )
+                                        .await
+                                }
+                                _ => Decision::Reject(Rejection::layer_missing()),
+                            };
+                            match decision {
+                                Decision::Allow => service
+                                    .call(req)
+                                    .await
+                                    .map(ServiceResponse::map_into_left_body),
+                                Decision::Reject(r) => {
+                                    let (http_req, _) = req.into_parts();
+                                    Ok(ServiceResponse::new(http_req, to_http_response(r))
+                                        .map_into_right_body())
+                                }
+                                Decision::NeedsUser => {
+                                    let (http_req, _) = req.into_parts();
+                                    Ok(ServiceResponse::new(
+                                        http_req,
+                                        to_http_response(Rejection::layer_missing()),
+                                    )
+                                    .map_into_right_body())
+                                }
+                            }
+                        }),
+                    },
+                }
+            }
         }
     }
 }
@@ -114,6 +175,7 @@ pin_project! {
     enum Kind<F, B> {
         Inner { #[pin] fut: F },
         Rejected { res: Option<ServiceResponse<EitherBody<B>>> },
+        Slow { fut: SlowFuture<B> },
     }
 }
 
@@ -128,6 +190,7 @@ where
             KindProj::Inner { fut } => fut
                 .poll(cx)
                 .map(|r| r.map(ServiceResponse::map_into_left_body)),
+            KindProj::Slow { fut } => fut.as_mut().poll(cx),
             KindProj::Rejected { res } => match res.take() {
                 Some(r) => Poll::Ready(Ok(r)),
                 // Only reachable by polling again after completion.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use clerk_core::protect::Denial;
+use clerk_core::users::{User, UserDirectory};
 use clerk_core::{Policy, Verdict};
 use serde::de::DeserializeOwned;
 
@@ -147,13 +148,69 @@ impl<P: Policy, S: Send + Sync> FromRequestParts<S> for Require<P> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        match P::requirement().check(&session) {
+        let verdict = match P::requirement().check(&session) {
+            Verdict::NeedsUser => P::requirement()
+                .check_fetching(&session, users_of(parts)?)
+                .await
+                .map_err(|e| ClerkRejection::denied(&Denial::UserLookupFailed(e)))?,
+            v => v,
+        };
+        match verdict {
             Verdict::Allowed => Ok(Self(session, PhantomData)),
-            Verdict::Denied => Err(ClerkRejection::denied(&Denial::Forbidden)),
+            Verdict::Denied | Verdict::NeedsUser => Err(ClerkRejection::denied(&Denial::Forbidden)),
             Verdict::NeedsReverification(w) => {
                 Err(ClerkRejection::denied(&Denial::NeedsReverification(w)))
             }
         }
+    }
+}
+
+fn users_of(parts: &Parts) -> Result<&Arc<UserDirectory>, ClerkRejection> {
+    parts
+        .extensions
+        .get::<Arc<UserDirectory>>()
+        .ok_or_else(ClerkRejection::layer_missing)
+}
+
+/// The signed-in user's Backend API record (Clerk's `currentUser()`),
+/// cached: 401 when signed out, 503 when the Backend API cannot be reached
+/// and nothing is cached. `Option<CurrentUser>` is `None` when signed out.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Arc<User>);
+
+impl Deref for CurrentUser {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let session = session_of(parts)?;
+        users_of(parts)?
+            .get_user(session.user_id())
+            .await
+            .map(Self)
+            .map_err(|e| ClerkRejection::denied(&Denial::UserLookupFailed(e)))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
+    type Rejection = ClerkRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        let Some(session) = auth_of(parts)?.session().cloned() else {
+            return Ok(None);
+        };
+        users_of(parts)?
+            .get_user(session.user_id())
+            .await
+            .map(|u| Some(Self(u)))
+            .map_err(|e| ClerkRejection::denied(&Denial::UserLookupFailed(e)))
     }
 }
 

@@ -50,7 +50,7 @@ mod extract;
 mod rejection;
 mod webhook;
 
-pub use extract::{Auth, Claims, Machine, Principal, Require, Session};
+pub use extract::{Auth, Claims, CurrentUser, Machine, Principal, Require, Session};
 pub use rejection::ClerkRejection;
 pub use webhook::{Webhook, WebhookRejection};
 

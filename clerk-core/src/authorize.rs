@@ -173,6 +173,9 @@ impl From<Preset> for Reverification {
 /// A predicate over claims, for checks Clerk has no name for.
 pub type Predicate = Arc<dyn Fn(&SessionClaims) -> bool + Send + Sync>;
 
+/// A predicate over the user's Backend API record.
+pub type UserPredicate = Arc<dyn Fn(&crate::users::User) -> bool + Send + Sync>;
+
 /// What a signed-in session must satisfy.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -193,6 +196,9 @@ pub enum Requirement {
     Mfa,
     /// A machine token grants this scope (machines only; false for sessions).
     Scope(String),
+    /// A check on the user's Backend API record (costs one cached lookup),
+    /// with a name for logs.
+    User(&'static str, UserPredicate),
     /// Your own check, with a name for logs and `Debug`.
     Custom(&'static str, Predicate),
     /// Every one of these (empty is false).
@@ -250,6 +256,10 @@ pub enum Verdict {
     Denied,
     /// Only a reverification window failed: the user can step up.
     NeedsReverification(Reverification),
+    /// The answer depends on the user's Backend API record: check again
+    /// with it ([`Requirement::check_with_user`] or
+    /// [`Requirement::check_fetching`]).
+    NeedsUser,
 }
 
 impl Requirement {
@@ -281,6 +291,51 @@ impl Requirement {
     /// A second factor was verified in this session (`fva[1] != -1`).
     pub fn mfa() -> Self {
         Self::Mfa
+    }
+
+    /// A check on the user's Backend API record, e.g. "MFA enrolled". Costs
+    /// one cached lookup per user (see [`crate::users`]); the token-only
+    /// [`Requirement::mfa`] costs nothing.
+    pub fn user(
+        name: &'static str,
+        predicate: impl Fn(&crate::users::User) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Self::User(name, Arc::new(predicate))
+    }
+
+    /// The user has a second factor enrolled (`two_factor_enabled`), for
+    /// "enforced MFA" policies. One cached Backend API lookup.
+    pub fn mfa_enrolled() -> Self {
+        Self::user("mfa_enrolled", |u| u.two_factor_enabled)
+    }
+
+    /// True when checking needs the user's Backend API record.
+    pub fn needs_user(&self) -> bool {
+        match self {
+            Self::User(..) => true,
+            Self::All(v) | Self::Any(v) => v.iter().any(Self::needs_user),
+            Self::Not(r) => r.needs_user(),
+            _ => false,
+        }
+    }
+
+    /// Checks `self`, fetching the user's record from `users` only when a
+    /// [`Requirement::User`] needs it.
+    ///
+    /// # Errors
+    /// When the record is needed and cannot be had.
+    pub async fn check_fetching(
+        &self,
+        claims: &SessionClaims,
+        users: &crate::users::UserDirectory,
+    ) -> Result<Verdict, crate::users::UserError> {
+        match self.check(claims) {
+            Verdict::NeedsUser => {
+                let user = users.get_user(claims.user_id()).await?;
+                Ok(self.check_with_user(claims, Some(&user)))
+            }
+            v => Ok(v),
+        }
     }
 
     /// A machine token that grants `scope` (never met by a session).
@@ -376,8 +431,18 @@ impl Requirement {
         self.check(claims) == Verdict::Allowed
     }
 
-    /// Checks `self` and says whether stepping up would help.
+    /// Checks `self` and says whether stepping up would help, or whether
+    /// the user's record is needed ([`Verdict::NeedsUser`]).
     pub fn check(&self, claims: &SessionClaims) -> Verdict {
+        self.check_with_user(claims, None)
+    }
+
+    /// Checks `self` with the user's Backend API record when at hand.
+    pub fn check_with_user(
+        &self,
+        claims: &SessionClaims,
+        user: Option<&crate::users::User>,
+    ) -> Verdict {
         let from_bool = |ok: bool| {
             if ok {
                 Verdict::Allowed
@@ -386,6 +451,7 @@ impl Requirement {
             }
         };
         match self {
+            Self::User(_, pred) => user.map_or(Verdict::NeedsUser, |u| from_bool(pred(u))),
             Self::SignedIn => Verdict::Allowed,
             Self::Role(role) => from_bool(
                 claims
@@ -415,32 +481,43 @@ impl Requirement {
                     return Verdict::Denied;
                 }
                 let mut step_up = None;
+                let mut needs_user = false;
                 for r in reqs {
-                    match r.check(claims) {
+                    match r.check_with_user(claims, user) {
                         Verdict::Allowed => {}
                         Verdict::Denied => return Verdict::Denied,
+                        Verdict::NeedsUser => needs_user = true,
                         Verdict::NeedsReverification(w) => {
                             step_up.get_or_insert(w);
                         }
                     }
+                }
+                if needs_user {
+                    return Verdict::NeedsUser;
                 }
                 step_up.map_or(Verdict::Allowed, Verdict::NeedsReverification)
             }
             Self::Any(reqs) => {
                 let mut step_up = None;
+                let mut needs_user = false;
                 for r in reqs {
-                    match r.check(claims) {
+                    match r.check_with_user(claims, user) {
                         Verdict::Allowed => return Verdict::Allowed,
                         Verdict::Denied => {}
+                        Verdict::NeedsUser => needs_user = true,
                         Verdict::NeedsReverification(w) => {
                             step_up.get_or_insert(w);
                         }
                     }
                 }
+                if needs_user {
+                    return Verdict::NeedsUser;
+                }
                 step_up.map_or(Verdict::Denied, Verdict::NeedsReverification)
             }
-            Self::Not(r) => match r.check(claims) {
+            Self::Not(r) => match r.check_with_user(claims, user) {
                 Verdict::Allowed => Verdict::Denied,
+                Verdict::NeedsUser => Verdict::NeedsUser,
                 _ => Verdict::Allowed,
             },
         }
@@ -535,6 +612,7 @@ impl fmt::Debug for Requirement {
             Self::Reverification(r) => f.debug_tuple("Reverification").field(r).finish(),
             Self::Mfa => f.write_str("Mfa"),
             Self::Scope(s) => f.debug_tuple("Scope").field(s).finish(),
+            Self::User(name, _) => f.debug_tuple("User").field(name).finish(),
             Self::Custom(name, _) => f.debug_tuple("Custom").field(name).finish(),
             Self::All(v) => f.debug_tuple("All").field(v).finish(),
             Self::Any(v) => f.debug_tuple("Any").field(v).finish(),

@@ -32,6 +32,7 @@ use crate::machine::{AcceptsToken, MachineVerifier, TokenType, detect, is_opaque
 use crate::request::{
     Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
 };
+use crate::users::UserDirectory;
 use crate::verify::{Session, Verifier};
 
 /// Authenticates requests. Cheap to clone; build one per process (clones
@@ -43,6 +44,7 @@ pub struct Clerk {
     machines: Arc<MachineVerifier>,
     accepts: Arc<AcceptsToken>,
     frontend_api_url: Option<Arc<str>>,
+    users: Arc<UserDirectory>,
 }
 
 /// The outcome of [`Clerk::authenticate_ready`].
@@ -82,6 +84,11 @@ impl Clerk {
             .as_deref()
             .map(|sk| BackendApi::with_bearer(client, config.api_url(), sk))
             .transpose()?;
+        let users = Arc::new(UserDirectory::new(
+            api.clone(),
+            config.clock.clone(),
+            config.user_cache_ttl,
+        ));
         let machines = Arc::new(MachineVerifier::new(
             api,
             m2m_api,
@@ -95,6 +102,7 @@ impl Clerk {
             machines,
             accepts: Arc::new(AcceptsToken::default()),
             frontend_api_url,
+            users,
         })
     }
 
@@ -118,6 +126,11 @@ impl Clerk {
     /// The token kinds this `Clerk` verifies.
     pub fn accepts(&self) -> &AcceptsToken {
         &self.accepts
+    }
+
+    /// Cached Backend API lookups of users and organizations.
+    pub fn users(&self) -> &Arc<UserDirectory> {
+        &self.users
     }
 
     /// The verifier (for `prefetch`, `is_ready`, or verifying raw tokens).

@@ -101,6 +101,7 @@ pub struct ClerkConfig {
     pub(crate) frontend_api_url: Option<String>,
     pub(crate) machine_secret_key: Option<String>,
     pub(crate) machine_policy: crate::machine::MachinePolicy,
+    pub(crate) user_cache_ttl: Duration,
 }
 
 impl ClerkConfig {
@@ -204,6 +205,7 @@ pub struct ClerkConfigBuilder {
     key_source: Option<Arc<dyn KeySource>>,
     machine_secret_key: Option<String>,
     machine_policy: crate::machine::MachinePolicy,
+    user_cache_ttl: Duration,
 }
 
 impl Default for ClerkConfigBuilder {
@@ -230,6 +232,7 @@ impl Default for ClerkConfigBuilder {
             key_source: None,
             machine_secret_key: None,
             machine_policy: crate::machine::MachinePolicy::default(),
+            user_cache_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -474,6 +477,13 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// How long a fetched user or organization is reused (default 60 s).
+    #[must_use]
+    pub fn user_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.user_cache_ttl = ttl;
+        self
+    }
+
     /// Your own key source (used when no PEM key or JWKS is set).
     #[must_use]
     pub fn key_source(mut self, source: Arc<dyn KeySource>) -> Self {
@@ -551,6 +561,7 @@ impl ClerkConfigBuilder {
             frontend_api_url,
             machine_secret_key: self.machine_secret_key,
             machine_policy: self.machine_policy,
+            user_cache_ttl: self.user_cache_ttl,
         })
     }
 }

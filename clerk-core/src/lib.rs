@@ -43,6 +43,7 @@ pub mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
+pub mod users;
 pub mod verify;
 pub mod webhook;
 

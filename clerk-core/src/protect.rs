@@ -24,7 +24,7 @@
 //! let headers = HeaderMap::new();
 //! match protect.decide(&Method::GET, "/dashboard", &headers, &signed_out) {
 //!     Decision::Reject(r) => assert_eq!(r.status.as_u16(), 401),
-//!     Decision::Allow => unreachable!(),
+//!     other => unreachable!("{other:?}"),
 //! }
 //! assert!(matches!(protect.decide(&Method::GET, "/", &headers, &signed_out), Decision::Allow));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -42,6 +42,7 @@ use crate::error::ErrorReason;
 use crate::machine::{AcceptsToken, TokenType};
 use crate::request::{Auth, RequestHeaders, SignedOutReason};
 use crate::routes::{RouteMatcher, normalize_path};
+use crate::users::{User, UserDirectory, UserError};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,8 @@ pub enum Denial {
     NeedsReverification(Reverification),
     /// The request path cannot be decoded.
     MalformedPath,
+    /// The user's Backend API record was needed and could not be had.
+    UserLookupFailed(UserError),
 }
 
 impl Denial {
@@ -64,6 +67,7 @@ impl Denial {
             Self::Forbidden => "requirement-not-met",
             Self::NeedsReverification(_) => "reverification-error",
             Self::MalformedPath => "malformed-path",
+            Self::UserLookupFailed(e) => e.as_str(),
         }
     }
 }
@@ -127,7 +131,24 @@ impl Rejection {
                 StatusCode::BAD_REQUEST,
                 &json!({"error": "bad_request", "reason": denial.reason()}),
             ),
+            // A valid token for a user Clerk no longer knows: signed out.
+            Denial::UserLookupFailed(UserError::NotFound) => {
+                Self::default_for(&Denial::SignedOut(SignedOutReason::TokenMissing))
+                    .with_reason(denial.reason())
+            }
+            Denial::UserLookupFailed(_) => Self::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": "unavailable", "reason": denial.reason()}),
+            ),
         }
+    }
+
+    fn with_reason(mut self, reason: &str) -> Self {
+        if let Ok(mut body) = serde_json::from_str::<serde_json::Value>(&self.body) {
+            body["reason"] = json!(reason);
+            self.body = body.to_string();
+        }
+        self
     }
 
     /// A 500 for a protection or extractor used without the layer that
@@ -154,6 +175,12 @@ impl Rejection {
     }
 }
 
+enum Judgement {
+    Allow,
+    Deny(Denial),
+    NeedsUser,
+}
+
 /// Renders a [`Denial`] your way.
 pub type Renderer = Arc<dyn Fn(&Denial) -> Rejection + Send + Sync>;
 
@@ -164,6 +191,9 @@ pub enum Decision {
     Allow,
     /// Answer with this instead.
     Reject(Rejection),
+    /// The requirement needs the user's Backend API record: decide with
+    /// [`Protect::decide_fetching`] (adapters do this on their slow path).
+    NeedsUser,
 }
 
 /// A protection policy: routes, requirement, responses. Cheap to clone.
@@ -300,30 +330,70 @@ impl Protect {
                 Ok(_) => {}
             }
         }
-        match self.denial(auth) {
-            None => Decision::Allow,
-            Some(d) => self.reject(&d, headers),
+        match self.judge(auth, None) {
+            Judgement::Allow => Decision::Allow,
+            Judgement::Deny(d) => self.reject(&d, headers),
+            Judgement::NeedsUser => Decision::NeedsUser,
         }
     }
 
-    /// Why `auth` does not satisfy the requirement (routes not considered).
+    /// Like [`Protect::decide`], fetching the user's record from `users`
+    /// when the requirement needs it.
+    pub async fn decide_fetching<H: RequestHeaders + ?Sized>(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &H,
+        auth: &Auth,
+        users: &UserDirectory,
+    ) -> Decision {
+        match self.decide(method, path, headers, auth) {
+            Decision::NeedsUser => {}
+            d => return d,
+        }
+        let Some(session) = auth.session() else {
+            return Decision::Allow;
+        };
+        match users.get_user(session.user_id()).await {
+            Ok(user) => match self.judge(auth, Some(&user)) {
+                Judgement::Allow => Decision::Allow,
+                Judgement::Deny(d) => self.reject(&d, headers),
+                Judgement::NeedsUser => {
+                    self.reject(&Denial::UserLookupFailed(UserError::Unavailable), headers)
+                }
+            },
+            Err(e) => self.reject(&Denial::UserLookupFailed(e), headers),
+        }
+    }
+
+    /// Why `auth` does not satisfy the requirement (routes not considered;
+    /// a requirement on the user's record counts as not met here).
     pub fn denial(&self, auth: &Auth) -> Option<Denial> {
-        let mismatch = Some(Denial::SignedOut(SignedOutReason::Rejected(
+        match self.judge(auth, None) {
+            Judgement::Allow => None,
+            Judgement::Deny(d) => Some(d),
+            Judgement::NeedsUser => Some(Denial::Forbidden),
+        }
+    }
+
+    fn judge(&self, auth: &Auth, user: Option<&User>) -> Judgement {
+        let mismatch = Judgement::Deny(Denial::SignedOut(SignedOutReason::Rejected(
             ErrorReason::TokenTypeMismatch,
         )));
         let verdict = match auth {
-            Auth::SignedOut(reason) => return Some(Denial::SignedOut(*reason)),
+            Auth::SignedOut(reason) => return Judgement::Deny(Denial::SignedOut(*reason)),
             Auth::SignedIn(_) if !self.inner.accepts.allows(TokenType::SessionToken) => {
                 return mismatch;
             }
             Auth::Machine(m) if !self.inner.accepts.allows(m.token_type) => return mismatch,
-            Auth::SignedIn(session) => self.inner.requirement.check(session),
+            Auth::SignedIn(session) => self.inner.requirement.check_with_user(session, user),
             Auth::Machine(m) => self.inner.requirement.check_machine(m),
         };
         match verdict {
-            Verdict::Allowed => None,
-            Verdict::Denied => Some(Denial::Forbidden),
-            Verdict::NeedsReverification(w) => Some(Denial::NeedsReverification(w)),
+            Verdict::Allowed => Judgement::Allow,
+            Verdict::Denied => Judgement::Deny(Denial::Forbidden),
+            Verdict::NeedsReverification(w) => Judgement::Deny(Denial::NeedsReverification(w)),
+            Verdict::NeedsUser => Judgement::NeedsUser,
         }
     }
 
@@ -417,7 +487,7 @@ mod tests {
     fn reject(d: Decision) -> Rejection {
         match d {
             Decision::Reject(r) => r,
-            Decision::Allow => panic!("expected a rejection"),
+            other => panic!("expected a rejection, got {other:?}"),
         }
     }
 

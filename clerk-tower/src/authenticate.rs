@@ -65,6 +65,7 @@ where
             // The hot path: a cached or locally verifiable token. No boxing.
             AuthStep::Ready(auth) => {
                 req.extensions_mut().insert(auth);
+                req.extensions_mut().insert(self.clerk.users().clone());
                 ResponseFuture {
                     state: State::Calling {
                         fut: self.inner.call(req),
@@ -75,6 +76,7 @@ where
             // token needs the Backend API: box that rarer future, and keep
             // the service that was driven ready.
             AuthStep::Pending(pending) => {
+                req.extensions_mut().insert(self.clerk.users().clone());
                 let clerk = self.clerk.clone();
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);

@@ -4,6 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
+use clerk_core::users::UserDirectory;
 use clerk_core::{Auth, Decision, Protect, Rejection};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -55,14 +58,19 @@ pub fn to_response<B: From<String>>(rejection: Rejection) -> Response<B> {
     res
 }
 
+type SlowFuture<ResBody, E> = Pin<Box<dyn Future<Output = Result<Response<ResBody>, E>> + Send>>;
+
 impl<S, B, ResBody> Service<Request<B>> for ProtectService<S>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-    ResBody: From<String>,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Send,
+    B: Send + 'static,
+    ResBody: From<String> + Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -89,21 +97,55 @@ where
                     response: Some(to_response(r)),
                 },
             },
+            // The requirement needs the user's record: fetch it (cached)
+            // on a boxed slow path, keeping the service driven ready.
+            Decision::NeedsUser => {
+                let protect = self.protect.clone();
+                let clone = self.inner.clone();
+                let mut ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture {
+                    kind: Kind::Slow {
+                        fut: Box::pin(async move {
+                            let auth = req.extensions().get::<Auth>().cloned();
+                            let users = req.extensions().get::<Arc<UserDirectory>>().cloned();
+                            let decision = match (auth, users) {
+                                (Some(auth), Some(users)) => {
+                                    protect
+                                        .decide_fetching(
+                                            req.method(),
+                                            req.uri().path(),
+                                            req.headers(),
+                                            &auth,
+                                            &users,
+                                        )
+                                        .await
+                                }
+                                _ => Decision::Reject(Rejection::layer_missing()),
+                            };
+                            match decision {
+                                Decision::Allow => ready.call(req).await,
+                                Decision::Reject(r) => Ok(to_response(r)),
+                                Decision::NeedsUser => Ok(to_response(Rejection::layer_missing())),
+                            }
+                        }),
+                    },
+                }
+            }
         }
     }
 }
 
 pin_project! {
     /// Response future of [`ProtectService`].
-    pub struct ResponseFuture<F, ResBody> {
+    pub struct ResponseFuture<F, ResBody, E> {
         #[pin]
-        kind: Kind<F, ResBody>,
+        kind: Kind<F, ResBody, E>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F, ResBody> {
+    enum Kind<F, ResBody, E> {
         Inner {
             #[pin]
             fut: F,
@@ -111,10 +153,13 @@ pin_project! {
         Rejected {
             response: Option<Response<ResBody>>,
         },
+        Slow {
+            fut: SlowFuture<ResBody, E>,
+        },
     }
 }
 
-impl<F, ResBody, E> Future for ResponseFuture<F, ResBody>
+impl<F, ResBody, E> Future for ResponseFuture<F, ResBody, E>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
 {
@@ -123,6 +168,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { fut } => fut.poll(cx),
+            KindProj::Slow { fut } => fut.as_mut().poll(cx),
             KindProj::Rejected { response } => match response.take() {
                 Some(r) => Poll::Ready(Ok(r)),
                 // Only reachable by polling again after completion.

@@ -1,0 +1,339 @@
+//! The signed-in user and organization from the Backend API (Clerk's
+//! `currentUser()`), cached.
+//!
+//! Session tokens carry ids, not people. [`UserDirectory`] fetches
+//! `GET /v1/users/{id}` and `GET /v1/organizations/{id}` once, keeps the
+//! answer for a TTL (default 60 s, by the injected clock), makes concurrent
+//! lookups of one id share one call, and honours `429 Retry-After` by making
+//! no call until it has passed. Call [`UserDirectory::invalidate_user`] /
+//! [`UserDirectory::invalidate_organization`] from your webhook handler on
+//! `user.updated`, `user.deleted` and `organization.updated` so changes show
+//! at once:
+//!
+//! ```
+//! use clerk_core::webhook::WebhookEvent;
+//! use clerk_core::users::UserDirectory;
+//!
+//! async fn on_webhook(users: &UserDirectory, event: &WebhookEvent) {
+//!     match event.kind.as_str() {
+//!         "user.updated" | "user.deleted" => {
+//!             if let Some(id) = event.object_id() { users.invalidate_user(id).await }
+//!         }
+//!         "organization.updated" | "organization.deleted" => {
+//!             if let Some(id) = event.object_id() { users.invalidate_organization(id).await }
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::backend::{BackendApi, BackendError};
+use crate::clock::Clock;
+pub use crate::webhook::{EmailAddress, PhoneNumber};
+
+/// A Clerk user, with the fields apps use (unknown fields ignored).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+pub struct User {
+    /// `user_…`.
+    pub id: String,
+    /// Your id for the user.
+    pub external_id: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Profile image.
+    pub image_url: Option<String>,
+    /// Every email address.
+    pub email_addresses: Vec<EmailAddress>,
+    /// Which is primary.
+    pub primary_email_address_id: Option<String>,
+    /// Every phone number.
+    pub phone_numbers: Vec<PhoneNumber>,
+    /// Which is primary.
+    pub primary_phone_number_id: Option<String>,
+    /// Public metadata (often drives RBAC: `public_metadata.role`).
+    pub public_metadata: Value,
+    /// Private metadata.
+    pub private_metadata: Value,
+    /// Unsafe metadata.
+    pub unsafe_metadata: Value,
+    /// Any second factor enrolled.
+    pub two_factor_enabled: bool,
+    /// An authenticator app enrolled.
+    pub totp_enabled: bool,
+    /// Backup codes enrolled.
+    pub backup_code_enabled: bool,
+    /// Banned by an admin.
+    pub banned: bool,
+    /// Locked out.
+    pub locked: bool,
+    /// Created, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// Updated, ms since the epoch.
+    pub updated_at: Option<i64>,
+    /// Last sign-in, ms since the epoch.
+    pub last_sign_in_at: Option<i64>,
+}
+
+impl User {
+    /// The primary email address.
+    pub fn primary_email(&self) -> Option<&str> {
+        let id = self.primary_email_address_id.as_deref()?;
+        self.email_addresses
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.email_address.as_str())
+    }
+
+    /// First and last name joined, when any.
+    pub fn full_name(&self) -> Option<String> {
+        let parts: Vec<&str> = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+
+    /// Public metadata as your own type.
+    ///
+    /// # Errors
+    /// When it does not fit `T`.
+    pub fn public_metadata_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.public_metadata)
+    }
+}
+
+/// A Clerk organization, with the fields apps use.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+pub struct OrganizationRecord {
+    /// `org_…`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: Option<String>,
+    /// Logo.
+    pub image_url: Option<String>,
+    /// Members.
+    pub members_count: Option<u64>,
+    /// Membership limit.
+    pub max_allowed_memberships: Option<u64>,
+    /// Public metadata.
+    pub public_metadata: Value,
+    /// Private metadata.
+    pub private_metadata: Value,
+    /// Created, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// Updated, ms since the epoch.
+    pub updated_at: Option<i64>,
+}
+
+/// Why a lookup failed. Never carries the secret or a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    /// No such user or organization (404).
+    #[error("not found")]
+    NotFound,
+    /// The Backend API refused the secret key (401/403).
+    #[error("the Backend API refused the secret key")]
+    SecretKeyInvalid,
+    /// Rate limited; no call before this many seconds pass.
+    #[error("rate limited by the Backend API")]
+    RateLimited(u64),
+    /// Down, timed out, or an unexpected answer.
+    #[error("the Backend API cannot be reached")]
+    Unavailable,
+    /// No secret key is configured.
+    #[error("no secret key configured for Backend API lookups")]
+    NotConfigured,
+}
+
+impl UserError {
+    /// A stable kebab-case kind.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "user-not-found",
+            Self::SecretKeyInvalid => "secret-key-invalid",
+            Self::RateLimited(_) => "backend-api-rate-limited",
+            Self::Unavailable => "backend-api-unavailable",
+            Self::NotConfigured => "backend-api-not-configured",
+        }
+    }
+}
+
+struct Entry<T> {
+    value: Result<Arc<T>, UserError>,
+    fetched_at: i64,
+}
+
+// Not derived: `Arc<T>` is `Clone` whatever `T` is.
+impl<T> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        Self {
+            value: self.value.clone(),
+            fetched_at: self.fetched_at,
+        }
+    }
+}
+
+type Cache<T> = moka::future::Cache<String, Entry<T>, foldhash::fast::RandomState>;
+
+/// Cached Backend API lookups of users and organizations. Cheap to share
+/// (`Arc`); one per process.
+pub struct UserDirectory {
+    api: Option<BackendApi>,
+    users: Cache<User>,
+    orgs: Cache<OrganizationRecord>,
+    clock: Arc<dyn Clock>,
+    ttl: i64,
+    blocked_until: Mutex<i64>,
+}
+
+impl fmt::Debug for UserDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserDirectory")
+            .field("api", &self.api)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn cache<T: Send + Sync + 'static>(capacity: u64) -> Cache<T> {
+    moka::future::Cache::builder()
+        .max_capacity(capacity)
+        // A backstop: freshness is judged by the injected clock on read.
+        .time_to_live(Duration::from_secs(3600))
+        .build_with_hasher(foldhash::fast::RandomState::default())
+}
+
+impl UserDirectory {
+    /// Lookups through `api` (none: every lookup is `NotConfigured`),
+    /// fresh for `ttl`, by `clock`.
+    pub fn new(api: Option<BackendApi>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
+        Self {
+            api,
+            users: cache(10_000),
+            orgs: cache(1_000),
+            clock,
+            ttl: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+            blocked_until: Mutex::new(i64::MIN),
+        }
+    }
+
+    /// The user `user_id` (cached, single-flight).
+    ///
+    /// # Errors
+    /// See [`UserError`].
+    pub async fn get_user(&self, user_id: &str) -> Result<Arc<User>, UserError> {
+        self.lookup(&self.users, "/users/", user_id).await
+    }
+
+    /// The organization `org_id` (cached, single-flight).
+    ///
+    /// # Errors
+    /// See [`UserError`].
+    pub async fn get_organization(
+        &self,
+        org_id: &str,
+    ) -> Result<Arc<OrganizationRecord>, UserError> {
+        self.lookup(&self.orgs, "/organizations/", org_id).await
+    }
+
+    /// Forgets a cached user (call it on `user.updated` / `user.deleted`).
+    pub async fn invalidate_user(&self, user_id: &str) {
+        self.users.invalidate(user_id).await;
+    }
+
+    /// Forgets a cached organization (call it on `organization.updated`).
+    pub async fn invalidate_organization(&self, org_id: &str) {
+        self.orgs.invalidate(org_id).await;
+    }
+
+    async fn lookup<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        cache: &Cache<T>,
+        path: &str,
+        id: &str,
+    ) -> Result<Arc<T>, UserError> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(UserError::NotFound);
+        }
+        for _ in 0..2 {
+            let entry = cache
+                .get_with_by_ref(id, async { self.fetch::<T>(path, id).await })
+                .await;
+            let now = self.clock.now_unix();
+            let fresh = now.saturating_sub(entry.fetched_at) < self.ttl;
+            match entry.value {
+                // Only answers are kept; failures are retried next time.
+                Err(e) if e != UserError::NotFound => {
+                    cache.invalidate(id).await;
+                    return Err(e);
+                }
+                v if fresh => return v,
+                _ => cache.invalidate(id).await,
+            }
+        }
+        Err(UserError::Unavailable)
+    }
+
+    async fn fetch<T: DeserializeOwned>(&self, path: &str, id: &str) -> Entry<T> {
+        let now = self.clock.now_unix();
+        let value = self.fetch_value(path, id, now).await;
+        Entry {
+            value,
+            fetched_at: now,
+        }
+    }
+
+    async fn fetch_value<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Arc<T>, UserError> {
+        let Some(api) = &self.api else {
+            return Err(UserError::NotConfigured);
+        };
+        let blocked = *self
+            .blocked_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if now < blocked {
+            return Err(UserError::RateLimited(
+                u64::try_from(blocked - now).unwrap_or(1),
+            ));
+        }
+        match api.get(&format!("{path}{id}")).await {
+            Ok(v) => T::deserialize(&v)
+                .map(Arc::new)
+                .map_err(|_| UserError::Unavailable),
+            Err(BackendError::NotFound) => Err(UserError::NotFound),
+            Err(BackendError::Unauthorized) => Err(UserError::SecretKeyInvalid),
+            Err(BackendError::RateLimited(after)) => {
+                let secs = after.map_or(1, |d| d.as_secs().max(1));
+                *self
+                    .blocked_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) =
+                    now.saturating_add(i64::try_from(secs).unwrap_or(1));
+                Err(UserError::RateLimited(secs))
+            }
+            Err(_) => Err(UserError::Unavailable),
+        }
+    }
+}
