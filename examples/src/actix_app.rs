@@ -3,7 +3,7 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
-use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, Machine, Session, Webhook};
+use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, CurrentUser, Machine, Session, Webhook};
 
 use crate::app::{self, AppState, WebhookState};
 
@@ -26,6 +26,7 @@ pub fn app(
         .route("/health", web::get().to(health))
         .route("/api/public", web::get().to(public))
         .route("/api/me", web::get().to(me))
+        .route("/api/me/profile", web::get().to(profile))
         .service(
             web::resource("/api/machine")
                 .wrap(ClerkProtect::new(state.machine_protect()))
@@ -90,7 +91,7 @@ async fn dashboard(session: Session) -> HttpResponse {
 }
 
 async fn webhook(hooks: web::Data<WebhookState>, Webhook(event): Webhook) -> HttpResponse {
-    HttpResponse::Ok().json(hooks.record(&event))
+    HttpResponse::Ok().json(hooks.handle(&event).await)
 }
 
 async fn recent_webhooks(hooks: web::Data<WebhookState>) -> HttpResponse {
@@ -99,4 +100,8 @@ async fn recent_webhooks(hooks: web::Data<WebhookState>) -> HttpResponse {
 
 async fn machine(Machine(m): Machine) -> HttpResponse {
     HttpResponse::Ok().json(m.summary())
+}
+
+async fn profile(user: CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(app::profile_json(&user))
 }

@@ -160,6 +160,21 @@ impl DevMode {
             json!({"object": "api_key", "id": "ak_dev_1", "subject": "user_admin", "name": "dev key",
                 "scopes": ["reports:read"], "claims": {}, "revoked": false, "expired": false, "expiration": null}),
         );
+        for (id, first, email, mfa) in [
+            ("user_member", "Mia", "member@example.com", false),
+            ("user_admin", "Ada", "admin@example.com", false),
+            ("user_pro", "Pat", "pro@example.com", false),
+            ("user_stale", "Sam", "stale@example.com", true),
+            ("user_mfa", "Max", "mfa@example.com", true),
+        ] {
+            backend.add_user(json!({
+                "id": id, "first_name": first, "last_name": "Example",
+                "email_addresses": [{"id": format!("idn_{id}"), "email_address": email}],
+                "primary_email_address_id": format!("idn_{id}"),
+                "two_factor_enabled": mfa, "totp_enabled": mfa, "backup_code_enabled": false,
+                "public_metadata": {}, "private_metadata": {}, "unsafe_metadata": {}
+            }));
+        }
         Ok(backend)
     }
 
@@ -184,11 +199,13 @@ impl Default for DevMode {
     }
 }
 
-/// Webhook handling: the verifier and the last events received.
+/// Webhook handling: the verifier, the user cache to invalidate, and the
+/// last events received.
 #[derive(Debug, Clone)]
 pub struct WebhookState {
     /// Verifies deliveries.
     pub verifier: WebhookVerifier,
+    users: Arc<clerk_core::users::UserDirectory>,
     recent: Arc<Mutex<VecDeque<Value>>>,
 }
 
@@ -196,12 +213,27 @@ pub struct WebhookState {
 pub const RECENT_EVENTS: usize = 100;
 
 impl WebhookState {
-    /// Handling with `verifier` and an empty event log.
-    pub fn new(verifier: WebhookVerifier) -> Self {
+    /// Handling with `verifier`, invalidating `users` on user and
+    /// organization changes, and an empty event log.
+    pub fn new(verifier: WebhookVerifier, users: Arc<clerk_core::users::UserDirectory>) -> Self {
         Self {
             verifier,
+            users,
             recent: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_EVENTS))),
         }
+    }
+
+    /// Handles a verified event: forgets cached users and organizations it
+    /// changed, logs it and remembers it; returns the response body.
+    pub async fn handle(&self, event: &WebhookEvent) -> Value {
+        match (event.kind.as_str(), event.object_id()) {
+            ("user.updated" | "user.deleted", Some(id)) => self.users.invalidate_user(id).await,
+            ("organization.updated" | "organization.deleted", Some(id)) => {
+                self.users.invalidate_organization(id).await;
+            }
+            _ => {}
+        }
+        self.record(event)
     }
 
     /// Logs and remembers a verified event; returns the response body.
@@ -274,9 +306,10 @@ impl AppState {
         if has_clerk_keys(&lookup) {
             let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
             let webhooks = match lookup("CLERK_WEBHOOK_SIGNING_SECRET") {
-                Some(secret) if !secret.trim().is_empty() => {
-                    Some(WebhookState::new(WebhookVerifier::new(&secret)?))
-                }
+                Some(secret) if !secret.trim().is_empty() => Some(WebhookState::new(
+                    WebhookVerifier::new(&secret)?,
+                    clerk.users().clone(),
+                )),
                 _ => None,
             };
             return Ok(Self {
@@ -316,9 +349,10 @@ impl AppState {
             config = config.secret_key(DEV_SECRET_KEY).api_url(b.base_url());
         }
         let clerk = Clerk::new(config.build()?)?.accepting(accepted_tokens());
-        let webhooks = Some(WebhookState::new(WebhookVerifier::new(
-            &dev.webhook_secret,
-        )?));
+        let webhooks = Some(WebhookState::new(
+            WebhookVerifier::new(&dev.webhook_secret)?,
+            clerk.users().clone(),
+        ));
         Ok(Self {
             clerk,
             dev: Some(Arc::new(dev)),
@@ -413,6 +447,20 @@ impl AppState {
 /// `GET /api/public`.
 pub fn public_json(auth: &clerk_core::Auth) -> Value {
     json!({"signed_in": auth.is_signed_in(), "user_id": auth.user_id()})
+}
+
+/// `GET /api/me/profile`: name, primary email and MFA status.
+pub fn profile_json(user: &clerk_core::users::User) -> Value {
+    json!({
+        "user_id": user.id,
+        "name": user.full_name(),
+        "primary_email": user.primary_email(),
+        "mfa": {
+            "two_factor_enabled": user.two_factor_enabled,
+            "totp_enabled": user.totp_enabled,
+            "backup_code_enabled": user.backup_code_enabled,
+        },
+    })
 }
 
 /// The body of every guarded route that lets a request through.

@@ -4,7 +4,7 @@ use axum::extract::{FromRef, State};
 use axum::response::Html;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
-use clerk_axum::{Auth, ClerkLayer, Machine, ProtectLayer, Session, Webhook, protect};
+use clerk_axum::{Auth, ClerkLayer, CurrentUser, Machine, ProtectLayer, Session, Webhook, protect};
 use clerk_core::webhook::WebhookVerifier;
 use serde_json::Value;
 
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/api/public", get(public))
         .route("/api/me", get(me))
+        .route("/api/me/profile", get(profile))
         .route(
             "/api/machine",
             get(machine).route_layer(ProtectLayer::new(state.machine_protect())),
@@ -77,7 +78,7 @@ async fn dashboard(session: Session) -> Html<String> {
 }
 
 async fn webhook(State(hooks): State<WebhookState>, Webhook(event): Webhook) -> Json<Value> {
-    Json(hooks.record(&event))
+    Json(hooks.handle(&event).await)
 }
 
 async fn recent_webhooks(State(hooks): State<WebhookState>) -> Json<Value> {
@@ -86,4 +87,8 @@ async fn recent_webhooks(State(hooks): State<WebhookState>) -> Json<Value> {
 
 async fn machine(Machine(m): Machine) -> Json<Value> {
     Json(m.summary())
+}
+
+async fn profile(user: CurrentUser) -> Json<Value> {
+    Json(app::profile_json(&user))
 }

@@ -96,6 +96,20 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
             .oneshot(req)
             .await;
     }
+    if path == "/api/me/profile" {
+        let users = req
+            .extensions()
+            .get::<std::sync::Arc<clerk_core::users::UserDirectory>>()
+            .cloned()
+            .unwrap();
+        return Ok(match session() {
+            Ok(s) => match users.get_user(s.user_id()).await {
+                Ok(u) => json(StatusCode::OK, &app::profile_json(&u)),
+                Err(e) => to_response(Rejection::default_for(&Denial::UserLookupFailed(e))),
+            },
+            Err(r) => r,
+        });
+    }
     Ok(match path.as_str() {
         "/health" => json(StatusCode::OK, &state.health()),
         "/api/public" => json(StatusCode::OK, &app::public_json(&auth)),

@@ -11,6 +11,11 @@
 //! the delivery id: store it and skip events you have already processed. It
 //! is [`WebhookEvent::delivery_id`].
 //!
+//! **Cached users:** on `user.updated` / `user.deleted` call
+//! [`crate::users::UserDirectory::invalidate_user`] (and
+//! `invalidate_organization` on `organization.updated`) so the next
+//! `CurrentUser` lookup sees the change; see [`crate::users`].
+//!
 //! ```
 //! use std::sync::Arc;
 //! use clerk_core::clock::ManualClock;
