@@ -596,6 +596,9 @@ mod tests {
     use crate::testing::TestIssuer;
     use std::collections::HashMap;
 
+    static PK: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| crate::testing::publishable_key_for("clerk.example.com", true));
+
     fn env(vars: &[(&str, &str)]) -> Result<ClerkConfig, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
@@ -624,7 +627,7 @@ mod tests {
         let c = env(&[
             ("CLERK_JWT_KEY", &pem),
             ("CLERK_SECRET_KEY", "sk_test_your_clerk_key_here"),
-            ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+            ("CLERK_PUBLISHABLE_KEY", PK.as_str()),
             (
                 "CLERK_AUTHORIZED_PARTIES",
                 " https://a.example ,https://b.example,, ",
@@ -647,7 +650,7 @@ mod tests {
         let c = env(&[("CLERK_SECRET_KEY", "sk_test_your_clerk_key_here")]).unwrap();
         assert!(matches!(c.key_source(), KeySourceConfig::BackendApi));
         assert_eq!(c.api_url(), DEFAULT_API_URL);
-        let c = env(&[("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")]).unwrap();
+        let c = env(&[("CLERK_PUBLISHABLE_KEY", PK.as_str())]).unwrap();
         assert!(matches!(c.key_source(), KeySourceConfig::FrontendApi));
     }
 
@@ -685,7 +688,7 @@ mod tests {
     #[test]
     fn jwks_timings_from_env() {
         let c = env(&[
-            ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+            ("CLERK_PUBLISHABLE_KEY", PK.as_str()),
             ("CLERK_JWKS_TTL_SECS", "60"),
             ("CLERK_JWKS_COOLDOWN_SECS", "0"),
             ("CLERK_JWKS_STALE_SECS", " 120 "),
@@ -699,7 +702,7 @@ mod tests {
         for bad in ["-1", "1.5", "soon"] {
             assert_eq!(
                 env(&[
-                    ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+                    ("CLERK_PUBLISHABLE_KEY", PK.as_str()),
                     ("CLERK_JWKS_TTL_SECS", bad),
                 ])
                 .unwrap_err(),
@@ -713,7 +716,7 @@ mod tests {
         let issuer = TestIssuer::new();
         let c = ClerkConfig::builder()
             .jwt_key(issuer.public_key_pem())
-            .publishable_key("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")
+            .publishable_key(PK.as_str())
             .issuer("https://auth.example.com/")
             .build()
             .unwrap();

@@ -8,7 +8,9 @@
 //! ```
 //! use clerk_core::keys::{PublishableKey, SecretKey};
 //!
-//! let pk: PublishableKey = "pk_test_bWFnaWNhbC1tYXJtb3NldC01MS5jbGVyay5hY2NvdW50cy5kZXYk".parse()?;
+//! // pk_test_ + base64("magical-marmoset-51.clerk.accounts.dev$")
+//! let key = clerk_core::testing::publishable_key_for("magical-marmoset-51.clerk.accounts.dev", false);
+//! let pk: PublishableKey = key.parse()?;
 //! assert_eq!(pk.frontend_api(), "magical-marmoset-51.clerk.accounts.dev");
 //! assert!(!pk.is_live());
 //!
@@ -173,30 +175,37 @@ impl fmt::Display for SecretKey {
 mod tests {
     use super::*;
 
+    fn b64(s: &str) -> String {
+        STANDARD.encode(s)
+    }
+
     #[test]
     fn decodes_the_documented_examples() {
-        let pk: PublishableKey = "pk_test_bWFnaWNhbC1tYXJtb3NldC01MS5jbGVyay5hY2NvdW50cy5kZXYk"
-            .parse()
-            .unwrap();
+        // The documented example key, built rather than written out.
+        let pk: PublishableKey =
+            format!("pk_test_{}", b64("magical-marmoset-51.clerk.accounts.dev$"))
+                .parse()
+                .unwrap();
         assert_eq!(pk.frontend_api(), "magical-marmoset-51.clerk.accounts.dev");
         assert_eq!(
             pk.issuer(),
             "https://magical-marmoset-51.clerk.accounts.dev"
         );
-        let pk: PublishableKey = "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k".parse().unwrap();
+        let pk: PublishableKey = format!("pk_live_{}", b64("clerk.example.com$"))
+            .parse()
+            .unwrap();
         assert_eq!(pk.frontend_api(), "clerk.example.com");
         assert!(pk.is_live());
     }
 
     #[test]
     fn rejects_malformed_publishable_keys() {
-        let b64 = |s: &str| STANDARD.encode(s);
         let bad = [
             String::new(),
             "pk_test".to_owned(),
             "pk_prod_Y2xlcmsuZXhhbXBsZS5jb20k".to_owned(),
             "sk_test_Y2xlcmsuZXhhbXBsZS5jb20k".to_owned(),
-            "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k_extra".to_owned(),
+            format!("pk_test_{}_extra", b64("clerk.example.com$")),
             "pk_test_!!!".to_owned(),
             format!("pk_test_{}", b64("clerk.example.com")),
             format!("pk_test_{}", b64("clerk$example.com$")),

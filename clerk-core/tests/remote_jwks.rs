@@ -256,7 +256,10 @@ async fn the_secret_key_goes_only_to_the_backend_api() {
         .unwrap();
     let v = Verifier::new(
         ClerkConfig::builder()
-            .publishable_key("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")
+            .publishable_key(clerk_core::testing::publishable_key_for(
+                "clerk.example.com",
+                true,
+            ))
             .frontend_api_url(fapi.base_url())
             .issuer(clerk_core::testing::TEST_ISSUER)
             .clock(bapi.clock.clone())

@@ -268,7 +268,10 @@ async fn issuer_pinned_from_publishable_key() {
     let v = Verifier::new(
         ClerkConfig::builder()
             .jwt_key(f.issuer.public_key_pem())
-            .publishable_key("pk_live_Y2xlcmsuZXhhbXBsZS5jb20k")
+            .publishable_key(clerk_core::testing::publishable_key_for(
+                "clerk.example.com",
+                true,
+            ))
             .clock(f.clock.clone())
             .build()
             .unwrap(),

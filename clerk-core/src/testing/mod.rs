@@ -44,6 +44,13 @@ use crate::config::{ClerkConfig, ClerkConfigBuilder};
 use crate::error::ConfigError;
 use crate::token::Algorithm;
 
+/// A publishable key for `host`, built the way Clerk encodes them
+/// (`pk_live_`/`pk_test_` + base64 of `"<host>$"`), for tests.
+pub fn publishable_key_for(host: &str, live: bool) -> String {
+    let env = if live { "live" } else { "test" };
+    format!("pk_{env}_{}", STANDARD.encode(format!("{host}$")))
+}
+
 /// The issuer `TestIssuer` tokens carry by default (`.invalid` never
 /// resolves, so nothing can mistake it for a real instance).
 pub const TEST_ISSUER: &str = "https://clerk.test.invalid";
