@@ -9,8 +9,9 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use clerk_core::protect::Denial;
+use clerk_core::protect::require_fetching;
 use clerk_core::users::{User, UserDirectory};
-use clerk_core::{Policy, Rejection, Verdict};
+use clerk_core::{Policy, Rejection};
 use serde::de::DeserializeOwned;
 
 use crate::glue::to_http_response;
@@ -64,16 +65,11 @@ fn auth_of(req: &HttpRequest) -> Result<clerk_core::Auth, ClerkError> {
 }
 
 fn session_of(req: &HttpRequest) -> Result<Arc<clerk_core::Session>, ClerkError> {
-    match auth_of(req)? {
-        clerk_core::Auth::SignedIn(s) => Ok(s),
-        clerk_core::Auth::Machine(_) => Err(ClerkError::Denied(TYPE_MISMATCH)),
-        clerk_core::Auth::SignedOut(r) => Err(ClerkError::Denied(Denial::SignedOut(r))),
-    }
+    auth_of(req)?
+        .require_session()
+        .cloned()
+        .map_err(ClerkError::Denied)
 }
-
-const TYPE_MISMATCH: Denial = Denial::SignedOut(clerk_core::SignedOutReason::Rejected(
-    clerk_core::ErrorReason::TokenTypeMismatch,
-));
 
 /// A verified machine token (API key, M2M or OAuth); 401 when signed out,
 /// `token-type-mismatch` for a session token. The middleware must accept
@@ -94,12 +90,12 @@ impl FromRequest for Machine {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match auth_of(req) {
-            Ok(clerk_core::Auth::Machine(m)) => Ok(Self(m)),
-            Ok(clerk_core::Auth::SignedIn(_)) => Err(ClerkError::Denied(TYPE_MISMATCH)),
-            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkError::Denied(Denial::SignedOut(r))),
-            Err(e) => Err(e),
-        })
+        ready(auth_of(req).and_then(|auth| {
+            auth.require_machine()
+                .cloned()
+                .map(Self)
+                .map_err(ClerkError::Denied)
+        }))
     }
 }
 
@@ -195,20 +191,10 @@ impl<P: Policy> FromRequest for Require<P> {
         let users = users_of(req);
         Box::pin(async move {
             let session = session?;
-            let verdict = match P::requirement().check(&session) {
-                Verdict::NeedsUser => P::requirement()
-                    .check_fetching(&session, users?.as_ref())
-                    .await
-                    .map_err(|e| ClerkError::Denied(Denial::UserLookupFailed(e)))?,
-                v => v,
-            };
-            match verdict {
-                Verdict::Allowed => Ok(Self(session, PhantomData)),
-                Verdict::Denied | Verdict::NeedsUser => Err(ClerkError::Denied(Denial::Forbidden)),
-                Verdict::NeedsReverification(w) => {
-                    Err(ClerkError::Denied(Denial::NeedsReverification(w)))
-                }
-            }
+            require_fetching(P::requirement(), &session, users.ok().as_deref())
+                .await
+                .map_err(ClerkError::Denied)?;
+            Ok(Self(session, PhantomData))
         })
     }
 }

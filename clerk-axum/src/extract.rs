@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
+use clerk_core::Policy;
 use clerk_core::protect::Denial;
+use clerk_core::protect::require_fetching;
 use clerk_core::users::{User, UserDirectory};
-use clerk_core::{Policy, Verdict};
 use serde::de::DeserializeOwned;
 
 use crate::rejection::ClerkRejection;
@@ -21,16 +22,11 @@ fn auth_of(parts: &Parts) -> Result<&clerk_core::Auth, ClerkRejection> {
 }
 
 fn session_of(parts: &Parts) -> Result<Arc<clerk_core::Session>, ClerkRejection> {
-    match auth_of(parts)? {
-        clerk_core::Auth::SignedIn(s) => Ok(s.clone()),
-        clerk_core::Auth::Machine(_) => Err(ClerkRejection::denied(&TYPE_MISMATCH)),
-        clerk_core::Auth::SignedOut(r) => Err(ClerkRejection::denied(&Denial::SignedOut(*r))),
-    }
+    auth_of(parts)?
+        .require_session()
+        .cloned()
+        .map_err(|d| ClerkRejection::denied(&d))
 }
-
-const TYPE_MISMATCH: Denial = Denial::SignedOut(clerk_core::SignedOutReason::Rejected(
-    clerk_core::ErrorReason::TokenTypeMismatch,
-));
 
 /// A verified machine token (API key, M2M or OAuth); 401 when signed out,
 /// `token-type-mismatch` for a session token. The layer must accept machine
@@ -50,11 +46,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Machine {
     type Rejection = ClerkRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match auth_of(parts)? {
-            clerk_core::Auth::Machine(m) => Ok(Self(m.clone())),
-            clerk_core::Auth::SignedIn(_) => Err(ClerkRejection::denied(&TYPE_MISMATCH)),
-            clerk_core::Auth::SignedOut(r) => Err(ClerkRejection::denied(&Denial::SignedOut(*r))),
-        }
+        auth_of(parts)?
+            .require_machine()
+            .cloned()
+            .map(Self)
+            .map_err(|d| ClerkRejection::denied(&d))
     }
 }
 
@@ -148,20 +144,14 @@ impl<P: Policy, S: Send + Sync> FromRequestParts<S> for Require<P> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        let verdict = match P::requirement().check(&session) {
-            Verdict::NeedsUser => P::requirement()
-                .check_fetching(&session, users_of(parts)?)
-                .await
-                .map_err(|e| ClerkRejection::denied(&Denial::UserLookupFailed(e)))?,
-            v => v,
-        };
-        match verdict {
-            Verdict::Allowed => Ok(Self(session, PhantomData)),
-            Verdict::Denied | Verdict::NeedsUser => Err(ClerkRejection::denied(&Denial::Forbidden)),
-            Verdict::NeedsReverification(w) => {
-                Err(ClerkRejection::denied(&Denial::NeedsReverification(w)))
-            }
-        }
+        let users = parts
+            .extensions
+            .get::<Arc<UserDirectory>>()
+            .map(AsRef::as_ref);
+        require_fetching(P::requirement(), &session, users)
+            .await
+            .map_err(|d| ClerkRejection::denied(&d))?;
+        Ok(Self(session, PhantomData))
     }
 }
 

@@ -38,11 +38,13 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::authorize::{Requirement, Reverification, Verdict};
+use crate::claims::SessionClaims;
 use crate::error::ErrorReason;
-use crate::machine::{AcceptsToken, TokenType};
+use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::{Auth, RequestHeaders, SignedOutReason};
 use crate::routes::{RouteMatcher, normalize_path};
 use crate::users::{User, UserDirectory, UserError};
+use crate::verify::Session;
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +181,73 @@ enum Judgement {
     Allow,
     Deny(Denial),
     NeedsUser,
+}
+
+impl Verdict {
+    /// The refusal this verdict means (`None` when allowed). A verdict that
+    /// still needs the user's record counts as a refusal here.
+    pub fn into_denial(self) -> Option<Denial> {
+        match self {
+            Self::Allowed => None,
+            Self::Denied | Self::NeedsUser => Some(Denial::Forbidden),
+            Self::NeedsReverification(w) => Some(Denial::NeedsReverification(w)),
+        }
+    }
+}
+
+impl Auth {
+    /// The session, or why this request is not a signed-in user (signed
+    /// out, or a machine token: `token-type-mismatch`).
+    ///
+    /// # Errors
+    /// The [`Denial`] to answer with.
+    pub fn require_session(&self) -> Result<&Arc<Session>, Denial> {
+        match self {
+            Self::SignedIn(s) => Ok(s),
+            Self::Machine(_) => Err(TYPE_MISMATCH),
+            Self::SignedOut(r) => Err(Denial::SignedOut(*r)),
+        }
+    }
+
+    /// The machine identity, or why this request is not one (signed out,
+    /// or a session token: `token-type-mismatch`).
+    ///
+    /// # Errors
+    /// The [`Denial`] to answer with.
+    pub fn require_machine(&self) -> Result<&Arc<MachineAuth>, Denial> {
+        match self {
+            Self::Machine(m) => Ok(m),
+            Self::SignedIn(_) => Err(TYPE_MISMATCH),
+            Self::SignedOut(r) => Err(Denial::SignedOut(*r)),
+        }
+    }
+}
+
+const TYPE_MISMATCH: Denial =
+    Denial::SignedOut(SignedOutReason::Rejected(ErrorReason::TokenTypeMismatch));
+
+/// Checks `requirement` for a signed-in session, fetching the user's record
+/// from `users` only when the requirement needs it: what typed guard
+/// extractors (`Require<P>`) do in every adapter.
+///
+/// # Errors
+/// The [`Denial`] to answer with.
+pub async fn require_fetching(
+    requirement: &Requirement,
+    claims: &SessionClaims,
+    users: Option<&UserDirectory>,
+) -> Result<(), Denial> {
+    let verdict = match requirement.check(claims) {
+        Verdict::NeedsUser => {
+            let users = users.ok_or(Denial::UserLookupFailed(UserError::NotConfigured))?;
+            requirement
+                .check_fetching(claims, users)
+                .await
+                .map_err(Denial::UserLookupFailed)?
+        }
+        v => v,
+    };
+    verdict.into_denial().map_or(Ok(()), Err)
 }
 
 /// Renders a [`Denial`] your way.
@@ -377,9 +446,7 @@ impl Protect {
     }
 
     fn judge(&self, auth: &Auth, user: Option<&User>) -> Judgement {
-        let mismatch = Judgement::Deny(Denial::SignedOut(SignedOutReason::Rejected(
-            ErrorReason::TokenTypeMismatch,
-        )));
+        let mismatch = Judgement::Deny(TYPE_MISMATCH);
         let verdict = match auth {
             Auth::SignedOut(reason) => return Judgement::Deny(Denial::SignedOut(*reason)),
             Auth::SignedIn(_) if !self.inner.accepts.allows(TokenType::SessionToken) => {
@@ -390,10 +457,8 @@ impl Protect {
             Auth::Machine(m) => self.inner.requirement.check_machine(m),
         };
         match verdict {
-            Verdict::Allowed => Judgement::Allow,
-            Verdict::Denied => Judgement::Deny(Denial::Forbidden),
-            Verdict::NeedsReverification(w) => Judgement::Deny(Denial::NeedsReverification(w)),
             Verdict::NeedsUser => Judgement::NeedsUser,
+            v => v.into_denial().map_or(Judgement::Allow, Judgement::Deny),
         }
     }
 
@@ -471,8 +536,6 @@ pub fn is_page_request<H: RequestHeaders + ?Sized>(headers: &H) -> bool {
 mod tests {
     use super::*;
     use crate::authorize::Preset;
-    use crate::claims::SessionClaims;
-    use crate::verify::Session;
 
     fn signed_in(extra: serde_json::Value) -> Auth {
         let mut payload = json!({"sub":"user_1","sid":"sess_1","exp":2_000_000_000});
