@@ -97,6 +97,15 @@ impl User {
             .map(|e| e.email_address.as_str())
     }
 
+    /// The primary phone number.
+    pub fn primary_phone(&self) -> Option<&str> {
+        let id = self.primary_phone_number_id.as_deref()?;
+        self.phone_numbers
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.phone_number.as_str())
+    }
+
     /// First and last name joined, when any.
     pub fn full_name(&self) -> Option<String> {
         let parts: Vec<&str> = [self.first_name.as_deref(), self.last_name.as_deref()]
@@ -128,6 +137,8 @@ pub struct OrganizationRecord {
     pub slug: Option<String>,
     /// Logo.
     pub image_url: Option<String>,
+    /// The creator's user id.
+    pub created_by: Option<String>,
     /// Members.
     pub members_count: Option<u64>,
     /// Membership limit.

@@ -444,6 +444,37 @@ impl AppState {
     }
 }
 
+/// What both example binaries do first: logging (`RUST_LOG`, default
+/// `info`), `PORT` (default 3000), the state from the environment, and the
+/// dev-mode banner or a key prefetch.
+///
+/// # Errors
+/// When the configured keys are invalid or dev mode cannot start.
+pub async fn start_from_env() -> Result<(AppState, u16), Box<dyn std::error::Error>> {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let state = AppState::from_env().await?;
+    if state.dev.is_some() {
+        tracing::warn!("DEV MODE: verifying tokens signed by a throwaway local key");
+        state.print_dev_banner(port);
+    } else if let Err(e) = state.clerk.verifier().prefetch().await {
+        tracing::warn!(
+            reason = e.reason.as_str(),
+            "could not prefetch Clerk keys; will retry"
+        );
+    }
+    tracing::info!(port, "listening");
+    Ok((state, port))
+}
+
 /// `GET /api/public`.
 pub fn public_json(auth: &clerk_core::Auth) -> Value {
     json!({"signed_in": auth.is_signed_in(), "user_id": auth.user_id()})

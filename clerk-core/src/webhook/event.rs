@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use crate::users::{OrganizationRecord, User};
+
 /// One verified webhook delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookEvent {
@@ -33,15 +35,16 @@ pub struct WebhookEvent {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum EventData {
-    /// `user.created`, `user.updated`.
-    User(Box<UserData>),
+    /// `user.created`, `user.updated`: the same record the Backend API
+    /// returns.
+    User(Box<User>),
     /// `user.deleted`, `organization.deleted`, `session.*` removals, ...:
     /// an id with `deleted: true`.
     Deleted(DeletedObject),
     /// `session.created`, `session.ended`, `session.removed`, `session.revoked`.
     Session(SessionData),
     /// `organization.created`, `organization.updated`.
-    Organization(Box<OrganizationData>),
+    Organization(Box<OrganizationRecord>),
     /// `organizationMembership.created|updated|deleted`.
     Membership(Box<MembershipData>),
     /// `organizationInvitation.created|accepted|revoked`.
@@ -70,64 +73,6 @@ pub struct PhoneNumber {
     pub id: String,
     /// The number, E.164.
     pub phone_number: String,
-}
-
-/// A user (`user.created`, `user.updated`).
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default)]
-pub struct UserData {
-    /// `user_...`.
-    pub id: String,
-    /// Your id for the user, when set.
-    pub external_id: Option<String>,
-    /// Username, when enabled.
-    pub username: Option<String>,
-    /// First name.
-    pub first_name: Option<String>,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Profile image.
-    pub image_url: Option<String>,
-    /// Every email address.
-    pub email_addresses: Vec<EmailAddress>,
-    /// Which of them is primary.
-    pub primary_email_address_id: Option<String>,
-    /// Every phone number.
-    pub phone_numbers: Vec<PhoneNumber>,
-    /// Which of them is primary.
-    pub primary_phone_number_id: Option<String>,
-    /// Public metadata.
-    pub public_metadata: Value,
-    /// Private metadata.
-    pub private_metadata: Value,
-    /// Unsafe metadata.
-    pub unsafe_metadata: Value,
-    /// Two-factor authentication enabled.
-    pub two_factor_enabled: bool,
-    /// Created, ms since the epoch.
-    pub created_at: Option<i64>,
-    /// Updated, ms since the epoch.
-    pub updated_at: Option<i64>,
-}
-
-impl UserData {
-    /// The primary email address.
-    pub fn primary_email(&self) -> Option<&str> {
-        let primary = self.primary_email_address_id.as_deref()?;
-        self.email_addresses
-            .iter()
-            .find(|e| e.id == primary)
-            .map(|e| e.email_address.as_str())
-    }
-
-    /// The primary phone number.
-    pub fn primary_phone(&self) -> Option<&str> {
-        let primary = self.primary_phone_number_id.as_deref()?;
-        self.phone_numbers
-            .iter()
-            .find(|p| p.id == primary)
-            .map(|p| p.phone_number.as_str())
-    }
 }
 
 /// A deleted object: its id and `deleted: true`.
@@ -164,32 +109,6 @@ pub struct SessionData {
     pub updated_at: Option<i64>,
 }
 
-/// An organization.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default)]
-pub struct OrganizationData {
-    /// `org_...`.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Slug.
-    pub slug: Option<String>,
-    /// Logo.
-    pub image_url: Option<String>,
-    /// Creator's user id.
-    pub created_by: Option<String>,
-    /// Members, when counted.
-    pub members_count: Option<u64>,
-    /// Public metadata.
-    pub public_metadata: Value,
-    /// Private metadata.
-    pub private_metadata: Value,
-    /// Created, ms since the epoch.
-    pub created_at: Option<i64>,
-    /// Updated, ms since the epoch.
-    pub updated_at: Option<i64>,
-}
-
 /// The public part of a member's user.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(default)]
@@ -215,7 +134,7 @@ pub struct MembershipData {
     /// Role, e.g. `org:admin`.
     pub role: String,
     /// The organization.
-    pub organization: OrganizationData,
+    pub organization: OrganizationRecord,
     /// The member.
     pub public_user_data: PublicUserData,
     /// Public metadata.

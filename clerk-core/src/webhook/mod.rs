@@ -47,7 +47,7 @@ use base64::engine::general_purpose::STANDARD;
 
 pub use event::{
     DeletedObject, EmailAddress, EmailData, EventData, InvitationData, MembershipData,
-    OrganizationData, PhoneNumber, PublicUserData, SessionData, UserData, WebhookEvent,
+    OrganizationRecord, PhoneNumber, PublicUserData, SessionData, User, WebhookEvent,
 };
 
 use crate::clock::{Clock, SystemClock};
