@@ -143,16 +143,12 @@ impl BackendApi {
                 }
                 s => return Err(BackendError::Status(s.as_u16())),
             }
-            if res
-                .content_length()
-                .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-            {
-                return Err(BackendError::InvalidResponse);
-            }
-            let body = res.bytes().await.map_err(|_| BackendError::Unreachable)?;
-            if body.len() > MAX_RESPONSE_BYTES {
-                return Err(BackendError::InvalidResponse);
-            }
+            let body = read_capped(res, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|e| match e {
+                    CappedRead::TooLarge => BackendError::InvalidResponse,
+                    CappedRead::Failed => BackendError::Unreachable,
+                })?;
             serde_json::from_slice(&body).map_err(|_| BackendError::InvalidResponse)
         }
         .await;
@@ -164,4 +160,32 @@ impl BackendApi {
         }
         result
     }
+}
+
+/// Why a capped read stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CappedRead {
+    /// More than the cap arrived.
+    TooLarge,
+    /// The connection failed or timed out.
+    Failed,
+}
+
+/// Reads a response body chunk by chunk, stopping as soon as it passes
+/// `cap` bytes (a chunked response has no `Content-Length` to check first).
+pub(crate) async fn read_capped(
+    mut res: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, CappedRead> {
+    if res.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(CappedRead::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|_| CappedRead::Failed)? {
+        if body.len() + chunk.len() > cap {
+            return Err(CappedRead::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -58,11 +58,18 @@ pub enum AuthStep {
 }
 
 /// A token whose verification must wait (owned, so it can be moved into a
-/// future).
-#[derive(Debug)]
+/// future). Its `Debug` shows the kind, never the token.
 pub struct PendingAuth {
     token: String,
     kind: TokenType,
+}
+
+impl std::fmt::Debug for PendingAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAuth")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Clerk {

@@ -125,8 +125,9 @@ impl<'de> Deserialize<'de> for Field<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
                 let mut members: Vec<(Cow<'de, str>, Field<'de>)> = Vec::new();
+                let mut seen = Seen::new();
                 while let Some(Key(name)) = map.next_key()? {
-                    if members.iter().any(|(k, _)| *k == name) {
+                    if !seen.insert(name.clone()) {
                         return Err(de::Error::custom("duplicate member name"));
                     }
                     members.push((name, map.next_value()?));
@@ -135,6 +136,38 @@ impl<'de> Deserialize<'de> for Field<'de> {
             }
         }
         d.deserialize_any(FieldVisitor)
+    }
+}
+
+/// Member names seen in one object: a linear scan for the handful real
+/// tokens have, a hash set past that, so a forged token with a thousand
+/// members costs linear time before its signature is even checked.
+struct Seen<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: Option<std::collections::HashSet<Cow<'de, str>>>,
+}
+
+impl<'de> Seen<'de> {
+    fn new() -> Self {
+        Self {
+            few: Vec::new(),
+            many: None,
+        }
+    }
+
+    /// Records `name`; false when it was already there.
+    fn insert(&mut self, name: Cow<'de, str>) -> bool {
+        if let Some(set) = &mut self.many {
+            return set.insert(name);
+        }
+        if self.few.contains(&name) {
+            return false;
+        }
+        self.few.push(name);
+        if self.few.len() > 16 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
     }
 }
 
@@ -211,7 +244,7 @@ impl<'de, const N: usize> Visitor<'de> for FieldsVisitor<N> {
         let mut values: Self::Value = Box::new(std::array::from_fn(|_| None));
         // Names of the other members; objects here have a handful, so a
         // linear scan is cheaper than hashing.
-        let mut others: Vec<Cow<'de, str>> = Vec::with_capacity(16);
+        let mut others = Seen::new();
         while let Some(Key(name)) = map.next_key()? {
             if let Some(i) = (self.slot_of)(&name).filter(|&i| i < N) {
                 if values[i].is_some() {
@@ -219,11 +252,10 @@ impl<'de, const N: usize> Visitor<'de> for FieldsVisitor<N> {
                 }
                 values[i] = Some(map.next_value()?);
             } else {
-                if others.contains(&name) {
+                if !others.insert(name) {
                     return Err(de::Error::custom("duplicate member name"));
                 }
                 map.next_value::<StrictSkip>()?;
-                others.push(name);
             }
         }
         Ok(values)
@@ -265,13 +297,12 @@ impl<'de> Deserialize<'de> for StrictSkip {
                 Ok(StrictSkip)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictSkip, A::Error> {
-                let mut names: Vec<Cow<'de, str>> = Vec::new();
+                let mut names = Seen::new();
                 while let Some(Key(name)) = map.next_key()? {
-                    if names.contains(&name) {
+                    if !names.insert(name) {
                         return Err(de::Error::custom("duplicate member name"));
                     }
                     map.next_value::<StrictSkip>()?;
-                    names.push(name);
                 }
                 Ok(StrictSkip)
             }

@@ -42,7 +42,7 @@ use crate::claims::SessionClaims;
 use crate::error::ErrorReason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::{Auth, RequestHeaders, SignedOutReason};
-use crate::routes::{RouteMatcher, normalize_path};
+use crate::routes::RouteMatcher;
 use crate::users::{User, UserDirectory, UserError};
 use crate::verify::Session;
 
@@ -393,10 +393,10 @@ impl Protect {
             return Decision::Allow;
         }
         if let Some(routes) = &i.routes {
-            match normalize_path(path) {
+            match routes.matches(method, path) {
                 Err(_) => return self.reject(&Denial::MalformedPath, headers),
-                Ok(p) if !routes.matches_normalized(method, &p) => return Decision::Allow,
-                Ok(_) => {}
+                Ok(false) => return Decision::Allow,
+                Ok(true) => {}
             }
         }
         match self.judge(auth, None) {

@@ -36,8 +36,9 @@ pub const MAX_HEADER_LEN: usize = 16 * 1024;
 /// Clerk's session cookie.
 pub const SESSION_COOKIE: &str = "__session";
 
-/// Where a token was found, or why none could be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a token was found, or why none could be read. Its `Debug` never
+/// shows the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Extracted<'a> {
     /// From `Authorization: Bearer`.
     Header(&'a str),
@@ -47,6 +48,17 @@ pub enum Extracted<'a> {
     Missing,
     /// A header could not be read (not UTF-8, too long, duplicated).
     Malformed,
+}
+
+impl std::fmt::Debug for Extracted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Header(_) => "Header(…)",
+            Self::Cookie(_) => "Cookie(…)",
+            Self::Missing => "Missing",
+            Self::Malformed => "Malformed",
+        })
+    }
 }
 
 /// The suffix Clerk appends to cookie names for an instance: the first 8
@@ -205,13 +217,16 @@ impl Auth {
         self.session().map(|s| s.user_id())
     }
 
-    /// Clerk's `has()`: false when signed out; for a machine only scope
-    /// requirements can hold (see [`Requirement::check_machine`]).
+    /// Clerk's `has()`: false when signed out, and false for machine
+    /// tokens (check their scopes with [`MachineAuth::has_scope`], or
+    /// [`Auth::check`]).
     pub fn has(&self, requirement: &Requirement) -> bool {
-        self.check(requirement) == Some(Verdict::Allowed)
+        self.session().is_some_and(|s| requirement.is_met_by(s))
     }
 
-    /// Checks `requirement`; `None` when signed out.
+    /// Checks `requirement`; `None` when signed out. For a machine only
+    /// scope requirements (and "signed in") can hold, see
+    /// [`Requirement::check_machine`].
     pub fn check(&self, requirement: &Requirement) -> Option<Verdict> {
         match self {
             Self::SignedIn(s) => Some(requirement.check(s)),

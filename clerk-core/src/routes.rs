@@ -110,10 +110,17 @@ impl RouteMatcher {
     /// True when the request matches. `path` is the raw (percent-encoded)
     /// request path without the query.
     ///
+    /// An encoded slash (`%2F`, `%5C`) stays one segment, as frameworks
+    /// route it (`/api/orgs/a%2Fb` is `/api/orgs/:id`); and to fail closed,
+    /// the path also matches when its fully decoded form does.
+    ///
     /// # Errors
     /// [`MalformedPath`] when the path cannot be decoded.
     pub fn matches(&self, method: &Method, path: &str) -> Result<bool, MalformedPath> {
-        Ok(self.matches_normalized(method, &normalize_path(path)?))
+        if self.matches_normalized(method, &normalize_path(path)?) {
+            return Ok(true);
+        }
+        Ok(has_encoded_separator(path) && self.matches_normalized(method, &decode_fully(path)?))
     }
 
     /// True when the request matches an already [normalized](normalize_path) path.
@@ -142,12 +149,34 @@ impl fmt::Debug for RouteMatcher {
     }
 }
 
-/// Percent-decodes `path` and collapses repeated `/`.
+/// Percent-decodes `path` (except encoded separators `%2F` and `%5C`,
+/// which stay one segment) and collapses repeated `/`.
 ///
 /// # Errors
 /// [`MalformedPath`] for a `%` not followed by two hex digits, or bytes
 /// that do not decode to UTF-8.
 pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, MalformedPath> {
+    check_escapes(path)?;
+    if has_encoded_separator(path) {
+        // Decode around the separators, keeping them encoded.
+        let mut out = String::with_capacity(path.len());
+        let mut rest = path;
+        while let Some(i) = find_separator(rest) {
+            out.push_str(&decode(&rest[..i])?);
+            out.push_str(&rest[i..i + 3].to_ascii_uppercase());
+            rest = &rest[i + 3..];
+        }
+        out.push_str(&decode(rest)?);
+        return Ok(Cow::Owned(collapse(&out).into_owned()));
+    }
+    let decoded = decode(path)?;
+    Ok(match collapse(&decoded) {
+        Cow::Borrowed(_) => decoded,
+        Cow::Owned(s) => Cow::Owned(s),
+    })
+}
+
+fn check_escapes(path: &str) -> Result<(), MalformedPath> {
     let bytes = path.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'%'
@@ -157,11 +186,33 @@ pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, MalformedPath> {
             return Err(MalformedPath);
         }
     }
-    let decoded = percent_encoding::percent_decode_str(path)
+    Ok(())
+}
+
+fn decode(s: &str) -> Result<Cow<'_, str>, MalformedPath> {
+    percent_encoding::percent_decode_str(s)
         .decode_utf8()
-        .map_err(|_| MalformedPath)?;
+        .map_err(|_| MalformedPath)
+}
+
+fn find_separator(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(2))
+        .find(|&i| b[i] == b'%' && (matches!(&b[i + 1..i + 3], b"2F" | b"2f" | b"5C" | b"5c")))
+}
+
+fn has_encoded_separator(path: &str) -> bool {
+    find_separator(path).is_some()
+}
+
+fn decode_fully(path: &str) -> Result<Cow<'_, str>, MalformedPath> {
+    check_escapes(path)?;
+    Ok(Cow::Owned(collapse(&decode(path)?).into_owned()))
+}
+
+fn collapse(decoded: &str) -> Cow<'_, str> {
     if !decoded.contains("//") {
-        return Ok(decoded);
+        return Cow::Borrowed(decoded);
     }
     let mut out = String::with_capacity(decoded.len());
     for c in decoded.chars() {
@@ -169,7 +220,7 @@ pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, MalformedPath> {
             out.push(c);
         }
     }
-    Ok(Cow::Owned(out))
+    Cow::Owned(out)
 }
 
 /// The default parameter pattern of path-to-regexp 6.
@@ -373,6 +424,17 @@ mod tests {
         assert!(hit(&admin, "/%61dmin"));
         assert!(hit(&admin, "//admin//users"));
         assert!(hit(&admin, "/admin%2Fusers"));
+        // An encoded slash is one segment, as frameworks route it...
+        let orgs = m(&["/api/orgs/:id"]);
+        assert!(
+            hit(&orgs, "/api/orgs/a%2Fb"),
+            "must not bypass a single-segment pattern"
+        );
+        assert!(hit(&orgs, "/api/orgs/a%5cb"));
+        assert_eq!(normalize_path("/x/a%2fb%20c").unwrap(), "/x/a%2Fb c");
+        // ...and the fully decoded form is matched too (fail closed).
+        let deep = m(&["/api/orgs/:id/members"]);
+        assert!(hit(&deep, "/api/orgs/o%2Fmembers"));
         assert_eq!(admin.matches(&Method::GET, "/admin%zz"), Err(MalformedPath));
         assert_eq!(admin.matches(&Method::GET, "/admin%"), Err(MalformedPath));
         assert_eq!(admin.matches(&Method::GET, "/%ff%fe"), Err(MalformedPath));

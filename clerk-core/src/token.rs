@@ -94,8 +94,8 @@ pub struct Header {
     pub cat: Option<String>,
 }
 
-/// A token split and decoded, signature not yet checked.
-#[derive(Debug)]
+/// A token split and decoded, signature not yet checked. Its `Debug` shows
+/// only the header and lengths, never enough to rebuild the token.
 pub struct ParsedToken<'a> {
     /// The checked header.
     pub header: Header,
@@ -106,6 +106,16 @@ pub struct ParsedToken<'a> {
     pub signing_input: &'a str,
     /// The decoded signature.
     pub signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for ParsedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedToken")
+            .field("header", &self.header)
+            .field("payload_len", &self.payload.len())
+            .field("signature_len", &self.signature.len())
+            .finish_non_exhaustive()
+    }
 }
 
 const fn invalid(message: &'static str) -> VerifyError {
@@ -154,13 +164,22 @@ pub fn parse_as(token: &str, shape: Shape) -> Result<ParsedToken<'_>, VerifyErro
     let header = Fields::parse(&header, header_slot).ok_or(invalid(
         "header is not a JSON object without duplicate members",
     ))?;
-    let header = check_header(header, shape)?;
     let payload = URL_SAFE_NO_PAD
         .decode(p64)
         .map_err(|_| invalid("payload is not canonical base64url"))?;
     let signature = URL_SAFE_NO_PAD
         .decode(s64)
         .map_err(|_| invalid("signature is not canonical base64url"))?;
+    let header = check_header(header, shape).map_err(|e| {
+        // Structure (step 1) outranks the header rules (step 2): a payload
+        // that is not a JSON object makes the token `token-invalid`
+        // whatever its header says. Checked only on this error path.
+        if crate::claims::parse_claims(&payload).is_err() {
+            invalid("payload is not a JSON object without duplicate members")
+        } else {
+            e
+        }
+    })?;
     Ok(ParsedToken {
         header,
         payload,
@@ -331,6 +350,16 @@ mod tests {
         assert_eq!(reason(&token(H, nested)), ErrorReason::TokenInvalid);
         let in_array = r#"{"sub":"user_1","x":[{"a":1,"a":2}]}"#;
         assert_eq!(reason(&token(H, in_array)), ErrorReason::TokenInvalid);
+        // Many members (the hash-set path): the duplicate is still found.
+        let many: String = (0..40).map(|i| format!(r#""m{i}":1,"#)).collect();
+        assert_eq!(
+            reason(&token(H, &format!(r#"{{{many}"m3":2}}"#))),
+            ErrorReason::TokenInvalid
+        );
+        let nested = format!(r#"{{"sub":"u","o":{{{many}"m39":2}}}}"#);
+        assert_eq!(reason(&token(H, &nested)), ErrorReason::TokenInvalid);
+        let ok = format!(r#"{{{many}"sub":"u"}}"#);
+        assert!(parse(&token(H, &ok)).is_ok());
     }
 
     #[test]
@@ -373,6 +402,18 @@ mod tests {
         assert_eq!(reason(&token(h, P)), ErrorReason::TokenTypeMismatch);
         assert!(parse_as(&token(h, P), Shape::OAuth).is_ok());
         assert!(parse_as(&token(r#"{"alg":"RS256"}"#, P), Shape::OAuth).is_err());
+    }
+
+    #[test]
+    fn structure_outranks_header_rules() {
+        // alg "none" with a payload that is not JSON: structure first.
+        let h = r#"{"alg":"none"}"#;
+        assert_eq!(reason(&token(h, "not json")), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(h, P)), ErrorReason::TokenInvalidAlgorithm);
+        let t = token(H, P);
+        let p = parse(&t).unwrap();
+        let shown = format!("{p:?}");
+        assert!(!shown.contains(&t[..20]) && shown.contains("payload_len"));
     }
 
     #[test]

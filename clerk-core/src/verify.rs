@@ -245,7 +245,13 @@ impl Verifier {
         match result {
             Ok(session) => {
                 tracing::debug!(user_id = session.user_id(), "session token verified");
-                if let Some(cache) = &self.inner.cache {
+                // Skip the cache if a refresh lost a key meanwhile: the key
+                // that verified this token may be gone.
+                let unchanged =
+                    self.inner.keys.losses() == self.inner.seen_losses.load(Ordering::Relaxed);
+                if let Some(cache) = &self.inner.cache
+                    && unchanged
+                {
                     cache.insert(token.into(), session.clone());
                 }
             }

@@ -357,7 +357,14 @@ async fn scopes_routes_and_oauth_challenges() {
     // has() on a machine is false for user requirements.
     assert!(!machine.has(&Requirement::role("org:admin")));
     assert!(!machine.has(&Requirement::role("org:admin").not()));
-    assert!(machine.has(&Requirement::scope("read")));
+    assert!(
+        !machine.has(&Requirement::scope("read")),
+        "has() is false for machines"
+    );
+    assert_eq!(
+        machine.check(&Requirement::scope("read")),
+        Some(clerk_core::Verdict::Allowed)
+    );
     // A session-only route refuses the machine.
     let session_route = Protect::signed_in();
     match session_route.decide(&Method::GET, "/", &h, &machine) {

@@ -189,6 +189,14 @@ async fn first_fetch_failures_map_to_clear_reasons() {
         assert!(v.prefetch().await.is_err());
         assert!(!v.is_ready());
     }
+    // An oversized key set is refused without being buffered whole.
+    let f = Fixture::new(Reply::Json(format!(
+        r#"{{"keys":[],"pad":"{}"}}"#,
+        "x".repeat(300 * 1024)
+    )))
+    .await;
+    let e = f.verifier().verify(&f.token(&issuer)).await.unwrap_err();
+    assert_eq!(e.reason(), ErrorReason::JwkRemoteFailedToLoad);
     // One bad key among good ones is skipped, not fatal.
     let f = Fixture::new(Reply::Json(
         json!({ "keys": [bad, issuer.jwk()] }).to_string(),

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 
 use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
+use crate::backend::{CappedRead, read_capped};
 use crate::error::{ConfigError, ErrorReason};
 use crate::keys::SecretKey;
 
@@ -183,19 +184,12 @@ async fn fetch_once(
     if !status.is_success() {
         return Err((code, failed(remote, "unexpected HTTP status")));
     }
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-    {
-        return Err((code, failed(remote, "JWKS response too large")));
-    }
-    let body = response
-        .bytes()
+    let body = read_capped(response, MAX_JWKS_BYTES)
         .await
-        .map_err(|_| (code, failed(remote, "reading the response failed")))?;
-    if body.len() > MAX_JWKS_BYTES {
-        return Err((code, failed(remote, "JWKS response too large")));
-    }
+        .map_err(|e| match e {
+            CappedRead::TooLarge => (code, failed(remote, "JWKS response too large")),
+            CappedRead::Failed => (code, failed(remote, "reading the response failed")),
+        })?;
     let (set, report) = KeySet::from_jwks_json(&body).map_err(|_| {
         (
             code,
