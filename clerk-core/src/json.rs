@@ -143,14 +143,18 @@ impl<'de> Deserialize<'de> for Field<'de> {
 /// tokens have, a hash set past that, so a forged token with a thousand
 /// members costs linear time before its signature is even checked.
 struct Seen<'de> {
-    few: Vec<Cow<'de, str>>,
+    // Inline: real objects have a few members, and this runs on every
+    // verification, so no allocation until there are more.
+    few: [Option<Cow<'de, str>>; 8],
+    len: usize,
     many: Option<std::collections::HashSet<Cow<'de, str>>>,
 }
 
 impl<'de> Seen<'de> {
     fn new() -> Self {
         Self {
-            few: Vec::new(),
+            few: Default::default(),
+            len: 0,
             many: None,
         }
     }
@@ -160,12 +164,17 @@ impl<'de> Seen<'de> {
         if let Some(set) = &mut self.many {
             return set.insert(name);
         }
-        if self.few.contains(&name) {
+        if self.few[..self.len].iter().flatten().any(|n| *n == name) {
             return false;
         }
-        self.few.push(name);
-        if self.few.len() > 16 {
-            self.many = Some(self.few.drain(..).collect());
+        if self.len < self.few.len() {
+            self.few[self.len] = Some(name);
+            self.len += 1;
+        } else {
+            let mut set: std::collections::HashSet<Cow<'de, str>> =
+                self.few.iter_mut().filter_map(Option::take).collect();
+            set.insert(name);
+            self.many = Some(set);
         }
         true
     }
@@ -212,8 +221,17 @@ impl<'a, const N: usize> Fields<'a, N> {
     /// `None` unless `bytes` are exactly one JSON object without duplicate
     /// member names.
     pub(crate) fn parse(bytes: &'a [u8], slot_of: SlotOf) -> Option<Self> {
+        Self::parse_first(bytes, slot_of, N)
+    }
+
+    /// Like [`Fields::parse`], but only slots below `read` are read; the
+    /// other named members are checked (duplicates, strict JSON) and
+    /// skipped without allocating.
+    pub(crate) fn parse_first(bytes: &'a [u8], slot_of: SlotOf, read: usize) -> Option<Self> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let values = de.deserialize_map(FieldsVisitor::<N> { slot_of }).ok()?;
+        let values = de
+            .deserialize_map(FieldsVisitor::<N> { slot_of, read })
+            .ok()?;
         de.end().ok()?;
         Some(Self { values })
     }
@@ -231,6 +249,7 @@ impl<'a, const N: usize> Fields<'a, N> {
 
 struct FieldsVisitor<const N: usize> {
     slot_of: SlotOf,
+    read: usize,
 }
 
 impl<'de, const N: usize> Visitor<'de> for FieldsVisitor<N> {
@@ -245,12 +264,21 @@ impl<'de, const N: usize> Visitor<'de> for FieldsVisitor<N> {
         // Names of the other members; objects here have a handful, so a
         // linear scan is cheaper than hashing.
         let mut others = Seen::new();
+        // Named members that are only checked: duplicates by bit.
+        let mut skipped: u64 = 0;
         while let Some(Key(name)) = map.next_key()? {
-            if let Some(i) = (self.slot_of)(&name).filter(|&i| i < N) {
+            let slot = (self.slot_of)(&name).filter(|&i| i < N);
+            if let Some(i) = slot.filter(|&i| i < self.read) {
                 if values[i].is_some() {
                     return Err(de::Error::custom("duplicate member name"));
                 }
                 values[i] = Some(map.next_value()?);
+            } else if let Some(i) = slot.filter(|&i| i < 64) {
+                if skipped & (1 << i) != 0 {
+                    return Err(de::Error::custom("duplicate member name"));
+                }
+                skipped |= 1 << i;
+                map.next_value::<StrictSkip>()?;
             } else {
                 if !others.insert(name) {
                     return Err(de::Error::custom("duplicate member name"));

@@ -27,11 +27,9 @@ pub(crate) mod slot {
     pub(crate) const ORG_PERMISSIONS: usize = 18;
     pub(crate) const COUNT: usize = 19;
 
-    /// The claims verification itself needs (slots `SUB..=STS`); the
-    /// others are read lazily.
-    pub(crate) fn verified(name: &str) -> Option<usize> {
-        of(name).filter(|&slot| slot <= STS)
-    }
+    /// The claims verification itself reads: slots `SUB..=STS`; the others
+    /// are checked then and read lazily.
+    pub(crate) const VERIFIED: usize = STS + 1;
 
     /// Every claim read into a typed field.
     pub(crate) fn of(name: &str) -> Option<usize> {
@@ -70,7 +68,7 @@ pub(crate) type ClaimFields<'a> = Fields<'a, { slot::COUNT }>;
 /// claims are checked here but read only when first asked for, with
 /// [`parse_all_claims`]: many requests never look at them.
 pub(crate) fn parse_claims(payload: &[u8]) -> Result<ClaimFields<'_>, VerifyError> {
-    Fields::parse(payload, slot::verified).ok_or(VerifyError::new(
+    Fields::parse_first(payload, slot::of, slot::VERIFIED).ok_or(VerifyError::new(
         ErrorReason::TokenInvalid,
         "payload is not a JSON object without duplicate members",
     ))
