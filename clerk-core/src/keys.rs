@@ -203,8 +203,8 @@ mod tests {
         let bad = [
             String::new(),
             "pk_test".to_owned(),
-            "pk_prod_Y2xlcmsuZXhhbXBsZS5jb20k".to_owned(),
-            "sk_test_Y2xlcmsuZXhhbXBsZS5jb20k".to_owned(),
+            format!("pk_prod_{}", b64("clerk.example.com$")),
+            format!("sk_test_{}", b64("clerk.example.com$")),
             format!("pk_test_{}_extra", b64("clerk.example.com$")),
             "pk_test_!!!".to_owned(),
             format!("pk_test_{}", b64("clerk.example.com")),
