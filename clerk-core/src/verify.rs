@@ -416,9 +416,10 @@ impl Policy {
         Ok(())
     }
 
-    /// Times, `iat` and issuer: the checks machine JWTs share with sessions.
+    /// `exp`, `nbf` and `iat` against the clock: the first claim checks of
+    /// every token kind.
     #[allow(clippy::cast_precision_loss)]
-    fn check_machine(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+    fn check_all_times(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
         self.check_times(c, now)?;
         if c.iat_f64()
             .is_some_and(|iat| iat > now.saturating_add(self.skew) as f64)
@@ -428,6 +429,12 @@ impl Policy {
                 "token was issued in the future",
             ));
         }
+        Ok(())
+    }
+
+    /// Times and issuer: the checks machine JWTs share with sessions.
+    fn check_machine(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+        self.check_all_times(c, now)?;
         self.check_issuer(c)
     }
 
@@ -443,17 +450,8 @@ impl Policy {
         Ok(())
     }
 
-    #[allow(clippy::cast_precision_loss)]
     fn check_claims(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
-        self.check_times(c, now)?;
-        if c.iat_f64()
-            .is_some_and(|iat| iat > now.saturating_add(self.skew) as f64)
-        {
-            return Err(VerifyError::new(
-                ErrorReason::TokenIatInTheFuture,
-                "token was issued in the future",
-            ));
-        }
+        self.check_all_times(c, now)?;
         if !self.authorized_parties.is_empty()
             && !c
                 .authorized_party()

@@ -403,6 +403,32 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
+/// The axum example app (or any router) as a [`Target`], in-process.
+pub struct AxumTarget(pub axum::Router);
+
+impl Target for AxumTarget {
+    async fn send(&self, req: Request<String>) -> Response<String> {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let res = self
+            .0
+            .clone()
+            .oneshot(req.map(axum::body::Body::from))
+            .await
+            .unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Response::from_parts(parts, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// Dev-mode app state with its local Backend API started.
+pub async fn dev_state() -> clerk_examples::AppState {
+    clerk_examples::AppState::start_dev(DevMode::new(), "/sign-in".to_owned())
+        .await
+        .unwrap()
+}
+
 /// Tokens for the table, signed by the dev-mode key (or, for the bad
 /// signature, by another key claiming the same `kid`).
 pub fn token(dev: &DevMode, kind: TokenKind) -> Option<String> {

@@ -12,34 +12,11 @@ use std::convert::Infallible;
 
 use clerk_core::protect::Denial;
 use clerk_core::{Auth, Protect, Rejection};
-use clerk_examples::{AppState, DevMode, app};
-use clerk_tests::{Target, run_table};
+use clerk_examples::{AppState, app};
+use clerk_tests::{AxumTarget, Target, dev_state, run_table};
 use clerk_tower::{ClerkLayer, ProtectLayer, to_response};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
-
-async fn state() -> AppState {
-    AppState::start_dev(DevMode::new(), "/sign-in".to_owned())
-        .await
-        .unwrap()
-}
-
-struct AxumTarget(axum::Router);
-
-impl Target for AxumTarget {
-    async fn send(&self, req: Request<String>) -> Response<String> {
-        let res = self
-            .0
-            .clone()
-            .oneshot(req.map(axum::body::Body::from))
-            .await
-            .unwrap();
-        let (parts, body) = res.into_parts();
-        let bytes = body.collect().await.unwrap().to_bytes();
-        Response::from_parts(parts, String::from_utf8_lossy(&bytes).into_owned())
-    }
-}
 
 /// The same route table with tower layers and a hand-written dispatcher
 /// only: no axum.
@@ -138,14 +115,14 @@ impl Target for TowerTarget {
 
 #[tokio::test]
 async fn tower_layers_pass_the_table() {
-    let state = state().await;
+    let state = dev_state().await;
     let dev = state.dev.clone().unwrap();
     run_table(&TowerTarget(state), &dev).await;
 }
 
 #[tokio::test]
 async fn axum_app_passes_the_table_and_matches_tower() {
-    let state = state().await;
+    let state = dev_state().await;
     let dev = state.dev.clone().unwrap();
     let axum_outcomes = run_table(
         &AxumTarget(clerk_examples::axum_app::router(state.clone())),
@@ -182,7 +159,7 @@ async fn extractors_without_the_layer_are_a_clear_500() {
 
 #[tokio::test]
 async fn hostile_headers_never_panic() {
-    let state = state().await;
+    let state = dev_state().await;
     let app = clerk_examples::axum_app::router(state);
     let target = AxumTarget(app);
     let long = "a".repeat(20_000);

@@ -5,11 +5,8 @@
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test;
-use clerk_examples::{AppState, DevMode};
-use clerk_tests::{Target, run_table};
+use clerk_tests::{AxumTarget, Target, dev_state, run_table};
 use http::{Request, Response};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 struct ActixTarget<S>(S);
 
@@ -37,31 +34,9 @@ where
     }
 }
 
-struct AxumTarget(axum::Router);
-
-impl Target for AxumTarget {
-    async fn send(&self, req: Request<String>) -> Response<String> {
-        let res = self
-            .0
-            .clone()
-            .oneshot(req.map(axum::body::Body::from))
-            .await
-            .unwrap();
-        let (parts, body) = res.into_parts();
-        let bytes = body.collect().await.unwrap().to_bytes();
-        Response::from_parts(parts, String::from_utf8_lossy(&bytes).into_owned())
-    }
-}
-
-async fn state() -> AppState {
-    AppState::start_dev(DevMode::new(), "/sign-in".to_owned())
-        .await
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn actix_app_passes_the_table_and_matches_axum_byte_for_byte() {
-    let state = state().await;
+    let state = dev_state().await;
     let dev = state.dev.clone().unwrap();
     let actix = test::init_service(clerk_examples::actix_app::app(state.clone())).await;
     let actix_outcomes = run_table(&ActixTarget(actix), &dev).await;
@@ -74,7 +49,7 @@ async fn actix_app_passes_the_table_and_matches_axum_byte_for_byte() {
 
 #[actix_web::test]
 async fn hostile_input_never_panics_a_worker() {
-    let state = state().await;
+    let state = dev_state().await;
     let dev = state.dev.clone().unwrap();
     let app = test::init_service(clerk_examples::actix_app::app(state)).await;
     let target = ActixTarget(app);
