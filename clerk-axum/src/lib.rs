@@ -59,7 +59,7 @@ pub use clerk_core::{
     AcceptsToken, Clerk, ClerkConfig, Decision, MachineAuth, Policy, Preset, Protect, Rejection,
     Requirement, RouteMatcher, SignedOutReason, TokenType, policy,
 };
-pub use clerk_tower::{ClerkLayer, ProtectLayer};
+pub use clerk_tower::ClerkLayer;
 
 /// A [`ProtectLayer`] requiring `requirement`, for `Router::route_layer`
 /// (or `MethodRouter::route_layer`). Default responses: 401 / 403 /
@@ -67,4 +67,52 @@ pub use clerk_tower::{ClerkLayer, ProtectLayer};
 /// page redirects or your own renderer.
 pub fn protect(requirement: Requirement) -> ProtectLayer {
     ProtectLayer::new(Protect::new(requirement))
+}
+
+/// Refuses requests that do not satisfy a [`Protect`] policy: the tower
+/// `ProtectLayer` reading axum's paths. Inside `Router::nest`, route
+/// patterns are matched against the full original path (axum's
+/// `OriginalUri`) **and** the path below the mount point, and a request is
+/// protected when either matches, so patterns written either way protect.
+///
+/// ```
+/// use axum::{Router, routing::any};
+/// use clerk_axum::{ClerkLayer, Protect, ProtectLayer, Requirement, RouteMatcher};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let clerk = clerk_axum::Clerk::new(clerk_axum::clerk_core::testing::TestIssuer::new().config().build()?)?;
+/// let admin = Protect::new(Requirement::role("org:admin"))
+///     .routes(RouteMatcher::new(["/nested/admin(.*)"])?);
+/// let nested = Router::new()
+///     .route("/admin", any(|| async { "admins only" }))
+///     .layer(ProtectLayer::new(admin));
+/// let app: Router = Router::new()
+///     .nest("/nested", nested)
+///     .layer(ClerkLayer::new(clerk));
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProtectLayer(clerk_tower::ProtectLayer);
+
+impl ProtectLayer {
+    /// A layer enforcing `protect`.
+    pub fn new(protect: Protect) -> Self {
+        Self(clerk_tower::ProtectLayer::new(protect).original_uri_from(original_uri))
+    }
+}
+
+fn original_uri(extensions: &axum::http::Extensions) -> Option<&axum::http::Uri> {
+    extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|original| &original.0)
+}
+
+impl<S> tower_layer::Layer<S> for ProtectLayer {
+    type Service = clerk_tower::ProtectService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.0.layer(inner)
+    }
 }

@@ -8,8 +8,20 @@
 //! reverification body when only a step-up is missing; 503 when no
 //! verification key can be had; 400 for a path that cannot be decoded.
 //! Options: hide protected routes as 404, redirect signed-out page requests
-//! to a sign-in URL, or render responses yourself. CORS preflight requests
-//! pass through.
+//! to a sign-in URL, or render responses yourself.
+//!
+//! **Fail closed.** A protection with [routes](Protect::routes) judges every
+//! reading of the path the framework might route by, and answers 400 for a
+//! path it cannot read with confidence (see
+//! [how the guard reads paths](crate::routes#how-the-guard-reads-paths)).
+//! `HEAD` is judged as `GET`.
+//!
+//! **CORS.** Preflight requests (`OPTIONS` with
+//! `Access-Control-Request-Method`) are judged like any other request: put
+//! your CORS layer (tower-http's `CorsLayer`, actix-cors) *outside* the
+//! Clerk layers, so it answers preflights before they reach them. With
+//! [`Protect::answer_preflights`] the guard answers a preflight to a
+//! protected route itself (204, empty) and never calls the handler.
 //!
 //! ```
 //! use clerk_core::protect::{Decision, Protect};
@@ -42,7 +54,7 @@ use crate::claims::SessionClaims;
 use crate::error::ErrorReason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::{Auth, RequestHeaders, SignedOutReason};
-use crate::routes::RouteMatcher;
+use crate::routes::{RequestPath, RouteMatcher};
 use crate::users::{User, UserDirectory, UserError};
 use crate::verify::Session;
 
@@ -162,6 +174,16 @@ impl Rejection {
         )
     }
 
+    /// The answer to a CORS preflight the guard answers itself: 204, no
+    /// body, no headers (see [`Protect::answer_preflights`]).
+    pub fn preflight() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            headers: HeaderMap::new(),
+            body: String::new(),
+        }
+    }
+
     fn not_found() -> Self {
         Self::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"}))
     }
@@ -278,7 +300,7 @@ struct Inner {
     hide: bool,
     sign_in: Option<HeaderValue>,
     renderer: Option<Renderer>,
-    allow_preflight: bool,
+    answer_preflights: bool,
     accepts: AcceptsToken,
     resource_metadata: Option<HeaderValue>,
 }
@@ -294,7 +316,7 @@ impl Protect {
                 hide: false,
                 sign_in: None,
                 renderer: None,
-                allow_preflight: true,
+                answer_preflights: false,
                 accepts: AcceptsToken::default(),
                 resource_metadata: None,
             }),
@@ -342,11 +364,17 @@ impl Protect {
         self.edit(|i| i.renderer = Some(renderer))
     }
 
-    /// Whether CORS preflight requests pass without authentication (default
-    /// true: browsers send them without credentials).
+    /// Whether the guard answers CORS preflights to protected routes itself
+    /// (default false: a preflight is judged like any request, so a
+    /// signed-out one gets 401). When true, a preflight (`OPTIONS` with
+    /// `Access-Control-Request-Method`) to a protected route is answered
+    /// `204 No Content` with no body, and the protected handler is never
+    /// called for it. Prefer a CORS layer outside the Clerk layers: it
+    /// answers preflights with the right `Access-Control-*` headers before
+    /// they reach the guard.
     #[must_use]
-    pub fn allow_preflight(self, allow: bool) -> Self {
-        self.edit(|i| i.allow_preflight = allow)
+    pub fn answer_preflights(self, answer: bool) -> Self {
+        self.edit(|i| i.answer_preflights = answer)
     }
 
     /// Which token kinds the protected routes accept (default: session
@@ -374,30 +402,32 @@ impl Protect {
         &self.inner.requirement
     }
 
-    /// Decides for one request. `path` is the raw request path (no query).
-    pub fn decide<H: RequestHeaders + ?Sized>(
+    /// Decides for one request. `path` is the raw request path (no query),
+    /// or a [`RequestPath::nested`] inside a router that strips its mount
+    /// prefix.
+    pub fn decide<'p, H: RequestHeaders + ?Sized>(
         &self,
         method: &Method,
-        path: &str,
+        path: impl Into<RequestPath<'p>>,
         headers: &H,
         auth: &Auth,
     ) -> Decision {
         let i = &*self.inner;
-        if i.allow_preflight
-            && method == Method::OPTIONS
-            && headers
-                .values("access-control-request-method")
-                .next()
-                .is_some()
-        {
-            return Decision::Allow;
-        }
         if let Some(routes) = &i.routes {
             match routes.matches(method, path) {
                 Err(_) => return self.reject(&Denial::MalformedPath, headers),
                 Ok(false) => return Decision::Allow,
                 Ok(true) => {}
             }
+        }
+        if i.answer_preflights
+            && method == Method::OPTIONS
+            && headers
+                .values("access-control-request-method")
+                .next()
+                .is_some()
+        {
+            return Decision::Reject(Rejection::preflight());
         }
         match self.judge(auth, None) {
             Judgement::Allow => Decision::Allow,
@@ -408,10 +438,10 @@ impl Protect {
 
     /// Like [`Protect::decide`], fetching the user's record from `users`
     /// when the requirement needs it.
-    pub async fn decide_fetching<H: RequestHeaders + ?Sized>(
+    pub async fn decide_fetching<'p, H: RequestHeaders + ?Sized>(
         &self,
         method: &Method,
-        path: &str,
+        path: impl Into<RequestPath<'p>>,
         headers: &H,
         auth: &Auth,
         users: &UserDirectory,
@@ -676,23 +706,56 @@ mod tests {
     }
 
     #[test]
-    fn preflight_passes_unless_disabled() {
+    fn preflights_are_judged_unless_the_guard_answers_them() {
         let out = Auth::SignedOut(SignedOutReason::TokenMissing);
         let mut h = HeaderMap::new();
         h.insert(
             header::ACCESS_CONTROL_REQUEST_METHOD,
             HeaderValue::from_static("POST"),
         );
-        let p = Protect::signed_in();
-        assert_eq!(p.decide(&Method::OPTIONS, "/x", &h, &out), Decision::Allow);
+        let p = Protect::signed_in().routes(RouteMatcher::new(["/x"]).unwrap());
         assert_eq!(
-            reject(p.decide(&Method::OPTIONS, "/x", &HeaderMap::new(), &out)).status,
+            reject(p.decide(&Method::OPTIONS, "/x", &h, &out)).status,
+            401,
+            "judged by default"
+        );
+        let answering = p.answer_preflights(true);
+        let r = reject(answering.decide(&Method::OPTIONS, "/x", &h, &out));
+        assert_eq!((r.status.as_u16(), r.body.as_str()), (204, ""));
+        assert!(r.headers.is_empty());
+        assert_eq!(
+            reject(answering.decide(&Method::OPTIONS, "/x", &HeaderMap::new(), &out)).status,
+            401,
+            "an OPTIONS that is not a preflight is judged"
+        );
+        assert_eq!(
+            answering.decide(&Method::OPTIONS, "/elsewhere", &h, &out),
+            Decision::Allow,
+            "unprotected routes are not answered"
+        );
+        assert_eq!(
+            reject(answering.decide(&Method::OPTIONS, "/x%0A", &h, &out)).status,
+            400
+        );
+    }
+
+    #[test]
+    fn head_is_judged_as_get_and_nested_paths_protect() {
+        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let h = HeaderMap::new();
+        let p = Protect::signed_in()
+            .routes(RouteMatcher::with_methods([("/reports", Some(vec![Method::GET]))]).unwrap());
+        assert_eq!(
+            reject(p.decide(&Method::HEAD, "/reports", &h, &out)).status,
             401
         );
-        let strict = p.allow_preflight(false);
         assert_eq!(
-            reject(strict.decide(&Method::OPTIONS, "/x", &h, &out)).status,
-            401
+            p.decide(&Method::POST, "/reports", &h, &out),
+            Decision::Allow
         );
+        let nested = Protect::signed_in().routes(RouteMatcher::new(["/nested/admin(.*)"]).unwrap());
+        let path = RequestPath::nested("/nested/admin", "/admin");
+        assert_eq!(reject(nested.decide(&GET, path, &h, &out)).status, 401);
+        assert_eq!(nested.decide(&GET, "/admin", &h, &out), Decision::Allow);
     }
 }

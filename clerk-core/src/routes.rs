@@ -3,9 +3,36 @@
 //! `/docs/:path*`, `:id?`, `:id+`, custom groups like `:id(\d+)`;
 //! case-insensitive, optional trailing slash, anchored at both ends.
 //!
-//! Patterns are compiled once into one [`regex::RegexSet`]. The request path
-//! is percent-decoded and `//` collapsed before matching; a path that cannot
-//! be decoded is an error (answer 400), never a match by accident.
+//! Patterns are compiled once into one [`regex::RegexSet`].
+//!
+//! # How the guard reads paths
+//!
+//! A guard must protect every request the framework will route to a
+//! protected handler, and frameworks read paths differently: axum routes the
+//! raw, percent-encoded path; actix-web decodes it first (except `%2F`,
+//! `%25` and `%2B`); proxies and `NormalizePath` layers merge `//`. So a
+//! request is **protected when any reading of its path matches**:
+//!
+//! * the raw path;
+//! * the percent-decoded path, with encoded slashes (`%2F`, `%5C`) kept as
+//!   one segment, as frameworks route them;
+//! * the fully decoded path, with `%2F`, `%5C` and `\` read as `/`;
+//!
+//! each with `//` collapsed to `/`, and also with `;parameters` cut from
+//! every segment. Patterns are case-insensitive, a trailing slash is
+//! optional, and `HEAD` is judged as `GET` by method rules (frameworks serve
+//! `HEAD` with the `GET` handler). When a path is a matching candidate for
+//! a guard at all, it is **refused as malformed (400)**, never allowed, if
+//! no reading can be trusted:
+//!
+//! * a `%` not followed by two hex digits, or escapes that do not decode to
+//!   UTF-8 (including overlong forms such as `%C0%AF`);
+//! * a decoded control character (`%00`–`%1F`, `%7F`, C1 controls), `?` or
+//!   `#`: a reading that regexes and routers disagree on;
+//! * a double-encoded escape (`%25` followed by two hex digits), which a
+//!   second decoding (in a proxy) would turn into another path;
+//! * a `.` or `..` segment, raw or encoded: browsers never send one, and a
+//!   proxy that resolves it would route elsewhere.
 //!
 //! ```
 //! use clerk_core::routes::RouteMatcher;
@@ -15,12 +42,14 @@
 //! assert!(m.matches(&Method::GET, "/Dashboard/settings")?);
 //! assert!(m.matches(&Method::GET, "/dashboardxyz")?); // `(.*)` matches anything after it
 //! assert!(m.matches(&Method::GET, "/api/orgs/org_1/")?);
+//! assert!(m.matches(&Method::GET, "/%64ashboard")?); // decoded, as actix routes it
 //! assert!(!m.matches(&Method::GET, "/api/orgs/org_1/members")?);
 //! assert!(m.matches(&Method::GET, "/bad%zz").is_err());
+//! assert!(m.matches(&Method::GET, "/api/orgs/org_1%3F").is_err()); // a decoded `?`
+//! assert!(m.matches(&Method::GET, "/public/../dashboard").is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -35,10 +64,40 @@ pub struct RouteError {
     message: &'static str,
 }
 
-/// The request path cannot be percent-decoded (answer 400).
+/// The request path has no reading the guard can trust (answer 400): see
+/// [the module docs](self#how-the-guard-reads-paths).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("malformed request path")]
 pub struct MalformedPath;
+
+/// The path of a request as the framework routes it: the full path and,
+/// inside a nested router that strips its mount prefix (axum's `nest`),
+/// the path the nested router sees. A guard protects the request when
+/// either one matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPath<'a> {
+    full: &'a str,
+    mounted: Option<&'a str>,
+}
+
+impl<'a> RequestPath<'a> {
+    /// The full path `full`, as seen inside a nested router as `mounted`.
+    pub fn nested(full: &'a str, mounted: &'a str) -> Self {
+        Self {
+            full,
+            mounted: (mounted != full).then_some(mounted),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for RequestPath<'a> {
+    fn from(full: &'a str) -> Self {
+        Self {
+            full,
+            mounted: None,
+        }
+    }
+}
 
 type MatchFn = Arc<dyn Fn(&Method, &str) -> bool + Send + Sync>;
 
@@ -71,7 +130,9 @@ impl RouteMatcher {
         Self::with_methods(patterns.into_iter().map(|p| (p, None)))
     }
 
-    /// Matches `(pattern, methods)` rules; `None` methods means all.
+    /// Matches `(pattern, methods)` rules; `None` methods means all. A rule
+    /// for `GET` also covers `HEAD`; any other method a handler answers must
+    /// be listed (or use `None`).
     ///
     /// # Errors
     /// When a pattern is not valid path-to-regexp 6 syntax.
@@ -95,7 +156,10 @@ impl RouteMatcher {
         })
     }
 
-    /// Matches with your own function of (method, decoded path).
+    /// Matches with your own function of (method, path reading). It is
+    /// called with every [reading](self#how-the-guard-reads-paths) of the
+    /// path (raw, decoded, fully decoded; `//` collapsed), and for `HEAD`
+    /// also as `GET`; the request is protected when any call says so.
     pub fn from_fn(f: impl Fn(&Method, &str) -> bool + Send + Sync + 'static) -> Self {
         Self {
             kind: Kind::Fn(Arc::new(f)),
@@ -107,31 +171,48 @@ impl RouteMatcher {
         Self::from_fn(|_, _| true)
     }
 
-    /// True when the request matches. `path` is the raw (percent-encoded)
-    /// request path without the query.
-    ///
-    /// An encoded slash (`%2F`, `%5C`) stays one segment, as frameworks
-    /// route it (`/api/orgs/a%2Fb` is `/api/orgs/:id`); and to fail closed,
-    /// the path also matches when its fully decoded form does.
+    /// True when any reading of the request path matches. `path` is the raw
+    /// (percent-encoded) request path without the query, or a
+    /// [`RequestPath::nested`].
     ///
     /// # Errors
-    /// [`MalformedPath`] when the path cannot be decoded.
-    pub fn matches(&self, method: &Method, path: &str) -> Result<bool, MalformedPath> {
-        if self.matches_normalized(method, &normalize_path(path)?) {
-            return Ok(true);
+    /// [`MalformedPath`] when a path has no reading the guard can trust.
+    pub fn matches<'a>(
+        &self,
+        method: &Method,
+        path: impl Into<RequestPath<'a>>,
+    ) -> Result<bool, MalformedPath> {
+        let path = path.into();
+        let full = self.matches_raw(method, path.full)?;
+        match path.mounted {
+            Some(mounted) => Ok(self.matches_raw(method, mounted)? || full),
+            None => Ok(full),
         }
-        Ok(has_encoded_separator(path) && self.matches_normalized(method, &decode_fully(path)?))
     }
 
-    /// True when the request matches an already [normalized](normalize_path) path.
-    pub fn matches_normalized(&self, method: &Method, path: &str) -> bool {
+    fn matches_raw(&self, method: &Method, raw: &str) -> Result<bool, MalformedPath> {
+        let shape = inspect(raw)?;
+        if shape.is_plain() {
+            return Ok(self.matches_reading(method, raw));
+        }
+        let mut hit = false;
+        for reading in readings(raw, shape)? {
+            hit |= self.matches_reading(method, &reading);
+        }
+        Ok(hit)
+    }
+
+    fn matches_reading(&self, method: &Method, path: &str) -> bool {
         match &self.kind {
-            Kind::Fn(f) => f(method, path),
+            Kind::Fn(f) => f(method, path) || (method == Method::HEAD && f(&Method::GET, path)),
             Kind::Patterns { set, methods } => set.matches(path).iter().any(|i| {
                 methods
                     .get(i)
                     .and_then(Option::as_ref)
-                    .is_none_or(|allowed| allowed.contains(method))
+                    .is_none_or(|allowed| {
+                        allowed.contains(method)
+                            || (method == Method::HEAD && allowed.contains(&Method::GET))
+                    })
             }),
         }
     }
@@ -149,80 +230,166 @@ impl fmt::Debug for RouteMatcher {
     }
 }
 
-/// Percent-decodes `path` (except encoded separators `%2F` and `%5C`,
-/// which stay one segment) and collapses repeated `/`.
-///
-/// # Errors
-/// [`MalformedPath`] for a `%` not followed by two hex digits, or bytes
-/// that do not decode to UTF-8.
-pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, MalformedPath> {
-    check_escapes(path)?;
-    if has_encoded_separator(path) {
-        // Decode around the separators, keeping them encoded.
-        let mut out = String::with_capacity(path.len());
-        let mut rest = path;
-        while let Some(i) = find_separator(rest) {
-            out.push_str(&decode(&rest[..i])?);
-            out.push_str(&rest[i..i + 3].to_ascii_uppercase());
-            rest = &rest[i + 3..];
-        }
-        out.push_str(&decode(rest)?);
-        return Ok(Cow::Owned(collapse(&out).into_owned()));
-    }
-    let decoded = decode(path)?;
-    Ok(match collapse(&decoded) {
-        Cow::Borrowed(_) => decoded,
-        Cow::Owned(s) => Cow::Owned(s),
-    })
+/// What a raw path holds that makes its readings differ.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    escapes: bool,
+    encoded_separator: bool,
+    backslash: bool,
+    semicolon: bool,
+    double_slash: bool,
 }
 
-fn check_escapes(path: &str) -> Result<(), MalformedPath> {
-    let bytes = path.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'%'
-            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-        {
+impl Shape {
+    fn is_plain(self) -> bool {
+        !(self.escapes || self.backslash || self.semicolon || self.double_slash)
+    }
+}
+
+// Hand-written rather than `percent_encoding` alone: the guard needs to know
+// *what* each escape decodes to (separators, controls, `?`/`#`, `%`), not
+// only the decoded string.
+fn hex(b: u8) -> Option<u8> {
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+fn escape_at(bytes: &[u8], i: usize) -> Option<u8> {
+    Some((hex(*bytes.get(i + 1)?)? << 4) | hex(*bytes.get(i + 2)?)?)
+}
+
+/// One pass over the raw path: refuses what no reading can be trusted for
+/// and says which readings differ from the raw one.
+fn inspect(raw: &str) -> Result<Shape, MalformedPath> {
+    let bytes = raw.as_bytes();
+    let mut shape = Shape::default();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let decoded = escape_at(bytes, i).ok_or(MalformedPath)?;
+                match decoded {
+                    b'/' | b'\\' => shape.encoded_separator = true,
+                    b';' => shape.semicolon = true,
+                    // A double-encoded escape (`%2541`).
+                    b'%' if escape_at(bytes, i + 2).is_some() => return Err(MalformedPath),
+                    b'?' | b'#' => return Err(MalformedPath),
+                    c if c.is_ascii_control() => return Err(MalformedPath),
+                    _ => {}
+                }
+                shape.escapes = true;
+                i += 3;
+                continue;
+            }
+            b'\\' => shape.backslash = true,
+            b';' => shape.semicolon = true,
+            b'/' if i > 0 && bytes[i - 1] == b'/' => shape.double_slash = true,
+            c if c.is_ascii_control() => return Err(MalformedPath),
+            _ => {}
+        }
+        i += 1;
+    }
+    if shape.escapes {
+        // Escapes must decode to UTF-8 without control characters (C1
+        // controls arrive as two-byte sequences).
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| MalformedPath)?;
+        if decoded.chars().any(char::is_control) {
             return Err(MalformedPath);
         }
+        if has_dot_segment(&decoded) {
+            return Err(MalformedPath);
+        }
+    } else if (raw.starts_with('.') || raw.contains("/.") || raw.contains("\\."))
+        && has_dot_segment(raw)
+    {
+        return Err(MalformedPath);
     }
-    Ok(())
+    Ok(shape)
 }
 
-fn decode(s: &str) -> Result<Cow<'_, str>, MalformedPath> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .map_err(|_| MalformedPath)
+/// A `.` or `..` segment, with `\` as a separator and `;parameters` cut.
+fn has_dot_segment(path: &str) -> bool {
+    path.split(['/', '\\'])
+        .map(|segment| segment.split(';').next().unwrap_or(segment))
+        .any(|segment| segment == "." || segment == "..")
 }
 
-fn find_separator(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    (0..b.len().saturating_sub(2))
-        .find(|&i| b[i] == b'%' && (matches!(&b[i + 1..i + 3], b"2F" | b"2f" | b"5C" | b"5c")))
-}
-
-fn has_encoded_separator(path: &str) -> bool {
-    find_separator(path).is_some()
-}
-
-fn decode_fully(path: &str) -> Result<Cow<'_, str>, MalformedPath> {
-    check_escapes(path)?;
-    Ok(Cow::Owned(collapse(&decode(path)?).into_owned()))
-}
-
-fn collapse(decoded: &str) -> Cow<'_, str> {
-    if !decoded.contains("//") {
-        return Cow::Borrowed(decoded);
+/// Every reading of a raw path that is not [plain](Shape::is_plain).
+fn readings(raw: &str, shape: Shape) -> Result<Vec<String>, MalformedPath> {
+    let mut out = Vec::with_capacity(6);
+    let mut push = |reading: String| {
+        if shape.semicolon {
+            out.push(collapse(&strip_parameters(&reading)));
+        }
+        out.push(collapse(&reading));
+    };
+    push(raw.to_owned());
+    if shape.escapes {
+        push(decode_keeping_separators(raw)?);
     }
-    let mut out = String::with_capacity(decoded.len());
-    for c in decoded.chars() {
+    if shape.encoded_separator || shape.backslash {
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| MalformedPath)?;
+        push(decoded.replace('\\', "/"));
+    }
+    Ok(out)
+}
+
+/// Percent-decodes everything but `%2F` and `%5C`, which stay encoded (in
+/// upper case): one segment, as frameworks route them.
+fn decode_keeping_separators(raw: &str) -> Result<String, MalformedPath> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let decoded = escape_at(bytes, i).ok_or(MalformedPath)?;
+            match decoded {
+                b'/' => out.extend_from_slice(b"%2F"),
+                b'\\' => out.extend_from_slice(b"%5C"),
+                c => out.push(c),
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| MalformedPath)
+}
+
+/// `//` collapsed to `/`.
+fn collapse(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
         if !(c == '/' && out.ends_with('/')) {
             out.push(c);
         }
     }
-    Cow::Owned(out)
+    out
 }
 
+/// `;parameters` cut from every segment (`/a;x/b;y=1` is `/a/b`).
+fn strip_parameters(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut skipping = false;
+    for c in path.chars() {
+        match c {
+            '/' => {
+                skipping = false;
+                out.push(c);
+            }
+            ';' => skipping = true,
+            _ if skipping => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
 /// The default parameter pattern of path-to-regexp 6.
 const SEGMENT: &str = r"[^/#?]+?";
 
@@ -312,7 +479,7 @@ fn compile(pattern: &str) -> Result<String, RouteError> {
         }
     }
     body.push_str(&regex::escape(&literal));
-    Ok(format!("(?i)^{body}/?$"))
+    Ok(format!("(?is)^{body}/?$"))
 }
 
 /// The contents of the balanced group starting at `chars[start] == '('`,
@@ -357,6 +524,10 @@ mod tests {
 
     fn hit(m: &RouteMatcher, path: &str) -> bool {
         m.matches(&Method::GET, path).unwrap()
+    }
+
+    fn malformed(m: &RouteMatcher, path: &str) -> bool {
+        m.matches(&Method::GET, path) == Err(MalformedPath)
     }
 
     #[test]
@@ -419,50 +590,215 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_decoded_and_collapsed() {
+    fn encoded_letters_match_in_the_decoded_reading() {
         let admin = m(&["/admin(.*)"]);
-        assert!(hit(&admin, "/%61dmin"));
-        assert!(hit(&admin, "//admin//users"));
-        assert!(hit(&admin, "/admin%2Fusers"));
-        // An encoded slash is one segment, as frameworks route it...
+        for p in [
+            "/%61dmin",
+            "/%41DMIN/x",
+            "/adm%69n",
+            "/admin%20x",
+            "/%61%64%6d%69%6e",
+        ] {
+            assert!(hit(&admin, p), "{p}");
+        }
         let orgs = m(&["/api/orgs/:id"]);
-        assert!(
-            hit(&orgs, "/api/orgs/a%2Fb"),
-            "must not bypass a single-segment pattern"
-        );
-        assert!(hit(&orgs, "/api/orgs/a%5cb"));
-        assert_eq!(normalize_path("/x/a%2fb%20c").unwrap(), "/x/a%2Fb c");
-        // ...and the fully decoded form is matched too (fail closed).
-        let deep = m(&["/api/orgs/:id/members"]);
-        assert!(hit(&deep, "/api/orgs/o%2Fmembers"));
-        assert_eq!(admin.matches(&Method::GET, "/admin%zz"), Err(MalformedPath));
-        assert_eq!(admin.matches(&Method::GET, "/admin%"), Err(MalformedPath));
-        assert_eq!(admin.matches(&Method::GET, "/%ff%fe"), Err(MalformedPath));
-        assert_eq!(normalize_path("/a%20b").unwrap(), "/a b");
-        assert!(matches!(
-            normalize_path("/plain").unwrap(),
-            Cow::Borrowed(_)
-        ));
+        assert!(hit(&orgs, "/api/orgs/org%5F1"));
+        assert!(hit(&orgs, "/%61pi/orgs/a%20b"));
+        let custom = m(&[r"/users/:id(\d+)"]);
+        assert!(hit(&custom, "/users/%34%32"), "decoded digits");
     }
 
     #[test]
-    fn methods_and_functions() {
+    fn encoded_slashes_match_as_one_segment_and_as_separators() {
+        let orgs = m(&["/api/orgs/:id"]);
+        assert!(
+            hit(&orgs, "/api/orgs/a%2Fb"),
+            "one segment, as frameworks route it"
+        );
+        assert!(hit(&orgs, "/api/orgs/a%5cb"));
+        assert!(hit(&orgs, "/api%2Forgs%2Forg_1"), "fully decoded");
+        let deep = m(&["/api/orgs/:id/members"]);
+        assert!(hit(&deep, "/api/orgs/o%2Fmembers"));
+        assert!(hit(&deep, "/api/orgs/o%5Cmembers"));
+        assert!(
+            hit(&deep, r"/api\orgs\o\members"),
+            "a raw backslash reads as /"
+        );
+        let admin = m(&["/admin(.*)"]);
+        assert!(hit(&admin, "/admin%2Fusers"));
+        assert!(hit(&m(&["/admin"]), "/admin%2F"));
+    }
+
+    #[test]
+    fn control_characters_and_delimiters_are_malformed_wherever_they_are() {
+        let guards = m(&["/admin(.*)", "/api/orgs/:id", "/files/:path*"]);
+        for base in ["/admin/reports", "/api/orgs/org_1", "/files/a/b.txt"] {
+            for byte in (0u8..0x20).chain([0x7f, b'?', b'#']) {
+                let esc = format!("%{byte:02X}");
+                for p in [
+                    format!("{base}{esc}"),
+                    format!("/{esc}{}", &base[1..]),
+                    format!("{}{esc}{}", &base[..3], &base[3..]),
+                ] {
+                    assert!(malformed(&guards, &p), "{p}");
+                    assert!(malformed(&guards, &p.to_lowercase()), "{p}");
+                }
+            }
+        }
+        // The issue's examples.
+        for p in [
+            "/admin/reports%0A",
+            "/admin/%0Areports",
+            "/admin/reports%0D%0A",
+            "/api/orgs/org_1%3F",
+            "/api/orgs/org_1%23",
+            "/files/a/b.txt%3F",
+            "/admin%C2%85",     // U+0085, a C1 control
+            "/admin%E2%80%8Bx", // not a control: a zero-width space is fine
+        ] {
+            if p.ends_with("x") {
+                assert!(hit(&guards, p), "{p}");
+            } else {
+                assert!(malformed(&guards, p), "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_escapes_overlong_utf8_and_double_encoding_are_malformed() {
+        let admin = m(&["/admin(.*)"]);
+        for p in [
+            "/admin%zz",
+            "/admin%",
+            "/admin%4",
+            "/%ff%fe",
+            "/admin%80",
+            "/admin%C0%AF", // overlong `/`
+            "/%C1%A1dmin",  // overlong `a`
+            "/admin%E0%80%AF",
+            "/admin%ED%A0%80", // a UTF-16 surrogate
+            "/%2561dmin",      // `%61` after one decoding
+            "/admin/%252F",
+        ] {
+            assert!(malformed(&admin, p), "{p}");
+        }
+        assert!(
+            hit(&admin, "/admin/100%25"),
+            "a lone encoded percent is fine"
+        );
+        assert!(hit(&admin, "/admin/%25zz"));
+    }
+
+    #[test]
+    fn dot_segments_are_malformed_raw_or_encoded() {
+        let admin = m(&["/admin(.*)"]);
+        for p in [
+            "/public/../admin",
+            "/./admin",
+            "/admin/.",
+            "/admin/..",
+            "/public/%2E%2E/admin",
+            "/public/.%2e/admin",
+            "/public/%2e/admin",
+            "/public%2F..%2Fadmin",
+            r"/public\..\admin",
+            "/public/..;x/admin",
+            "/x/..",
+        ] {
+            assert!(malformed(&admin, p), "{p}");
+        }
+        for p in [
+            "/admin/.well-known",
+            "/admin/a.b",
+            "/admin/...",
+            "/admin/..x",
+        ] {
+            assert!(hit(&admin, p), "{p}");
+        }
+    }
+
+    #[test]
+    fn double_slashes_trailing_slashes_and_case() {
+        let admin = m(&["/api/admin"]);
+        for p in [
+            "//api/admin",
+            "/api//admin",
+            "/api/admin//",
+            "/api/admin/",
+            "/API/Admin",
+            "/api/ADMIN/",
+            "///api///admin///",
+        ] {
+            assert!(hit(&admin, p), "{p}");
+        }
+        assert!(!hit(&admin, "/api/admin/x"));
+        assert!(!hit(&admin, "/api/adminx"));
+    }
+
+    #[test]
+    fn semicolon_parameters_are_cut_in_one_reading() {
+        let admin = m(&["/api/admin"]);
+        for p in [
+            "/api/admin;x",
+            "/api;x/admin",
+            "/api/admin;jsessionid=1/",
+            "/api/admin%3Bx",
+        ] {
+            assert!(hit(&admin, p), "{p}");
+        }
+        let orgs = m(&["/api/orgs/:id"]);
+        assert!(
+            hit(&orgs, "/api/orgs/org_1;x"),
+            "also matches as one segment"
+        );
+        assert!(hit(&m(&["/api/orgs/:id/members"]), "/api/orgs/o;x/members"));
+    }
+
+    #[test]
+    fn nested_paths_protect_when_either_matches() {
+        let full = m(&["/nested/admin(.*)"]);
+        let mounted = m(&["/admin(.*)"]);
+        let nested = RequestPath::nested("/nested/admin/x", "/admin/x");
+        assert!(full.matches(&Method::GET, nested).unwrap());
+        assert!(mounted.matches(&Method::GET, nested).unwrap());
+        assert!(!full.matches(&Method::GET, "/admin/x").unwrap());
+        let bad = RequestPath::nested("/nested/admin", "/admin%0A");
+        assert_eq!(full.matches(&Method::GET, bad), Err(MalformedPath));
+        assert_eq!(RequestPath::nested("/a", "/a"), RequestPath::from("/a"));
+    }
+
+    #[test]
+    fn methods_head_is_get_and_functions() {
         let m = RouteMatcher::with_methods([
             (
                 "/api/settings(.*)",
                 Some(vec![Method::POST, Method::DELETE]),
             ),
+            ("/api/reports", Some(vec![Method::GET])),
             ("/api/admin", None),
         ])
         .unwrap();
         assert!(m.matches(&Method::POST, "/api/settings/x").unwrap());
         assert!(!m.matches(&Method::GET, "/api/settings/x").unwrap());
+        assert!(!m.matches(&Method::HEAD, "/api/settings/x").unwrap());
         assert!(m.matches(&Method::GET, "/api/admin").unwrap());
+        assert!(m.matches(&Method::GET, "/api/reports").unwrap());
+        assert!(
+            m.matches(&Method::HEAD, "/api/reports").unwrap(),
+            "HEAD is GET"
+        );
+        assert!(!m.matches(&Method::POST, "/api/reports").unwrap());
         let f =
             RouteMatcher::from_fn(|method, path| method == Method::PUT && path.ends_with(".json"));
         assert!(f.matches(&Method::PUT, "/x%2Ejson").unwrap());
         assert!(!f.matches(&Method::GET, "/x.json").unwrap());
+        let get_only = RouteMatcher::from_fn(|method, _| method == Method::GET);
+        assert!(get_only.matches(&Method::HEAD, "/").unwrap(), "HEAD is GET");
         assert!(RouteMatcher::all().matches(&Method::GET, "/").unwrap());
+        // A function sees every reading.
+        let raw_only = RouteMatcher::from_fn(|_, path| path == "/admin");
+        assert!(raw_only.matches(&Method::GET, "/%61dmin").unwrap());
+        assert!(raw_only.matches(&Method::GET, "//admin").unwrap());
     }
 
     #[test]

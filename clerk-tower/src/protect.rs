@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use std::sync::Arc;
 
+use clerk_core::routes::RequestPath;
 use clerk_core::users::UserDirectory;
 use clerk_core::{Auth, Decision, Protect, Rejection};
 use http::{Request, Response};
@@ -16,15 +17,38 @@ use tower_service::Service;
 /// Refuses requests that do not satisfy a [`Protect`] policy. Needs the
 /// [`Auth`] that [`crate::ClerkLayer`] inserts; without it every request
 /// is answered 500 (`clerk-layer-missing`), never treated as signed out.
+///
+/// Route patterns are matched against `uri().path()`, the path this service
+/// is called with. A router that strips a mount prefix before calling it
+/// (axum's `Router::nest`) hands it the path *below* the mount point; tell
+/// the layer where the router keeps the full URI with
+/// [`ProtectLayer::original_uri_from`], and both are matched
+/// (`clerk_axum::ProtectLayer` does this for axum's `OriginalUri`).
 #[derive(Debug, Clone)]
 pub struct ProtectLayer {
     protect: Protect,
+    original_uri: Option<OriginalUri>,
 }
+
+/// Where a router keeps the full request URI in the request extensions.
+pub type OriginalUri = fn(&http::Extensions) -> Option<&http::Uri>;
 
 impl ProtectLayer {
     /// A layer enforcing `protect`.
     pub fn new(protect: Protect) -> Self {
-        Self { protect }
+        Self {
+            protect,
+            original_uri: None,
+        }
+    }
+
+    /// Also matches route patterns against the full URI that `original_uri`
+    /// finds in the request extensions, for routers that strip a mount
+    /// prefix from `uri()`. A request is protected when either path matches.
+    #[must_use]
+    pub fn original_uri_from(mut self, original_uri: OriginalUri) -> Self {
+        self.original_uri = Some(original_uri);
+        self
     }
 }
 
@@ -35,6 +59,7 @@ impl<S> Layer<S> for ProtectLayer {
         ProtectService {
             inner,
             protect: self.protect.clone(),
+            original_uri: self.original_uri,
         }
     }
 }
@@ -44,10 +69,21 @@ impl<S> Layer<S> for ProtectLayer {
 pub struct ProtectService<S> {
     inner: S,
     protect: Protect,
+    original_uri: Option<OriginalUri>,
 }
 
 impl<S> ProtectService<S> {
     crate::define_inner_service_accessors!();
+}
+
+/// The path the guard judges: `uri().path()`, and the full original path
+/// when a router keeps one that differs.
+fn request_path<B>(req: &Request<B>, original_uri: Option<OriginalUri>) -> RequestPath<'_> {
+    let path = req.uri().path();
+    match original_uri.and_then(|find| find(req.extensions())) {
+        Some(full) => RequestPath::nested(full.path(), path),
+        None => path.into(),
+    }
 }
 
 /// Turns a core [`Rejection`] into an `http` response.
@@ -78,9 +114,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let decision = match req.extensions().get::<Auth>() {
-            Some(auth) => self
-                .protect
-                .decide(req.method(), req.uri().path(), req.headers(), auth),
+            Some(auth) => self.protect.decide(
+                req.method(),
+                request_path(&req, self.original_uri),
+                req.headers(),
+                auth,
+            ),
             None => {
                 tracing::error!("ProtectLayer used without ClerkLayer in front of it");
                 Decision::Reject(Rejection::layer_missing())
@@ -101,6 +140,7 @@ where
             // on a boxed slow path, keeping the service driven ready.
             Decision::NeedsUser => {
                 let protect = self.protect.clone();
+                let original_uri = self.original_uri;
                 let clone = self.inner.clone();
                 let mut ready = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture {
@@ -113,7 +153,7 @@ where
                                     protect
                                         .decide_fetching(
                                             req.method(),
-                                            req.uri().path(),
+                                            request_path(&req, original_uri),
                                             req.headers(),
                                             &auth,
                                             &users,
