@@ -10,6 +10,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use std::rc::Rc;
 use std::sync::Arc;
 
+use clerk_core::routes::RequestPath;
 use clerk_core::users::UserDirectory;
 use clerk_core::{Auth, Decision, Protect, Rejection, Requirement};
 
@@ -22,6 +23,10 @@ use crate::glue::{ActixHeaders, method, to_http_response};
 /// Guards an `App`, `Scope` or `Resource` with a [`Protect`] policy. Needs
 /// [`crate::ClerkMiddleware`] outside it; without it every request is
 /// answered 500 (`clerk-layer-missing`), never treated as signed out.
+///
+/// Route patterns are matched against the full request path and, inside a
+/// `Scope`, also against the path below the scope's prefix: a request is
+/// protected when either matches, so patterns written either way protect.
 #[derive(Debug, Clone)]
 pub struct ClerkProtect {
     protect: Protect,
@@ -82,7 +87,7 @@ where
             match (extensions.get::<Auth>(), method(req.method())) {
                 (Some(auth), Some(m)) => {
                     self.protect
-                        .decide(&m, req.path(), &ActixHeaders(req.headers()), auth)
+                        .decide(&m, request_path(&req), &ActixHeaders(req.headers()), auth)
                 }
                 (None, _) => {
                     tracing::error!("ClerkProtect used without ClerkMiddleware outside it");
@@ -126,7 +131,7 @@ where
                                     protect
                                         .decide_fetching(
                                             &m,
-                                            req.path(),
+                                            request_path(&req),
                                             &ActixHeaders(req.headers()),
                                             &auth,
                                             &users,
@@ -198,4 +203,9 @@ where
             },
         }
     }
+}
+
+/// The full raw path, and the (decoded) part below the scopes matched so far.
+fn request_path(req: &ServiceRequest) -> RequestPath<'_> {
+    RequestPath::nested(req.path(), req.match_info().unprocessed())
 }
