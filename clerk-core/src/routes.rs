@@ -3,7 +3,12 @@
 //! `/docs/:path*`, `:id?`, `:id+`, custom groups like `:id(\d+)`;
 //! case-insensitive, optional trailing slash, anchored at both ends.
 //!
-//! Patterns are compiled once into one [`regex::RegexSet`].
+//! Patterns are compiled once into one [`regex::RegexSet`]. Clerk's own
+//! matcher (`createPathMatcher` in `@clerk/shared/pathMatcher`, used by
+//! `createRouteMatcher` in `packages/astro/src/server/route-matcher.ts` and
+//! the Next.js SDK) tests one reading, `new URL(req.url).pathname`; a Rust
+//! guard sits in front of routers that read paths differently, so this one
+//! tests them all.
 //!
 //! # How the guard reads paths
 //!
