@@ -1,7 +1,8 @@
 //! The behaviour table every adapter must pass unchanged: route × token
 //! kind × expected status, headers and body fields, over the example apps'
 //! shared route table. A [`Target`] turns a request into a response; the
-//! tower stack, the axum app and the actix app each provide one.
+//! tower stack, the axum app ([`AxumTarget`]) and the actix app
+//! ([`ActixTarget`]) each provide one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 /// The README's code blocks (axum and actix quickstarts), compiled as doc
@@ -441,6 +442,39 @@ impl Target for AxumTarget {
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
         Response::from_parts(parts, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// An actix app (from `actix_web::test::init_service`) as a [`Target`],
+/// in-process.
+pub struct ActixTarget<S>(pub S);
+
+impl<S, B> Target for ActixTarget<S>
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    async fn send(&self, req: Request<String>) -> Response<String> {
+        use actix_web::test;
+        let (parts, body) = req.into_parts();
+        let mut tr = test::TestRequest::default()
+            .method(actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap())
+            .uri(&parts.uri.to_string());
+        for (name, value) in &parts.headers {
+            tr = tr.append_header((name.as_str(), value.as_bytes()));
+        }
+        let res = test::call_service(&self.0, tr.set_payload(body).to_request()).await;
+        let mut out = Response::builder().status(res.status().as_u16());
+        for (name, value) in res.headers() {
+            out = out.header(name.as_str(), value.as_bytes());
+        }
+        let bytes = test::read_body(res).await;
+        out.body(String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap()
     }
 }
 

@@ -3,36 +3,9 @@
 //! JSON body) on every row.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test;
-use clerk_tests::{AxumTarget, Target, dev_state, run_table};
-use http::{Request, Response};
-
-struct ActixTarget<S>(S);
-
-impl<S, B> Target for ActixTarget<S>
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: actix_web::body::MessageBody,
-{
-    async fn send(&self, req: Request<String>) -> Response<String> {
-        let (parts, body) = req.into_parts();
-        let mut tr = test::TestRequest::default()
-            .method(actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap())
-            .uri(&parts.uri.to_string());
-        for (name, value) in &parts.headers {
-            tr = tr.append_header((name.as_str(), value.as_bytes()));
-        }
-        let res = test::call_service(&self.0, tr.set_payload(body).to_request()).await;
-        let mut out = http::Response::builder().status(res.status().as_u16());
-        for (name, value) in res.headers() {
-            out = out.header(name.as_str(), value.as_bytes());
-        }
-        let bytes = test::read_body(res).await;
-        out.body(String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap()
-    }
-}
+use clerk_tests::{ActixTarget, AxumTarget, Target, dev_state, run_table};
+use http::Request;
 
 #[actix_web::test]
 async fn actix_app_passes_the_table_and_matches_axum_byte_for_byte() {

@@ -22,14 +22,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::dev::ServiceResponse;
 use actix_web::test as actix_test;
 use axum::Router;
 use axum::routing::{any, get};
 use clerk_core::{Clerk, Protect, Requirement, RouteMatcher};
 use clerk_examples::DevMode;
-use clerk_tests::{AxumTarget, Target};
-use http::{Method, Request, Response};
+use clerk_tests::{ActixTarget, AxumTarget, Target};
+use http::{Method, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Counts calls of the protected handlers.
@@ -380,31 +380,6 @@ async fn run_controls(target: &impl Target, dev: &DevMode, hits: &Hits, bases: &
         assert_eq!((status.as_u16(), hits.take()), (200, 1), "admin GET {base}");
     }
     hits.take();
-}
-
-struct ActixTarget<S>(S);
-
-impl<S, B> Target for ActixTarget<S>
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: actix_web::body::MessageBody,
-{
-    async fn send(&self, req: Request<String>) -> Response<String> {
-        let (parts, body) = req.into_parts();
-        let mut tr = actix_test::TestRequest::default()
-            .method(actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap())
-            .uri(&parts.uri.to_string());
-        for (name, value) in &parts.headers {
-            tr = tr.append_header((name.as_str(), value.as_bytes()));
-        }
-        let res = actix_test::call_service(&self.0, tr.set_payload(body).to_request()).await;
-        let status = res.status().as_u16();
-        let bytes = actix_test::read_body(res).await;
-        Response::builder()
-            .status(status)
-            .body(String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap()
-    }
 }
 
 fn dev_clerk() -> (DevMode, Clerk) {
