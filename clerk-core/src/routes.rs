@@ -25,10 +25,10 @@
 //!
 //! each with `//` collapsed to `/`, and also with `;parameters` cut from
 //! every segment. Patterns are case-insensitive, a trailing slash is
-//! optional, and `HEAD` is judged as `GET` by method rules (frameworks serve
-//! `HEAD` with the `GET` handler). When a path is a matching candidate for
-//! a guard at all, it is **refused as malformed (400)**, never allowed, if
-//! no reading can be trusted:
+//! optional; method rules compare methods case-insensitively and judge
+//! `HEAD` as `GET` (frameworks serve `HEAD` with the `GET` handler). A path
+//! the guard cannot read with confidence is **refused as malformed (400)**,
+//! never allowed:
 //!
 //! * a `%` not followed by two hex digits, or escapes that do not decode to
 //!   UTF-8 (including overlong forms such as `%C0%AF`);
@@ -136,7 +136,8 @@ impl RouteMatcher {
     }
 
     /// Matches `(pattern, methods)` rules; `None` methods means all. A rule
-    /// for `GET` also covers `HEAD`; any other method a handler answers must
+    /// for `GET` also covers `HEAD`, and methods compare case-insensitively
+    /// (`get` is judged as `GET`); any other method a handler answers must
     /// be listed (or use `None`).
     ///
     /// # Errors
@@ -188,14 +189,15 @@ impl RouteMatcher {
         path: impl Into<RequestPath<'a>>,
     ) -> Result<bool, MalformedPath> {
         let path = path.into();
-        let full = self.matches_raw(method, path.full)?;
+        let method = Judged::of(method);
+        let full = self.matches_raw(&method, path.full)?;
         match path.mounted {
-            Some(mounted) => Ok(self.matches_raw(method, mounted)? || full),
+            Some(mounted) => Ok(self.matches_raw(&method, mounted)? || full),
             None => Ok(full),
         }
     }
 
-    fn matches_raw(&self, method: &Method, raw: &str) -> Result<bool, MalformedPath> {
+    fn matches_raw(&self, method: &Judged<'_>, raw: &str) -> Result<bool, MalformedPath> {
         let shape = inspect(raw)?;
         if shape.is_plain() {
             return Ok(self.matches_reading(method, raw));
@@ -207,19 +209,47 @@ impl RouteMatcher {
         Ok(hit)
     }
 
-    fn matches_reading(&self, method: &Method, path: &str) -> bool {
+    fn matches_reading(&self, method: &Judged<'_>, path: &str) -> bool {
         match &self.kind {
-            Kind::Fn(f) => f(method, path) || (method == Method::HEAD && f(&Method::GET, path)),
+            Kind::Fn(f) => method.any(|m| f(m, path)),
             Kind::Patterns { set, methods } => set.matches(path).iter().any(|i| {
                 methods
                     .get(i)
                     .and_then(Option::as_ref)
-                    .is_none_or(|allowed| {
-                        allowed.contains(method)
-                            || (method == Method::HEAD && allowed.contains(&Method::GET))
-                    })
+                    .is_none_or(|allowed| method.any(|m| allowed.contains(m)))
             }),
         }
+    }
+}
+
+/// The methods a request is judged as: its own; its upper-case form (`get`
+/// is an extension method to `http`, but a handler that answers every
+/// method serves it); and `GET` for `HEAD`, which frameworks serve with the
+/// `GET` handler.
+struct Judged<'m> {
+    method: &'m Method,
+    upper: Option<Method>,
+    head: bool,
+}
+
+impl<'m> Judged<'m> {
+    fn of(method: &'m Method) -> Self {
+        let name = method.as_str();
+        let upper = name
+            .bytes()
+            .any(|b| b.is_ascii_lowercase())
+            .then(|| Method::from_bytes(name.to_ascii_uppercase().as_bytes()).ok())
+            .flatten();
+        let head = *upper.as_ref().unwrap_or(method) == Method::HEAD;
+        Self {
+            method,
+            upper,
+            head,
+        }
+    }
+
+    fn any(&self, mut f: impl FnMut(&Method) -> bool) -> bool {
+        f(self.method) || self.upper.as_ref().is_some_and(&mut f) || (self.head && f(&Method::GET))
     }
 }
 
@@ -793,6 +823,16 @@ mod tests {
             "HEAD is GET"
         );
         assert!(!m.matches(&Method::POST, "/api/reports").unwrap());
+        for loose in ["get", "Get", "head", "hEAD"] {
+            let method = Method::from_bytes(loose.as_bytes()).unwrap();
+            assert!(m.matches(&method, "/api/reports").unwrap(), "{loose}");
+        }
+        let delete = Method::from_bytes(b"delete").unwrap();
+        assert!(m.matches(&delete, "/api/settings/x").unwrap());
+        assert!(
+            !m.matches(&Method::from_bytes(b"post").unwrap(), "/api/reports")
+                .unwrap()
+        );
         let f =
             RouteMatcher::from_fn(|method, path| method == Method::PUT && path.ends_with(".json"));
         assert!(f.matches(&Method::PUT, "/x%2Ejson").unwrap());
