@@ -200,6 +200,28 @@ async fn token_verification_failed() {
     }
 }
 
+/// A time no `i64` of seconds can hold would saturate to "never expires"
+/// (or "active since forever"): the token is invalid instead.
+#[tokio::test]
+async fn times_beyond_i64_seconds_are_invalid() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    for (what, claim, value) in [
+        ("exp 1e300", "exp", json!(1e300)),
+        ("exp 1e19", "exp", json!(1e19)),
+        ("exp 2^63", "exp", json!(9_223_372_036_854_775_808.0_f64)),
+        ("nbf -1e300", "nbf", json!(-1e300)),
+        ("iat -1e19", "iat", json!(-1e19)),
+        ("exp u64::MAX", "exp", json!(u64::MAX)),
+    ] {
+        let t = f.token().claim(claim, value).build();
+        assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalid, "{what}");
+    }
+    // Large but representable times still verify.
+    let t = f.token().claim("exp", json!(4_102_444_800_i64)).build();
+    assert!(v.verify(&t).await.is_ok(), "year 2100");
+}
+
 #[tokio::test]
 async fn jwk_kid_mismatch() {
     let f = Fixture::new();

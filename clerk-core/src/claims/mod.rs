@@ -395,10 +395,19 @@ fn take_string(value: Option<Field<'_>>) -> Option<String> {
 }
 
 /// A NumericDate claim: absent is `None`; present must be a JSON number.
+/// Seconds since the epoch that an `i64` holds: a time past them (`1e300`)
+/// would saturate to "never expires", so it makes the token invalid.
+#[allow(clippy::cast_precision_loss)] // bounds, not values
+const TIME_RANGE: std::ops::Range<f64> = (i64::MIN as f64)..(i64::MAX as f64);
+
 fn time_claim(value: Option<Field<'_>>, message: &'static str) -> Result<Option<f64>, VerifyError> {
     match value {
         None => Ok(None),
-        Some(Field::Num(n)) => Ok(Some(n)),
+        Some(Field::Num(n)) if TIME_RANGE.contains(&n) => Ok(Some(n)),
+        Some(Field::Num(_)) => Err(VerifyError::new(
+            ErrorReason::TokenInvalid,
+            "a time claim is out of range",
+        )),
         Some(_) => Err(failed(message)),
     }
 }
