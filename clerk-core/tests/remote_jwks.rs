@@ -316,6 +316,32 @@ async fn a_lost_key_forgets_tokens_it_signed() {
     assert_eq!(reason(&v, &gone_token).await, ErrorReason::JwkKidMismatch);
 }
 
+/// A key replaced under the same `kid` (another modulus) is a lost key:
+/// tokens the old key verified are not served from the cache any more.
+#[tokio::test]
+async fn a_key_replaced_under_its_kid_forgets_tokens_it_signed() {
+    let old = TestIssuer::with_kid("ins_same");
+    let f = Fixture::new(Reply::Json(jwks(&[&old]))).await;
+    let v = f.verifier();
+    let old_token = old.token().issued_at(T0).ttl(7200).build();
+    let first = v.verify(&old_token).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &v.verify(&old_token).await.unwrap()),
+        "cached"
+    );
+
+    // The same kid now names another key.
+    let replacement = TestIssuer::with_kid("ins_same");
+    f.server.set_reply(Reply::Json(jwks(&[&replacement])));
+    f.clock.advance(3600);
+    v.verify(&f.token(&replacement)).await.unwrap();
+    assert_eq!(
+        reason(&v, &old_token).await,
+        ErrorReason::TokenInvalidSignature,
+        "re-verified against the new key, not served from the cache"
+    );
+}
+
 #[tokio::test]
 async fn prefetch_and_readiness() {
     let issuer = TestIssuer::new();

@@ -20,6 +20,9 @@ pub struct VerifyingKey {
     alg: Algorithm,
     bits: usize,
     key: ParsedPublicKey,
+    /// SHA-256 of the modulus and exponent: tells a key replaced under the
+    /// same `kid` from the key it replaces.
+    material: [u8; 32],
 }
 
 impl VerifyingKey {
@@ -59,6 +62,12 @@ impl VerifyingKey {
         if e.is_empty() {
             return Err(ConfigError::InvalidJwks("RSA exponent is zero"));
         }
+        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        digest.update(&(n.len() as u64).to_be_bytes());
+        digest.update(n);
+        digest.update(e);
+        let mut material = [0u8; 32];
+        material.copy_from_slice(digest.finish().as_ref());
         let components = PublicKeyComponents { n, e };
         let key = components
             .to_parsed_public_key(alg.verification())
@@ -68,6 +77,7 @@ impl VerifyingKey {
             alg,
             bits,
             key,
+            material,
         })
     }
 
@@ -99,6 +109,12 @@ impl VerifyingKey {
     /// The key id (`None` for a PEM key, which matches any `kid`).
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// True when `other` is the same key: same `kid`, algorithm, modulus
+    /// and exponent.
+    pub(crate) fn same_key_as(&self, other: &Self) -> bool {
+        self.kid == other.kid && self.alg == other.alg && self.material == other.material
     }
 
     /// The algorithm this key verifies; tokens naming another are refused.

@@ -113,10 +113,13 @@ impl KeySet {
         self.keys.iter().filter_map(|k| k.kid())
     }
 
-    /// True when every key of `self` is still in `next` (same `kid`): when
-    /// false, tokens verified with a lost key must be forgotten.
+    /// True when every key of `self` is still in `next` (same `kid`, and
+    /// the same key material: a key replaced under its `kid` is a lost
+    /// key): when false, tokens verified with a lost key must be forgotten.
     pub fn is_subset_of(&self, next: &KeySet) -> bool {
-        self.kids().all(|kid| next.kids().any(|k| k == kid))
+        self.keys
+            .iter()
+            .all(|old| next.keys.iter().any(|new| new.same_key_as(old)))
     }
 }
 
