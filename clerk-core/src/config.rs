@@ -505,7 +505,7 @@ impl ClerkConfigBuilder {
             .map(str::parse)
             .transpose()?;
         let api_url = match self.api_url {
-            Some(url) => checked_url(&url, "CLERK_API_URL")?,
+            Some(url) => checked_remote_url(&url, "CLERK_API_URL")?,
             None => DEFAULT_API_URL.to_owned(),
         };
         let issuer = match self.issuer {
@@ -513,7 +513,7 @@ impl ClerkConfigBuilder {
             None => publishable_key.as_ref().map(PublishableKey::issuer),
         };
         let frontend_api_url = match self.frontend_api_url {
-            Some(url) => Some(checked_url(&url, "frontend API URL")?),
+            Some(url) => Some(checked_remote_url(&url, "frontend API URL")?),
             None => publishable_key.as_ref().map(PublishableKey::issuer),
         };
         let key_source = if let Some(pem) = self.jwt_key {
@@ -588,6 +588,34 @@ fn checked_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
         return Err(ConfigError::InvalidUrl(what));
     }
     Ok(url.to_owned())
+}
+
+/// A URL that secrets or verification keys travel over: `https://`, or
+/// plain `http://` to a loopback host only (local tests and proxies), so a
+/// typo cannot send the secret key, or fetch keys, in clear text.
+fn checked_remote_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
+    let url = checked_url(url, what)?;
+    match url.strip_prefix("http://") {
+        Some(rest) if !is_loopback(rest.split(['/', '?', '#']).next().unwrap_or(rest)) => {
+            Err(ConfigError::InsecureUrl(what))
+        }
+        _ => Ok(url),
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`, with or without a port. Anything
+/// with user info (`127.0.0.1@evil.example`) is not.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _port)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -721,5 +749,49 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.issuer(), Some("https://auth.example.com"));
+    }
+
+    #[test]
+    fn plain_http_api_urls_only_for_loopback() {
+        let build = |url: &str| {
+            ClerkConfig::builder()
+                .secret_key("sk_test_your_clerk_key_here")
+                .api_url(url)
+                .build()
+                .map(|c| c.api_url().to_owned())
+        };
+        for ok in [
+            "https://api.clerk.com",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1",
+            "http://localhost:3000/",
+            "http://LOCALHOST",
+            "http://[::1]:9000",
+            "http://127.1.2.3:1/base",
+        ] {
+            assert!(build(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.clerk.com",
+            "http://10.0.0.1:8080",
+            "http://127.0.0.1@evil.example",
+            "http://localhost.evil.example",
+            "http://[::2]:80",
+            "http://0.0.0.0:80",
+        ] {
+            assert_eq!(
+                build(bad),
+                Err(ConfigError::InsecureUrl("CLERK_API_URL")),
+                "{bad}"
+            );
+        }
+        let fapi = ClerkConfig::builder()
+            .jwt_key(TestIssuer::new().public_key_pem())
+            .frontend_api_url("http://clerk.example.com")
+            .build();
+        assert_eq!(
+            fapi.map(|_| ()),
+            Err(ConfigError::InsecureUrl("frontend API URL"))
+        );
     }
 }

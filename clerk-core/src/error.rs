@@ -189,6 +189,10 @@ pub enum ConfigError {
     /// A URL setting is not an absolute `http(s)` URL.
     #[error("invalid URL in {0}")]
     InvalidUrl(&'static str),
+    /// A URL the secret key or verification keys travel to is plain
+    /// `http://` to a host other than loopback.
+    #[error("{0} must use https:// (plain http:// is allowed for loopback hosts only)")]
+    InsecureUrl(&'static str),
     /// An environment variable holds a value that cannot be used.
     #[error("invalid value in environment variable {0}")]
     InvalidEnv(&'static str),
