@@ -305,13 +305,8 @@ impl AppState {
         let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
         if has_clerk_keys(&lookup) {
             let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
-            let webhooks = match lookup("CLERK_WEBHOOK_SIGNING_SECRET") {
-                Some(secret) if !secret.trim().is_empty() => Some(WebhookState::new(
-                    WebhookVerifier::new(&secret)?,
-                    clerk.users().clone(),
-                )),
-                _ => None,
-            };
+            let webhooks = WebhookVerifier::from_env_with(lookup)?
+                .map(|verifier| WebhookState::new(verifier, clerk.users().clone()));
             return Ok(Self {
                 clerk,
                 dev: None,

@@ -56,6 +56,9 @@ use crate::request::RequestHeaders;
 
 /// How far a timestamp may be from now, in seconds (both ways, inclusive).
 pub const TOLERANCE_SECS: i64 = 300;
+/// Where the signing secret is read from, in order: Clerk's SDK name, then
+/// the name of Clerk's older guides.
+const WEBHOOK_SECRET_VARS: [&str; 2] = ["CLERK_WEBHOOK_SIGNING_SECRET", "CLERK_WEBHOOK_SECRET"];
 /// Default largest webhook body the adapters read.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -152,14 +155,32 @@ impl WebhookVerifier {
         })
     }
 
-    /// A verifier for `CLERK_WEBHOOK_SIGNING_SECRET`.
+    /// A verifier for `CLERK_WEBHOOK_SIGNING_SECRET` (Clerk's SDK name), or
+    /// else `CLERK_WEBHOOK_SECRET` (the name of Clerk's older guides).
     ///
     /// # Errors
-    /// When the variable is unset or invalid.
+    /// When neither variable is set, or the secret is invalid.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let secret = std::env::var("CLERK_WEBHOOK_SIGNING_SECRET")
-            .map_err(|_| ConfigError::InvalidEnv("CLERK_WEBHOOK_SIGNING_SECRET"))?;
-        Self::new(&secret)
+        Self::from_env_with(|k| std::env::var(k).ok())?
+            .ok_or(ConfigError::InvalidEnv(WEBHOOK_SECRET_VARS[0]))
+    }
+
+    /// Like [`WebhookVerifier::from_env`] with your own variable lookup;
+    /// `None` when neither variable is set (or both are blank). The first
+    /// name wins; a debug log says which was read.
+    ///
+    /// # Errors
+    /// When the secret is invalid.
+    pub fn from_env_with(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        for name in WEBHOOK_SECRET_VARS {
+            if let Some(secret) = lookup(name).filter(|s| !s.trim().is_empty()) {
+                tracing::debug!(variable = name, "webhook signing secret read");
+                return Self::new(&secret).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// Uses `clock` for the timestamp tolerance (tests inject one).

@@ -308,3 +308,42 @@ fn bodies_that_are_not_events_and_oversized_bodies() {
     let small = verifier(TS).with_max_body_bytes(8);
     assert_eq!(small.verify(&svix(SIG), BODY), Err(WebhookError::TooLarge));
 }
+
+#[test]
+fn the_secret_comes_from_either_name_and_the_sdk_name_wins() {
+    let sdk = WebhookSigner::random_secret();
+    let legacy = WebhookSigner::random_secret();
+    let from = |vars: &[(&str, &str)]| {
+        WebhookVerifier::from_env_with(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    let accepts = |v: &WebhookVerifier, secret: &str| {
+        let sig = WebhookSigner::new(secret).unwrap().signature(ID, TS, BODY);
+        let v = v.clone().with_clock(Arc::new(ManualClock::new(TS)));
+        v.verify_signature(&svix(&sig), BODY).is_ok()
+    };
+    let both = from(&[
+        ("CLERK_WEBHOOK_SECRET", &legacy),
+        ("CLERK_WEBHOOK_SIGNING_SECRET", &sdk),
+    ])
+    .unwrap()
+    .unwrap();
+    assert!(
+        accepts(&both, &sdk) && !accepts(&both, &legacy),
+        "the SDK name wins"
+    );
+    let old = from(&[("CLERK_WEBHOOK_SECRET", &legacy)]).unwrap().unwrap();
+    assert!(accepts(&old, &legacy));
+    let blank_sdk = from(&[
+        ("CLERK_WEBHOOK_SIGNING_SECRET", "  "),
+        ("CLERK_WEBHOOK_SECRET", &legacy),
+    ])
+    .unwrap()
+    .unwrap();
+    assert!(accepts(&blank_sdk, &legacy), "a blank variable is unset");
+    assert!(from(&[]).unwrap().is_none());
+    assert!(from(&[("CLERK_WEBHOOK_SECRET", "whsec_!!!")]).is_err());
+}
