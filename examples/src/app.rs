@@ -315,6 +315,7 @@ impl AppState {
                 backend: None,
             });
         }
+        check_dev_mode_allowed(std::env::vars())?;
         Self::start_dev(DevMode::new(), sign_in_url).await
     }
 
@@ -387,6 +388,7 @@ impl AppState {
         println!("  DEV MODE: no CLERK_* key in the environment.");
         println!("  Tokens are signed by a THROWAWAY key made at start-up. Not for production.");
         println!("  Set CLERK_SECRET_KEY (or CLERK_JWT_KEY) to verify real Clerk sessions.");
+        println!("  Listening on 127.0.0.1 only: dev tokens never leave this machine.");
         println!("{line}");
         println!("Open http://localhost:{port}/ to sign in as a persona, or paste:");
         for p in &dev.personas {
@@ -439,24 +441,84 @@ impl AppState {
     }
 }
 
-/// What both example binaries do first: logging (`RUST_LOG`, default
-/// `info`), `PORT` (default 3000), the state from the environment, and the
-/// dev-mode banner or a key prefetch.
+/// Why dev mode refuses to start: the environment looks like production.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing to start DEV MODE: {0}. Dev mode hands out org-admin tokens; set the \
+     Clerk keys this deployment should use (CLERK_SECRET_KEY / CLERK_JWT_KEY)"
+)]
+pub struct DevModeRefused(String);
+
+/// Dev mode (no Clerk key set) starts only where nothing says production:
+/// no `sk_live_` / `pk_live_` in any `CLERK_*` variable (a key set under a
+/// misspelt name, say), and no `CLERK_ENV=production`.
 ///
 /// # Errors
-/// When the configured keys are invalid or dev mode cannot start.
-pub async fn start_from_env() -> Result<(AppState, u16), Box<dyn std::error::Error>> {
+/// [`DevModeRefused`] naming the variable (never its value).
+pub fn check_dev_mode_allowed<I, K, V>(vars: I) -> Result<(), DevModeRefused>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    for (name, value) in vars {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if !name.starts_with("CLERK_") {
+            continue;
+        }
+        if value.contains("sk_live_") || value.contains("pk_live_") {
+            return Err(DevModeRefused(format!("{name} holds a live Clerk key")));
+        }
+        if name == "CLERK_ENV" && value.trim().eq_ignore_ascii_case("production") {
+            return Err(DevModeRefused("CLERK_ENV is production".to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Where an example app listens: dev mode on `127.0.0.1` only (its tokens
+/// must not leave the machine, whatever `HOST` says); with real keys on
+/// `HOST` (default `0.0.0.0`). `PORT` defaults to 3000.
+///
+/// # Errors
+/// When `HOST` or `PORT` is not an address or port.
+pub fn listen_addr(
+    dev_mode: bool,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<std::net::SocketAddr, Box<dyn std::error::Error>> {
+    let port: u16 = match lookup("PORT") {
+        Some(p) => p.trim().parse()?,
+        None => 3000,
+    };
+    let host: std::net::IpAddr = if dev_mode {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        match lookup("HOST") {
+            Some(h) => h.trim().parse()?,
+            None => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        }
+    };
+    Ok((host, port).into())
+}
+
+/// What both example binaries do first: logging (`RUST_LOG`, default
+/// `info`), the state from the environment, where to listen
+/// ([`listen_addr`]), and the dev-mode banner or a key prefetch.
+///
+/// # Errors
+/// When the configured keys are invalid, dev mode is refused
+/// ([`check_dev_mode_allowed`]) or cannot start.
+pub async fn start_from_env() -> Result<(AppState, std::net::SocketAddr), Box<dyn std::error::Error>>
+{
     use tracing_subscriber::EnvFilter;
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
     let state = AppState::from_env().await?;
+    let addr = listen_addr(state.dev.is_some(), &|k| std::env::var(k).ok())?;
+    let port = addr.port();
     if state.dev.is_some() {
         tracing::warn!("DEV MODE: verifying tokens signed by a throwaway local key");
         state.print_dev_banner(port);
@@ -466,8 +528,8 @@ pub async fn start_from_env() -> Result<(AppState, u16), Box<dyn std::error::Err
             "could not prefetch Clerk keys; will retry"
         );
     }
-    tracing::info!(port, "listening");
-    Ok((state, port))
+    tracing::info!(%addr, "listening");
+    Ok((state, addr))
 }
 
 /// `GET /api/public`.

@@ -1,13 +1,14 @@
-//! The axum example app. `PORT` (default 3000); Clerk keys from the
-//! environment, or a loudly logged dev mode with a throwaway key.
+//! The axum example app. `PORT` (default 3000), `HOST` (default 0.0.0.0;
+//! dev mode always 127.0.0.1); Clerk keys from the environment, or a
+//! loudly logged dev mode with a throwaway key.
 //!
 //! `cargo run -p clerk-examples --bin axum_app`
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (state, port) = clerk_examples::app::start_from_env().await?;
+    let (state, addr) = clerk_examples::app::start_from_env().await?;
     let app = clerk_examples::axum_app::router(state);
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
