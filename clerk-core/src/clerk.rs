@@ -28,7 +28,9 @@ use crate::backend::BackendApi;
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::jwks::http_client;
-use crate::machine::{AcceptsToken, MachineVerifier, TokenType, detect, is_opaque_machine_token};
+use crate::machine::{
+    AcceptsToken, MachineAuth, MachineVerifier, TokenType, detect, is_opaque_machine_token,
+};
 use crate::request::{
     Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
 };
@@ -45,6 +47,7 @@ pub struct Clerk {
     accepts: Arc<AcceptsToken>,
     frontend_api_url: Option<Arc<str>>,
     users: Arc<UserDirectory>,
+    machine_id: Option<Arc<str>>,
 }
 
 /// The outcome of [`Clerk::authenticate_ready`].
@@ -103,6 +106,7 @@ impl Clerk {
             config.machine_policy,
         ));
         let frontend_api_url = config.frontend_api_url().map(Arc::from);
+        let machine_id = config.machine_id.as_deref().map(Arc::from);
         Ok(Self {
             verifier: Verifier::new(config)?,
             cookie_suffix,
@@ -110,6 +114,7 @@ impl Clerk {
             accepts: Arc::new(AcceptsToken::default()),
             frontend_api_url,
             users,
+            machine_id,
         })
     }
 
@@ -194,18 +199,34 @@ impl Clerk {
     /// Finishes an authentication that had to wait.
     pub async fn complete(&self, pending: PendingAuth) -> Auth {
         let rejected = |e: VerifyError| Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
-        match pending.kind {
-            TokenType::SessionToken => session_auth(self.verifier.verify(&pending.token).await),
-            kind if is_opaque_machine_token(&pending.token) => {
-                match self.machines.verify(&pending.token, kind).await {
-                    Ok(m) => Auth::Machine(m),
-                    Err(e) => rejected(e),
-                }
+        let machine = match pending.kind {
+            TokenType::SessionToken => {
+                return session_auth(self.verifier.verify(&pending.token).await);
             }
-            kind => match self.verifier.verify_machine_jwt(&pending.token, kind).await {
-                Ok(m) => Auth::Machine(Arc::new(m)),
-                Err(e) => rejected(e),
-            },
+            kind if is_opaque_machine_token(&pending.token) => {
+                self.machines.verify(&pending.token, kind).await
+            }
+            kind => self
+                .verifier
+                .verify_machine_jwt(&pending.token, kind)
+                .await
+                .map(Arc::new),
+        };
+        match machine {
+            Ok(m) if !self.machine_may_call(&m) => rejected(VerifyError::new(
+                ErrorReason::TokenVerificationFailed,
+                "this machine is not in the M2M token's scopes",
+            )),
+            Ok(m) => Auth::Machine(m),
+            Err(e) => rejected(e),
+        }
+    }
+
+    /// With a machine id configured, an M2M token must name it in its scopes.
+    fn machine_may_call(&self, m: &MachineAuth) -> bool {
+        match &self.machine_id {
+            Some(id) if m.token_type == TokenType::M2mToken => m.has_scope(id),
+            _ => true,
         }
     }
 

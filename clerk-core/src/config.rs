@@ -100,6 +100,7 @@ pub struct ClerkConfig {
     pub(crate) http_timeout: Duration,
     pub(crate) frontend_api_url: Option<String>,
     pub(crate) machine_secret_key: Option<String>,
+    pub(crate) machine_id: Option<String>,
     pub(crate) machine_policy: crate::machine::MachinePolicy,
     pub(crate) user_cache_ttl: Duration,
 }
@@ -204,6 +205,7 @@ pub struct ClerkConfigBuilder {
     frontend_api_url: Option<String>,
     key_source: Option<Arc<dyn KeySource>>,
     machine_secret_key: Option<String>,
+    machine_id: Option<String>,
     machine_policy: crate::machine::MachinePolicy,
     user_cache_ttl: Duration,
 }
@@ -231,6 +233,7 @@ impl Default for ClerkConfigBuilder {
             frontend_api_url: None,
             key_source: None,
             machine_secret_key: None,
+            machine_id: None,
             machine_policy: crate::machine::MachinePolicy::default(),
             user_cache_ttl: Duration::from_secs(60),
         }
@@ -291,6 +294,7 @@ impl ClerkConfigBuilder {
             publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
             api_url: get("CLERK_API_URL"),
             machine_secret_key: get("CLERK_MACHINE_SECRET_KEY").map(|s| s.trim().to_owned()),
+            machine_id: get("CLERK_MACHINE_ID").map(|s| s.trim().to_owned()),
             authorized_parties: get("CLERK_AUTHORIZED_PARTIES")
                 .map(|p| split_list(&p))
                 .unwrap_or_default(),
@@ -470,6 +474,16 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// This service's machine id (`mch_…`, `CLERK_MACHINE_ID`): M2M tokens,
+    /// opaque and JWT alike, are accepted only when their `scopes` name it
+    /// (Clerk's "which machines may talk to this one"); others are refused
+    /// as `token-verification-failed`.
+    #[must_use]
+    pub fn machine_id(mut self, id: impl Into<String>) -> Self {
+        self.machine_id = Some(id.into());
+        self
+    }
+
     /// Caching and budgets of opaque machine-token verification.
     #[must_use]
     pub fn machine_policy(mut self, policy: crate::machine::MachinePolicy) -> Self {
@@ -560,6 +574,7 @@ impl ClerkConfigBuilder {
             http_timeout: self.http_timeout,
             frontend_api_url,
             machine_secret_key: self.machine_secret_key,
+            machine_id: self.machine_id,
             machine_policy: self.machine_policy,
             user_cache_ttl: self.user_cache_ttl,
         })

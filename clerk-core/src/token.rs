@@ -30,10 +30,19 @@ use crate::json::{Field, Fields};
 /// Tokens longer than this many bytes are refused before any other work.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+// Token categories (`cat`), from `@clerk/backend` (`JWT_CATEGORY_*` and
+// `isNonSessionJwtCategory`, kept in sync there with clerk_go's
+// `pkg/jwt/jwt.go`). They are read as allow-lists: a category this crate
+// does not know is not a session token.
+/// The header `cat` of Clerk's session tokens.
+pub const CATEGORY_SESSION: &str = "cl_B7d4PD111AAA";
 /// The header `cat` of Clerk's machine-to-machine tokens.
 pub const CATEGORY_M2M: &str = "cl_B7d4PD333AAA";
 /// The header `cat` of Clerk's JWT-template tokens.
 pub const CATEGORY_JWT_TEMPLATE: &str = "cl_B7d4PD222AAA";
+/// The header `cat` that instances with `use_ignore_jwt_cat` stamp on every
+/// token class: it says nothing about the kind, so it is read as absent.
+pub const CATEGORY_IGNORE: &str = "cl_I7d4PD111III";
 
 /// The RSA PKCS#1 v1.5 signature algorithms a Clerk session token may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,10 +134,11 @@ const fn invalid(message: &'static str) -> VerifyError {
 /// What kind of JWT a parse expects; it decides the `typ` and `cat` rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// A session token: `typ` absent or `JWT`; machine and template
-    /// categories refused.
+    /// A session token: `typ` absent or `JWT`; `cat` absent or the session
+    /// category.
     Session,
-    /// A JWT machine-to-machine token: `typ` absent or `JWT`.
+    /// A JWT machine-to-machine token: `typ` absent or `JWT`; `cat` absent
+    /// or the M2M category.
     M2m,
     /// A JWT OAuth access token: `typ` must be `at+jwt` (RFC 9068).
     OAuth,
@@ -243,12 +253,18 @@ fn check_header(mut header: Fields<'_, 6>, shape: Shape) -> Result<Header, Verif
         Some(_) => return Err(invalid("kid must be a string")),
     };
     let cat = header.take(CAT).and_then(Field::into_string);
-    if shape == Shape::Session
-        && matches!(cat.as_deref(), Some(CATEGORY_M2M | CATEGORY_JWT_TEMPLATE))
-    {
+    let category_ok = match shape {
+        Shape::Session => matches!(
+            cat.as_deref(),
+            None | Some(CATEGORY_SESSION | CATEGORY_IGNORE)
+        ),
+        Shape::M2m => matches!(cat.as_deref(), None | Some(CATEGORY_M2M | CATEGORY_IGNORE)),
+        Shape::OAuth => true,
+    };
+    if !category_ok {
         return Err(VerifyError::new(
             ErrorReason::TokenTypeMismatch,
-            "token category is not a session token",
+            "the token category is not the kind expected",
         ));
     }
     Ok(Header { alg, kid, cat })
@@ -431,11 +447,38 @@ mod tests {
     }
 
     #[test]
-    fn machine_and_template_categories_are_not_session_tokens() {
-        for cat in [CATEGORY_M2M, CATEGORY_JWT_TEMPLATE] {
+    fn categories_are_allow_lists() {
+        // Session tokens: absent, the session category, or the "ignore" one.
+        for cat in [
+            CATEGORY_M2M,
+            CATEGORY_JWT_TEMPLATE,
+            "cl_B7d4PD444AAA", // a category Clerk may add later
+            "",
+            "CL_B7D4PD111AAA",
+        ] {
             let h = format!(r#"{{"alg":"RS256","cat":"{cat}"}}"#);
-            assert_eq!(reason(&token(&h, P)), ErrorReason::TokenTypeMismatch);
+            assert_eq!(
+                reason(&token(&h, P)),
+                ErrorReason::TokenTypeMismatch,
+                "{cat}"
+            );
         }
+        for cat in [CATEGORY_SESSION, CATEGORY_IGNORE] {
+            let h = format!(r#"{{"alg":"RS256","cat":"{cat}"}}"#);
+            assert!(parse(&token(&h, P)).is_ok(), "{cat}");
+        }
+        // M2M JWTs: absent, the M2M category, or the "ignore" one.
+        for (cat, ok) in [
+            (CATEGORY_M2M, true),
+            (CATEGORY_IGNORE, true),
+            (CATEGORY_SESSION, false),
+            (CATEGORY_JWT_TEMPLATE, false),
+            ("cl_B7d4PD444AAA", false),
+        ] {
+            let h = format!(r#"{{"alg":"RS256","cat":"{cat}"}}"#);
+            assert_eq!(parse_as(&token(&h, P), Shape::M2m).is_ok(), ok, "{cat}");
+        }
+        assert!(parse_as(&token(r#"{"alg":"RS256"}"#, P), Shape::M2m).is_ok());
         let h = r#"{"alg":"RS256","cat":"cl_B7d4PD111AAA","oiat":1}"#;
         assert_eq!(
             parse(&token(h, P)).unwrap().header.cat.as_deref(),

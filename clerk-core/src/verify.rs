@@ -347,7 +347,7 @@ impl Verifier {
         let claims = SessionClaims::from_fields(parse_claims(&parsed.payload)?)?
             .with_payload(parsed.payload.clone());
         let now = self.inner.clock.now_unix();
-        self.inner.policy.check_machine(&claims, now)?;
+        self.inner.policy.check_machine(&claims, now, kind)?;
         if kind == TokenType::M2mToken && !claims.user_id().starts_with("mch_") {
             return Err(VerifyError::new(
                 ErrorReason::TokenTypeMismatch,
@@ -432,10 +432,27 @@ impl Policy {
         Ok(())
     }
 
-    /// Times and issuer: the checks machine JWTs share with sessions.
-    fn check_machine(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+    /// Times and issuer, as for sessions; and the audience: an OAuth access
+    /// token must name a configured audience (as `@clerk/backend` requires
+    /// for OAuth tokens), an M2M token's `aud`, when present, must match.
+    fn check_machine(
+        &self,
+        c: &SessionClaims,
+        now: i64,
+        kind: TokenType,
+    ) -> Result<(), VerifyError> {
         self.check_all_times(c, now)?;
-        self.check_issuer(c)
+        self.check_issuer(c)?;
+        let audience_required = kind == TokenType::OAuthToken;
+        if !self.audience.is_empty()
+            && ((audience_required && c.audience().is_none()) || !self.audience_ok(c.audience()))
+        {
+            return Err(VerifyError::new(
+                ErrorReason::TokenVerificationFailed,
+                "aud is missing or does not match the configured audience",
+            ));
+        }
+        Ok(())
     }
 
     fn check_issuer(&self, c: &SessionClaims) -> Result<(), VerifyError> {

@@ -387,3 +387,176 @@ async fn scopes_routes_and_oauth_challenges() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn oauth_jwts_need_the_configured_audience() {
+    let f = Fixture::new().await;
+    let clerk = |audience: Option<&str>| {
+        let mut config = f
+            .issuer
+            .config()
+            .clock(f.clock.clone())
+            .secret_key("sk_test_your_clerk_key_here")
+            .api_url(f.fake.base_url());
+        if let Some(aud) = audience {
+            config = config.audience([aud]);
+        }
+        Clerk::new(config.build().unwrap())
+            .unwrap()
+            .accepting(AcceptsToken::Any)
+    };
+    let oauth = |aud: Option<serde_json::Value>| {
+        let b = f
+            .issuer
+            .oauth_token("user_1", "c", &["email"])
+            .issued_at(NOW);
+        match aud {
+            Some(a) => b.claim("aud", a).build(),
+            None => b.build(),
+        }
+    };
+    let api = clerk(Some("https://api.example.com"));
+    for (what, token) in [
+        ("matching", oauth(Some(json!("https://api.example.com")))),
+        (
+            "matching in a list",
+            oauth(Some(json!([
+                "https://other.example",
+                "https://api.example.com"
+            ]))),
+        ),
+    ] {
+        assert!(
+            api.authenticate(&bearer(&token)).await.machine().is_some(),
+            "{what}"
+        );
+    }
+    for (what, token) in [
+        ("missing", oauth(None)),
+        ("another", oauth(Some(json!("https://other.example")))),
+        ("empty list", oauth(Some(json!([])))),
+        ("not a string", oauth(Some(json!(7)))),
+    ] {
+        assert_eq!(
+            reason(&api.authenticate(&bearer(&token)).await),
+            ErrorReason::TokenVerificationFailed,
+            "{what}"
+        );
+    }
+    // Without a configured audience, `aud` is not required.
+    assert!(
+        clerk(None)
+            .authenticate(&bearer(&oauth(None)))
+            .await
+            .machine()
+            .is_some()
+    );
+    // An M2M JWT's `aud` is checked when present, not required.
+    let m2m = f.issuer.m2m_token("mch_1", &[]).issued_at(NOW);
+    assert!(
+        api.authenticate(&bearer(&m2m.build()))
+            .await
+            .machine()
+            .is_some()
+    );
+    let m2m = f.issuer.m2m_token("mch_1", &[]).issued_at(NOW);
+    let wrong = m2m.claim("aud", "https://other.example").build();
+    assert_eq!(
+        reason(&api.authenticate(&bearer(&wrong)).await),
+        ErrorReason::TokenVerificationFailed
+    );
+}
+
+#[tokio::test]
+async fn token_categories_are_allow_lists() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
+    let m2m = |cat: &str| {
+        f.issuer
+            .m2m_token("mch_1", &[])
+            .issued_at(NOW)
+            .header("cat", cat)
+            .build()
+    };
+    for cat in ["cl_B7d4PD111AAA", "cl_B7d4PD222AAA", "cl_B7d4PD444AAA"] {
+        assert_eq!(
+            reason(&clerk.authenticate(&bearer(&m2m(cat))).await),
+            ErrorReason::TokenTypeMismatch,
+            "M2M with cat {cat}"
+        );
+    }
+    assert!(
+        clerk
+            .authenticate(&bearer(&m2m("cl_I7d4PD111III")))
+            .await
+            .machine()
+            .is_some()
+    );
+    let session = |cat: &str| f.issuer.token().issued_at(NOW).header("cat", cat).build();
+    for cat in ["cl_B7d4PD444AAA", "cl_B7d4PD222AAA", "x"] {
+        assert_eq!(
+            reason(&clerk.authenticate(&bearer(&session(cat))).await),
+            ErrorReason::TokenTypeMismatch,
+            "session with cat {cat}"
+        );
+    }
+    for cat in ["cl_B7d4PD111AAA", "cl_I7d4PD111III"] {
+        assert!(
+            clerk
+                .authenticate(&bearer(&session(cat)))
+                .await
+                .is_signed_in(),
+            "{cat}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_machine_id_must_be_in_an_m2m_tokens_scopes() {
+    let f = Fixture::new().await;
+    let clerk = |id: &str| {
+        Clerk::new(
+            f.issuer
+                .config()
+                .secret_key("sk_test_your_clerk_key_here")
+                .api_url(f.fake.base_url())
+                .clock(f.clock.clone())
+                .machine_id(id)
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+        .accepting(AcceptsToken::Any)
+    };
+    // `mt_good` (opaque) has scopes ["mch_2"].
+    let me = clerk("mch_2");
+    let other = clerk("mch_3");
+    assert!(
+        me.authenticate(&bearer("mt_good"))
+            .await
+            .machine()
+            .is_some()
+    );
+    assert_eq!(
+        reason(&other.authenticate(&bearer("mt_good")).await),
+        ErrorReason::TokenVerificationFailed
+    );
+    let jwt = f
+        .issuer
+        .m2m_token("mch_1", &["mch_2"])
+        .issued_at(NOW)
+        .build();
+    assert!(me.authenticate(&bearer(&jwt)).await.machine().is_some());
+    assert_eq!(
+        reason(&other.authenticate(&bearer(&jwt)).await),
+        ErrorReason::TokenVerificationFailed
+    );
+    // Other machine kinds are not affected.
+    assert!(
+        other
+            .authenticate(&bearer("ak_live_good"))
+            .await
+            .machine()
+            .is_some()
+    );
+}
