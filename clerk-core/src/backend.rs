@@ -3,12 +3,14 @@
 //! to a [`BackendError`] that never carries the secret or a response body.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 
+use crate::clock::Clock;
 use crate::error::ConfigError;
 use crate::keys::SecretKey;
 
@@ -24,7 +26,8 @@ pub enum BackendError {
     /// 404, or 400/422 for a token it does not know.
     #[error("not found")]
     NotFound,
-    /// 429: rate limited; retry after this long.
+    /// 429, or no call made because the process's Backend API budget is
+    /// spent or calls are paused after a 429: retry after this long.
     #[error("rate limited")]
     RateLimited(Option<Duration>),
     /// 5xx or another unexpected status.
@@ -38,12 +41,174 @@ pub enum BackendError {
     InvalidResponse,
 }
 
+/// How many Backend API calls a process may make, and how long a 429 may
+/// pause them. Clerk rate-limits the whole instance (100 requests per 10 s
+/// on development instances, 1000 per 10 s on production), so every
+/// replica's budget must fit under that together: with `N` replicas, give
+/// each at most half the instance limit divided by `N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendBudget {
+    /// Calls per window (default 50: half a development instance's limit).
+    pub calls: u32,
+    /// The window (default 10 s, as Clerk counts).
+    pub window: Duration,
+    /// The longest pause a `429 Retry-After` may impose (default 60 s; a
+    /// 429 without `Retry-After` pauses 10 s).
+    pub max_pause: Duration,
+}
+
+impl Default for BackendBudget {
+    fn default() -> Self {
+        Self {
+            calls: 50,
+            window: Duration::from_secs(10),
+            max_pause: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Who asks the [`Gate`] for a call. Machine-token verification is what an
+/// unauthenticated caller can drive (every new `Bearer ak_…`), so it may
+/// use at most half of a window's budget: keys, users and organizations
+/// keep the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// JWKS fetches.
+    Keys,
+    /// User and organization lookups.
+    Users,
+    /// Opaque machine-token verification.
+    Machines,
+}
+
+impl Caller {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Keys => "keys",
+            Self::Users => "users",
+            Self::Machines => "machines",
+        }
+    }
+}
+
+/// The one Backend API budget of a process, shared by every caller (JWKS,
+/// machine tokens, users, organizations), and the pause after a 429. Time
+/// comes from the injected clock.
+pub(crate) struct Gate {
+    clock: Arc<dyn Clock>,
+    budget: BackendBudget,
+    state: Mutex<GateState>,
+}
+
+struct GateState {
+    window_start: i64,
+    used: u32,
+    refused: u64,
+    paused_until: i64,
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seconds, at least 1, at most `i64::MAX`.
+fn whole_secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs().max(1)).unwrap_or(i64::MAX)
+}
+
+impl Gate {
+    pub(crate) fn new(clock: Arc<dyn Clock>, budget: BackendBudget) -> Self {
+        Self {
+            clock,
+            budget,
+            state: Mutex::new(GateState {
+                window_start: i64::MIN,
+                used: 0,
+                refused: 0,
+                paused_until: i64::MIN,
+            }),
+        }
+    }
+
+    /// Takes one call from the budget, or says how long until one may be
+    /// made (no call must be made then).
+    pub(crate) fn acquire(&self, caller: Caller) -> Result<(), Duration> {
+        let now = self.clock.now_unix();
+        let window = whole_secs(self.budget.window);
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if now < s.paused_until {
+            s.refused += 1;
+            return Err(secs_until(now, s.paused_until));
+        }
+        if now >= s.window_start.saturating_add(window) {
+            if s.refused > 0 {
+                tracing::warn!(
+                    refused = s.refused,
+                    used = s.used,
+                    budget = self.budget.calls,
+                    window_secs = window,
+                    "Backend API calls refused in the last window (budget or 429 pause)"
+                );
+            }
+            s.window_start = now;
+            s.used = 0;
+            s.refused = 0;
+        }
+        let limit = match caller {
+            Caller::Machines => (self.budget.calls / 2).max(1),
+            Caller::Keys | Caller::Users => self.budget.calls,
+        };
+        if s.used >= limit {
+            s.refused += 1;
+            if s.refused == 1 {
+                tracing::warn!(
+                    caller = caller.as_str(),
+                    used = s.used,
+                    budget = self.budget.calls,
+                    window_secs = window,
+                    "Backend API budget exhausted for this window"
+                );
+            }
+            return Err(secs_until(now, s.window_start.saturating_add(window)));
+        }
+        s.used += 1;
+        Ok(())
+    }
+
+    /// A 429 arrived: no call for `Retry-After` (capped at `max_pause`).
+    pub(crate) fn pause(&self, retry_after: Option<Duration>) -> Duration {
+        let requested = retry_after.unwrap_or(Duration::from_secs(10));
+        let pause = requested.clamp(
+            Duration::from_secs(1),
+            self.budget.max_pause.max(Duration::from_secs(1)),
+        );
+        let now = self.clock.now_unix();
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.paused_until = s.paused_until.max(now.saturating_add(whole_secs(pause)));
+        tracing::warn!(
+            requested_secs = requested.as_secs(),
+            pause_secs = pause.as_secs(),
+            "Backend API answered 429; pausing every Backend API call"
+        );
+        pause
+    }
+}
+
+fn secs_until(now: i64, until: i64) -> Duration {
+    Duration::from_secs(u64::try_from(until.saturating_sub(now)).unwrap_or(0).max(1))
+}
+
 /// Calls the Backend API with the secret key.
 #[derive(Clone)]
 pub struct BackendApi {
     client: reqwest::Client,
     base: String,
     authorization: HeaderValue,
+    gate: Option<Arc<Gate>>,
 }
 
 impl fmt::Debug for BackendApi {
@@ -84,7 +249,14 @@ impl BackendApi {
             client,
             base: api_url.trim_end_matches('/').to_owned(),
             authorization,
+            gate: None,
         })
+    }
+
+    /// Calls go through `gate` (the process's shared budget), as `caller`.
+    pub(crate) fn gated(mut self, gate: Arc<Gate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// `GET {api}/v1{path}`.
@@ -92,7 +264,12 @@ impl BackendApi {
     /// # Errors
     /// See [`BackendError`].
     pub async fn get(&self, path: &str) -> Result<Value, BackendError> {
-        self.send(self.client.get(self.url(path)), path).await
+        self.get_as(Caller::Users, path).await
+    }
+
+    pub(crate) async fn get_as(&self, caller: Caller, path: &str) -> Result<Value, BackendError> {
+        self.send(caller, self.client.get(self.url(path)), path)
+            .await
     }
 
     /// `POST {api}/v1{path}` with a JSON body.
@@ -100,19 +277,49 @@ impl BackendApi {
     /// # Errors
     /// See [`BackendError`].
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, BackendError> {
+        self.post_as(Caller::Users, path, body).await
+    }
+
+    pub(crate) async fn post_as(
+        &self,
+        caller: Caller,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, BackendError> {
         let req = self
             .client
             .post(self.url(path))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_string());
-        self.send(req, path).await
+        self.send(caller, req, path).await
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}/v1{path}", self.base)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, path: &str) -> Result<Value, BackendError> {
+    async fn send(
+        &self,
+        caller: Caller,
+        req: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<Value, BackendError> {
+        if let Some(gate) = &self.gate {
+            gate.acquire(caller)
+                .map_err(|wait| BackendError::RateLimited(Some(wait)))?;
+        }
+        let result = self.send_now(req, path).await;
+        if let (Err(BackendError::RateLimited(after)), Some(gate)) = (&result, &self.gate) {
+            return Err(BackendError::RateLimited(Some(gate.pause(*after))));
+        }
+        result
+    }
+
+    async fn send_now(
+        &self,
+        req: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<Value, BackendError> {
         let started = Instant::now();
         let result = async {
             let res = req

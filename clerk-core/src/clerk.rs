@@ -85,20 +85,22 @@ impl Clerk {
             .publishable_key()
             .map(|pk| Arc::from(cookie_suffix(pk.as_str())));
         let client = http_client(config.connect_timeout, config.http_timeout)?;
+        let gate = &config.gate;
         let api = config
             .secret_key()
             .map(|sk| BackendApi::new(client.clone(), config.api_url(), sk))
-            .transpose()?;
+            .transpose()?
+            .map(|api| api.gated(gate.clone()));
         let m2m_api = config
             .machine_secret_key
             .as_deref()
             .map(|sk| BackendApi::with_bearer(client, config.api_url(), sk))
-            .transpose()?;
-        let users = Arc::new(UserDirectory::new(
-            api.clone(),
-            config.clock.clone(),
-            config.user_cache_ttl,
-        ));
+            .transpose()?
+            .map(|api| api.gated(gate.clone()));
+        let users = Arc::new(
+            UserDirectory::new(api.clone(), config.clock.clone(), config.user_cache_ttl)
+                .with_stale_window(config.user_stale_window),
+        );
         let machines = Arc::new(MachineVerifier::new(
             api,
             m2m_api,

@@ -103,6 +103,10 @@ pub struct ClerkConfig {
     pub(crate) machine_id: Option<String>,
     pub(crate) machine_policy: crate::machine::MachinePolicy,
     pub(crate) user_cache_ttl: Duration,
+    pub(crate) user_stale_window: Duration,
+    /// The process's one Backend API budget, shared by every `Clerk` and
+    /// `Verifier` built from this configuration.
+    pub(crate) gate: Arc<crate::backend::Gate>,
 }
 
 impl ClerkConfig {
@@ -208,6 +212,8 @@ pub struct ClerkConfigBuilder {
     machine_id: Option<String>,
     machine_policy: crate::machine::MachinePolicy,
     user_cache_ttl: Duration,
+    user_stale_window: Duration,
+    backend_budget: crate::backend::BackendBudget,
 }
 
 impl Default for ClerkConfigBuilder {
@@ -236,6 +242,8 @@ impl Default for ClerkConfigBuilder {
             machine_id: None,
             machine_policy: crate::machine::MachinePolicy::default(),
             user_cache_ttl: Duration::from_secs(60),
+            user_stale_window: Duration::from_secs(600),
+            backend_budget: crate::backend::BackendBudget::default(),
         }
     }
 }
@@ -287,8 +295,34 @@ impl ClerkConfigBuilder {
             stale_window: secs("CLERK_JWKS_STALE_SECS", defaults.stale_window)?,
             ..defaults
         };
+        let budget_defaults = crate::backend::BackendBudget::default();
+        let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            get(name).map_or(Ok(default), |v| {
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::InvalidEnv(name))
+            })
+        };
+        let seconds = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(
+                secs(name, i64::try_from(default.as_secs()).unwrap_or(i64::MAX))?.unsigned_abs(),
+            ))
+        };
+        let backend_budget = crate::backend::BackendBudget {
+            calls: count("CLERK_API_BUDGET", budget_defaults.calls)?,
+            max_pause: seconds("CLERK_API_MAX_PAUSE_SECS", budget_defaults.max_pause)?,
+            ..budget_defaults
+        };
+        let defaults_builder = Self::default();
         Ok(Self {
             refresh,
+            backend_budget,
+            user_stale_window: seconds(
+                "CLERK_USER_STALE_SECS",
+                defaults_builder.user_stale_window,
+            )?,
             jwt_key: get("CLERK_JWT_KEY"),
             secret_key: get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned()),
             publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
@@ -491,6 +525,24 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// The process's Backend API budget and the longest 429 pause
+    /// (`CLERK_API_BUDGET` calls per 10 s, default 50;
+    /// `CLERK_API_MAX_PAUSE_SECS`, default 60). See [`BackendBudget`](crate::backend::BackendBudget).
+    #[must_use]
+    pub fn backend_budget(mut self, budget: crate::backend::BackendBudget) -> Self {
+        self.backend_budget = budget;
+        self
+    }
+
+    /// How long past its freshness a user or organization record may still
+    /// be served while the Backend API is throttled or down
+    /// (`CLERK_USER_STALE_SECS`, default 600 s).
+    #[must_use]
+    pub fn user_stale_window(mut self, window: Duration) -> Self {
+        self.user_stale_window = window;
+        self
+    }
+
     /// How long a fetched user or organization is reused (default 60 s).
     #[must_use]
     pub fn user_cache_ttl(mut self, ttl: Duration) -> Self {
@@ -551,6 +603,10 @@ impl ClerkConfigBuilder {
         } else {
             return Err(ConfigError::NoKeySource);
         };
+        let gate = Arc::new(crate::backend::Gate::new(
+            self.clock.clone(),
+            self.backend_budget,
+        ));
         Ok(ClerkConfig {
             key_source,
             secret_key,
@@ -575,6 +631,8 @@ impl ClerkConfigBuilder {
             frontend_api_url,
             machine_secret_key: self.machine_secret_key,
             machine_id: self.machine_id,
+            user_stale_window: self.user_stale_window,
+            gate,
             machine_policy: self.machine_policy,
             user_cache_ttl: self.user_cache_ttl,
         })

@@ -5,11 +5,14 @@
 //! Which kinds a layer or route accepts is an [`AcceptsToken`]; session
 //! tokens only by default. A token of another kind is refused as
 //! `token-type-mismatch` before any network call. Opaque tokens are verified
-//! by the Backend API; results are cached (until the token's expiry, at most
-//! a TTL), concurrent lookups of one token share one call, refusals are
-//! cached briefly, and a per-second budget bounds the calls a flood of
-//! distinct bad tokens can cause. JWT-shaped machine tokens verify locally
-//! with the instance's keys.
+//! by the Backend API; a token that cannot be one by its shape is refused
+//! with no call ([`has_opaque_shape`]), results are cached (until the
+//! token's expiry, at most a TTL), concurrent lookups of one token share one
+//! call, refusals are cached briefly, and the process's one Backend API
+//! budget (half of it at most for machine tokens) bounds the calls a flood
+//! of distinct well-shaped tokens can cause, while tokens verified in the
+//! last minutes keep working. JWT-shaped machine tokens verify locally with
+//! the instance's keys.
 //!
 //! ```
 //! use clerk_core::machine::{AcceptsToken, TokenType, detect};
@@ -24,7 +27,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -32,7 +35,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use moka::Expiry;
 use serde_json::{Map, Value, json};
 
-use crate::backend::{BackendApi, BackendError};
+use crate::backend::{BackendApi, BackendError, Caller};
 use crate::clock::Clock;
 use crate::error::{ErrorReason, VerifyError};
 use crate::token::CATEGORY_M2M;
@@ -298,7 +301,10 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Timings and budgets of opaque-token verification.
+/// Timings of opaque-token verification. How many Backend API calls it
+/// may make is the process's one budget
+/// ([`BackendBudget`](crate::backend::BackendBudget)), of which machine
+/// tokens may use half.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MachinePolicy {
     /// How long a verified token is remembered, at most (default 60 s; never
@@ -306,9 +312,11 @@ pub struct MachinePolicy {
     pub ttl: Duration,
     /// How long a refused token is remembered (default 10 s).
     pub negative_ttl: Duration,
-    /// Backend API verification calls allowed per second (default 50); past
-    /// it, unknown tokens answer 503 until the next second.
-    pub calls_per_second: u32,
+    /// How long a verified token keeps working, past `ttl`, while the
+    /// Backend API cannot be asked (budget spent by a flood, 429 pause,
+    /// outage): default 300 s, never past the token's own expiry. A
+    /// revocation shows within `ttl` normally, within this during an outage.
+    pub stale_window: Duration,
 }
 
 impl Default for MachinePolicy {
@@ -316,13 +324,41 @@ impl Default for MachinePolicy {
         Self {
             ttl: Duration::from_secs(60),
             negative_ttl: Duration::from_secs(10),
-            calls_per_second: 50,
+            stale_window: Duration::from_secs(300),
         }
     }
 }
 
+/// The shortest and longest body (after the prefix) of an opaque token.
+const OPAQUE_BODY: std::ops::RangeInclusive<usize> = 16..=256;
+
+/// True when `token` can be an opaque Clerk machine token of `kind`, by
+/// shape alone: the kind's prefix (`ak_`, `mt_`, `oat_`; `@clerk/backend`
+/// `tokens/machine.ts`), then 16 to 256 characters of `[A-Za-z0-9_-]`.
+/// Clerk documents only the prefixes; its Backend API shows M2M secrets as
+/// `mt_` and 32 alphanumerics (`POST /m2m_tokens`), and the random part of
+/// every kind is of that alphabet. A token failing this is refused
+/// (`token-invalid`) with no Backend API call: a flood of junk costs nothing.
+pub fn has_opaque_shape(token: &str, kind: TokenType) -> bool {
+    let prefix = match kind {
+        TokenType::ApiKey => "ak_",
+        TokenType::M2mToken => "mt_",
+        TokenType::OAuthToken => "oat_",
+        TokenType::SessionToken => return false,
+    };
+    token.strip_prefix(prefix).is_some_and(|body| {
+        OPAQUE_BODY.contains(&body.len())
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
+}
+
 type Outcome = Result<Arc<MachineAuth>, VerifyError>;
-type Cache = moka::future::Cache<String, Outcome, foldhash::fast::RandomState>;
+/// An answer and when it was had (seconds, by the injected clock, which
+/// judges freshness on read; moka's own expiry is a wall-clock backstop).
+type Answer = (Outcome, i64);
+type Cache = moka::future::Cache<String, Answer, foldhash::fast::RandomState>;
 
 /// Remembers answers: verified tokens until expiry (at most the TTL),
 /// refusals briefly, outages not at all.
@@ -331,11 +367,11 @@ struct OutcomeExpiry {
     policy: MachinePolicy,
 }
 
-impl Expiry<String, Outcome> for OutcomeExpiry {
+impl Expiry<String, Answer> for OutcomeExpiry {
     fn expire_after_create(
         &self,
         _: &String,
-        value: &Outcome,
+        (value, _): &Answer,
         _: std::time::Instant,
     ) -> Option<Duration> {
         Some(match value {
@@ -353,14 +389,20 @@ impl Expiry<String, Outcome> for OutcomeExpiry {
     }
 }
 
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
 /// Verifies opaque machine tokens with the Backend API.
 pub struct MachineVerifier {
     api: Option<BackendApi>,
     m2m_api: Option<BackendApi>,
     cache: Cache,
+    /// Verified tokens for the stale window: served when the Backend API
+    /// cannot be asked.
+    recent: moka::sync::Cache<String, (Arc<MachineAuth>, i64), foldhash::fast::RandomState>,
     clock: Arc<dyn Clock>,
     policy: MachinePolicy,
-    budget: Mutex<(i64, u32)>,
 }
 
 impl fmt::Debug for MachineVerifier {
@@ -392,13 +434,17 @@ impl MachineVerifier {
                 policy,
             })
             .build_with_hasher(foldhash::fast::RandomState::default());
+        let recent = moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(policy.ttl.saturating_add(policy.stale_window))
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self {
             api,
             m2m_api,
             cache,
+            recent,
             clock,
             policy,
-            budget: Mutex::new((i64::MIN, 0)),
         }
     }
 
@@ -408,10 +454,35 @@ impl MachineVerifier {
     /// `token-invalid` (unknown), `token-revoked`, `token-expired`, or
     /// `backend-api-unavailable` / `secret-key-invalid` (503).
     pub async fn verify(&self, token: &str, kind: TokenType) -> Outcome {
-        let outcome = self
-            .cache
-            .get_with_by_ref(token, async { self.call(token, kind).await })
-            .await;
+        if !has_opaque_shape(token, kind) {
+            return Err(VerifyError::new(
+                ErrorReason::TokenInvalid,
+                "not the shape of a Clerk machine token",
+            ));
+        }
+        let now = self.clock.now_unix();
+        let fetch = || async { (self.call(token, kind).await, self.clock.now_unix()) };
+        let (mut outcome, had_at) = self.cache.get_with_by_ref(token, fetch()).await;
+        let max_age = if outcome.is_ok() {
+            self.policy.ttl
+        } else {
+            self.policy.negative_ttl
+        };
+        if now.saturating_sub(had_at) >= secs(max_age) {
+            self.cache.invalidate(token).await;
+            outcome = self.cache.get_with_by_ref(token, fetch()).await.0;
+        }
+        // The Backend API could not be asked (budget spent, 429 pause,
+        // outage): a token verified within the stale window keeps working.
+        if let Err(e) = &outcome
+            && e.reason() == ErrorReason::BackendApiUnavailable
+            && let Some((m, verified_at)) = self.recent.get(token)
+            && now.saturating_sub(verified_at)
+                < secs(self.policy.ttl.saturating_add(self.policy.stale_window))
+        {
+            tracing::debug!("Backend API unavailable; serving a recently verified machine token");
+            outcome = Ok(m);
+        }
         // A cached answer may have outlived the token.
         match &outcome {
             Ok(m) if m.expires_at.is_some_and(|e| e <= self.clock.now_unix()) => Err(
@@ -419,19 +490,6 @@ impl MachineVerifier {
             ),
             _ => outcome,
         }
-    }
-
-    fn take_budget(&self) -> bool {
-        let now = self.clock.now_unix();
-        let mut b = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
-        if b.0 != now {
-            *b = (now, 0);
-        }
-        if b.1 >= self.policy.calls_per_second {
-            return false;
-        }
-        b.1 += 1;
-        true
     }
 
     async fn call(&self, token: &str, kind: TokenType) -> Outcome {
@@ -464,12 +522,15 @@ impl MachineVerifier {
                 "machine tokens need CLERK_SECRET_KEY",
             ));
         };
-        if !self.take_budget() {
-            tracing::warn!("machine token verification budget exhausted for this second");
-            return Err(backend_unavailable("verification rate limit reached"));
-        }
-        match api.post(path, &body).await {
-            Ok(v) => MachineAuth::from_backend(kind, &v, self.clock.now_unix()).map(Arc::new),
+        match api.post_as(Caller::Machines, path, &body).await {
+            Ok(v) => {
+                let now = self.clock.now_unix();
+                let verified = MachineAuth::from_backend(kind, &v, now).map(Arc::new);
+                if let Ok(m) = &verified {
+                    self.recent.insert(token.to_owned(), (m.clone(), now));
+                }
+                verified
+            }
             Err(BackendError::NotFound) => {
                 Err(VerifyError::new(ErrorReason::TokenInvalid, "unknown token"))
             }

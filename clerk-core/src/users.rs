@@ -4,8 +4,10 @@
 //! Session tokens carry ids, not people. [`UserDirectory`] fetches
 //! `GET /v1/users/{id}` and `GET /v1/organizations/{id}` once, keeps the
 //! answer for a TTL (default 60 s, by the injected clock), makes concurrent
-//! lookups of one id share one call, and honours `429 Retry-After` by making
-//! no call until it has passed. Call [`UserDirectory::invalidate_user`] /
+//! lookups of one id share one call, and honours `429 Retry-After` (capped,
+//! through the process's one Backend API budget) by making no call until it
+//! has passed. While the Backend API is throttled or down, a record fetched
+//! within the stale window is served instead of an error. Call [`UserDirectory::invalidate_user`] /
 //! [`UserDirectory::invalidate_organization`] from your webhook handler on
 //! `user.updated`, `user.deleted` and `organization.updated` so changes show
 //! at once:
@@ -28,14 +30,14 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::backend::{BackendApi, BackendError};
+use crate::backend::{BackendApi, BackendError, Caller};
 use crate::clock::Clock;
 pub use crate::webhook::{EmailAddress, PhoneNumber};
 
@@ -209,9 +211,22 @@ pub struct UserDirectory {
     api: Option<BackendApi>,
     users: Cache<User>,
     orgs: Cache<OrganizationRecord>,
+    last_users: LastGood<User>,
+    last_orgs: LastGood<OrganizationRecord>,
     clock: Arc<dyn Clock>,
     ttl: i64,
-    blocked_until: Mutex<i64>,
+    stale_window: i64,
+}
+
+/// The last good answer per id with when it was fetched: served while the
+/// Backend API is throttled or down, up to the stale window.
+type LastGood<T> = moka::sync::Cache<String, (Arc<T>, i64), foldhash::fast::RandomState>;
+
+fn last_good<T: Send + Sync + 'static>(capacity: u64) -> LastGood<T> {
+    moka::sync::Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(Duration::from_secs(24 * 3600))
+        .build_with_hasher(foldhash::fast::RandomState::default())
 }
 
 impl fmt::Debug for UserDirectory {
@@ -239,10 +254,20 @@ impl UserDirectory {
             api,
             users: cache(10_000),
             orgs: cache(1_000),
+            last_users: last_good(10_000),
+            last_orgs: last_good(1_000),
             clock,
             ttl: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
-            blocked_until: Mutex::new(i64::MIN),
+            stale_window: 600,
         }
+    }
+
+    /// Serves a record up to `window` past its freshness while the Backend
+    /// API is rate limited or down (default 600 s), instead of failing.
+    #[must_use]
+    pub fn with_stale_window(mut self, window: Duration) -> Self {
+        self.stale_window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        self
     }
 
     /// The user `user_id` (cached, single-flight).
@@ -250,7 +275,8 @@ impl UserDirectory {
     /// # Errors
     /// See [`UserError`].
     pub async fn get_user(&self, user_id: &str) -> Result<Arc<User>, UserError> {
-        self.lookup(&self.users, "/users/", user_id).await
+        self.lookup(&self.users, &self.last_users, "/users/", user_id)
+            .await
     }
 
     /// The organization `org_id` (cached, single-flight).
@@ -261,20 +287,58 @@ impl UserDirectory {
         &self,
         org_id: &str,
     ) -> Result<Arc<OrganizationRecord>, UserError> {
-        self.lookup(&self.orgs, "/organizations/", org_id).await
+        self.lookup(&self.orgs, &self.last_orgs, "/organizations/", org_id)
+            .await
     }
 
     /// Forgets a cached user (call it on `user.updated` / `user.deleted`).
     pub async fn invalidate_user(&self, user_id: &str) {
         self.users.invalidate(user_id).await;
+        self.last_users.invalidate(user_id);
     }
 
     /// Forgets a cached organization (call it on `organization.updated`).
     pub async fn invalidate_organization(&self, org_id: &str) {
         self.orgs.invalidate(org_id).await;
+        self.last_orgs.invalidate(org_id);
     }
 
     async fn lookup<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        cache: &Cache<T>,
+        last: &LastGood<T>,
+        path: &str,
+        id: &str,
+    ) -> Result<Arc<T>, UserError> {
+        let result = self.lookup_fresh(cache, path, id).await;
+        match &result {
+            Ok(value) => {
+                if let Some(entry) = cache.get(id).await
+                    && entry.value.is_ok()
+                {
+                    last.insert(id.to_owned(), (value.clone(), entry.fetched_at));
+                }
+            }
+            // Throttled or down: an answer fetched within the stale window
+            // beats a 503 for every signed-in user.
+            Err(UserError::RateLimited(_) | UserError::Unavailable) => {
+                let now = self.clock.now_unix();
+                if let Some((value, fetched_at)) = last.get(id)
+                    && now.saturating_sub(fetched_at) < self.ttl.saturating_add(self.stale_window)
+                {
+                    tracing::debug!(
+                        age_secs = now.saturating_sub(fetched_at),
+                        "Backend API unavailable; serving a stale record"
+                    );
+                    return Ok(value);
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn lookup_fresh<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         cache: &Cache<T>,
         path: &str,
@@ -304,7 +368,7 @@ impl UserDirectory {
 
     async fn fetch<T: DeserializeOwned>(&self, path: &str, id: &str) -> Entry<T> {
         let now = self.clock.now_unix();
-        let value = self.fetch_value(path, id, now).await;
+        let value = self.fetch_value(path, id).await;
         Entry {
             value,
             fetched_at: now,
@@ -315,35 +379,21 @@ impl UserDirectory {
         &self,
         path: &str,
         id: &str,
-        now: i64,
     ) -> Result<Arc<T>, UserError> {
         let Some(api) = &self.api else {
             return Err(UserError::NotConfigured);
         };
-        let blocked = *self
-            .blocked_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if now < blocked {
-            return Err(UserError::RateLimited(
-                u64::try_from(blocked - now).unwrap_or(1),
-            ));
-        }
-        match api.get(&format!("{path}{id}")).await {
+        // The shared gate makes no call while a 429 pause (capped) or an
+        // exhausted budget lasts, and answers `RateLimited` itself.
+        match api.get_as(Caller::Users, &format!("{path}{id}")).await {
             Ok(v) => T::deserialize(&v)
                 .map(Arc::new)
                 .map_err(|_| UserError::Unavailable),
             Err(BackendError::NotFound) => Err(UserError::NotFound),
             Err(BackendError::Unauthorized) => Err(UserError::SecretKeyInvalid),
-            Err(BackendError::RateLimited(after)) => {
-                let secs = after.map_or(1, |d| d.as_secs().max(1));
-                *self
-                    .blocked_until
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) =
-                    now.saturating_add(i64::try_from(secs).unwrap_or(1));
-                Err(UserError::RateLimited(secs))
-            }
+            Err(BackendError::RateLimited(after)) => Err(UserError::RateLimited(
+                after.map_or(1, |d| d.as_secs().max(1)),
+            )),
             Err(_) => Err(UserError::Unavailable),
         }
     }

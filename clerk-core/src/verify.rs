@@ -147,11 +147,10 @@ impl Verifier {
             KeySourceConfig::BackendApi => {
                 let secret = config.secret_key.as_ref().ok_or(ConfigError::NoKeySource)?;
                 let client = http_client(config.connect_timeout, config.http_timeout)?;
-                remote(Arc::new(BackendApiSource::new(
-                    client,
-                    &config.api_url,
-                    secret,
-                )?))
+                remote(Arc::new(
+                    BackendApiSource::new(client, &config.api_url, secret)?
+                        .gated(config.gate.clone()),
+                ))
             }
             KeySourceConfig::FrontendApi => {
                 let url = config

@@ -229,6 +229,49 @@ async fn failures_map_to_clear_kinds() {
     assert_eq!(f.fake.calls(), calls, "no call inside Retry-After");
     f.clock.advance(30);
     assert!(users.get_user("user_nomfa").await.is_ok());
+}
+
+/// `429 Retry-After: 86400` pauses every Backend API call for 60 s at most;
+/// meanwhile cached and stale users keep being served, and calls resume
+/// after the cap.
+#[tokio::test]
+async fn a_day_long_retry_after_is_capped_and_stale_users_are_served() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk();
+    let users = clerk.users();
+    let id = "user_2d3vF6Zh4iYkq8GdGPN4aIhF0Pa";
+    assert!(users.get_user(id).await.is_ok());
+    // Fresh for 60 s; then the Backend API throttles the instance for a day.
+    f.clock.advance(61);
+    f.fake.set_outage(Some(Outage::Status(429, Some(86_400))));
+    let stale = users.get_user(id).await.unwrap();
+    assert_eq!(stale.id, id, "the stale record, not a 503");
+    assert!(
+        matches!(
+            users.get_user("user_nomfa").await,
+            Err(UserError::RateLimited(s)) if s <= 60
+        ),
+        "never fetched: nothing stale to serve, and the pause is capped"
+    );
+    let calls = f.fake.calls();
+    f.fake.set_outage(None);
+    f.clock.advance(30);
+    assert!(
+        users.get_user(id).await.is_ok(),
+        "still stale, still served"
+    );
+    assert_eq!(f.fake.calls(), calls, "no call during the pause");
+    // The cap passes: calls resume, though Retry-After asked for a day.
+    f.clock.advance(31);
+    assert!(users.get_user("user_nomfa").await.is_ok());
+    assert_eq!(f.fake.calls(), calls + 1);
+    // Past the stale window (600 s after freshness), an outage is an error.
+    f.clock.advance(700);
+    f.fake.set_outage(Some(Outage::Status(503, None)));
+    assert_eq!(
+        users.get_user(id).await.unwrap_err(),
+        UserError::Unavailable
+    );
     // Without a secret key there is nothing to ask.
     let keyless = Clerk::new(f.issuer.config().build().unwrap()).unwrap();
     assert_eq!(

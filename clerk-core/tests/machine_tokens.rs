@@ -16,6 +16,9 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use serde_json::json;
 
 const NOW: i64 = 1_750_000_000;
+const GOOD_KEY: &str = "ak_live_9f8e7d6c5b4a39f8e7d6c5b4a3";
+const GOOD_M2M: &str = "mt_9F8E7D6C5B4A39F8E7D6C5B4A3210FED";
+const GOOD_OAUTH: &str = "oat_9f8e7d6c5b4a39f8e7d6c5b4a3210fed";
 
 struct Fixture {
     issuer: TestIssuer,
@@ -27,23 +30,26 @@ impl Fixture {
     async fn new() -> Self {
         let fake = FakeBackendApi::start().await.unwrap();
         fake.add_token(
-            "ak_live_good",
+            GOOD_KEY,
             json!({"object": "api_key", "id": "ak_1", "subject": "user_1", "name": "ci",
                 "scopes": ["read"], "claims": {"team": "a"}, "revoked": false, "expired": false, "expiration": null}),
         );
         fake.add_token(
-            "mt_good",
+            GOOD_M2M,
             json!({"object": "machine_to_machine_token", "id": "mt_1", "subject": "mch_1",
                 "scopes": ["mch_2"], "revoked": false, "expired": false, "expiration": (NOW + 3600) * 1000}),
         );
         fake.add_token(
-            "oat_good",
+            GOOD_OAUTH,
             json!({"object": "clerk_idp_oauth_access_token", "id": "oat_1", "client_id": "client_1",
                 "subject": "user_9", "scopes": ["profile", "email"], "revoked": false, "expired": false}),
         );
-        fake.add_token("ak_revoked", json!({"subject": "user_1", "revoked": true}));
         fake.add_token(
-            "ak_expired",
+            "ak_revoked_5b4a39f8e7d6c",
+            json!({"subject": "user_1", "revoked": true}),
+        );
+        fake.add_token(
+            "ak_expired_5b4a39f8e7d6c",
             json!({"subject": "user_1", "expiration": (NOW - 1) * 1000}),
         );
         Self {
@@ -99,9 +105,9 @@ async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_netwo
         .issued_at(NOW)
         .build();
     for token in [
-        "ak_live_good",
-        "mt_good",
-        "oat_good",
+        GOOD_KEY,
+        GOOD_M2M,
+        GOOD_OAUTH,
         m2m_jwt.as_str(),
         oauth_jwt.as_str(),
     ] {
@@ -118,7 +124,7 @@ async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_netwo
     );
 
     let keys_only = session_only.accepting(AcceptsToken::only([TokenType::ApiKey]));
-    let auth = keys_only.authenticate(&bearer("ak_live_good")).await;
+    let auth = keys_only.authenticate(&bearer(GOOD_KEY)).await;
     let m = auth.machine().expect("machine identity");
     assert_eq!(m.token_type, TokenType::ApiKey);
     assert_eq!(
@@ -133,7 +139,7 @@ async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_netwo
         Some("Bearer sk_test_your_clerk_key_here")
     );
     assert_eq!(
-        reason(&keys_only.authenticate(&bearer("mt_good")).await),
+        reason(&keys_only.authenticate(&bearer(GOOD_M2M)).await),
         ErrorReason::TokenTypeMismatch
     );
     assert_eq!(
@@ -143,9 +149,9 @@ async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_netwo
     assert_eq!(f.fake.calls(), 1);
 
     let any = session_only.accepting(AcceptsToken::Any);
-    let m = any.authenticate(&bearer("mt_good")).await;
+    let m = any.authenticate(&bearer(GOOD_M2M)).await;
     assert_eq!(m.machine().unwrap().machine_id(), Some("mch_1"));
-    let o = any.authenticate(&bearer("oat_good")).await;
+    let o = any.authenticate(&bearer(GOOD_OAUTH)).await;
     assert_eq!(o.machine().unwrap().client_id.as_deref(), Some("client_1"));
     let j = any.authenticate(&bearer(&m2m_jwt)).await;
     let j = j.machine().expect("JWT M2M verifies locally");
@@ -187,7 +193,7 @@ async fn one_call_for_a_thousand_concurrent_lookups_of_one_key() {
     let tasks: Vec<_> = (0..1000)
         .map(|_| {
             let clerk = clerk.clone();
-            tokio::spawn(async move { clerk.authenticate(&bearer("ak_live_good")).await })
+            tokio::spawn(async move { clerk.authenticate(&bearer(GOOD_KEY)).await })
         })
         .collect();
     for t in tasks {
@@ -196,40 +202,105 @@ async fn one_call_for_a_thousand_concurrent_lookups_of_one_key() {
     assert_eq!(f.fake.calls(), 1);
 }
 
+/// 5,000 tokens that cannot be Clerk machine tokens cost no Backend API
+/// call at all.
 #[tokio::test]
-async fn a_flood_of_distinct_bad_keys_makes_a_bounded_number_of_calls() {
+async fn junk_of_the_wrong_shape_makes_no_call() {
     let f = Fixture::new().await;
     let clerk = f.clerk().accepting(AcceptsToken::Any);
-    let mut invalid = 0;
-    let mut unavailable = 0;
-    for i in 0..1000 {
-        match reason(&clerk.authenticate(&bearer(&format!("ak_bad_{i}"))).await) {
-            ErrorReason::TokenInvalid => invalid += 1,
-            ErrorReason::BackendApiUnavailable => unavailable += 1,
-            r => panic!("{r:?}"),
-        }
-    }
-    // The bound: 50 calls per second (MachinePolicy::calls_per_second).
-    assert_eq!(f.fake.calls(), 50);
-    assert_eq!((invalid, unavailable), (50, 950));
-    // Refusals are remembered: the same bad keys cost nothing.
-    for i in 0..50 {
+    let shapes: [fn(usize) -> String; 10] = [
+        |i| format!("ak_{i}"),                          // too short
+        |i| format!("ak_{}", "a".repeat(257 + i % 50)), // too long
+        |i| format!("ak_{i:016}.x"),                    // a dot
+        |i| format!("mt_{i:016}+/="),                   // base64, not base64url
+        |i| format!("oat_{i:016}%20"),
+        |i| format!("ak_{i:016}é"),
+        |_| "mt_".to_owned(),
+        |i| format!("oat_{i:08}"),
+        |i| format!("ak_{i:016}!"),
+        |i| format!("mt_{i:016}~"),
+    ];
+    for i in 0..5000 {
+        let token = shapes[i % shapes.len()](i);
+        let mut h = HeaderMap::new();
+        let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) else {
+            continue;
+        };
+        h.insert(header::AUTHORIZATION, v);
         assert_eq!(
-            reason(&clerk.authenticate(&bearer(&format!("ak_bad_{i}"))).await),
-            ErrorReason::TokenInvalid
+            reason(&clerk.authenticate(&h).await),
+            ErrorReason::TokenInvalid,
+            "{token}"
         );
     }
-    assert_eq!(f.fake.calls(), 50);
-    // A new second brings a new budget: a good key gets through.
-    f.clock.advance(1);
+    assert_eq!(f.fake.calls(), 0);
+}
+
+/// A flood of well-shaped unknown keys: calls never exceed the budget
+/// (50 per 10 s, of which machine tokens may use 25), a legitimate key
+/// verified before the flood keeps working throughout (from the cache,
+/// then for the stale window), and a new legitimate key verifies as soon
+/// as budget returns.
+#[tokio::test]
+async fn a_flood_of_well_shaped_keys_stays_in_the_budget_and_legitimate_keys_keep_working() {
+    let f = Fixture::new().await;
+    let clerk = f.clerk().accepting(AcceptsToken::Any);
     assert!(
         clerk
-            .authenticate(&bearer("ak_live_good"))
+            .authenticate(&bearer(GOOD_KEY))
             .await
             .machine()
             .is_some()
     );
-    assert_eq!(f.fake.calls(), 51);
+    let mut calls = f.fake.calls();
+    assert_eq!(calls, 1);
+    let mut refused = 0;
+    // 5,000 distinct keys over 12 windows of 10 s (two minutes).
+    for window in 0..12 {
+        let start = f.fake.calls();
+        for j in 0..417 {
+            let token = format!("ak_flood_{window:02}_{j:016}");
+            match reason(&clerk.authenticate(&bearer(&token)).await) {
+                ErrorReason::TokenInvalid => {}
+                ErrorReason::BackendApiUnavailable => refused += 1,
+                r => panic!("{r:?}"),
+            }
+        }
+        let used = f.fake.calls() - start;
+        assert!(used <= 25, "window {window}: {used} calls");
+        assert!(
+            clerk
+                .authenticate(&bearer(GOOD_KEY))
+                .await
+                .machine()
+                .is_some(),
+            "the legitimate key answers during the flood (window {window})"
+        );
+        calls = f.fake.calls();
+        f.clock.advance(10);
+    }
+    assert!(refused > 4000, "most of the flood was refused: {refused}");
+    assert!(calls <= 1 + 12 * 25);
+    // Budget is back: a new legitimate key verifies at once.
+    assert!(
+        clerk
+            .authenticate(&bearer(GOOD_M2M))
+            .await
+            .machine()
+            .is_some()
+    );
+    // The stale window ends: with the budget spent again by junk, the old
+    // key is no longer served without asking.
+    f.clock.advance(400);
+    for j in 0..30 {
+        let _ = clerk
+            .authenticate(&bearer(&format!("ak_again_{j:016}")))
+            .await;
+    }
+    assert_eq!(
+        reason(&clerk.authenticate(&bearer(GOOD_KEY)).await),
+        ErrorReason::BackendApiUnavailable
+    );
 }
 
 #[tokio::test]
@@ -244,7 +315,7 @@ async fn backend_down_is_503_for_opaque_tokens_while_sessions_keep_working() {
         Outage::Hang,
     ] {
         f.fake.set_outage(Some(outage.clone()));
-        let auth = clerk.authenticate(&bearer("ak_live_good")).await;
+        let auth = clerk.authenticate(&bearer(GOOD_KEY)).await;
         assert_eq!(
             reason(&auth),
             ErrorReason::BackendApiUnavailable,
@@ -259,11 +330,13 @@ async fn backend_down_is_503_for_opaque_tokens_while_sessions_keep_working() {
             "{outage:?}"
         );
     }
-    // Outages are not remembered: recovery is immediate.
+    // Outages are not remembered: recovery comes once the 429's pause
+    // (its Retry-After, 3 s) has passed.
     f.fake.set_outage(None);
+    f.clock.advance(3);
     assert!(
         clerk
-            .authenticate(&bearer("ak_live_good"))
+            .authenticate(&bearer(GOOD_KEY))
             .await
             .machine()
             .is_some()
@@ -275,28 +348,40 @@ async fn revoked_expired_and_unknown_keys() {
     let f = Fixture::new().await;
     let clerk = f.clerk().accepting(AcceptsToken::Any);
     assert_eq!(
-        reason(&clerk.authenticate(&bearer("ak_revoked")).await),
+        reason(
+            &clerk
+                .authenticate(&bearer("ak_revoked_5b4a39f8e7d6c"))
+                .await
+        ),
         ErrorReason::TokenRevoked
     );
     assert_eq!(
-        reason(&clerk.authenticate(&bearer("ak_expired")).await),
+        reason(
+            &clerk
+                .authenticate(&bearer("ak_expired_5b4a39f8e7d6c"))
+                .await
+        ),
         ErrorReason::TokenExpired
     );
     assert_eq!(
-        reason(&clerk.authenticate(&bearer("oat_unknown")).await),
+        reason(
+            &clerk
+                .authenticate(&bearer("oat_unknown_5b4a39f8e7d6c"))
+                .await
+        ),
         ErrorReason::TokenInvalid
     );
     // A cached key stops working when it expires.
     assert!(
         clerk
-            .authenticate(&bearer("mt_good"))
+            .authenticate(&bearer(GOOD_M2M))
             .await
             .machine()
             .is_some()
     );
     f.clock.advance(3600);
     assert_eq!(
-        reason(&clerk.authenticate(&bearer("mt_good")).await),
+        reason(&clerk.authenticate(&bearer(GOOD_M2M)).await),
         ErrorReason::TokenExpired
     );
 }
@@ -343,7 +428,7 @@ async fn machine_jwts_are_checked_like_sessions() {
 async fn scopes_routes_and_oauth_challenges() {
     let f = Fixture::new().await;
     let clerk = f.clerk().accepting(AcceptsToken::Any);
-    let machine = clerk.authenticate(&bearer("ak_live_good")).await;
+    let machine = clerk.authenticate(&bearer(GOOD_KEY)).await;
     let h = HeaderMap::new();
     let read = Protect::new(Requirement::scope("read")).accepts_token(AcceptsToken::Any);
     assert_eq!(
@@ -531,14 +616,9 @@ async fn a_machine_id_must_be_in_an_m2m_tokens_scopes() {
     // `mt_good` (opaque) has scopes ["mch_2"].
     let me = clerk("mch_2");
     let other = clerk("mch_3");
-    assert!(
-        me.authenticate(&bearer("mt_good"))
-            .await
-            .machine()
-            .is_some()
-    );
+    assert!(me.authenticate(&bearer(GOOD_M2M)).await.machine().is_some());
     assert_eq!(
-        reason(&other.authenticate(&bearer("mt_good")).await),
+        reason(&other.authenticate(&bearer(GOOD_M2M)).await),
         ErrorReason::TokenVerificationFailed
     );
     let jwt = f
@@ -554,7 +634,7 @@ async fn a_machine_id_must_be_in_an_m2m_tokens_scopes() {
     // Other machine kinds are not affected.
     assert!(
         other
-            .authenticate(&bearer("ak_live_good"))
+            .authenticate(&bearer(GOOD_KEY))
             .await
             .machine()
             .is_some()

@@ -143,7 +143,7 @@ impl DevMode {
             issuer,
             personas,
             webhook_secret: WebhookSigner::random_secret(),
-            api_key: "ak_dev_example_key".to_owned(),
+            api_key: "ak_dev_example_key_0123456789".to_owned(),
             machine_token,
         }
     }

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 
+use std::sync::Arc;
+
 use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
-use crate::backend::{CappedRead, read_capped};
+use crate::backend::{Caller, CappedRead, Gate, read_capped};
 use crate::error::{ConfigError, ErrorReason};
 use crate::keys::SecretKey;
 
@@ -38,6 +40,7 @@ pub struct BackendApiSource {
     client: reqwest::Client,
     url: String,
     authorization: HeaderValue,
+    gate: Option<Arc<Gate>>,
 }
 
 impl BackendApiSource {
@@ -57,7 +60,14 @@ impl BackendApiSource {
             client,
             url: format!("{}/v1/jwks", api_url.trim_end_matches('/')),
             authorization,
+            gate: None,
         })
+    }
+
+    /// Fetches go through `gate`, the process's shared Backend API budget.
+    pub(crate) fn gated(mut self, gate: Arc<Gate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 }
 
@@ -75,12 +85,27 @@ impl KeySource for BackendApiSource {
     }
 
     fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
-        Box::pin(fetch_jwks(
-            &self.client,
-            &self.url,
-            Some(&self.authorization),
-            self.name(),
-        ))
+        Box::pin(async move {
+            if let Some(gate) = &self.gate
+                && gate.acquire(Caller::Keys).is_err()
+            {
+                return Err(failed(
+                    ErrorReason::JwkRemoteFailedToLoad,
+                    "Backend API budget spent or calls paused after a 429",
+                ));
+            }
+            let result = fetch_jwks(
+                &self.client,
+                &self.url,
+                Some(&self.authorization),
+                self.name(),
+            )
+            .await;
+            if let (Err((429, retry_after, _)), Some(gate)) = (&result, &self.gate) {
+                gate.pause(*retry_after);
+            }
+            result.map_err(|(_, _, e)| e)
+        })
     }
 }
 
@@ -108,7 +133,11 @@ impl KeySource for FrontendApiSource {
     }
 
     fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
-        Box::pin(fetch_jwks(&self.client, &self.url, None, self.name()))
+        Box::pin(async move {
+            fetch_jwks(&self.client, &self.url, None, self.name())
+                .await
+                .map_err(|(_, _, e)| e)
+        })
     }
 }
 
@@ -116,12 +145,16 @@ const fn failed(reason: ErrorReason, message: &'static str) -> KeyFetchError {
     KeyFetchError { reason, message }
 }
 
+/// A failed fetch: the HTTP status (0 when none), `Retry-After` of a 429,
+/// and the error.
+type Failed = (u16, Option<Duration>, KeyFetchError);
+
 async fn fetch_jwks(
     client: &reqwest::Client,
     url: &str,
     authorization: Option<&HeaderValue>,
     source: &'static str,
-) -> Result<KeySet, KeyFetchError> {
+) -> Result<KeySet, Failed> {
     let started = Instant::now();
     tracing::debug!(source, "JWKS fetch started");
     let result = fetch_once(client, url, authorization).await;
@@ -135,7 +168,7 @@ async fn fetch_jwks(
             elapsed_ms,
             "JWKS fetched"
         ),
-        Err((status, e)) => tracing::warn!(
+        Err((status, _, e)) => tracing::warn!(
             source,
             status,
             reason = e.reason.as_str(),
@@ -144,10 +177,10 @@ async fn fetch_jwks(
             "JWKS fetch failed"
         ),
     }
-    result.map(|(_, set, _)| set).map_err(|(_, e)| e)
+    result.map(|(_, set, _)| set)
 }
 
-type FetchOutcome = Result<(u16, KeySet, usize), (u16, KeyFetchError)>;
+type FetchOutcome = Result<(u16, KeySet, usize), Failed>;
 
 async fn fetch_once(
     client: &reqwest::Client,
@@ -167,7 +200,7 @@ async fn fetch_once(
         } else {
             "request failed"
         };
-        (0, failed(remote, message))
+        (0, None, failed(remote, message))
     })?;
     let status = response.status();
     let code = status.as_u16();
@@ -175,24 +208,35 @@ async fn fetch_once(
     {
         return Err((
             code,
+            None,
             failed(
                 ErrorReason::SecretKeyInvalid,
                 "the Backend API refused the secret key",
             ),
         ));
     }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err((code, retry_after, failed(remote, "rate limited (429)")));
+    }
     if !status.is_success() {
-        return Err((code, failed(remote, "unexpected HTTP status")));
+        return Err((code, None, failed(remote, "unexpected HTTP status")));
     }
     let body = read_capped(response, MAX_JWKS_BYTES)
         .await
         .map_err(|e| match e {
-            CappedRead::TooLarge => (code, failed(remote, "JWKS response too large")),
-            CappedRead::Failed => (code, failed(remote, "reading the response failed")),
+            CappedRead::TooLarge => (code, None, failed(remote, "JWKS response too large")),
+            CappedRead::Failed => (code, None, failed(remote, "reading the response failed")),
         })?;
     let (set, report) = KeySet::from_jwks_json(&body).map_err(|_| {
         (
             code,
+            None,
             failed(
                 ErrorReason::JwkFailedToResolve,
                 "response is not a JWKS document",
@@ -202,6 +246,7 @@ async fn fetch_once(
     if set.is_empty() {
         return Err((
             code,
+            None,
             failed(
                 ErrorReason::JwkFailedToResolve,
                 "JWKS has no usable signing key",
