@@ -450,8 +450,10 @@ impl Protect {
             Decision::NeedsUser => {}
             d => return d,
         }
+        // Only a session's requirement can need the user's record; anything
+        // else here is refused, never allowed.
         let Some(session) = auth.session() else {
-            return Decision::Allow;
+            return self.reject(&Denial::Forbidden, headers);
         };
         match users.get_user(session.user_id()).await {
             Ok(user) => match self.judge(auth, Some(&user)) {

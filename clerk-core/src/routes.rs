@@ -14,30 +14,34 @@
 //!
 //! A guard must protect every request the framework will route to a
 //! protected handler, and frameworks read paths differently: axum routes the
-//! raw, percent-encoded path; actix-web decodes it first (except `%2F`,
-//! `%25` and `%2B`); proxies and `NormalizePath` layers merge `//`. So a
-//! request is **protected when any reading of its path matches**:
+//! raw, percent-encoded path (and gives `/orgs//members` to
+//! `/orgs/{id}/members` with an empty `id`); actix-web decodes it first
+//! (except `%2F`, `%25` and `%2B`); proxies and `NormalizePath` layers merge
+//! `//`. So a request is **protected when any reading of its path
+//! matches**:
 //!
 //! * the raw path;
-//! * the percent-decoded path, with encoded slashes (`%2F`, `%5C`) kept as
-//!   one segment, as frameworks route them;
+//! * the percent-decoded path, with encoded slashes (`%2F`, `%5C`) and
+//!   delimiters (`%3F`, `%23`) kept encoded, in their segment, as routers
+//!   see them;
 //! * the fully decoded path, with `%2F`, `%5C` and `\` read as `/`;
+//! * for a double-encoded path (`%2561`), the path decoded twice, as a proxy
+//!   that decodes twice would route it;
 //!
-//! each with `//` collapsed to `/`, and also with `;parameters` cut from
-//! every segment. Patterns are case-insensitive, a trailing slash is
-//! optional; method rules compare methods case-insensitively and judge
-//! `HEAD` as `GET` (frameworks serve `HEAD` with the `GET` handler). A path
-//! the guard cannot read with confidence is **refused as malformed (400)**,
-//! never allowed:
+//! each with `//` collapsed to `/` and also as it is (where a parameter may
+//! then be empty), and each also with `;parameters` cut from every segment.
+//! Patterns are case-insensitive, a trailing slash is optional; method rules
+//! compare methods case-insensitively and judge `HEAD` as `GET` (frameworks
+//! serve `HEAD` with the `GET` handler). A path the guard cannot read with
+//! confidence is **refused as malformed (400)**, never allowed:
 //!
+//! * a target that does not start with `/` (`OPTIONS *`, `CONNECT`);
 //! * a `%` not followed by two hex digits, or escapes that do not decode to
 //!   UTF-8 (including overlong forms such as `%C0%AF`);
-//! * a decoded control character (`%00`–`%1F`, `%7F`, C1 controls), `?` or
-//!   `#`: a reading that regexes and routers disagree on;
-//! * a double-encoded escape (`%25` followed by two hex digits), which a
-//!   second decoding (in a proxy) would turn into another path;
-//! * a `.` or `..` segment, raw or encoded: browsers never send one, and a
-//!   proxy that resolves it would route elsewhere.
+//! * a decoded control character (`%00`–`%1F`, `%7F`, C1 controls), in the
+//!   once- or twice-decoded path: regexes and routers disagree on them;
+//! * a `.` or `..` segment, raw, encoded or double-encoded: browsers never
+//!   send one, and a proxy that resolves it would route elsewhere.
 //!
 //! ```
 //! use clerk_core::routes::RouteMatcher;
@@ -50,7 +54,8 @@
 //! assert!(m.matches(&Method::GET, "/%64ashboard")?); // decoded, as actix routes it
 //! assert!(!m.matches(&Method::GET, "/api/orgs/org_1/members")?);
 //! assert!(m.matches(&Method::GET, "/bad%zz").is_err());
-//! assert!(m.matches(&Method::GET, "/api/orgs/org_1%3F").is_err()); // a decoded `?`
+//! assert!(m.matches(&Method::GET, "/api/orgs/org_1%3F")?); // `%3F` stays in its segment
+//! assert!(m.matches(&Method::GET, "/dashboard%0A").is_err()); // a decoded control
 //! assert!(m.matches(&Method::GET, "/public/../dashboard").is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -88,6 +93,8 @@ pub struct RequestPath<'a> {
 impl<'a> RequestPath<'a> {
     /// The full path `full`, as seen inside a nested router as `mounted`.
     pub fn nested(full: &'a str, mounted: &'a str) -> Self {
+        // Below a mount point the remainder may be empty: the mount's root.
+        let mounted = if mounted.is_empty() { "/" } else { mounted };
         Self {
             full,
             mounted: (mounted != full).then_some(mounted),
@@ -116,7 +123,12 @@ pub struct RouteMatcher {
 enum Kind {
     Patterns {
         set: RegexSet,
-        /// Per pattern: the methods it applies to (`None` = all).
+        /// The same patterns with parameters that may be empty: for readings
+        /// that keep `//` (axum's router gives `/orgs//members` to
+        /// `/orgs/{id}/members` with an empty `id`).
+        loose: RegexSet,
+        /// Per pattern: the methods it applies to (`None` = all), in upper
+        /// case.
         methods: Vec<Option<Vec<Method>>>,
     },
     Fn(MatchFn),
@@ -148,17 +160,35 @@ impl RouteMatcher {
         S: AsRef<str>,
     {
         let mut regexes = Vec::new();
+        let mut loose = Vec::new();
         let mut methods = Vec::new();
         for (pattern, m) in rules {
-            regexes.push(compile(pattern.as_ref())?);
-            methods.push(m);
+            let pattern = pattern.as_ref();
+            regexes.push(compile(pattern, SEGMENT)?);
+            loose.push(compile(pattern, EMPTY_SEGMENT)?);
+            methods.push(match m {
+                Some(list) if list.is_empty() => {
+                    return Err(RouteError {
+                        pattern: pattern.to_owned(),
+                        message: "an empty method list would match nothing",
+                    });
+                }
+                Some(list) => Some(list.iter().map(upper_case).collect()),
+                None => None,
+            });
         }
-        let set = RegexSet::new(&regexes).map_err(|_| RouteError {
-            pattern: regexes.join(" | "),
-            message: "the compiled expression is invalid",
-        })?;
+        let set_of = |regexes: &[String]| {
+            RegexSet::new(regexes).map_err(|_| RouteError {
+                pattern: regexes.join(" | "),
+                message: "the compiled expression is invalid",
+            })
+        };
         Ok(Self {
-            kind: Kind::Patterns { set, methods },
+            kind: Kind::Patterns {
+                set: set_of(&regexes)?,
+                loose: set_of(&loose)?,
+                methods,
+            },
         })
     }
 
@@ -189,6 +219,11 @@ impl RouteMatcher {
         path: impl Into<RequestPath<'a>>,
     ) -> Result<bool, MalformedPath> {
         let path = path.into();
+        // `*` (`OPTIONS *`) or an authority (`CONNECT`) is routed to a
+        // fallback, if anywhere: no pattern can judge it.
+        if !path.full.starts_with('/') {
+            return Err(MalformedPath);
+        }
         let method = Judged::of(method);
         let full = self.matches_raw(&method, path.full)?;
         match path.mounted {
@@ -200,25 +235,42 @@ impl RouteMatcher {
     fn matches_raw(&self, method: &Judged<'_>, raw: &str) -> Result<bool, MalformedPath> {
         let shape = inspect(raw)?;
         if shape.is_plain() {
-            return Ok(self.matches_reading(method, raw));
+            return Ok(self.matches_reading(method, raw, false));
         }
         let mut hit = false;
-        for reading in readings(raw, shape)? {
-            hit |= self.matches_reading(method, &reading);
+        for (reading, keeps_empty_segments) in readings(raw, shape)? {
+            hit |= self.matches_reading(method, &reading, keeps_empty_segments);
         }
         Ok(hit)
     }
 
-    fn matches_reading(&self, method: &Judged<'_>, path: &str) -> bool {
+    fn matches_reading(&self, method: &Judged<'_>, path: &str, loose_set: bool) -> bool {
         match &self.kind {
             Kind::Fn(f) => method.any(|m| f(m, path)),
-            Kind::Patterns { set, methods } => set.matches(path).iter().any(|i| {
-                methods
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .is_none_or(|allowed| method.any(|m| allowed.contains(m)))
-            }),
+            Kind::Patterns {
+                set,
+                loose,
+                methods,
+            } => if loose_set { loose } else { set }
+                .matches(path)
+                .iter()
+                .any(|i| {
+                    methods
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .is_none_or(|allowed| method.any(|m| allowed.contains(m)))
+                }),
         }
+    }
+}
+
+/// `method` in upper case (`post` is an extension method to `http`).
+fn upper_case(method: &Method) -> Method {
+    let name = method.as_str();
+    if name.bytes().any(|b| b.is_ascii_lowercase()) {
+        Method::from_bytes(name.to_ascii_uppercase().as_bytes()).unwrap_or_else(|_| method.clone())
+    } else {
+        method.clone()
     }
 }
 
@@ -270,6 +322,11 @@ impl fmt::Debug for RouteMatcher {
 struct Shape {
     escapes: bool,
     encoded_separator: bool,
+    /// `%3F` or `%23`: kept encoded in the decoded reading.
+    encoded_delimiter: bool,
+    /// Decoded once, it still holds an escape (`%2561`): a proxy that
+    /// decodes twice would route the twice-decoded path.
+    double_encoded: bool,
     backslash: bool,
     semicolon: bool,
     double_slash: bool,
@@ -307,9 +364,7 @@ fn inspect(raw: &str) -> Result<Shape, MalformedPath> {
                 match decoded {
                     b'/' | b'\\' => shape.encoded_separator = true,
                     b';' => shape.semicolon = true,
-                    // A double-encoded escape (`%2541`).
-                    b'%' if escape_at(bytes, i + 2).is_some() => return Err(MalformedPath),
-                    b'?' | b'#' => return Err(MalformedPath),
+                    b'?' | b'#' => shape.encoded_delimiter = true,
                     c if c.is_ascii_control() => return Err(MalformedPath),
                     _ => {}
                 }
@@ -337,6 +392,9 @@ fn inspect(raw: &str) -> Result<Shape, MalformedPath> {
         if has_dot_segment(&decoded) {
             return Err(MalformedPath);
         }
+        let once = decoded.as_bytes();
+        shape.double_encoded =
+            (0..once.len()).any(|j| once[j] == b'%' && escape_at(once, j).is_some());
     } else if (raw.starts_with('.') || raw.contains("/.") || raw.contains("\\."))
         && has_dot_segment(raw)
     {
@@ -352,30 +410,55 @@ fn has_dot_segment(path: &str) -> bool {
         .any(|segment| segment == "." || segment == "..")
 }
 
-/// Every reading of a raw path that is not [plain](Shape::is_plain).
-fn readings(raw: &str, shape: Shape) -> Result<Vec<String>, MalformedPath> {
-    let mut out = Vec::with_capacity(6);
+/// Every reading of a raw path that is not [plain](Shape::is_plain), each
+/// with whether it keeps empty segments (`//`), which the loose patterns
+/// judge.
+fn readings(raw: &str, shape: Shape) -> Result<Vec<(String, bool)>, MalformedPath> {
+    let mut out = Vec::with_capacity(8);
     let mut push = |reading: String| {
         if shape.semicolon {
-            out.push(collapse(&strip_parameters(&reading)));
+            let stripped = strip_parameters(&reading);
+            out.push((collapse(&stripped), false));
+            out.push((stripped, true));
         }
-        out.push(collapse(&reading));
+        if shape.double_slash || reading.contains("//") {
+            out.push((collapse(&reading), false));
+            out.push((reading, true));
+        } else {
+            out.push((reading, false));
+        }
     };
     push(raw.to_owned());
     if shape.escapes {
         push(decode_keeping_separators(raw)?);
     }
-    if shape.encoded_separator || shape.backslash {
-        let decoded = percent_encoding::percent_decode_str(raw)
-            .decode_utf8()
-            .map_err(|_| MalformedPath)?;
-        push(decoded.replace('\\', "/"));
+    if shape.encoded_separator || shape.backslash || shape.encoded_delimiter {
+        push(decode_fully(raw)?);
+    }
+    if shape.double_encoded {
+        // As a proxy that decodes twice would route it; if that reading
+        // cannot be trusted either, refuse.
+        let twice = decode_fully(&decode_fully(raw)?)?;
+        if twice.chars().any(char::is_control) || has_dot_segment(&twice) {
+            return Err(MalformedPath);
+        }
+        push(twice);
     }
     Ok(out)
 }
 
-/// Percent-decodes everything but `%2F` and `%5C`, which stay encoded (in
-/// upper case): one segment, as frameworks route them.
+/// Percent-decodes everything (a `%` not followed by two hex digits stays
+/// as it is), reading `\` as `/`.
+fn decode_fully(path: &str) -> Result<String, MalformedPath> {
+    Ok(percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| MalformedPath)?
+        .replace('\\', "/"))
+}
+
+/// Percent-decodes everything but `%2F` and `%5C` (one segment, as
+/// frameworks route them) and `%3F` / `%23` (part of the segment, as
+/// routers see them), which stay encoded in upper case.
 fn decode_keeping_separators(raw: &str) -> Result<String, MalformedPath> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -386,6 +469,8 @@ fn decode_keeping_separators(raw: &str) -> Result<String, MalformedPath> {
             match decoded {
                 b'/' => out.extend_from_slice(b"%2F"),
                 b'\\' => out.extend_from_slice(b"%5C"),
+                b'?' => out.extend_from_slice(b"%3F"),
+                b'#' => out.extend_from_slice(b"%23"),
                 c => out.push(c),
             }
             i += 3;
@@ -427,15 +512,22 @@ fn strip_parameters(path: &str) -> String {
 }
 /// The default parameter pattern of path-to-regexp 6.
 const SEGMENT: &str = r"[^/#?]+?";
+/// The same, allowing an empty parameter (for readings that keep `//`).
+const EMPTY_SEGMENT: &str = r"[^/#?]*?";
 
 /// Compiles one pattern to an anchored, case-insensitive regex with an
 /// optional trailing slash, following path-to-regexp 6 (`strict: false`,
 /// `end: true`, prefixes `./`).
-fn compile(pattern: &str) -> Result<String, RouteError> {
+fn compile(pattern: &str, segment: &str) -> Result<String, RouteError> {
     let err = |message| RouteError {
         pattern: pattern.to_owned(),
         message,
     };
+    // path-to-regexp accepts `admin(.*)`, which matches no request path: in
+    // a guard that is a silent hole, so it is an error here.
+    if !pattern.starts_with('/') {
+        return Err(err("a pattern must start with '/'"));
+    }
     let chars: Vec<char> = pattern.chars().collect();
     let mut body = String::new();
     // Literal text not yet written, so a `/` or `.` before a parameter can
@@ -466,7 +558,7 @@ fn compile(pattern: &str) -> Result<String, RouteError> {
                         return Err(err("missing parameter name after ':'"));
                     }
                 }
-                let mut group = SEGMENT.to_owned();
+                let mut group = segment.to_owned();
                 if chars.get(i) == Some(&'(') {
                     let (inner, end) = group_at(&chars, i).ok_or(err("unbalanced '('"))?;
                     if inner.is_empty() {
@@ -668,7 +760,7 @@ mod tests {
     fn control_characters_and_delimiters_are_malformed_wherever_they_are() {
         let guards = m(&["/admin(.*)", "/api/orgs/:id", "/files/:path*"]);
         for base in ["/admin/reports", "/api/orgs/org_1", "/files/a/b.txt"] {
-            for byte in (0u8..0x20).chain([0x7f, b'?', b'#']) {
+            for byte in (0u8..0x20).chain([0x7f]) {
                 let esc = format!("%{byte:02X}");
                 for p in [
                     format!("{base}{esc}"),
@@ -680,23 +772,81 @@ mod tests {
                 }
             }
         }
-        // The issue's examples.
         for p in [
             "/admin/reports%0A",
             "/admin/%0Areports",
             "/admin/reports%0D%0A",
+            "/admin%C2%85", // U+0085, a C1 control
+        ] {
+            assert!(malformed(&guards, p), "{p}");
+        }
+        assert!(
+            hit(&guards, "/admin%E2%80%8Bx"),
+            "a zero-width space is no control"
+        );
+    }
+
+    #[test]
+    fn encoded_question_marks_and_hashes_stay_in_their_segment() {
+        // Routers see `%3F` / `%23` as part of the segment; so does the
+        // decoded reading, so these protect rather than slip past `[^/#?]`.
+        let guards = m(&["/admin(.*)", "/api/orgs/:id", "/files/:path*"]);
+        for p in [
             "/api/orgs/org_1%3F",
             "/api/orgs/org_1%23",
+            "/api/orgs/%3F",
+            "/api/orgs/c%23",
             "/files/a/b.txt%3F",
-            "/admin%C2%85",     // U+0085, a C1 control
-            "/admin%E2%80%8Bx", // not a control: a zero-width space is fine
+            "/files/https%3A%2F%2Fx.com%2Fa%3Fq%3D1",
+            "/admin%3Fx",
         ] {
-            if p.ends_with("x") {
-                assert!(hit(&guards, p), "{p}");
-            } else {
-                assert!(malformed(&guards, p), "{p}");
-            }
+            assert!(hit(&guards, p), "{p}");
         }
+        assert!(
+            !hit(&guards, "/tags/c%23"),
+            "unprotected paths are not refused"
+        );
+        assert!(
+            hit(&m(&[r"/what\?"]), "/what%3F"),
+            "the fully decoded reading"
+        );
+    }
+
+    #[test]
+    fn empty_segments_match_parameters_as_axum_routes_them() {
+        // matchit 0.8 routes `/api/orgs//members` to `/api/orgs/{id}/members`
+        // with an empty `id`.
+        let members = m(&["/api/orgs/:id/members"]);
+        for p in [
+            "/api/orgs//members",
+            "/api/orgs//members/",
+            "/api/orgs/%2F/members",
+        ] {
+            assert!(hit(&members, p), "{p}");
+        }
+        let tenant = m(&["/:tenant/admin(.*)"]);
+        assert!(hit(&tenant, "//admin"));
+        let deep = m(&["/orgs/:org/users/:user/delete"]);
+        assert!(hit(&deep, "/orgs//users//delete"));
+        // A catch-all that needs one character: `/api//` gives it `/`.
+        let rest = m(&["/api/(.+)"]);
+        assert!(hit(&rest, "/api//"));
+        assert!(hit(&rest, "/api///"));
+        assert!(!hit(&rest, "/api/"));
+    }
+
+    #[test]
+    fn targets_that_are_not_paths_are_malformed() {
+        let all = m(&["/(.*)"]);
+        for p in ["*", "", "example.com:443", "admin"] {
+            assert!(malformed(&all, p), "{p:?}");
+        }
+        // Below a mount point, an empty remainder is the mount's root.
+        let root = m(&["/"]);
+        assert!(
+            root.matches(&Method::GET, RequestPath::nested("/nested", ""))
+                .unwrap()
+        );
     }
 
     #[test]
@@ -711,9 +861,9 @@ mod tests {
             "/admin%C0%AF", // overlong `/`
             "/%C1%A1dmin",  // overlong `a`
             "/admin%E0%80%AF",
-            "/admin%ED%A0%80", // a UTF-16 surrogate
-            "/%2561dmin",      // `%61` after one decoding
-            "/admin/%252F",
+            "/admin%ED%A0%80",     // a UTF-16 surrogate
+            "/x/%25%30%30",        // twice decoded: a NUL
+            "/x/%252E%252E/admin", // twice decoded: a dot segment
         ] {
             assert!(malformed(&admin, p), "{p}");
         }
@@ -722,6 +872,11 @@ mod tests {
             "a lone encoded percent is fine"
         );
         assert!(hit(&admin, "/admin/%25zz"));
+        assert!(hit(&admin, "/admin/a%2520b"), "a file name holding %20");
+        // Double-encoded paths match as a proxy decoding twice reads them.
+        for p in ["/%2561dmin", "/%25%36%31dmin", "/%2541DMIN/x"] {
+            assert!(hit(&admin, p), "{p}");
+        }
     }
 
     #[test]
@@ -849,9 +1004,28 @@ mod tests {
     #[test]
     fn invalid_patterns_are_errors() {
         for bad in [
-            "/a/:", "/a/(", "/a/)", "/a/()", "/{x}", "/a*", "/a\\", "/(?:x)",
+            "/a/:",
+            "/a/(",
+            "/a/)",
+            "/a/()",
+            "/{x}",
+            "/a*",
+            "/a\\",
+            "/(?:x)",
+            "admin(.*)",
+            "dashboard/:id",
+            "",
         ] {
             assert!(RouteMatcher::new([bad]).is_err(), "{bad}");
         }
+        assert!(RouteMatcher::with_methods([("/a", Some(vec![]))]).is_err());
+    }
+
+    #[test]
+    fn rule_methods_compare_case_insensitively() {
+        let lower_post = Method::from_bytes(b"post").unwrap();
+        let m = RouteMatcher::with_methods([("/api/x", Some(vec![lower_post]))]).unwrap();
+        assert!(m.matches(&Method::POST, "/api/x").unwrap());
+        assert!(!m.matches(&Method::GET, "/api/x").unwrap());
     }
 }

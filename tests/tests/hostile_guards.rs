@@ -58,6 +58,7 @@ fn global_protect() -> Protect {
         RouteMatcher::with_methods([
             ("/admin(.*)", None),
             ("/api/orgs/:id", None),
+            ("/api/orgs/:id/members", None),
             ("/files/:path*", None),
             ("/reports", Some(vec![Method::GET])),
         ])
@@ -80,6 +81,7 @@ const PROTECTED: &[&str] = &[
     "/admin",
     "/admin/reports",
     "/api/orgs/org_1",
+    "/api/orgs/org_1/members",
     "/files/a/b.txt",
     "/reports",
     "/api/admin",
@@ -105,6 +107,7 @@ fn axum_app(clerk: Clerk, hits: &Hits) -> Router {
         .route("/admin", any(h(hits)))
         .route("/admin/{*rest}", any(h(hits)))
         .route("/api/orgs/{id}", any(h(hits)))
+        .route("/api/orgs/{id}/members", any(h(hits)))
         .route("/files/{*path}", any(h(hits)))
         .route("/reports", get(h(hits)))
         .merge(
@@ -147,6 +150,7 @@ fn actix_app(
         .route("/admin", web::to(h(hits)))
         .route("/admin/{rest:.*}", web::to(h(hits)))
         .route("/api/orgs/{id}", web::to(h(hits)))
+        .route("/api/orgs/{id}/members", web::to(h(hits)))
         .route("/files/{path:.*}", web::to(h(hits)))
         .route("/reports", web::get().to(h(hits)))
         .service(
@@ -209,6 +213,7 @@ fn hostile_paths(base: &str) -> Vec<String> {
             let overlong = format!("%{:02X}%{:02X}", 0xC0 | (c >> 6), 0x80 | (c & 0x3F));
             out.push(with(i, format!("{}{overlong}{}", &seg[..j], &seg[j + 1..])));
         }
+        out.push(with(i, String::new())); // an empty segment: `//`
         out.push(with(i, seg.to_uppercase()));
         out.push(with(i, format!("{seg};x")));
         out.push(with(i, format!("{seg};jsessionid=1")));
