@@ -134,6 +134,11 @@ impl Gate {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn budget(&self) -> BackendBudget {
+        self.budget
+    }
+
     /// Takes one call from the budget, or says how long until one may be
     /// made (no call must be made then).
     pub(crate) fn acquire(&self, caller: Caller) -> Result<(), Duration> {
@@ -395,4 +400,62 @@ pub(crate) async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn gate(calls: u32) -> (Arc<ManualClock>, Gate) {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let budget = BackendBudget {
+            calls,
+            ..BackendBudget::default()
+        };
+        (clock.clone(), Gate::new(clock, budget))
+    }
+
+    #[test]
+    fn machines_get_half_the_window_and_the_rest_stays_for_users_and_keys() {
+        let (clock, g) = gate(10);
+        let granted = (0..100)
+            .filter(|_| g.acquire(Caller::Machines).is_ok())
+            .count();
+        assert_eq!(granted, 5);
+        assert!(g.acquire(Caller::Users).is_ok());
+        assert!(g.acquire(Caller::Keys).is_ok());
+        let rest = (0..100)
+            .filter(|_| g.acquire(Caller::Users).is_ok())
+            .count();
+        assert_eq!(rest, 3, "10 in all");
+        assert_eq!(g.acquire(Caller::Keys), Err(Duration::from_secs(10)));
+        clock.advance(9);
+        assert_eq!(g.acquire(Caller::Users), Err(Duration::from_secs(1)));
+        clock.advance(1);
+        assert!(g.acquire(Caller::Machines).is_ok(), "a new window");
+    }
+
+    #[test]
+    fn a_429_pauses_every_caller_for_retry_after_capped() {
+        let (clock, g) = gate(50);
+        assert_eq!(
+            g.pause(Some(Duration::from_secs(86_400))),
+            Duration::from_secs(60)
+        );
+        for caller in [Caller::Keys, Caller::Users, Caller::Machines] {
+            assert_eq!(g.acquire(caller), Err(Duration::from_secs(60)));
+        }
+        clock.advance(59);
+        assert!(g.acquire(Caller::Users).is_err());
+        clock.advance(1);
+        assert!(g.acquire(Caller::Users).is_ok());
+        assert_eq!(g.pause(None), Duration::from_secs(10), "no Retry-After");
+        assert_eq!(g.pause(Some(Duration::ZERO)), Duration::from_secs(1));
+        // A shorter pause never shortens a longer one.
+        g.pause(Some(Duration::from_secs(30)));
+        g.pause(Some(Duration::from_secs(2)));
+        clock.advance(29);
+        assert!(g.acquire(Caller::Keys).is_err());
+    }
 }

@@ -787,6 +787,40 @@ mod tests {
     }
 
     #[test]
+    fn backend_budget_stale_window_and_machine_id_from_env() {
+        let c = env(&[
+            ("CLERK_PUBLISHABLE_KEY", PK.as_str()),
+            ("CLERK_API_BUDGET", "125"),
+            ("CLERK_API_MAX_PAUSE_SECS", "30"),
+            ("CLERK_USER_STALE_SECS", "0"),
+            ("CLERK_MACHINE_ID", " mch_1 "),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.gate.budget().calls, c.gate.budget().max_pause.as_secs()),
+            (125, 30)
+        );
+        assert_eq!(c.user_stale_window, Duration::ZERO);
+        assert_eq!(c.machine_id.as_deref(), Some("mch_1"));
+        let d = env(&[("CLERK_PUBLISHABLE_KEY", PK.as_str())]).unwrap();
+        assert_eq!(d.gate.budget(), crate::backend::BackendBudget::default());
+        assert_eq!(d.user_stale_window, Duration::from_secs(600));
+        for (name, bad) in [
+            ("CLERK_API_BUDGET", "0"),
+            ("CLERK_API_BUDGET", "-5"),
+            ("CLERK_API_BUDGET", "lots"),
+            ("CLERK_API_MAX_PAUSE_SECS", "1.5"),
+            ("CLERK_USER_STALE_SECS", "-1"),
+        ] {
+            assert_eq!(
+                env(&[("CLERK_PUBLISHABLE_KEY", PK.as_str()), (name, bad)]).unwrap_err(),
+                ConfigError::InvalidEnv(name),
+                "{name}={bad}"
+            );
+        }
+    }
+
+    #[test]
     fn jwks_timings_from_env() {
         let c = env(&[
             ("CLERK_PUBLISHABLE_KEY", PK.as_str()),

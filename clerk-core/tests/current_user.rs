@@ -354,3 +354,45 @@ async fn enforced_mfa_through_protect() {
         other => panic!("{other:?}"),
     }
 }
+
+/// One budget for the whole process: a 429 on a user lookup pauses key
+/// fetches too (a key refresh for a new `kid` waits, the known keys keep
+/// verifying), and the pause ends at its capped Retry-After.
+#[tokio::test]
+async fn a_429_anywhere_pauses_every_backend_api_caller() {
+    let f = Fixture::new().await;
+    let old = TestIssuer::with_kid("ins_old");
+    f.fake
+        .set_jwks(serde_json::json!({"keys": [old.jwk()]}).to_string());
+    let clerk = Clerk::new(
+        clerk_core::ClerkConfig::builder()
+            .secret_key("sk_test_your_clerk_key_here")
+            .api_url(f.fake.base_url())
+            .issuer(clerk_core::testing::TEST_ISSUER)
+            .authorized_parties([clerk_core::testing::TEST_AUTHORIZED_PARTY])
+            .clock(f.clock.clone())
+            .jwks_cooldown(Duration::ZERO)
+            .http_timeout(Duration::from_millis(400))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let token = |issuer: &TestIssuer| issuer.token().issued_at(NOW).build();
+    assert!(clerk.authenticate_token(&token(&old)).await.is_signed_in());
+    let calls = f.fake.calls();
+    f.fake.set_outage(Some(Outage::Status(429, Some(120))));
+    assert!(matches!(
+        clerk.users().get_user("user_nomfa").await,
+        Err(UserError::RateLimited(s)) if s <= 60
+    ));
+    f.fake.set_outage(None);
+    // A new key cannot be fetched during the pause; the old one verifies.
+    let new = TestIssuer::with_kid("ins_new");
+    f.fake
+        .set_jwks(serde_json::json!({"keys": [old.jwk(), new.jwk()]}).to_string());
+    assert!(!clerk.authenticate_token(&token(&new)).await.is_signed_in());
+    assert!(clerk.authenticate_token(&token(&old)).await.is_signed_in());
+    assert_eq!(f.fake.calls(), calls + 1, "only the call that got the 429");
+    f.clock.advance(60);
+    assert!(clerk.authenticate_token(&token(&new)).await.is_signed_in());
+}

@@ -24,6 +24,7 @@ struct State {
     tokens: HashMap<String, Value>,
     users: HashMap<String, Value>,
     organizations: HashMap<String, Value>,
+    jwks: Option<String>,
     outage: Option<Outage>,
     seen: Vec<SeenRequest>,
 }
@@ -61,6 +62,12 @@ impl FakeBackendApi {
                     return Answer::Respond(*code, extra, "{}".to_owned());
                 }
                 None => {}
+            }
+            if req.line == "GET /v1/jwks" {
+                return s
+                    .jwks
+                    .clone()
+                    .map_or_else(not_found, |jwks| Answer::Respond(200, String::new(), jwks));
             }
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
             let token_field = match req.line.as_str() {
@@ -108,6 +115,11 @@ impl FakeBackendApi {
         if let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) {
             self.lock().users.insert(id, user);
         }
+    }
+
+    /// Serves `jwks` (a JWKS document) at `/v1/jwks`.
+    pub fn set_jwks(&self, jwks: String) {
+        self.lock().jwks = Some(jwks);
     }
 
     /// Serves `org` at `/v1/organizations/{id}`.
