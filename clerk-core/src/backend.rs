@@ -67,18 +67,26 @@ impl Default for BackendBudget {
     }
 }
 
-/// Who asks the [`Gate`] for a call. Machine-token verification is what an
-/// unauthenticated caller can drive (every new `Bearer ak_…`), so it may
-/// use at most half of a window's budget: keys, users and organizations
-/// keep the rest.
+/// Who asks the [`Gate`] for a call. Verifying machine tokens not seen
+/// lately is what an unauthenticated caller can drive (every new
+/// `Bearer ak_…`), so it may use at most half of a window's budget: users,
+/// organizations and re-checks of known tokens keep the rest. Key fetches
+/// count against the budget but are refused only during a 429 pause: they
+/// are already bounded by the key cache's TTL, cool-down and single flight,
+/// and a refused key fetch would sign out every user of a rotated key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Caller {
     /// JWKS fetches.
     Keys,
     /// User and organization lookups.
     Users,
-    /// Opaque machine-token verification.
+    /// Opaque machine-token verification of a token not verified lately:
+    /// what a flood of junk keys drives.
     Machines,
+    /// Re-verification of a machine token verified lately (still
+    /// legitimate or not, its answer matters), outside the half a flood can
+    /// use.
+    KnownMachine,
 }
 
 impl Caller {
@@ -87,6 +95,7 @@ impl Caller {
             Self::Keys => "keys",
             Self::Users => "users",
             Self::Machines => "machines",
+            Self::KnownMachine => "known-machine",
         }
     }
 }
@@ -104,6 +113,7 @@ struct GateState {
     window_start: i64,
     used: u32,
     refused: u64,
+    pause_started: i64,
     paused_until: i64,
 }
 
@@ -129,6 +139,7 @@ impl Gate {
                 window_start: i64::MIN,
                 used: 0,
                 refused: 0,
+                pause_started: i64::MIN,
                 paused_until: i64::MIN,
             }),
         }
@@ -145,11 +156,13 @@ impl Gate {
         let now = self.clock.now_unix();
         let window = whole_secs(self.budget.window);
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if now < s.paused_until {
+        // Paused between the 429 and its end; a clock stepped back to before
+        // the 429 ends the pause rather than stretching it past its cap.
+        if s.pause_started <= now && now < s.paused_until {
             s.refused += 1;
             return Err(secs_until(now, s.paused_until));
         }
-        if now >= s.window_start.saturating_add(window) {
+        if now >= s.window_start.saturating_add(window) || now < s.window_start {
             if s.refused > 0 {
                 tracing::warn!(
                     refused = s.refused,
@@ -164,8 +177,9 @@ impl Gate {
             s.refused = 0;
         }
         let limit = match caller {
-            Caller::Machines => (self.budget.calls / 2).max(1),
-            Caller::Keys | Caller::Users => self.budget.calls,
+            Caller::Machines => self.budget.calls / 2,
+            Caller::Keys => u32::MAX,
+            Caller::Users | Caller::KnownMachine => self.budget.calls,
         };
         if s.used >= limit {
             s.refused += 1;
@@ -180,7 +194,7 @@ impl Gate {
             }
             return Err(secs_until(now, s.window_start.saturating_add(window)));
         }
-        s.used += 1;
+        s.used = s.used.saturating_add(1);
         Ok(())
     }
 
@@ -193,7 +207,11 @@ impl Gate {
         );
         let now = self.clock.now_unix();
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.paused_until = s.paused_until.max(now.saturating_add(whole_secs(pause)));
+        let until = now.saturating_add(whole_secs(pause));
+        if !(s.pause_started <= now && now < s.paused_until) || until > s.paused_until {
+            s.pause_started = now;
+            s.paused_until = until;
+        }
         tracing::warn!(
             requested_secs = requested.as_secs(),
             pause_secs = pause.as_secs(),
@@ -213,7 +231,7 @@ pub struct BackendApi {
     client: reqwest::Client,
     base: String,
     authorization: HeaderValue,
-    gate: Option<Arc<Gate>>,
+    gate: Arc<Gate>,
 }
 
 impl fmt::Debug for BackendApi {
@@ -254,13 +272,18 @@ impl BackendApi {
             client,
             base: api_url.trim_end_matches('/').to_owned(),
             authorization,
-            gate: None,
+            // A client of its own has a budget of its own (the default);
+            // `Clerk` hands every client it builds the one shared gate.
+            gate: Arc::new(Gate::new(
+                Arc::new(crate::clock::SystemClock),
+                BackendBudget::default(),
+            )),
         })
     }
 
-    /// Calls go through `gate` (the process's shared budget), as `caller`.
+    /// Calls go through `gate` (the process's shared budget).
     pub(crate) fn gated(mut self, gate: Arc<Gate>) -> Self {
-        self.gate = Some(gate);
+        self.gate = gate;
         self
     }
 
@@ -309,13 +332,12 @@ impl BackendApi {
         req: reqwest::RequestBuilder,
         path: &str,
     ) -> Result<Value, BackendError> {
-        if let Some(gate) = &self.gate {
-            gate.acquire(caller)
-                .map_err(|wait| BackendError::RateLimited(Some(wait)))?;
-        }
+        self.gate
+            .acquire(caller)
+            .map_err(|wait| BackendError::RateLimited(Some(wait)))?;
         let result = self.send_now(req, path).await;
-        if let (Err(BackendError::RateLimited(after)), Some(gate)) = (&result, &self.gate) {
-            return Err(BackendError::RateLimited(Some(gate.pause(*after))));
+        if let Err(BackendError::RateLimited(after)) = &result {
+            return Err(BackendError::RateLimited(Some(self.gate.pause(*after))));
         }
         result
     }
@@ -416,24 +438,27 @@ mod tests {
         (clock.clone(), Gate::new(clock, budget))
     }
 
+    fn granted(g: &Gate, caller: Caller) -> usize {
+        (0..100).filter(|_| g.acquire(caller).is_ok()).count()
+    }
+
     #[test]
-    fn machines_get_half_the_window_and_the_rest_stays_for_users_and_keys() {
+    fn machines_get_half_the_window_and_the_rest_stays_for_users_and_known_tokens() {
         let (clock, g) = gate(10);
-        let granted = (0..100)
-            .filter(|_| g.acquire(Caller::Machines).is_ok())
-            .count();
-        assert_eq!(granted, 5);
-        assert!(g.acquire(Caller::Users).is_ok());
-        assert!(g.acquire(Caller::Keys).is_ok());
-        let rest = (0..100)
-            .filter(|_| g.acquire(Caller::Users).is_ok())
-            .count();
-        assert_eq!(rest, 3, "10 in all");
-        assert_eq!(g.acquire(Caller::Keys), Err(Duration::from_secs(10)));
+        assert_eq!(granted(&g, Caller::Machines), 5);
+        assert!(g.acquire(Caller::KnownMachine).is_ok());
+        assert_eq!(granted(&g, Caller::Users), 4, "10 in all");
+        assert!(g.acquire(Caller::KnownMachine).is_err());
+        assert!(
+            g.acquire(Caller::Keys).is_ok(),
+            "key fetches count but are refused only by a 429 pause"
+        );
         clock.advance(9);
         assert_eq!(g.acquire(Caller::Users), Err(Duration::from_secs(1)));
         clock.advance(1);
         assert!(g.acquire(Caller::Machines).is_ok(), "a new window");
+        let (_, tiny) = gate(1);
+        assert_eq!(granted(&tiny, Caller::Machines), 0, "never more than half");
     }
 
     #[test]
@@ -457,5 +482,22 @@ mod tests {
         g.pause(Some(Duration::from_secs(2)));
         clock.advance(29);
         assert!(g.acquire(Caller::Keys).is_err());
+    }
+
+    #[test]
+    fn a_clock_stepped_back_neither_stretches_a_pause_nor_freezes_the_window() {
+        let (clock, g) = gate(4);
+        g.pause(Some(Duration::from_secs(60)));
+        clock.set(1_000 - 3_600);
+        assert!(
+            g.acquire(Caller::Users).is_ok(),
+            "the pause ends rather than lasting an hour more"
+        );
+        assert_eq!(granted(&g, Caller::Users), 3);
+        clock.set(1_000 - 7_200);
+        assert!(
+            g.acquire(Caller::Users).is_ok(),
+            "a new window, not a frozen one"
+        );
     }
 }

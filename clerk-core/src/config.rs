@@ -301,7 +301,7 @@ impl ClerkConfigBuilder {
                 v.trim()
                     .parse::<u32>()
                     .ok()
-                    .filter(|n| *n > 0)
+                    .filter(|n| *n >= 2)
                     .ok_or(ConfigError::InvalidEnv(name))
             })
         };
@@ -603,6 +603,9 @@ impl ClerkConfigBuilder {
         } else {
             return Err(ConfigError::NoKeySource);
         };
+        if self.backend_budget.calls < 2 {
+            return Err(ConfigError::InvalidEnv("CLERK_API_BUDGET"));
+        }
         let gate = Arc::new(crate::backend::Gate::new(
             self.clock.clone(),
             self.backend_budget,
@@ -677,13 +680,27 @@ fn checked_remote_url(url: &str, what: &'static str) -> Result<String, ConfigErr
 }
 
 /// `localhost`, `127.0.0.0/8` or `[::1]`, with or without a port. Anything
-/// with user info (`127.0.0.1@evil.example`) is not.
+/// with user info (`localhost:80@evil.example`, `[::1]@evil.example`) is
+/// not: a URL parser reads the host after the `@`.
 fn is_loopback(authority: &str) -> bool {
+    if authority.contains('@') {
+        return false;
+    }
+    let port_ok = |port: &str| port.is_empty() || port.bytes().all(|b| b.is_ascii_digit());
     let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _port)| host),
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest))
+                if rest.is_empty() || rest.strip_prefix(':').is_some_and(port_ok) =>
+            {
+                host
+            }
+            _ => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) if port_ok(port) => host,
+            Some(_) => return false,
+            None => authority,
+        },
     };
     host.eq_ignore_ascii_case("localhost")
         || host
@@ -807,6 +824,7 @@ mod tests {
         assert_eq!(d.user_stale_window, Duration::from_secs(600));
         for (name, bad) in [
             ("CLERK_API_BUDGET", "0"),
+            ("CLERK_API_BUDGET", "1"),
             ("CLERK_API_BUDGET", "-5"),
             ("CLERK_API_BUDGET", "lots"),
             ("CLERK_API_MAX_PAUSE_SECS", "1.5"),
@@ -885,6 +903,13 @@ mod tests {
             "http://localhost.evil.example",
             "http://[::2]:80",
             "http://0.0.0.0:80",
+            "http://localhost:80@evil.example",
+            "http://[::1]@evil.example",
+            "http://[::1]:80@evil.example",
+            "http://localhost:x@evil.example",
+            "http://localhost:80:81",
+            "http://[::1]x",
+            "http://localhost.",
         ] {
             assert_eq!(
                 build(bad),

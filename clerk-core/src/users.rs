@@ -333,6 +333,8 @@ impl UserDirectory {
                     return Ok(value);
                 }
             }
+            // Gone: never served stale again.
+            Err(UserError::NotFound) => last.invalidate(id),
             Err(_) => {}
         }
         result

@@ -484,6 +484,15 @@ impl Policy {
                 "aud does not match the configured audience",
             ));
         }
+        // A machine's token is never a user's session, whatever its header
+        // says (instances stamping Clerk's "ignore" category on every token
+        // leave only the subject to tell them apart).
+        if c.user_id().starts_with("mch_") {
+            return Err(VerifyError::new(
+                ErrorReason::TokenTypeMismatch,
+                "a machine's token is not a session token",
+            ));
+        }
         if c.session_id().is_none() && !self.accept_template_tokens {
             return Err(VerifyError::new(
                 ErrorReason::TokenTypeMismatch,

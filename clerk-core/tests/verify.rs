@@ -200,6 +200,25 @@ async fn token_verification_failed() {
     }
 }
 
+/// A machine's token is never a session, even with a session-like header
+/// (instances stamping Clerk's "ignore" category on every token).
+#[tokio::test]
+async fn a_machine_subject_is_not_a_session() {
+    let f = Fixture::new();
+    let v = f.verifier();
+    for cat in [None, Some("cl_I7d4PD111III"), Some("cl_B7d4PD111AAA")] {
+        let mut b = f.token().user("mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk");
+        if let Some(cat) = cat {
+            b = b.header("cat", cat);
+        }
+        assert_eq!(
+            reason(&v, &b.build()).await,
+            ErrorReason::TokenTypeMismatch,
+            "{cat:?}"
+        );
+    }
+}
+
 /// A time no `i64` of seconds can hold would saturate to "never expires"
 /// (or "active since forever"): the token is invalid instead.
 #[tokio::test]

@@ -315,7 +315,7 @@ impl AppState {
                 backend: None,
             });
         }
-        check_dev_mode_allowed(std::env::vars())?;
+        check_dev_mode_allowed(env_vars())?;
         Self::start_dev(DevMode::new(), sign_in_url).await
     }
 
@@ -388,7 +388,7 @@ impl AppState {
         println!("  DEV MODE: no CLERK_* key in the environment.");
         println!("  Tokens are signed by a THROWAWAY key made at start-up. Not for production.");
         println!("  Set CLERK_SECRET_KEY (or CLERK_JWT_KEY) to verify real Clerk sessions.");
-        println!("  Listening on 127.0.0.1 only: dev tokens never leave this machine.");
+        println!("  Listening on 127.0.0.1 only: do not put a proxy in front of dev mode.");
         println!("{line}");
         println!("Open http://localhost:{port}/ to sign in as a persona, or paste:");
         for p in &dev.personas {
@@ -450,8 +450,10 @@ impl AppState {
 pub struct DevModeRefused(String);
 
 /// Dev mode (no Clerk key set) starts only where nothing says production:
-/// no `sk_live_` / `pk_live_` in any `CLERK_*` variable (a key set under a
-/// misspelt name, say), and no `CLERK_ENV=production`.
+/// no `sk_live_` / `pk_live_` in any variable whose name mentions Clerk
+/// (`CLERK_SECRET`, `NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY`, ...), and none of
+/// `CLERK_ENV`, `APP_ENV`, `RUST_ENV`, `NODE_ENV` or `ENVIRONMENT` saying
+/// `production` / `prod`.
 ///
 /// # Errors
 /// [`DevModeRefused`] naming the variable (never its value).
@@ -461,19 +463,41 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    const ENV_MARKERS: [&str; 5] = [
+        "CLERK_ENV",
+        "APP_ENV",
+        "RUST_ENV",
+        "NODE_ENV",
+        "ENVIRONMENT",
+    ];
     for (name, value) in vars {
         let (name, value) = (name.as_ref(), value.as_ref());
-        if !name.starts_with("CLERK_") {
-            continue;
-        }
-        if value.contains("sk_live_") || value.contains("pk_live_") {
+        if name.to_ascii_uppercase().contains("CLERK")
+            && (value.contains("sk_live_") || value.contains("pk_live_"))
+        {
             return Err(DevModeRefused(format!("{name} holds a live Clerk key")));
         }
-        if name == "CLERK_ENV" && value.trim().eq_ignore_ascii_case("production") {
-            return Err(DevModeRefused("CLERK_ENV is production".to_owned()));
+        if ENV_MARKERS.iter().any(|m| name.eq_ignore_ascii_case(m))
+            && matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "production" | "prod"
+            )
+        {
+            return Err(DevModeRefused(format!("{name} says production")));
         }
     }
     Ok(())
+}
+
+/// The process environment as text (a name or value that is not UTF-8 is
+/// read lossily rather than crashing the start-up check).
+pub fn env_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    })
 }
 
 /// Where an example app listens: dev mode on `127.0.0.1` only (its tokens

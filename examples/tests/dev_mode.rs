@@ -24,6 +24,14 @@ fn dev_mode_refuses_production_looking_environments() {
         vec![("CLERK_PUBLISHABLE", live_publishable.as_str())],
         vec![("CLERK_ENV", "production")],
         vec![("CLERK_ENV", " Production ")],
+        vec![(
+            "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY",
+            live_publishable.as_str(),
+        )],
+        vec![("vite_clerk_key", live_secret.as_str())],
+        vec![("NODE_ENV", "production")],
+        vec![("APP_ENV", "prod")],
+        vec![("ENVIRONMENT", "PRODUCTION")],
     ] {
         let err = check_dev_mode_allowed(vars.clone())
             .unwrap_err()
@@ -36,6 +44,8 @@ fn dev_mode_refuses_production_looking_environments() {
         vec![("CLERK_ENV", "development")],
         vec![("CLERK_SIGN_IN_URL", "/sign-in")],
         vec![("OTHER_SECRET", live_secret.as_str())],
+        vec![("NODE_ENV", "development")],
+        vec![("PRODUCTION_NOTES", "production")],
     ] {
         assert!(check_dev_mode_allowed(vars.clone()).is_ok(), "{vars:?}");
     }

@@ -40,7 +40,7 @@ pub struct BackendApiSource {
     client: reqwest::Client,
     url: String,
     authorization: HeaderValue,
-    gate: Option<Arc<Gate>>,
+    gate: Arc<Gate>,
 }
 
 impl BackendApiSource {
@@ -60,13 +60,17 @@ impl BackendApiSource {
             client,
             url: format!("{}/v1/jwks", api_url.trim_end_matches('/')),
             authorization,
-            gate: None,
+            // A budget of its own unless `Verifier` hands it the shared one.
+            gate: Arc::new(Gate::new(
+                Arc::new(crate::clock::SystemClock),
+                crate::backend::BackendBudget::default(),
+            )),
         })
     }
 
     /// Fetches go through `gate`, the process's shared Backend API budget.
     pub(crate) fn gated(mut self, gate: Arc<Gate>) -> Self {
-        self.gate = Some(gate);
+        self.gate = gate;
         self
     }
 }
@@ -86,12 +90,10 @@ impl KeySource for BackendApiSource {
 
     fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
         Box::pin(async move {
-            if let Some(gate) = &self.gate
-                && gate.acquire(Caller::Keys).is_err()
-            {
+            if self.gate.acquire(Caller::Keys).is_err() {
                 return Err(failed(
                     ErrorReason::JwkRemoteFailedToLoad,
-                    "Backend API budget spent or calls paused after a 429",
+                    "Backend API calls paused after a 429",
                 ));
             }
             let result = fetch_jwks(
@@ -101,8 +103,8 @@ impl KeySource for BackendApiSource {
                 self.name(),
             )
             .await;
-            if let (Err((429, retry_after, _)), Some(gate)) = (&result, &self.gate) {
-                gate.pause(*retry_after);
+            if let Err((429, retry_after, _)) = &result {
+                self.gate.pause(*retry_after);
             }
             result.map_err(|(_, _, e)| e)
         })
