@@ -60,17 +60,22 @@ impl Fixture {
     }
 
     fn clerk(&self) -> Clerk {
-        Clerk::new(
-            self.issuer
-                .config()
-                .secret_key("sk_test_your_clerk_key_here")
-                .api_url(self.fake.base_url())
-                .clock(self.clock.clone())
-                .http_timeout(Duration::from_millis(500))
-                .build()
-                .unwrap(),
-        )
-        .unwrap()
+        self.clerk_with(|b| b)
+    }
+
+    /// A `Clerk` of this fixture, its configuration edited by `edit`.
+    fn clerk_with(
+        &self,
+        edit: impl FnOnce(clerk_core::ClerkConfigBuilder) -> clerk_core::ClerkConfigBuilder,
+    ) -> Clerk {
+        let builder = self
+            .issuer
+            .config()
+            .secret_key("sk_test_your_clerk_key_here")
+            .api_url(self.fake.base_url())
+            .clock(self.clock.clone())
+            .http_timeout(Duration::from_millis(500));
+        Clerk::new(edit(builder).build().unwrap()).unwrap()
     }
 }
 
@@ -526,18 +531,11 @@ async fn scopes_routes_and_oauth_challenges() {
 async fn oauth_jwts_need_the_configured_audience() {
     let f = Fixture::new().await;
     let clerk = |audience: Option<&str>| {
-        let mut config = f
-            .issuer
-            .config()
-            .clock(f.clock.clone())
-            .secret_key("sk_test_your_clerk_key_here")
-            .api_url(f.fake.base_url());
-        if let Some(aud) = audience {
-            config = config.audience([aud]);
-        }
-        Clerk::new(config.build().unwrap())
-            .unwrap()
-            .accepting(AcceptsToken::Any)
+        f.clerk_with(|b| match audience {
+            Some(aud) => b.audience([aud]),
+            None => b,
+        })
+        .accepting(AcceptsToken::Any)
     };
     let oauth = |aud: Option<serde_json::Value>| {
         let b = f
@@ -649,18 +647,8 @@ async fn token_categories_are_allow_lists() {
 async fn a_machine_id_must_be_in_an_m2m_tokens_scopes() {
     let f = Fixture::new().await;
     let clerk = |id: &str| {
-        Clerk::new(
-            f.issuer
-                .config()
-                .secret_key("sk_test_your_clerk_key_here")
-                .api_url(f.fake.base_url())
-                .clock(f.clock.clone())
-                .machine_id(id)
-                .build()
-                .unwrap(),
-        )
-        .unwrap()
-        .accepting(AcceptsToken::Any)
+        f.clerk_with(|b| b.machine_id(id))
+            .accepting(AcceptsToken::Any)
     };
     // `GOOD_M2M` (opaque) has scopes ["mch_2"].
     let me = clerk("mch_2");
