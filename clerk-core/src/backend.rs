@@ -326,16 +326,42 @@ impl BackendApi {
         format!("{}/v1{path}", self.base)
     }
 
+    /// `GET {api}/v1{path}`: the body as bytes, at most `cap` of them.
+    pub(crate) async fn get_bytes_as(
+        &self,
+        caller: Caller,
+        path: &str,
+        cap: usize,
+    ) -> Result<Vec<u8>, BackendError> {
+        self.send_bytes(caller, self.client.get(self.url(path)), path, cap)
+            .await
+    }
+
     async fn send(
         &self,
         caller: Caller,
         req: reqwest::RequestBuilder,
         path: &str,
     ) -> Result<Value, BackendError> {
+        let body = self
+            .send_bytes(caller, req, path, MAX_RESPONSE_BYTES)
+            .await?;
+        serde_json::from_slice(&body).map_err(|_| BackendError::InvalidResponse)
+    }
+
+    /// Every call goes through here: the gate, the secret, the status
+    /// mapping, the capped read and the timing log.
+    async fn send_bytes(
+        &self,
+        caller: Caller,
+        req: reqwest::RequestBuilder,
+        path: &str,
+        cap: usize,
+    ) -> Result<Vec<u8>, BackendError> {
         self.gate
             .acquire(caller)
             .map_err(|wait| BackendError::RateLimited(Some(wait)))?;
-        let result = self.send_now(req, path).await;
+        let result = self.send_now(req, path, cap).await;
         if let Err(BackendError::RateLimited(after)) = &result {
             return Err(BackendError::RateLimited(Some(self.gate.pause(*after))));
         }
@@ -346,7 +372,8 @@ impl BackendApi {
         &self,
         req: reqwest::RequestBuilder,
         path: &str,
-    ) -> Result<Value, BackendError> {
+        cap: usize,
+    ) -> Result<Vec<u8>, BackendError> {
         let started = Instant::now();
         let result = async {
             let res = req
@@ -377,13 +404,10 @@ impl BackendApi {
                 }
                 s => return Err(BackendError::Status(s.as_u16())),
             }
-            let body = read_capped(res, MAX_RESPONSE_BYTES)
-                .await
-                .map_err(|e| match e {
-                    CappedRead::TooLarge => BackendError::InvalidResponse,
-                    CappedRead::Failed => BackendError::Unreachable,
-                })?;
-            serde_json::from_slice(&body).map_err(|_| BackendError::InvalidResponse)
+            read_capped(res, cap).await.map_err(|e| match e {
+                CappedRead::TooLarge => BackendError::InvalidResponse,
+                CappedRead::Failed => BackendError::Unreachable,
+            })
         }
         .await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use crate::backend::BackendApi;
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
-use crate::jwks::http_client;
 use crate::machine::{
     AcceptsToken, MachineAuth, MachineVerifier, TokenType, detect, is_opaque_machine_token,
 };
@@ -84,7 +83,8 @@ impl Clerk {
         let cookie_suffix = config
             .publishable_key()
             .map(|pk| Arc::from(cookie_suffix(pk.as_str())));
-        let client = http_client(config.connect_timeout, config.http_timeout)?;
+        // One HTTP client and one budget for every Backend API call.
+        let client = config.http.clone();
         let gate = &config.gate;
         let api = config
             .secret_key()

@@ -107,6 +107,9 @@ pub struct ClerkConfig {
     /// The process's one Backend API budget, shared by every `Clerk` and
     /// `Verifier` built from this configuration.
     pub(crate) gate: Arc<crate::backend::Gate>,
+    /// The one HTTP client every Backend and Frontend API call of a `Clerk`
+    /// built from this configuration uses.
+    pub(crate) http: reqwest::Client,
 }
 
 impl ClerkConfig {
@@ -636,6 +639,7 @@ impl ClerkConfigBuilder {
             machine_id: self.machine_id,
             user_stale_window: self.user_stale_window,
             gate,
+            http: crate::jwks::http_client(self.connect_timeout, self.http_timeout)?,
             machine_policy: self.machine_policy,
             user_cache_ttl: self.user_cache_ttl,
         })

@@ -35,13 +35,13 @@ use moka::Expiry;
 use moka::sync::Cache;
 use serde_json::Value;
 
+use crate::backend::BackendApi;
 use crate::claims::{SessionClaims, SessionStatus, parse_claims};
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::jwks::{
     BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, VerifyingKey,
-    http_client,
 };
 use crate::machine::{MachineAuth, TokenType};
 use crate::token::{self, Shape};
@@ -146,19 +146,16 @@ impl Verifier {
             KeySourceConfig::Custom(source) => remote(source.clone()),
             KeySourceConfig::BackendApi => {
                 let secret = config.secret_key.as_ref().ok_or(ConfigError::NoKeySource)?;
-                let client = http_client(config.connect_timeout, config.http_timeout)?;
-                remote(Arc::new(
-                    BackendApiSource::new(client, &config.api_url, secret)?
-                        .gated(config.gate.clone()),
-                ))
+                let api = BackendApi::new(config.http.clone(), &config.api_url, secret)?
+                    .gated(config.gate.clone());
+                remote(Arc::new(BackendApiSource::from_api(api)))
             }
             KeySourceConfig::FrontendApi => {
                 let url = config
                     .frontend_api_url
                     .as_deref()
                     .ok_or(ConfigError::NoKeySource)?;
-                let client = http_client(config.connect_timeout, config.http_timeout)?;
-                remote(Arc::new(FrontendApiSource::new(client, url)))
+                remote(Arc::new(FrontendApiSource::new(config.http.clone(), url)))
             }
         };
         let cache = (config.token_cache_capacity > 0).then(|| {

@@ -1,15 +1,13 @@
 //! Key sources over HTTPS: Clerk's Backend API (`/v1/jwks`, with the secret
-//! key) and Frontend API (`/.well-known/jwks.json`, no secret).
+//! key, through the one Backend API client) and Frontend API
+//! (`/.well-known/jwks.json`, no secret, not a Backend API call).
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
-
-use std::sync::Arc;
+use reqwest::header::ACCEPT;
 
 use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
-use crate::backend::{Caller, CappedRead, Gate, read_capped};
+use crate::backend::{BackendApi, BackendError, Caller, CappedRead, read_capped};
 use crate::error::{ConfigError, ErrorReason};
 use crate::keys::SecretKey;
 
@@ -35,12 +33,11 @@ pub fn http_client(
         .map_err(|_| ConfigError::Unsupported("HTTP client could not be built"))
 }
 
-/// `GET {api_url}/v1/jwks` with `Authorization: Bearer <secret key>`.
+/// `GET {api_url}/v1/jwks` with `Authorization: Bearer <secret key>`,
+/// through the one Backend API client (its budget, 429 pauses, status
+/// mapping and capped reads).
 pub struct BackendApiSource {
-    client: reqwest::Client,
-    url: String,
-    authorization: HeaderValue,
-    gate: Arc<Gate>,
+    api: BackendApi,
 }
 
 impl BackendApiSource {
@@ -53,33 +50,20 @@ impl BackendApiSource {
         api_url: &str,
         secret: &SecretKey,
     ) -> Result<Self, ConfigError> {
-        let mut authorization = HeaderValue::try_from(format!("Bearer {}", secret.expose_secret()))
-            .map_err(|_| ConfigError::InvalidSecretKey("not usable in an HTTP header"))?;
-        authorization.set_sensitive(true);
-        Ok(Self {
-            client,
-            url: format!("{}/v1/jwks", api_url.trim_end_matches('/')),
-            authorization,
-            // A budget of its own unless `Verifier` hands it the shared one.
-            gate: Arc::new(Gate::new(
-                Arc::new(crate::clock::SystemClock),
-                crate::backend::BackendBudget::default(),
-            )),
-        })
+        Ok(Self::from_api(BackendApi::new(client, api_url, secret)?))
     }
 
-    /// Fetches go through `gate`, the process's shared Backend API budget.
-    pub(crate) fn gated(mut self, gate: Arc<Gate>) -> Self {
-        self.gate = gate;
-        self
+    /// A source fetching through `api`.
+    pub(crate) fn from_api(api: BackendApi) -> Self {
+        Self { api }
     }
 }
 
 impl std::fmt::Debug for BackendApiSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BackendApiSource")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+            .field("api", &self.api)
+            .finish()
     }
 }
 
@@ -90,25 +74,53 @@ impl KeySource for BackendApiSource {
 
     fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
         Box::pin(async move {
-            if self.gate.acquire(Caller::Keys).is_err() {
-                return Err(failed(
-                    ErrorReason::JwkRemoteFailedToLoad,
-                    "Backend API calls paused after a 429",
-                ));
-            }
-            let result = fetch_jwks(
-                &self.client,
-                &self.url,
-                Some(&self.authorization),
-                self.name(),
-            )
-            .await;
-            if let Err((429, retry_after, _)) = &result {
-                self.gate.pause(*retry_after);
-            }
-            result.map_err(|(_, _, e)| e)
+            let remote = ErrorReason::JwkRemoteFailedToLoad;
+            let body = self
+                .api
+                .get_bytes_as(Caller::Keys, "/jwks", MAX_JWKS_BYTES)
+                .await
+                .map_err(|e| match e {
+                    BackendError::Unauthorized => failed(
+                        ErrorReason::SecretKeyInvalid,
+                        "the Backend API refused the secret key",
+                    ),
+                    BackendError::RateLimited(_) => {
+                        failed(remote, "rate limited, or calls paused after a 429")
+                    }
+                    BackendError::InvalidResponse => failed(remote, "JWKS response too large"),
+                    BackendError::NotFound | BackendError::Status(_) => {
+                        failed(remote, "unexpected HTTP status")
+                    }
+                    BackendError::Unreachable => failed(remote, "request failed or timed out"),
+                })?;
+            let (set, report) = parse_jwks(&body)?;
+            tracing::info!(
+                source = self.name(),
+                keys = set.len(),
+                skipped = report,
+                "JWKS fetched"
+            );
+            Ok(set)
         })
     }
+}
+
+/// A JWKS document with at least one usable signing key, and how many keys
+/// were skipped.
+fn parse_jwks(body: &[u8]) -> Result<(KeySet, usize), KeyFetchError> {
+    let (set, report) = KeySet::from_jwks_json(body).map_err(|_| {
+        failed(
+            ErrorReason::JwkFailedToResolve,
+            "response is not a JWKS document",
+        )
+    })?;
+    if set.is_empty() {
+        return Err(failed(
+            ErrorReason::JwkFailedToResolve,
+            "JWKS has no usable signing key",
+        ));
+    }
+    Ok((set, report.skipped))
 }
 
 /// `GET {frontend api}/.well-known/jwks.json`, no credentials.
@@ -136,9 +148,26 @@ impl KeySource for FrontendApiSource {
 
     fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
         Box::pin(async move {
-            fetch_jwks(&self.client, &self.url, None, self.name())
-                .await
-                .map_err(|(_, _, e)| e)
+            let started = Instant::now();
+            let result = fetch_frontend(&self.client, &self.url).await;
+            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            match &result {
+                Ok((set, skipped)) => tracing::info!(
+                    source = self.name(),
+                    keys = set.len(),
+                    skipped,
+                    elapsed_ms,
+                    "JWKS fetched"
+                ),
+                Err(e) => tracing::warn!(
+                    source = self.name(),
+                    reason = e.reason.as_str(),
+                    error = e.message,
+                    elapsed_ms,
+                    "JWKS fetch failed"
+                ),
+            }
+            result.map(|(set, _)| set)
         })
     }
 }
@@ -147,113 +176,38 @@ const fn failed(reason: ErrorReason, message: &'static str) -> KeyFetchError {
     KeyFetchError { reason, message }
 }
 
-/// A failed fetch: the HTTP status (0 when none), `Retry-After` of a 429,
-/// and the error.
-type Failed = (u16, Option<Duration>, KeyFetchError);
-
-async fn fetch_jwks(
+/// The Frontend API's public JWKS: no secret, not a Backend API call (not
+/// in the budget), the same size cap and document checks.
+async fn fetch_frontend(
     client: &reqwest::Client,
     url: &str,
-    authorization: Option<&HeaderValue>,
-    source: &'static str,
-) -> Result<KeySet, Failed> {
-    let started = Instant::now();
-    tracing::debug!(source, "JWKS fetch started");
-    let result = fetch_once(client, url, authorization).await;
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match &result {
-        Ok((status, set, skipped)) => tracing::info!(
-            source,
-            status,
-            keys = set.len(),
-            skipped,
-            elapsed_ms,
-            "JWKS fetched"
-        ),
-        Err((status, _, e)) => tracing::warn!(
-            source,
-            status,
-            reason = e.reason.as_str(),
-            error = e.message,
-            elapsed_ms,
-            "JWKS fetch failed"
-        ),
-    }
-    result.map(|(_, set, _)| set)
-}
-
-type FetchOutcome = Result<(u16, KeySet, usize), Failed>;
-
-async fn fetch_once(
-    client: &reqwest::Client,
-    url: &str,
-    authorization: Option<&HeaderValue>,
-) -> FetchOutcome {
+) -> Result<(KeySet, usize), KeyFetchError> {
     let remote = ErrorReason::JwkRemoteFailedToLoad;
-    let mut request = client.get(url).header(ACCEPT, "application/json");
-    if let Some(auth) = authorization {
-        request = request.header(AUTHORIZATION, auth.clone());
-    }
-    let response = request.send().await.map_err(|e| {
-        let message = if e.is_timeout() {
-            "request timed out"
-        } else if e.is_connect() {
-            "could not connect"
-        } else {
-            "request failed"
-        };
-        (0, None, failed(remote, message))
-    })?;
-    let status = response.status();
-    let code = status.as_u16();
-    if authorization.is_some() && matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
-    {
-        return Err((
-            code,
-            None,
+    let response = client
+        .get(url)
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| {
             failed(
-                ErrorReason::SecretKeyInvalid,
-                "the Backend API refused the secret key",
-            ),
-        ));
-    }
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        return Err((code, retry_after, failed(remote, "rate limited (429)")));
-    }
-    if !status.is_success() {
-        return Err((code, None, failed(remote, "unexpected HTTP status")));
+                remote,
+                if e.is_timeout() {
+                    "request timed out"
+                } else if e.is_connect() {
+                    "could not connect"
+                } else {
+                    "request failed"
+                },
+            )
+        })?;
+    if !response.status().is_success() {
+        return Err(failed(remote, "unexpected HTTP status"));
     }
     let body = read_capped(response, MAX_JWKS_BYTES)
         .await
         .map_err(|e| match e {
-            CappedRead::TooLarge => (code, None, failed(remote, "JWKS response too large")),
-            CappedRead::Failed => (code, None, failed(remote, "reading the response failed")),
+            CappedRead::TooLarge => failed(remote, "JWKS response too large"),
+            CappedRead::Failed => failed(remote, "reading the response failed"),
         })?;
-    let (set, report) = KeySet::from_jwks_json(&body).map_err(|_| {
-        (
-            code,
-            None,
-            failed(
-                ErrorReason::JwkFailedToResolve,
-                "response is not a JWKS document",
-            ),
-        )
-    })?;
-    if set.is_empty() {
-        return Err((
-            code,
-            None,
-            failed(
-                ErrorReason::JwkFailedToResolve,
-                "JWKS has no usable signing key",
-            ),
-        ));
-    }
-    Ok((code, set, report.skipped))
+    parse_jwks(&body)
 }
