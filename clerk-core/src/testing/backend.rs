@@ -39,7 +39,7 @@ pub struct FakeBackendApi {
 fn not_found() -> Answer {
     Answer::Respond(
         404,
-        String::new(),
+        Vec::new(),
         json!({"errors": [{"code": "resource_not_found", "message": "not found"}]}).to_string(),
     )
 }
@@ -58,7 +58,10 @@ impl FakeBackendApi {
             match &s.outage {
                 Some(Outage::Hang) => return Answer::Hang,
                 Some(Outage::Status(code, after)) => {
-                    let extra = after.map_or_else(String::new, |a| format!("Retry-After: {a}\r\n"));
+                    let extra = after
+                        .map(|a| ("retry-after", a.to_string()))
+                        .into_iter()
+                        .collect();
                     return Answer::Respond(*code, extra, "{}".to_owned());
                 }
                 None => {}
@@ -67,7 +70,7 @@ impl FakeBackendApi {
                 return s
                     .jwks
                     .clone()
-                    .map_or_else(not_found, |jwks| Answer::Respond(200, String::new(), jwks));
+                    .map_or_else(not_found, |jwks| Answer::Respond(200, Vec::new(), jwks));
             }
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
             let token_field = match req.line.as_str() {
@@ -82,7 +85,7 @@ impl FakeBackendApi {
                     .and_then(Value::as_str)
                     .and_then(|t| s.tokens.get(t));
                 return match found {
-                    Some(answer) => Answer::Respond(200, String::new(), answer.to_string()),
+                    Some(answer) => Answer::Respond(200, Vec::new(), answer.to_string()),
                     None => not_found(),
                 };
             }
@@ -90,7 +93,7 @@ impl FakeBackendApi {
                 req.line
                     .strip_prefix(prefix)
                     .and_then(|id| map.get(id))
-                    .map(|v| Answer::Respond(200, String::new(), v.to_string()))
+                    .map(|v| Answer::Respond(200, Vec::new(), v.to_string()))
             };
             get("GET /v1/users/", &s.users)
                 .or_else(|| get("GET /v1/organizations/", &s.organizations))

@@ -1,12 +1,16 @@
-//! A tiny HTTP/1.1 server core for the test servers: binds `127.0.0.1:0`,
-//! reads one request per connection (head and `Content-Length` body), and
-//! answers what a handler says.
+//! The core of the test servers, on hyper: binds `127.0.0.1:0`, records
+//! each request and answers what a handler says (or never answers).
 
+use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 
 /// A request as a test server saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,13 +27,16 @@ pub struct SeenRequest {
 /// What a test server answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Answer {
-    /// Status, extra header lines (`Name: value\r\n`), body.
-    Respond(u16, String, String),
+    /// Status, extra headers, JSON body.
+    Respond(u16, Vec<(&'static str, String)>, String),
     /// Never answer.
     Hang,
 }
 
 pub(crate) type Handler = Arc<dyn Fn(&SeenRequest) -> Answer + Send + Sync>;
+
+/// Request bodies larger than this are cut (test traffic is small).
+const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// Binds `127.0.0.1:0` and serves `handler` until the runtime stops.
 pub(crate) async fn start(handler: Handler) -> io::Result<std::net::SocketAddr> {
@@ -37,85 +44,59 @@ pub(crate) async fn start(handler: Handler) -> io::Result<std::net::SocketAddr> 
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, handler.clone()));
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| respond(req, handler.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
         }
     });
     Ok(addr)
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        307 => "Temporary Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
-}
-
-async fn serve(mut stream: TcpStream, handler: Handler) {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if buf.len() > 64 * 1024 {
-            return;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let line = lines
-        .next()
-        .unwrap_or_default()
-        .rsplit_once(' ')
-        .map_or_else(String::new, |(l, _)| l.to_owned());
-    let mut authorization = None;
-    let mut length = 0usize;
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            if k.eq_ignore_ascii_case("authorization") {
-                authorization = Some(v.trim().to_owned());
-            } else if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length.min(4 * 1024 * 1024) {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
+async fn respond(
+    req: Request<Incoming>,
+    handler: Handler,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+    let line = format!("{} {target}", req.method());
+    let authorization = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
     let seen = SeenRequest {
         line,
         authorization,
         body,
     };
     match handler(&seen) {
-        Answer::Hang => {
-            let _ = stream.read(&mut chunk).await;
-            std::future::pending::<()>().await;
-        }
-        Answer::Respond(status, extra, body) => {
-            let response = format!(
-                "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
-                reason(status),
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
+        Answer::Hang => std::future::pending().await,
+        Answer::Respond(status, headers, body) => {
+            let mut res = Response::new(Full::new(Bytes::from(body)));
+            *res.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            res.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            for (name, value) in headers {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    res.headers_mut().insert(n, v);
+                }
+            }
+            Ok(res)
         }
     }
 }

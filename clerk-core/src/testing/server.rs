@@ -47,11 +47,9 @@ impl JwksServer {
             let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
             s.seen.push(req.clone());
             match s.reply.clone() {
-                Reply::Json(body) => Answer::Respond(200, String::new(), body),
-                Reply::Status(code) => Answer::Respond(code, String::new(), "{}".to_owned()),
-                Reply::Redirect(to) => {
-                    Answer::Respond(307, format!("Location: {to}\r\n"), String::new())
-                }
+                Reply::Json(body) => Answer::Respond(200, Vec::new(), body),
+                Reply::Status(code) => Answer::Respond(code, Vec::new(), "{}".to_owned()),
+                Reply::Redirect(to) => Answer::Respond(307, vec![("location", to)], String::new()),
                 Reply::Hang => Answer::Hang,
             }
         }))
