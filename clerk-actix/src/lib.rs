@@ -9,8 +9,9 @@
 //!   [`Protect`] policy (401 / 403 / reverification 403 / 503 / 404-hiding /
 //!   page redirect / your renderer);
 //! * extractors: [`Auth`] (always), [`Session`] (401 when signed out),
-//!   [`Require<P>`](Require) (a typed guard, see [`policy!`]) and
-//!   [`Claims<T>`](Claims).
+//!   [`Require<P>`](Require) (a typed guard, see [`policy!`]),
+//!   [`Claims<T>`](Claims), [`Machine`], [`Principal`], [`CurrentUser`] and
+//!   [`Webhook`], as in `clerk-axum`.
 //!
 //! ```
 //! use actix_web::{App, HttpServer, web};

@@ -4,8 +4,11 @@
 //! * [`protect`] guards routes through `Router::route_layer`;
 //! * extractors read the outcome in handlers: [`Auth`] (always),
 //!   [`Session`] (401 when signed out; `Option<Session>` never rejects),
-//!   [`Require<P>`](Require) (a typed guard, see [`policy!`]), and
-//!   [`Claims<T>`](Claims) (your custom session claims).
+//!   [`Require<P>`](Require) (a typed guard, see [`policy!`]),
+//!   [`Claims<T>`](Claims) (your custom session claims), [`Machine`] (an
+//!   API key, M2M or OAuth token), [`Principal`] (a user or a machine),
+//!   [`CurrentUser`] (the user's Backend API record, cached) and
+//!   [`Webhook`] (a verified Clerk webhook event).
 //!
 //! ```
 //! use axum::{Router, routing::get};

@@ -275,9 +275,14 @@ impl ClerkConfigBuilder {
     /// A builder preset from `lookup` (the environment, or a map in tests).
     /// Empty values count as unset.
     ///
-    /// Besides the key variables, `CLERK_JWKS_TTL_SECS`,
-    /// `CLERK_JWKS_COOLDOWN_SECS` and `CLERK_JWKS_STALE_SECS` set the key
-    /// cache's TTL, unknown-`kid` cool-down and stale window.
+    /// Read: the key variables (`CLERK_JWT_KEY`, `CLERK_SECRET_KEY`,
+    /// `CLERK_PUBLISHABLE_KEY`), `CLERK_API_URL`, `CLERK_AUTHORIZED_PARTIES`,
+    /// `CLERK_MACHINE_SECRET_KEY` (verifies M2M tokens), `CLERK_MACHINE_ID`
+    /// (required in M2M scopes); `CLERK_JWKS_TTL_SECS`,
+    /// `CLERK_JWKS_COOLDOWN_SECS` and `CLERK_JWKS_STALE_SECS` (the key
+    /// cache's TTL, unknown-`kid` cool-down and stale window);
+    /// `CLERK_API_BUDGET` and `CLERK_API_MAX_PAUSE_SECS` (the Backend API
+    /// budget per 10 s and the longest 429 pause); `CLERK_USER_STALE_SECS`.
     ///
     /// # Errors
     /// When a number variable is not a whole number of seconds.
