@@ -1,0 +1,16 @@
+//! The route table, key handling and dev mode shared by the example apps,
+//! one concern a file: [`routes`] (the table and its JSON), [`dev`] (dev
+//! mode), [`webhooks`], [`state`] (what handlers need) and [`start`]
+//! (start-up).
+
+pub mod dev;
+pub mod routes;
+pub mod start;
+pub mod state;
+pub mod webhooks;
+
+pub use dev::{DEV_SECRET_KEY, DevMode, Persona};
+pub use routes::{DASHBOARD_PATTERN, Guard, allowed_json, guards, profile_json, public_json};
+pub use start::{DevModeRefused, check_dev_mode_allowed, env_vars, listen_addr, start_from_env};
+pub use state::{AppState, accepted_tokens, has_clerk_keys};
+pub use webhooks::{RECENT_EVENTS, WebhookState};

@@ -1,0 +1,137 @@
+//! What the handlers need: the `Clerk`, dev mode when on, webhooks, and the
+//! protections both apps put on their routes.
+
+use std::sync::Arc;
+
+use clerk_core::machine::{AcceptsToken, TokenType};
+use clerk_core::routes::RouteMatcher;
+use clerk_core::testing::FakeBackendApi;
+use clerk_core::webhook::WebhookVerifier;
+use clerk_core::{Clerk, ClerkConfig, ConfigError, Protect};
+use serde_json::{Value, json};
+
+use super::{
+    DASHBOARD_PATTERN, DEV_SECRET_KEY, DevMode, WebhookState, check_dev_mode_allowed, env_vars,
+};
+
+/// What the handlers need.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Authenticates requests.
+    pub clerk: Clerk,
+    /// Present in dev mode only.
+    pub dev: Option<Arc<DevMode>>,
+    /// Where signed-out page requests are sent (`CLERK_SIGN_IN_URL`).
+    pub sign_in_url: String,
+    /// Present when a webhook signing secret is configured (always in dev
+    /// mode).
+    pub webhooks: Option<WebhookState>,
+    /// The dev Backend API, in dev mode.
+    pub backend: Option<FakeBackendApi>,
+}
+
+/// The token kinds the apps' authentication layer verifies: sessions, and
+/// the machine tokens `/api/machine` accepts.
+pub fn accepted_tokens() -> AcceptsToken {
+    AcceptsToken::only([
+        TokenType::SessionToken,
+        TokenType::ApiKey,
+        TokenType::M2mToken,
+    ])
+}
+
+/// True when the environment names any Clerk key.
+pub fn has_clerk_keys(lookup: &dyn Fn(&str) -> Option<String>) -> bool {
+    ["CLERK_JWT_KEY", "CLERK_SECRET_KEY", "CLERK_PUBLISHABLE_KEY"]
+        .iter()
+        .any(|k| lookup(k).is_some_and(|v| !v.trim().is_empty()))
+}
+
+impl AppState {
+    /// From the environment: real keys when any `CLERK_*` key is set
+    /// (exactly as `ClerkConfig::from_env()`), else dev mode with a local
+    /// Backend API.
+    ///
+    /// # Errors
+    /// When the configured keys are invalid, or the dev Backend API cannot
+    /// start.
+    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error>> {
+        let lookup = |k: &str| std::env::var(k).ok();
+        let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
+        if has_clerk_keys(&lookup) {
+            let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
+            let webhooks = WebhookVerifier::from_env_with(lookup)?
+                .map(|verifier| WebhookState::new(verifier, clerk.users().clone()));
+            return Ok(Self {
+                clerk,
+                dev: None,
+                sign_in_url,
+                webhooks,
+                backend: None,
+            });
+        }
+        check_dev_mode_allowed(env_vars())?;
+        Self::start_dev(DevMode::new(), sign_in_url).await
+    }
+
+    /// Dev mode with its local Backend API started.
+    ///
+    /// # Errors
+    /// When the dev Backend API cannot start.
+    pub async fn start_dev(
+        dev: DevMode,
+        sign_in_url: String,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let backend = dev.start_backend().await?;
+        Ok(Self::dev(dev, sign_in_url, Some(backend))?)
+    }
+
+    /// Dev mode with the given throwaway issuer.
+    ///
+    /// # Errors
+    /// Only if the throwaway config is invalid.
+    pub fn dev(
+        dev: DevMode,
+        sign_in_url: String,
+        backend: Option<FakeBackendApi>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = dev.config();
+        if let Some(b) = &backend {
+            config = config.secret_key(DEV_SECRET_KEY).api_url(b.base_url());
+        }
+        let clerk = Clerk::new(config.build()?)?.accepting(accepted_tokens());
+        let webhooks = Some(WebhookState::new(
+            WebhookVerifier::new(&dev.webhook_secret)?,
+            clerk.users().clone(),
+        ));
+        Ok(Self {
+            clerk,
+            dev: Some(Arc::new(dev)),
+            sign_in_url,
+            webhooks,
+            backend,
+        })
+    }
+
+    /// `/api/machine`: API keys and M2M tokens only.
+    pub fn machine_protect(&self) -> Protect {
+        Protect::signed_in()
+            .accepts_token(AcceptsToken::only([TokenType::ApiKey, TokenType::M2mToken]))
+    }
+
+    /// The dashboard protection: route matcher, signed in, page redirect.
+    ///
+    /// # Panics
+    /// Never: the pattern is a constant checked by the tests.
+    #[allow(clippy::expect_used)]
+    pub fn dashboard_protect(&self) -> Protect {
+        Protect::signed_in()
+            .routes(RouteMatcher::new([DASHBOARD_PATTERN]).expect("constant pattern"))
+            .redirect_pages_to(&self.sign_in_url)
+    }
+
+    /// `GET /health`.
+    pub fn health(&self) -> Value {
+        json!({"status": "ok", "keys_ready": self.clerk.verifier().is_ready()})
+    }
+}
