@@ -288,26 +288,12 @@ impl BackendApi {
     }
 
     /// `GET {api}/v1{path}`.
-    ///
-    /// # Errors
-    /// See [`BackendError`].
-    pub async fn get(&self, path: &str) -> Result<Value, BackendError> {
-        self.get_as(Caller::Users, path).await
-    }
-
     pub(crate) async fn get_as(&self, caller: Caller, path: &str) -> Result<Value, BackendError> {
         self.send(caller, self.client.get(self.url(path)), path)
             .await
     }
 
     /// `POST {api}/v1{path}` with a JSON body.
-    ///
-    /// # Errors
-    /// See [`BackendError`].
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, BackendError> {
-        self.post_as(Caller::Users, path, body).await
-    }
-
     pub(crate) async fn post_as(
         &self,
         caller: Caller,

@@ -6,7 +6,7 @@
 //! tokens only by default. A token of another kind is refused as
 //! `token-type-mismatch` before any network call. Opaque tokens are verified
 //! by the Backend API; a token that cannot be one by its shape is refused
-//! with no call ([`has_opaque_shape`]), results are cached (until the
+//! with no call, results are cached (until the
 //! token's expiry, at most a TTL), concurrent lookups of one token share one
 //! call, refusals are cached briefly, and the process's one Backend API
 //! budget (half of it at most for machine tokens) bounds the calls a flood
@@ -15,11 +15,8 @@
 //! the instance's keys.
 //!
 //! ```
-//! use clerk_core::machine::{AcceptsToken, TokenType, detect};
+//! use clerk_core::machine::{AcceptsToken, TokenType};
 //!
-//! assert_eq!(detect("ak_123"), TokenType::ApiKey);
-//! assert_eq!(detect("mt_123"), TokenType::M2mToken);
-//! assert_eq!(detect("oat_123"), TokenType::OAuthToken);
 //! let accepts = AcceptsToken::only([TokenType::ApiKey, TokenType::M2mToken]);
 //! assert!(accepts.allows(TokenType::ApiKey));
 //! assert!(!accepts.allows(TokenType::SessionToken));
@@ -71,12 +68,12 @@ impl TokenType {
 }
 
 /// True for an opaque (non-JWT) machine token by its prefix.
-pub fn is_opaque_machine_token(token: &str) -> bool {
+pub(crate) fn is_opaque_machine_token(token: &str) -> bool {
     ["ak_", "mt_", "oat_"].iter().any(|p| token.starts_with(p))
 }
 
 /// Tells a token's kind from its prefix or JWT shape (without verifying it).
-pub fn detect(token: &str) -> TokenType {
+pub(crate) fn detect(token: &str) -> TokenType {
     if token.starts_with("ak_") {
         return TokenType::ApiKey;
     }
@@ -339,7 +336,7 @@ const OPAQUE_BODY: std::ops::RangeInclusive<usize> = 16..=256;
 /// `mt_` and 32 alphanumerics (`POST /m2m_tokens`), and the random part of
 /// every kind is of that alphabet. A token failing this is refused
 /// (`token-invalid`) with no Backend API call: a flood of junk costs nothing.
-pub fn has_opaque_shape(token: &str, kind: TokenType) -> bool {
+pub(crate) fn has_opaque_shape(token: &str, kind: TokenType) -> bool {
     let prefix = match kind {
         TokenType::ApiKey => "ak_",
         TokenType::M2mToken => "mt_",

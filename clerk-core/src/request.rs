@@ -9,14 +9,21 @@
 //! signed-out result.
 //!
 //! ```
-//! use clerk_core::request::{extract_token, Extracted};
+//! use clerk_core::{Clerk, testing::TestIssuer};
 //! use http::{HeaderMap, HeaderValue, header};
 //!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let issuer = TestIssuer::new();
+//! let clerk = Clerk::new(issuer.config().build()?)?;
 //! let mut headers = HeaderMap::new();
-//! headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; __session=abc.def.ghi"));
-//! assert_eq!(extract_token(&headers, None), Extracted::Cookie("abc.def.ghi"));
+//! let cookie = format!("theme=dark; __session={}", issuer.token().user("user_c").build());
+//! headers.insert(header::COOKIE, HeaderValue::from_str(&cookie)?);
+//! assert_eq!(clerk.authenticate(&headers).await.user_id(), Some("user_c"));
+//! // A Bearer header wins over the cookie, even one that does not verify.
 //! headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
-//! assert_eq!(extract_token(&headers, None), Extracted::Header("xyz"));
+//! assert!(!clerk.authenticate(&headers).await.is_signed_in());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 use std::sync::Arc;
@@ -39,7 +46,7 @@ pub const SESSION_COOKIE: &str = "__session";
 /// Where a token was found, or why none could be read. Its `Debug` never
 /// shows the token.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Extracted<'a> {
+pub(crate) enum Extracted<'a> {
     /// From `Authorization: Bearer`.
     Header(&'a str),
     /// From the `__session` (or suffixed) cookie.
@@ -89,7 +96,7 @@ impl RequestHeaders for HeaderMap {
 
 /// Finds the session token in `headers`; `suffix` is the instance's cookie
 /// suffix (see [`cookie_suffix`]), when known.
-pub fn extract_token<'a, H: RequestHeaders + ?Sized>(
+pub(crate) fn extract_token<'a, H: RequestHeaders + ?Sized>(
     headers: &'a H,
     suffix: Option<&str>,
 ) -> Extracted<'a> {

@@ -8,15 +8,18 @@
 //! not checked here; see [`crate::verify`].
 //!
 //! ```
-//! use clerk_core::token::{parse, Algorithm};
+//! use clerk_core::{ErrorReason, Verifier, testing::TestIssuer};
 //!
-//! // {"alg":"RS256","kid":"ins_1","typ":"JWT"} . {"sub":"user_1"} . (fake signature)
-//! let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6Imluc18xIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyXzEifQ.c2ln";
-//! let parsed = parse(token)?;
-//! assert_eq!(parsed.header.alg, Algorithm::Rs256);
-//! assert_eq!(parsed.header.kid.as_deref(), Some("ins_1"));
-//! assert_eq!(parsed.payload, br#"{"sub":"user_1"}"#);
-//! # Ok::<(), clerk_core::VerifyError>(())
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let issuer = TestIssuer::new();
+//! let verifier = Verifier::new(issuer.config().build()?)?;
+//! // Refused before the signature is looked at: a `crit` header, two segments.
+//! let crit = issuer.token().header("crit", vec!["exp"]).build();
+//! for token in [crit.as_str(), "a.b"] {
+//!     assert_eq!(verifier.verify(token).await.unwrap_err().reason(), ErrorReason::TokenInvalid);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 use std::fmt;
@@ -94,7 +97,7 @@ impl fmt::Display for Algorithm {
 
 /// The header fields this crate reads. Everything else is ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     /// The signature algorithm (already restricted to the RS family).
     pub alg: Algorithm,
     /// The key id, used to pick the key from a key set.
@@ -105,7 +108,7 @@ pub struct Header {
 
 /// A token split and decoded, signature not yet checked. Its `Debug` shows
 /// only the header and lengths, never enough to rebuild the token.
-pub struct ParsedToken<'a> {
+pub(crate) struct ParsedToken<'a> {
     /// The checked header.
     pub header: Header,
     /// The decoded payload JSON; [`crate::claims`] reads it (its structure
@@ -133,7 +136,7 @@ const fn invalid(message: &'static str) -> VerifyError {
 
 /// What kind of JWT a parse expects; it decides the `typ` and `cat` rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// A session token: `typ` absent or `JWT`; `cat` absent or the session
     /// category.
     Session,
@@ -150,7 +153,7 @@ pub enum Shape {
 /// # Errors
 /// `token-invalid` for structural problems, `token-invalid-algorithm` for a
 /// non-RS `alg`, `token-type-mismatch` for machine or template categories.
-pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
+pub(crate) fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
     parse_as(token, Shape::Session)
 }
 
@@ -158,7 +161,7 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
 ///
 /// # Errors
 /// As [`parse`].
-pub fn parse_as(token: &str, shape: Shape) -> Result<ParsedToken<'_>, VerifyError> {
+pub(crate) fn parse_as(token: &str, shape: Shape) -> Result<ParsedToken<'_>, VerifyError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(invalid("token is larger than 8 KiB"));
     }

@@ -5,7 +5,7 @@
 //! ([`FrontendApiSource`]), or your own. The [`KeyStore`] holds the current
 //! set as an atomically swapped snapshot, so a lookup on the request path
 //! never takes a lock that a refresh could hold, and refreshes it under the
-//! rules of [`policy`]: TTL, unknown-`kid` cool-down, single-flight fetches,
+//! rules of [`RefreshPolicy`]: TTL, unknown-`kid` cool-down, single-flight fetches,
 //! backoff, and a stale window that keeps tokens verifying through an outage.
 //!
 //! ```
@@ -23,7 +23,7 @@
 //! ```
 
 mod key;
-pub mod policy;
+pub(crate) mod policy;
 mod remote;
 mod set;
 
@@ -36,7 +36,8 @@ use arc_swap::ArcSwap;
 
 pub use key::{MIN_RSA_BITS, VerifyingKey};
 pub use policy::{CacheState, RefreshPolicy};
-pub use remote::{BackendApiSource, FrontendApiSource, http_client};
+pub(crate) use remote::http_client;
+pub use remote::{BackendApiSource, FrontendApiSource};
 pub use set::{JwksReport, KeySet};
 
 use crate::clock::Clock;
@@ -69,7 +70,7 @@ pub trait KeySource: Send + Sync + 'static {
 
 /// Serves verification keys by `kid`.
 ///
-/// Local sources are loaded once. Remote sources follow [`policy`]: the
+/// Local sources are loaded once. Remote sources follow [`RefreshPolicy`]: the
 /// current state is an atomically swapped snapshot, so a lookup that needs no
 /// fetch takes no lock; fetches are single-flight (one in flight per store,
 /// concurrent requests that need it wait for it).

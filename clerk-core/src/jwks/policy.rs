@@ -71,7 +71,7 @@ pub struct CacheState {
 
 /// Why a fetch is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FetchCause {
+pub(crate) enum FetchCause {
     /// No usable set, or the set's TTL passed.
     Expired,
     /// The token's `kid` is not in the set.
@@ -80,7 +80,7 @@ pub enum FetchCause {
 
 /// What to do for one token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Use the current set; `stale` when it is past its TTL and a refresh
     /// is not allowed yet (backoff).
     Use {
@@ -112,7 +112,12 @@ impl CacheState {
 }
 
 /// Decides what to do for a token with `kid` at `now`.
-pub fn decide(state: &CacheState, kid: Option<&str>, now: i64, p: &RefreshPolicy) -> Decision {
+pub(crate) fn decide(
+    state: &CacheState,
+    kid: Option<&str>,
+    now: i64,
+    p: &RefreshPolicy,
+) -> Decision {
     let may_fetch = state.may_fetch(now);
     let Some(keys) = state.usable(now, p) else {
         return if may_fetch {
@@ -142,7 +147,7 @@ pub fn decide(state: &CacheState, kid: Option<&str>, now: i64, p: &RefreshPolicy
 }
 
 /// The state after a successful fetch of `keys` at `now`.
-pub fn after_success(
+pub(crate) fn after_success(
     state: &CacheState,
     keys: Arc<KeySet>,
     cause: FetchCause,
@@ -162,7 +167,7 @@ pub fn after_success(
 }
 
 /// The state after a failed fetch at `now`: the last good set is kept.
-pub fn after_failure(
+pub(crate) fn after_failure(
     state: &CacheState,
     reason: ErrorReason,
     cause: FetchCause,

@@ -20,7 +20,7 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 ///
 /// # Errors
 /// When the TLS backend cannot be set up.
-pub fn http_client(
+pub(crate) fn http_client(
     connect_timeout: Duration,
     timeout: Duration,
 ) -> Result<reqwest::Client, ConfigError> {
