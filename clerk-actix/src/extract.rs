@@ -16,19 +16,20 @@ use serde::de::DeserializeOwned;
 
 use crate::glue::to_http_response;
 
-/// Why an extractor refused a request; its response is the one
+/// Why an extractor refused a request (the same name and meaning as
+/// `clerk_axum::ClerkRejection`); its response is the one
 /// `clerk_core::Protect` gives by default, or a 500 when
 /// [`crate::ClerkMiddleware`] is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClerkError {
+pub enum ClerkRejection {
     /// The request does not satisfy the extractor.
     Denied(Denial),
     /// No `Auth` in the request: `ClerkMiddleware` is not wrapping the route.
     LayerMissing,
 }
 
-impl ClerkError {
-    /// The response this error produces.
+impl ClerkRejection {
+    /// The response this rejection produces.
     pub fn rejection(&self) -> Rejection {
         match self {
             Self::Denied(d) => Rejection::default_for(d),
@@ -37,7 +38,7 @@ impl ClerkError {
     }
 }
 
-impl std::fmt::Display for ClerkError {
+impl std::fmt::Display for ClerkRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Denied(d) => f.write_str(d.reason()),
@@ -46,7 +47,7 @@ impl std::fmt::Display for ClerkError {
     }
 }
 
-impl ResponseError for ClerkError {
+impl ResponseError for ClerkRejection {
     fn status_code(&self) -> actix_web::http::StatusCode {
         actix_web::http::StatusCode::from_u16(self.rejection().status.as_u16())
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
@@ -57,18 +58,18 @@ impl ResponseError for ClerkError {
     }
 }
 
-fn auth_of(req: &HttpRequest) -> Result<clerk_core::Auth, ClerkError> {
+fn auth_of(req: &HttpRequest) -> Result<clerk_core::Auth, ClerkRejection> {
     req.extensions()
         .get::<clerk_core::Auth>()
         .cloned()
-        .ok_or(ClerkError::LayerMissing)
+        .ok_or(ClerkRejection::LayerMissing)
 }
 
-fn session_of(req: &HttpRequest) -> Result<Arc<clerk_core::Session>, ClerkError> {
+fn session_of(req: &HttpRequest) -> Result<Arc<clerk_core::Session>, ClerkRejection> {
     auth_of(req)?
         .require_session()
         .cloned()
-        .map_err(ClerkError::Denied)
+        .map_err(ClerkRejection::Denied)
 }
 
 /// A verified machine token (API key, M2M or OAuth); 401 when signed out,
@@ -86,7 +87,7 @@ impl Deref for Machine {
 }
 
 impl FromRequest for Machine {
-    type Error = ClerkError;
+    type Error = ClerkRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -94,7 +95,7 @@ impl FromRequest for Machine {
             auth.require_machine()
                 .cloned()
                 .map(Self)
-                .map_err(ClerkError::Denied)
+                .map_err(ClerkRejection::Denied)
         }))
     }
 }
@@ -109,14 +110,14 @@ pub enum Principal {
 }
 
 impl FromRequest for Principal {
-    type Error = ClerkError;
+    type Error = ClerkRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(match auth_of(req) {
             Ok(clerk_core::Auth::SignedIn(s)) => Ok(Self::User(s)),
             Ok(clerk_core::Auth::Machine(m)) => Ok(Self::Machine(m)),
-            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkError::Denied(Denial::SignedOut(r))),
+            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkRejection::Denied(Denial::SignedOut(r))),
             Err(e) => Err(e),
         })
     }
@@ -136,7 +137,7 @@ impl Deref for Auth {
 }
 
 impl FromRequest for Auth {
-    type Error = ClerkError;
+    type Error = ClerkRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -158,7 +159,7 @@ impl Deref for Session {
 }
 
 impl FromRequest for Session {
-    type Error = ClerkError;
+    type Error = ClerkRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -180,10 +181,10 @@ impl<P> Deref for Require<P> {
     }
 }
 
-type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ClerkError>>>>;
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ClerkRejection>>>>;
 
 impl<P: Policy> FromRequest for Require<P> {
-    type Error = ClerkError;
+    type Error = ClerkRejection;
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -193,17 +194,17 @@ impl<P: Policy> FromRequest for Require<P> {
             let session = session?;
             require_fetching(P::requirement(), &session, users.ok().as_deref())
                 .await
-                .map_err(ClerkError::Denied)?;
+                .map_err(ClerkRejection::Denied)?;
             Ok(Self(session, PhantomData))
         })
     }
 }
 
-fn users_of(req: &HttpRequest) -> Result<Arc<UserDirectory>, ClerkError> {
+fn users_of(req: &HttpRequest) -> Result<Arc<UserDirectory>, ClerkRejection> {
     req.extensions()
         .get::<Arc<UserDirectory>>()
         .cloned()
-        .ok_or(ClerkError::LayerMissing)
+        .ok_or(ClerkRejection::LayerMissing)
 }
 
 /// The signed-in user's Backend API record (Clerk's `currentUser()`),
@@ -221,7 +222,7 @@ impl Deref for CurrentUser {
 }
 
 impl FromRequest for CurrentUser {
-    type Error = ClerkError;
+    type Error = ClerkRejection;
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -233,7 +234,7 @@ impl FromRequest for CurrentUser {
                 .get_user(session.user_id())
                 .await
                 .map(Self)
-                .map_err(|e| ClerkError::Denied(Denial::UserLookupFailed(e)))
+                .map_err(|e| ClerkRejection::Denied(Denial::UserLookupFailed(e)))
         })
     }
 }
@@ -244,14 +245,14 @@ impl FromRequest for CurrentUser {
 pub struct Claims<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest for Claims<T> {
-    type Error = ClerkError;
+    type Error = ClerkRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(session_of(req).and_then(|s| {
             s.custom::<T>()
                 .map(Self)
-                .map_err(|_| ClerkError::Denied(Denial::Forbidden))
+                .map_err(|_| ClerkRejection::Denied(Denial::Forbidden))
         }))
     }
 }

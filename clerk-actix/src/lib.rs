@@ -50,7 +50,9 @@ mod middleware;
 mod protect;
 mod webhook;
 
-pub use extract::{Auth, Claims, ClerkError, CurrentUser, Machine, Principal, Require, Session};
+pub use extract::{
+    Auth, Claims, ClerkRejection, CurrentUser, Machine, Principal, Require, Session,
+};
 pub use glue::{ActixHeaders, to_http_response};
 pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
 pub use protect::{ClerkProtect, ClerkProtectService};
