@@ -28,7 +28,7 @@ pub(crate) fn http_client(
         .connect_timeout(connect_timeout)
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("clerk-rs/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("clerk-kit/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|_| ConfigError::Unsupported("HTTP client could not be built"))
 }

@@ -202,7 +202,7 @@ impl AppState {
             );
         }
         format!(
-            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>clerk-rs example</title></head>\n<body>\n<h1>clerk-rs example</h1>\n<p>Try <a href=\"/api/me\">/api/me</a>, <a href=\"/api/public\">/api/public</a>, <a href=\"/dashboard\">/dashboard</a>.</p>\n{buttons}</body></html>\n"
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>clerk-kit example</title></head>\n<body>\n<h1>clerk-kit example</h1>\n<p>Try <a href=\"/api/me\">/api/me</a>, <a href=\"/api/public\">/api/public</a>, <a href=\"/dashboard\">/dashboard</a>.</p>\n{buttons}</body></html>\n"
         )
     }
 }
