@@ -8,53 +8,46 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use clerk_core::protect::Denial;
+use clerk_core::Policy;
 use clerk_core::protect::require_fetching;
+use clerk_core::protect::{Denial, Refusal};
 use clerk_core::users::{User, UserDirectory};
-use clerk_core::{Policy, Rejection};
 use serde::de::DeserializeOwned;
 
 use crate::glue::to_http_response;
 
-/// Why an extractor refused a request (the same name and meaning as
-/// `clerk_axum::ClerkRejection`); its response is the one
-/// `clerk_core::Protect` gives by default, or a 500 when
-/// [`crate::ClerkMiddleware`] is missing.
+/// Why an extractor refused a request: core's [`Refusal`], answered with
+/// its default response, or a 500 when [`crate::ClerkMiddleware`] is
+/// missing. The same name and meaning as `clerk_axum::ClerkRejection`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClerkRejection {
-    /// The request does not satisfy the extractor.
-    Denied(Denial),
-    /// No `Auth` in the request: `ClerkMiddleware` is not wrapping the route.
-    LayerMissing,
+pub struct ClerkRejection(pub Refusal);
+
+impl From<Refusal> for ClerkRejection {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
+    }
 }
 
-impl ClerkRejection {
-    /// The response this rejection produces.
-    pub fn rejection(&self) -> Rejection {
-        match self {
-            Self::Denied(d) => Rejection::default_for(d),
-            Self::LayerMissing => Rejection::layer_missing(),
-        }
+impl From<Denial> for ClerkRejection {
+    fn from(denial: Denial) -> Self {
+        Self(Refusal::Denied(denial))
     }
 }
 
 impl std::fmt::Display for ClerkRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Denied(d) => f.write_str(d.reason()),
-            Self::LayerMissing => f.write_str("clerk-layer-missing"),
-        }
+        self.0.fmt(f)
     }
 }
 
 impl ResponseError for ClerkRejection {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::from_u16(self.rejection().status.as_u16())
+        actix_web::http::StatusCode::from_u16(self.0.rejection().status.as_u16())
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        to_http_response(self.rejection())
+        to_http_response(self.0.rejection())
     }
 }
 
@@ -62,14 +55,14 @@ fn auth_of(req: &HttpRequest) -> Result<clerk_core::Auth, ClerkRejection> {
     req.extensions()
         .get::<clerk_core::Auth>()
         .cloned()
-        .ok_or(ClerkRejection::LayerMissing)
+        .ok_or(ClerkRejection(Refusal::LayerMissing))
 }
 
 fn session_of(req: &HttpRequest) -> Result<Arc<clerk_core::Session>, ClerkRejection> {
     auth_of(req)?
         .require_session()
         .cloned()
-        .map_err(ClerkRejection::Denied)
+        .map_err(ClerkRejection::from)
 }
 
 /// A verified machine token (API key, M2M or OAuth); 401 when signed out,
@@ -95,7 +88,7 @@ impl FromRequest for Machine {
             auth.require_machine()
                 .cloned()
                 .map(Self)
-                .map_err(ClerkRejection::Denied)
+                .map_err(ClerkRejection::from)
         }))
     }
 }
@@ -117,7 +110,7 @@ impl FromRequest for Principal {
         ready(match auth_of(req) {
             Ok(clerk_core::Auth::SignedIn(s)) => Ok(Self::User(s)),
             Ok(clerk_core::Auth::Machine(m)) => Ok(Self::Machine(m)),
-            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkRejection::Denied(Denial::SignedOut(r))),
+            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkRejection::from(Denial::SignedOut(r))),
             Err(e) => Err(e),
         })
     }
@@ -194,7 +187,7 @@ impl<P: Policy> FromRequest for Require<P> {
             let session = session?;
             require_fetching(P::requirement(), &session, users.ok().as_deref())
                 .await
-                .map_err(ClerkRejection::Denied)?;
+                .map_err(ClerkRejection::from)?;
             Ok(Self(session, PhantomData))
         })
     }
@@ -204,7 +197,7 @@ fn users_of(req: &HttpRequest) -> Result<Arc<UserDirectory>, ClerkRejection> {
     req.extensions()
         .get::<Arc<UserDirectory>>()
         .cloned()
-        .ok_or(ClerkRejection::LayerMissing)
+        .ok_or(ClerkRejection(Refusal::LayerMissing))
 }
 
 /// The signed-in user's Backend API record (Clerk's `currentUser()`),
@@ -234,7 +227,7 @@ impl FromRequest for CurrentUser {
                 .get_user(session.user_id())
                 .await
                 .map(Self)
-                .map_err(|e| ClerkRejection::Denied(Denial::UserLookupFailed(e)))
+                .map_err(|e| ClerkRejection::from(Denial::UserLookupFailed(e)))
         })
     }
 }
@@ -252,7 +245,7 @@ impl<T: DeserializeOwned> FromRequest for Claims<T> {
         ready(session_of(req).and_then(|s| {
             s.custom::<T>()
                 .map(Self)
-                .map_err(|_| ClerkRejection::Denied(Denial::Forbidden))
+                .map_err(|_| ClerkRejection::from(Denial::Forbidden))
         }))
     }
 }

@@ -60,6 +60,6 @@ pub use webhook::{Webhook, WebhookRejection};
 
 pub use clerk_core;
 pub use clerk_core::{
-    AcceptsToken, Clerk, ClerkConfig, Decision, MachineAuth, Policy, Preset, Protect, Rejection,
-    Requirement, RouteMatcher, SignedOutReason, TokenType, policy,
+    AcceptsToken, Clerk, ClerkConfig, Decision, MachineAuth, Policy, Preset, Protect, Refusal,
+    Rejection, Requirement, RouteMatcher, SignedOutReason, TokenType, policy,
 };

@@ -53,7 +53,7 @@ pub use clerk::{AuthStep, Clerk, PendingAuth};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
 pub use machine::{AcceptsToken, MachineAuth, TokenType};
-pub use protect::{Decision, Protect, Rejection};
+pub use protect::{Decision, Protect, Refusal, Rejection};
 pub use request::{Auth, SignedOutReason};
 pub use routes::RouteMatcher;
 pub use verify::{Session, Verifier};

@@ -86,6 +86,52 @@ impl Denial {
     }
 }
 
+/// Why a guard or an extractor refuses a request: one type for every
+/// adapter, which only translates it (both clerk-axum and clerk-actix wrap
+/// it as `ClerkRejection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request does not satisfy what was asked of it.
+    Denied(Denial),
+    /// No [`Auth`] in the request: the authenticating layer or middleware is
+    /// not in front of the route (a wiring mistake, answered 500, never read
+    /// as signed out).
+    LayerMissing,
+}
+
+impl Refusal {
+    /// The default response: [`Rejection::default_for`] the denial, or
+    /// [`Rejection::layer_missing`].
+    pub fn rejection(&self) -> Rejection {
+        match self {
+            Self::Denied(d) => Rejection::default_for(d),
+            Self::LayerMissing => Rejection::layer_missing(),
+        }
+    }
+
+    /// The reason string (Clerk's where there is one).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Denied(d) => d.reason(),
+            Self::LayerMissing => "clerk-layer-missing",
+        }
+    }
+}
+
+impl From<Denial> for Refusal {
+    fn from(denial: Denial) -> Self {
+        Self::Denied(denial)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// A response to send instead of calling the handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
