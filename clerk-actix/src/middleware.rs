@@ -3,11 +3,11 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use actix_web::HttpMessage;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use clerk_core::{AuthStep, Clerk};
+use clerk_core::Clerk;
 use pin_project_lite::pin_project;
 
 use crate::glue::ActixHeaders;
@@ -65,9 +65,11 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        match self.clerk.authenticate_ready(&ActixHeaders(req.headers())) {
-            // The hot path: no boxing.
-            AuthStep::Ready(auth) => {
+        let mut auth = self.clerk.authenticate(&ActixHeaders(req.headers()));
+        // One poll decides the hot path (no boxing of the service call); a
+        // pending future re-registers the real waker when polled again.
+        match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(auth) => {
                 req.extensions_mut().insert(auth);
                 req.extensions_mut().insert(self.clerk.users().clone());
                 ResponseFuture {
@@ -78,14 +80,13 @@ where
             }
             // Keys must be fetched first, or a machine token needs the
             // Backend API: rarer, boxed.
-            AuthStep::Pending(pending) => {
+            Poll::Pending => {
                 req.extensions_mut().insert(self.clerk.users().clone());
-                let clerk = self.clerk.clone();
                 let service = Rc::clone(&self.service);
                 ResponseFuture {
                     kind: Kind::Slow {
                         fut: Box::pin(async move {
-                            let auth = clerk.complete(pending).await;
+                            let auth = auth.await;
                             req.extensions_mut().insert(auth);
                             service.call(req).await
                         }),

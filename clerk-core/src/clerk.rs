@@ -22,7 +22,10 @@
 //! `token-type-mismatch` without any network call. They are read only from
 //! the `Authorization` header, never from cookies.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::backend::BackendApi;
 use crate::config::ClerkConfig;
@@ -49,29 +52,54 @@ pub struct Clerk {
     machine_id: Option<Arc<str>>,
 }
 
-/// The outcome of [`Clerk::authenticate_ready`].
-#[derive(Debug)]
-pub enum AuthStep {
-    /// Decided without waiting.
-    Ready(Auth),
-    /// Needs a key fetch or a Backend API call: finish with
-    /// [`Clerk::complete`].
-    Pending(PendingAuth),
+/// The authentication of one request: a future of its [`Auth`], owned (it
+/// borrows neither the `Clerk` nor the headers). It is ready at its first
+/// poll, with no allocation, when the token is cached or verifiable with
+/// the keys at hand; only a key fetch or a Backend API call boxes the work.
+/// Its `Debug` never shows the token.
+#[must_use = "futures do nothing unless polled"]
+pub struct Authenticate {
+    state: AuthState,
 }
 
-/// A token whose verification must wait (owned, so it can be moved into a
-/// future). Its `Debug` shows the kind, never the token.
-pub struct PendingAuth {
+enum AuthState {
+    Ready(Option<Auth>),
+    Waiting(Pin<Box<dyn Future<Output = Auth> + Send>>),
+}
+
+impl Future for Authenticate {
+    type Output = Auth;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Auth> {
+        match &mut self.state {
+            // Polled again after completion: signed out, never a panic.
+            AuthState::Ready(auth) => Poll::Ready(
+                auth.take()
+                    .unwrap_or(Auth::SignedOut(SignedOutReason::TokenMissing)),
+            ),
+            AuthState::Waiting(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+impl std::fmt::Debug for Authenticate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticate")
+            .field("ready", &matches!(self.state, AuthState::Ready(_)))
+            .finish()
+    }
+}
+
+/// What must still be awaited for a token (owned, so it can move into the
+/// boxed future).
+struct PendingAuth {
     token: String,
     kind: TokenType,
 }
 
-impl std::fmt::Debug for PendingAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingAuth")
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
-    }
+enum AuthStep {
+    Ready(Auth),
+    Pending(PendingAuth),
 }
 
 impl Clerk {
@@ -157,9 +185,9 @@ impl Clerk {
         self.frontend_api_url.as_deref()
     }
 
-    /// Authenticates without waiting when possible: always for session
-    /// tokens with keys at hand; machine tokens and key fetches wait.
-    pub fn authenticate_ready<H: RequestHeaders + ?Sized>(&self, headers: &H) -> AuthStep {
+    /// Decides without waiting when it can: always for session tokens with
+    /// keys at hand; machine tokens and key fetches must wait.
+    fn step<H: RequestHeaders + ?Sized>(&self, headers: &H) -> AuthStep {
         let (token, from_header) = match extract_token(headers, self.cookie_suffix.as_deref()) {
             Extracted::Header(t) => (t, true),
             Extracted::Cookie(t) => (t, false),
@@ -199,7 +227,7 @@ impl Clerk {
     }
 
     /// Finishes an authentication that had to wait.
-    pub async fn complete(&self, pending: PendingAuth) -> Auth {
+    async fn complete(&self, pending: PendingAuth) -> Auth {
         let rejected = |e: VerifyError| Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
         let machine = match pending.kind {
             TokenType::SessionToken => {
@@ -232,12 +260,17 @@ impl Clerk {
         }
     }
 
-    /// Authenticates a request from its headers.
-    pub async fn authenticate<H: RequestHeaders + ?Sized>(&self, headers: &H) -> Auth {
-        match self.authenticate_ready(headers) {
-            AuthStep::Ready(auth) => auth,
-            AuthStep::Pending(pending) => self.complete(pending).await,
-        }
+    /// Authenticates a request from its headers: an owned future of its
+    /// [`Auth`] ([`Authenticate`]), ready at once on the hot path.
+    pub fn authenticate<H: RequestHeaders + ?Sized>(&self, headers: &H) -> Authenticate {
+        let state = match self.step(headers) {
+            AuthStep::Ready(auth) => AuthState::Ready(Some(auth)),
+            AuthStep::Pending(pending) => {
+                let clerk = self.clone();
+                AuthState::Waiting(Box::pin(async move { clerk.complete(pending).await }))
+            }
+        };
+        Authenticate { state }
     }
 
     /// Authenticates a session token already taken from a request.

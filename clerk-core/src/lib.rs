@@ -49,7 +49,7 @@ pub mod webhook;
 
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification, Verdict};
 pub use claims::SessionClaims;
-pub use clerk::{AuthStep, Clerk, PendingAuth};
+pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
 pub use machine::{AcceptsToken, MachineAuth, TokenType};

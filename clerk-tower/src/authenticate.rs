@@ -2,15 +2,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
-use clerk_core::{Auth, AuthStep, Clerk};
+use clerk_core::{Authenticate, Clerk};
 use http::Request;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// Authenticates each request and inserts its [`Auth`] into the request
+/// Authenticates each request and inserts its [`clerk_core::Auth`] into the request
 /// extensions; the inner service always runs.
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
@@ -46,8 +46,6 @@ impl<S> ClerkService<S> {
     crate::define_inner_service_accessors!();
 }
 
-type AuthFuture = Pin<Box<dyn Future<Output = Auth> + Send>>;
-
 impl<S, B> Service<Request<B>> for ClerkService<S>
 where
     S: Service<Request<B>> + Clone,
@@ -61,9 +59,13 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        match self.clerk.authenticate_ready(req.headers()) {
-            // The hot path: a cached or locally verifiable token. No boxing.
-            AuthStep::Ready(auth) => {
+        let mut auth = self.clerk.authenticate(req.headers());
+        // One poll decides the hot path: a cached or locally verifiable
+        // token is ready at once (no boxing, no clone of the inner service).
+        // A poll with a no-op waker is sound: a pending future re-registers
+        // the real waker when `ResponseFuture` polls it.
+        match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(auth) => {
                 req.extensions_mut().insert(auth);
                 req.extensions_mut().insert(self.clerk.users().clone());
                 ResponseFuture {
@@ -73,16 +75,15 @@ where
                 }
             }
             // Keys must be fetched first (start-up, rotation), or a machine
-            // token needs the Backend API: box that rarer future, and keep
-            // the service that was driven ready.
-            AuthStep::Pending(pending) => {
+            // token needs the Backend API: keep the service that was driven
+            // ready, and call it once the Auth is known.
+            Poll::Pending => {
                 req.extensions_mut().insert(self.clerk.users().clone());
-                let clerk = self.clerk.clone();
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture {
                     state: State::Fetching {
-                        auth: Box::pin(async move { clerk.complete(pending).await }),
+                        auth,
                         pending: Some((ready, req)),
                     },
                 }
@@ -103,7 +104,7 @@ pin_project! {
     #[project = StateProj]
     enum State<S: Service<Request<B>>, B> {
         Fetching {
-            auth: AuthFuture,
+            auth: Authenticate,
             pending: Option<(S, Request<B>)>,
         },
         Calling {
@@ -125,7 +126,7 @@ where
             match state.as_mut().project() {
                 StateProj::Calling { fut } => return fut.poll(cx),
                 StateProj::Fetching { auth, pending } => {
-                    let auth = ready!(auth.as_mut().poll(cx));
+                    let auth = ready!(Pin::new(auth).poll(cx));
                     let Some((mut inner, mut req)) = pending.take() else {
                         // Only reachable by polling again after completion.
                         return Poll::Pending;

@@ -201,7 +201,10 @@ impl KeyStore {
     ///
     /// # Errors
     /// As [`KeyStore::key_for`], for answers that need no fetch.
-    pub fn key_ready(&self, kid: Option<&str>) -> Option<Result<Arc<VerifyingKey>, VerifyError>> {
+    pub(crate) fn key_ready(
+        &self,
+        kid: Option<&str>,
+    ) -> Option<Result<Arc<VerifyingKey>, VerifyError>> {
         let state = self.state.load();
         let Some(remote) = &self.remote else {
             return Some(
