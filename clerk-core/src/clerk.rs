@@ -285,3 +285,38 @@ fn session_auth(result: Result<Arc<Session>, VerifyError>) -> Auth {
         Err(e) => Auth::SignedOut(SignedOutReason::Rejected(e.reason())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestIssuer;
+
+    /// Polled again after it resolved, the future answers signed out: it
+    /// never panics and never repeats an identity.
+    #[test]
+    fn a_finished_authentication_polled_again_is_signed_out() {
+        let issuer = TestIssuer::new();
+        let clerk = Clerk::new(issuer.config().build().unwrap()).unwrap();
+        let mut headers = http::HeaderMap::new();
+        let bearer = format!("Bearer {}", issuer.token().build());
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&bearer).unwrap(),
+        );
+        let mut fut = clerk.authenticate(&headers);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(&mut fut).poll(&mut cx) {
+            Poll::Ready(auth) => assert!(auth.is_signed_in()),
+            Poll::Pending => panic!("a locally verifiable token is ready at once"),
+        }
+        match Pin::new(&mut fut).poll(&mut cx) {
+            Poll::Ready(auth) => assert!(!auth.is_signed_in()),
+            Poll::Pending => panic!("polled again, it still answers"),
+        }
+        assert!(format!("{fut:?}").contains("ready"));
+        assert!(
+            !format!("{fut:?}").contains("eyJ"),
+            "Debug never shows the token"
+        );
+    }
+}

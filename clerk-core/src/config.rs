@@ -680,37 +680,26 @@ fn checked_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
 /// typo cannot send the secret key, or fetch keys, in clear text.
 fn checked_remote_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
     let url = checked_url(url, what)?;
-    match url.strip_prefix("http://") {
-        Some(rest) if !is_loopback(rest.split(['/', '?', '#']).next().unwrap_or(rest)) => {
-            Err(ConfigError::InsecureUrl(what))
-        }
-        _ => Ok(url),
+    if url.starts_with("http://") && !is_loopback_url(&url) {
+        return Err(ConfigError::InsecureUrl(what));
     }
+    Ok(url)
 }
 
-/// `localhost`, `127.0.0.0/8` or `[::1]`, with or without a port. Anything
-/// with user info (`localhost:80@evil.example`, `[::1]@evil.example`) is
-/// not: a URL parser reads the host after the `@`.
-fn is_loopback(authority: &str) -> bool {
-    if authority.contains('@') {
+/// `localhost` or a loopback address, read by the URL parser reqwest sends
+/// with, so the host judged is the host connected to. User info
+/// (`localhost:80@evil.example`) or a URL that does not parse is not.
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return false;
     }
-    let port_ok = |port: &str| port.is_empty() || port.bytes().all(|b| b.is_ascii_digit());
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, rest))
-                if rest.is_empty() || rest.strip_prefix(':').is_some_and(port_ok) =>
-            {
-                host
-            }
-            _ => return false,
-        },
-        None => match authority.split_once(':') {
-            Some((host, port)) if port_ok(port) => host,
-            Some(_) => return false,
-            None => authority,
-        },
+    let Some(host) = parsed.host_str() else {
+        return false;
     };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()

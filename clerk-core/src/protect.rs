@@ -216,7 +216,7 @@ impl Rejection {
     pub fn layer_missing() -> Self {
         Self::json(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &json!({"error": "misconfigured", "reason": "clerk-layer-missing"}),
+            &json!({"error": "misconfigured", "reason": Refusal::LayerMissing.reason()}),
         )
     }
 

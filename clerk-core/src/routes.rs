@@ -264,14 +264,18 @@ impl RouteMatcher {
     }
 }
 
-/// `method` in upper case (`post` is an extension method to `http`).
-fn upper_case(method: &Method) -> Method {
+/// `method` in upper case when it is not already (`post` is an extension
+/// method to `http`).
+fn upper_case_of(method: &Method) -> Option<Method> {
     let name = method.as_str();
-    if name.bytes().any(|b| b.is_ascii_lowercase()) {
-        Method::from_bytes(name.to_ascii_uppercase().as_bytes()).unwrap_or_else(|_| method.clone())
-    } else {
-        method.clone()
-    }
+    name.bytes()
+        .any(|b| b.is_ascii_lowercase())
+        .then(|| Method::from_bytes(name.to_ascii_uppercase().as_bytes()).ok())
+        .flatten()
+}
+
+fn upper_case(method: &Method) -> Method {
+    upper_case_of(method).unwrap_or_else(|| method.clone())
 }
 
 /// The methods a request is judged as: its own; its upper-case form (`get`
@@ -286,12 +290,7 @@ struct Judged<'m> {
 
 impl<'m> Judged<'m> {
     fn of(method: &'m Method) -> Self {
-        let name = method.as_str();
-        let upper = name
-            .bytes()
-            .any(|b| b.is_ascii_lowercase())
-            .then(|| Method::from_bytes(name.to_ascii_uppercase().as_bytes()).ok())
-            .flatten();
+        let upper = upper_case_of(method);
         let head = *upper.as_ref().unwrap_or(method) == Method::HEAD;
         Self {
             method,
