@@ -310,15 +310,9 @@ impl UserDirectory {
         path: &str,
         id: &str,
     ) -> Result<Arc<T>, UserError> {
-        let result = self.lookup_fresh(cache, path, id).await;
+        let result = self.lookup_fresh(cache, last, path, id).await;
         match &result {
-            Ok(value) => {
-                if let Some(entry) = cache.get(id).await
-                    && entry.value.is_ok()
-                {
-                    last.insert(id.to_owned(), (value.clone(), entry.fetched_at));
-                }
-            }
+            Ok(_) => {}
             // Throttled or down: an answer fetched within the stale window
             // beats a 503 for every signed-in user.
             Err(UserError::RateLimited(_) | UserError::Unavailable) => {
@@ -343,6 +337,7 @@ impl UserDirectory {
     async fn lookup_fresh<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         cache: &Cache<T>,
+        last: &LastGood<T>,
         path: &str,
         id: &str,
     ) -> Result<Arc<T>, UserError> {
@@ -351,7 +346,7 @@ impl UserDirectory {
         }
         for _ in 0..2 {
             let entry = cache
-                .get_with_by_ref(id, async { self.fetch::<T>(path, id).await })
+                .get_with_by_ref(id, async { self.fetch::<T>(last, path, id).await })
                 .await;
             let now = self.clock.now_unix();
             let fresh = now.saturating_sub(entry.fetched_at) < self.ttl;
@@ -368,9 +363,19 @@ impl UserDirectory {
         Err(UserError::Unavailable)
     }
 
-    async fn fetch<T: DeserializeOwned>(&self, path: &str, id: &str) -> Entry<T> {
+    /// One Backend API call (single-flight per id); a good answer is also
+    /// remembered as the last good one, here and only here.
+    async fn fetch<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        last: &LastGood<T>,
+        path: &str,
+        id: &str,
+    ) -> Entry<T> {
         let now = self.clock.now_unix();
-        let value = self.fetch_value(path, id).await;
+        let value = self.fetch_value::<T>(path, id).await;
+        if let Ok(v) = &value {
+            last.insert(id.to_owned(), (v.clone(), now));
+        }
         Entry {
             value,
             fetched_at: now,
