@@ -8,29 +8,22 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use clerk_core::Policy;
-use clerk_core::protect::require_fetching;
-use clerk_core::protect::{Denial, Refusal};
-use clerk_core::users::{User, UserDirectory};
+use clerk_core::users::User;
+use clerk_core::{Policy, Refusal};
 use serde::de::DeserializeOwned;
 
 use crate::glue::to_http_response;
 
-/// Why an extractor refused a request: core's [`Refusal`], answered with
-/// its default response, or a 500 when [`crate::ClerkMiddleware`] is
-/// missing. The same name and meaning as `clerk_axum::ClerkRejection`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why an extractor refused a request: core's [`Refusal`] (401 / 403 /
+/// reverification 403 / 503, a webhook's 400 or 413, or a 500 when
+/// [`crate::ClerkMiddleware`] is missing), answered as core made it. The
+/// same name and meaning as `clerk_axum::ClerkRejection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClerkRejection(pub Refusal);
 
 impl From<Refusal> for ClerkRejection {
     fn from(refusal: Refusal) -> Self {
         Self(refusal)
-    }
-}
-
-impl From<Denial> for ClerkRejection {
-    fn from(denial: Denial) -> Self {
-        Self(Refusal::Denied(denial))
     }
 }
 
@@ -42,12 +35,12 @@ impl std::fmt::Display for ClerkRejection {
 
 impl ResponseError for ClerkRejection {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::from_u16(self.0.rejection().status.as_u16())
+        actix_web::http::StatusCode::from_u16(self.0.status().as_u16())
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        to_http_response(self.0.rejection())
+        to_http_response(self.0.clone())
     }
 }
 
@@ -55,14 +48,11 @@ fn auth_of(req: &HttpRequest) -> Result<clerk_core::Auth, ClerkRejection> {
     req.extensions()
         .get::<clerk_core::Auth>()
         .cloned()
-        .ok_or(ClerkRejection(Refusal::LayerMissing))
+        .ok_or_else(|| ClerkRejection(Refusal::layer_missing()))
 }
 
 fn session_of(req: &HttpRequest) -> Result<Arc<clerk_core::Session>, ClerkRejection> {
-    auth_of(req)?
-        .require_session()
-        .cloned()
-        .map_err(ClerkRejection::from)
+    Ok(auth_of(req)?.require_session()?.clone())
 }
 
 /// A verified machine token (API key, M2M or OAuth); 401 when signed out,
@@ -84,12 +74,7 @@ impl FromRequest for Machine {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(auth_of(req).and_then(|auth| {
-            auth.require_machine()
-                .cloned()
-                .map(Self)
-                .map_err(ClerkRejection::from)
-        }))
+        ready(auth_of(req).and_then(|auth| Ok(Self(auth.require_machine()?.clone()))))
     }
 }
 
@@ -107,12 +92,10 @@ impl FromRequest for Principal {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match auth_of(req) {
-            Ok(clerk_core::Auth::SignedIn(s)) => Ok(Self::User(s)),
-            Ok(clerk_core::Auth::Machine(m)) => Ok(Self::Machine(m)),
-            Ok(clerk_core::Auth::SignedOut(r)) => Err(ClerkRejection::from(Denial::SignedOut(r))),
-            Err(e) => Err(e),
-        })
+        ready(auth_of(req).and_then(|auth| match auth.machine() {
+            Some(m) => Ok(Self::Machine(m.clone())),
+            None => Ok(Self::User(auth.require_session()?.clone())),
+        }))
     }
 }
 
@@ -181,23 +164,12 @@ impl<P: Policy> FromRequest for Require<P> {
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = session_of(req);
-        let users = users_of(req);
+        let auth = auth_of(req);
         Box::pin(async move {
-            let session = session?;
-            require_fetching(P::requirement(), &session, users.ok().as_deref())
-                .await
-                .map_err(ClerkRejection::from)?;
+            let session = auth?.require(P::requirement()).await?.clone();
             Ok(Self(session, PhantomData))
         })
     }
-}
-
-fn users_of(req: &HttpRequest) -> Result<Arc<UserDirectory>, ClerkRejection> {
-    req.extensions()
-        .get::<Arc<UserDirectory>>()
-        .cloned()
-        .ok_or(ClerkRejection(Refusal::LayerMissing))
 }
 
 /// The signed-in user's Backend API record (Clerk's `currentUser()`),
@@ -220,15 +192,7 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session = session_of(req);
-        let users = users_of(req);
-        Box::pin(async move {
-            let session = session?;
-            users?
-                .get_user(session.user_id())
-                .await
-                .map(Self)
-                .map_err(|e| ClerkRejection::from(Denial::UserLookupFailed(e)))
-        })
+        Box::pin(async move { Ok(Self(session?.user().await.map_err(Refusal::from)?)) })
     }
 }
 
@@ -242,10 +206,6 @@ impl<T: DeserializeOwned> FromRequest for Claims<T> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(session_of(req).and_then(|s| {
-            s.custom::<T>()
-                .map(Self)
-                .map_err(|_| ClerkRejection::from(Denial::Forbidden))
-        }))
+        ready(auth_of(req).and_then(|auth| Ok(Self(auth.claims_as::<T>()?))))
     }
 }

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use clerk_core::Rejection;
+use clerk_core::Refusal;
 use clerk_core::request::RequestHeaders;
 
 /// actix-web's header map, readable by clerk-core.
@@ -16,17 +16,13 @@ impl RequestHeaders for ActixHeaders<'_> {
     }
 }
 
-/// The `http` method for an actix method (same token, other crate).
-pub(crate) fn method(m: &actix_web::http::Method) -> Option<http::Method> {
-    http::Method::from_bytes(m.as_str().as_bytes()).ok()
-}
-
-/// Turns a core [`Rejection`] into an actix response.
-pub fn to_http_response(rejection: Rejection) -> HttpResponse {
-    let status = StatusCode::from_u16(rejection.status.as_u16())
+/// Turns a core [`Refusal`] into an actix response.
+pub(crate) fn to_http_response(rejection: Refusal) -> HttpResponse {
+    let status = StatusCode::from_u16(rejection.status().as_u16())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = HttpResponse::build(status);
-    for (name, value) in &rejection.headers {
+    let response = rejection.into_response::<String>();
+    for (name, value) in response.headers() {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_str().as_bytes()),
             HeaderValue::from_bytes(value.as_bytes()),
@@ -34,5 +30,5 @@ pub fn to_http_response(rejection: Rejection) -> HttpResponse {
             res.insert_header((n, v));
         }
     }
-    res.body(rejection.body)
+    res.body(response.into_body())
 }

@@ -53,13 +53,13 @@ mod webhook;
 pub use extract::{
     Auth, Claims, ClerkRejection, CurrentUser, Machine, Principal, Require, Session,
 };
-pub use glue::{ActixHeaders, to_http_response};
+pub use glue::ActixHeaders;
 pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
 pub use protect::{ClerkProtect, ClerkProtectService};
-pub use webhook::{Webhook, WebhookRejection};
+pub use webhook::Webhook;
 
 pub use clerk_core;
 pub use clerk_core::{
-    AcceptsToken, Clerk, ClerkConfig, Decision, MachineAuth, Policy, Preset, Protect, Refusal,
-    Rejection, Requirement, RouteMatcher, SignedOutReason, TokenType, policy,
+    AcceptsToken, Clerk, ClerkConfig, MachineAuth, Policy, Preset, Protect, Refusal, Requirement,
+    RouteMatcher, SignedOutReason, TokenType, policy,
 };

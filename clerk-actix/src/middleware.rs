@@ -71,7 +71,6 @@ where
         match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(auth) => {
                 req.extensions_mut().insert(auth);
-                req.extensions_mut().insert(self.clerk.users().clone());
                 ResponseFuture {
                     kind: Kind::Ready {
                         fut: self.service.call(req),
@@ -81,7 +80,6 @@ where
             // Keys must be fetched first, or a machine token needs the
             // Backend API: rarer, boxed.
             Poll::Pending => {
-                req.extensions_mut().insert(self.clerk.users().clone());
                 let service = Rc::clone(&self.service);
                 ResponseFuture {
                     kind: Kind::Slow {

@@ -1,24 +1,18 @@
 //! `ClerkProtect`: answer per a `Protect` policy, or call the inner service.
 
-use std::future::{Future, Ready, ready};
+use std::future::{Future, Ready};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker, ready};
 
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use std::rc::Rc;
-use std::sync::Arc;
-
 use clerk_core::routes::RequestPath;
-use clerk_core::users::UserDirectory;
-use clerk_core::{Auth, Decision, Protect, Rejection, Requirement};
-
-type SlowFuture<B> =
-    Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>>>;
+use clerk_core::{Auth, Decision, Protect, Refusal, Requirement};
 use pin_project_lite::pin_project;
 
-use crate::glue::{ActixHeaders, method, to_http_response};
+use crate::glue::{ActixHeaders, to_http_response};
 
 /// Guards an `App`, `Scope` or `Resource` with a [`Protect`] policy. Needs
 /// [`crate::ClerkMiddleware`] outside it; without it every request is
@@ -56,7 +50,7 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(ClerkProtectService {
+        std::future::ready(Ok(ClerkProtectService {
             service: Rc::new(service),
             protect: self.protect.clone(),
         }))
@@ -77,130 +71,107 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = ResponseFuture<S::Future, B>;
+    type Future = ResponseFuture<S, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let decision = {
-            let extensions = req.extensions();
-            match (extensions.get::<Auth>(), method(req.method())) {
-                (Some(auth), Some(m)) => {
-                    self.protect
-                        .decide(&m, request_path(&req), &ActixHeaders(req.headers()), auth)
-                }
-                (None, _) => {
-                    tracing::error!("ClerkProtect used without ClerkMiddleware outside it");
-                    Decision::Reject(Rejection::layer_missing())
-                }
-                (Some(_), None) => Decision::Reject(Rejection::default_for(
-                    &clerk_core::protect::Denial::MalformedPath,
-                )),
+        let mut decision = match req.extensions().get::<Auth>() {
+            Some(auth) => self.protect.decide(
+                req.method().as_str(),
+                request_path(&req),
+                &ActixHeaders(req.headers()),
+                auth,
+            ),
+            None => {
+                tracing::error!("ClerkProtect used without ClerkMiddleware outside it");
+                Decision::ready(Err(Refusal::layer_missing()))
             }
         };
-        match decision {
-            Decision::Allow => ResponseFuture {
-                kind: Kind::Inner {
-                    fut: self.service.call(req),
-                },
+        // One poll decides the hot path; a pending decision (the user's
+        // record is being fetched) re-registers the real waker when
+        // `ResponseFuture` polls it.
+        let state = match Pin::new(&mut decision).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => State::Calling {
+                fut: self.service.call(req),
             },
-            Decision::Reject(r) => {
-                let (http_req, _) = req.into_parts();
-                let res = ServiceResponse::new(http_req, to_http_response(r)).map_into_right_body();
-                ResponseFuture {
-                    kind: Kind::Rejected { res: Some(res) },
-                }
-            }
-            // The requirement needs the user's record: fetch it (cached) on
-            // a boxed slow path.
-            Decision::NeedsUser => {
-                let protect = self.protect.clone();
-                let service = Rc::clone(&self.service);
-                ResponseFuture {
-                    kind: Kind::Slow {
-                        fut: Box::pin(async move {
-                            let (auth, users) = {
-                                let ext = req.extensions();
-                                (
-                                    ext.get::<Auth>().cloned(),
-                                    ext.get::<Arc<UserDirectory>>().cloned(),
-                                )
-                            };
-                            let decision = match (auth, users, method(req.method())) {
-                                (Some(auth), Some(users), Some(m)) => {
-                                    protect
-                                        .decide_fetching(
-                                            &m,
-                                            request_path(&req),
-                                            &ActixHeaders(req.headers()),
-                                            &auth,
-                                            &users,
-                                        )
-                                        .await
-                                }
-                                _ => Decision::Reject(Rejection::layer_missing()),
-                            };
-                            match decision {
-                                Decision::Allow => service
-                                    .call(req)
-                                    .await
-                                    .map(ServiceResponse::map_into_left_body),
-                                Decision::Reject(r) => {
-                                    let (http_req, _) = req.into_parts();
-                                    Ok(ServiceResponse::new(http_req, to_http_response(r))
-                                        .map_into_right_body())
-                                }
-                                Decision::NeedsUser => {
-                                    let (http_req, _) = req.into_parts();
-                                    Ok(ServiceResponse::new(
-                                        http_req,
-                                        to_http_response(Rejection::layer_missing()),
-                                    )
-                                    .map_into_right_body())
-                                }
-                            }
-                        }),
-                    },
-                }
-            }
-        }
+            Poll::Ready(Err(refusal)) => State::Refused {
+                res: Some(refused(req, refusal)),
+            },
+            Poll::Pending => State::Deciding {
+                decision,
+                pending: Some((Rc::clone(&self.service), req)),
+            },
+        };
+        ResponseFuture { state }
     }
+}
+
+fn refused<B>(req: ServiceRequest, refusal: Refusal) -> ServiceResponse<EitherBody<B>> {
+    let (http_req, _) = req.into_parts();
+    ServiceResponse::new(http_req, to_http_response(refusal)).map_into_right_body()
 }
 
 pin_project! {
     /// Response future of [`ClerkProtectService`].
-    pub struct ResponseFuture<F, B> {
+    pub struct ResponseFuture<S: Service<ServiceRequest>, B> {
         #[pin]
-        kind: Kind<F, B>,
+        state: State<S, B>,
     }
 }
 
 pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B> {
-        Inner { #[pin] fut: F },
-        Rejected { res: Option<ServiceResponse<EitherBody<B>>> },
-        Slow { fut: SlowFuture<B> },
+    #[project = StateProj]
+    enum State<S: Service<ServiceRequest>, B> {
+        Deciding {
+            decision: Decision,
+            pending: Option<(Rc<S>, ServiceRequest)>,
+        },
+        Calling { #[pin] fut: S::Future },
+        Refused { res: Option<ServiceResponse<EitherBody<B>>> },
     }
 }
 
-impl<F, B> Future for ResponseFuture<F, B>
+impl<S, B> Future for ResponseFuture<S, B>
 where
-    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
     type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { fut } => fut
-                .poll(cx)
-                .map(|r| r.map(ServiceResponse::map_into_left_body)),
-            KindProj::Slow { fut } => fut.as_mut().poll(cx),
-            KindProj::Rejected { res } => match res.take() {
-                Some(r) => Poll::Ready(Ok(r)),
-                // Only reachable by polling again after completion.
-                None => Poll::Pending,
-            },
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Calling { fut } => {
+                    return fut
+                        .poll(cx)
+                        .map(|r| r.map(ServiceResponse::map_into_left_body));
+                }
+                StateProj::Refused { res } => {
+                    return match res.take() {
+                        Some(r) => Poll::Ready(Ok(r)),
+                        // Only reachable by polling again after completion.
+                        None => Poll::Pending,
+                    };
+                }
+                StateProj::Deciding { decision, pending } => {
+                    let decided = ready!(Pin::new(decision).poll(cx));
+                    let Some((service, req)) = pending.take() else {
+                        return Poll::Pending;
+                    };
+                    match decided {
+                        Ok(()) => {
+                            let fut = service.call(req);
+                            state.set(State::Calling { fut });
+                        }
+                        Err(refusal) => {
+                            state.set(State::Refused {
+                                res: Some(refused(req, refusal)),
+                            });
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -4,58 +4,23 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, web};
+use clerk_core::Refusal;
 use clerk_core::webhook::{WebhookError, WebhookEvent, WebhookVerifier};
 
+use crate::ClerkRejection;
 use crate::glue::ActixHeaders;
 
 /// A verified Clerk webhook event, read from the raw body. The app must
-/// provide `web::Data<WebhookVerifier>`. Bad signatures and bodies answer
-/// 400 with the error kind; bodies over the verifier's limit (default
-/// 1 MiB) answer 413.
+/// provide `web::Data<WebhookVerifier>`. Refusals are [`ClerkRejection`]s
+/// made in core: bad signatures and bodies answer 400 with the error kind,
+/// bodies over the verifier's limit (default 1 MiB) 413, and an app with
+/// no verifier 500 (`webhook-verifier-missing`).
 #[derive(Debug, Clone)]
 pub struct Webhook(pub WebhookEvent);
 
-/// Why a webhook was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebhookRejection {
-    /// The delivery is not authentic or not an event (400, or 413).
-    Invalid(WebhookError),
-    /// No `web::Data<WebhookVerifier>` in the app (500).
-    NotConfigured,
-}
-
-impl std::fmt::Display for WebhookRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Invalid(e) => f.write_str(e.as_str()),
-            Self::NotConfigured => f.write_str("webhook-verifier-missing"),
-        }
-    }
-}
-
-impl ResponseError for WebhookRejection {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Invalid(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let body = match self {
-            Self::Invalid(e) => e.body(),
-            Self::NotConfigured => {
-                serde_json::json!({"error": "misconfigured", "reason": "webhook-verifier-missing"})
-            }
-        };
-        HttpResponse::build(self.status_code()).json(body)
-    }
-}
-
 impl FromRequest for Webhook {
-    type Error = WebhookRejection;
+    type Error = ClerkRejection;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
@@ -65,18 +30,19 @@ impl FromRequest for Webhook {
         let payload = web::Payload::from_request(req, payload);
         let headers = req.headers().clone();
         Box::pin(async move {
-            let verifier = verifier.ok_or(WebhookRejection::NotConfigured)?;
+            let refused = |e: WebhookError| ClerkRejection(Refusal::from(e));
+            let verifier = verifier.ok_or_else(|| refused(WebhookError::NotConfigured))?;
             let payload = payload
                 .await
-                .map_err(|_| WebhookRejection::Invalid(WebhookError::InvalidBody))?;
+                .map_err(|_| refused(WebhookError::InvalidBody))?;
             let bytes = payload
                 .to_bytes_limited(verifier.max_body_bytes())
                 .await
-                .map_err(|_| WebhookRejection::Invalid(WebhookError::TooLarge))?
-                .map_err(|_| WebhookRejection::Invalid(WebhookError::InvalidBody))?;
+                .map_err(|_| refused(WebhookError::TooLarge))?
+                .map_err(|_| refused(WebhookError::InvalidBody))?;
             let event = verifier
                 .verify(&ActixHeaders(&headers), &bytes)
-                .map_err(WebhookRejection::Invalid)?;
+                .map_err(refused)?;
             tracing::info!(kind = %event.kind, delivery_id = %event.delivery_id, "Clerk webhook verified");
             Ok(Self(event))
         })

@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use clerk_core::Policy;
-use clerk_core::protect::Denial;
-use clerk_core::protect::require_fetching;
-use clerk_core::users::{User, UserDirectory};
+use clerk_core::users::User;
+use clerk_core::{Policy, Refusal};
 use serde::de::DeserializeOwned;
 
 use crate::rejection::ClerkRejection;
@@ -18,14 +16,11 @@ fn auth_of(parts: &Parts) -> Result<&clerk_core::Auth, ClerkRejection> {
     parts
         .extensions
         .get::<clerk_core::Auth>()
-        .ok_or_else(ClerkRejection::layer_missing)
+        .ok_or_else(|| ClerkRejection(Refusal::layer_missing()))
 }
 
 fn session_of(parts: &Parts) -> Result<Arc<clerk_core::Session>, ClerkRejection> {
-    auth_of(parts)?
-        .require_session()
-        .cloned()
-        .map_err(|d| ClerkRejection::denied(&d))
+    Ok(auth_of(parts)?.require_session()?.clone())
 }
 
 /// A verified machine token (API key, M2M or OAuth); 401 when signed out,
@@ -46,11 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Machine {
     type Rejection = ClerkRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        auth_of(parts)?
-            .require_machine()
-            .cloned()
-            .map(Self)
-            .map_err(|d| ClerkRejection::denied(&d))
+        Ok(Self(auth_of(parts)?.require_machine()?.clone()))
     }
 }
 
@@ -67,10 +58,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ClerkRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match auth_of(parts)? {
-            clerk_core::Auth::SignedIn(s) => Ok(Self::User(s.clone())),
-            clerk_core::Auth::Machine(m) => Ok(Self::Machine(m.clone())),
-            clerk_core::Auth::SignedOut(r) => Err(ClerkRejection::denied(&Denial::SignedOut(*r))),
+        let auth = auth_of(parts)?;
+        match auth.machine() {
+            Some(m) => Ok(Self::Machine(m.clone())),
+            None => Ok(Self::User(auth.require_session()?.clone())),
         }
     }
 }
@@ -143,23 +134,9 @@ impl<P: Policy, S: Send + Sync> FromRequestParts<S> for Require<P> {
     type Rejection = ClerkRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let session = session_of(parts)?;
-        let users = parts
-            .extensions
-            .get::<Arc<UserDirectory>>()
-            .map(AsRef::as_ref);
-        require_fetching(P::requirement(), &session, users)
-            .await
-            .map_err(|d| ClerkRejection::denied(&d))?;
-        Ok(Self(session, PhantomData))
+        let session = auth_of(parts)?.require(P::requirement()).await?;
+        Ok(Self(session.clone(), PhantomData))
     }
-}
-
-fn users_of(parts: &Parts) -> Result<&Arc<UserDirectory>, ClerkRejection> {
-    parts
-        .extensions
-        .get::<Arc<UserDirectory>>()
-        .ok_or_else(ClerkRejection::layer_missing)
 }
 
 /// The signed-in user's Backend API record (Clerk's `currentUser()`),
@@ -181,11 +158,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        users_of(parts)?
-            .get_user(session.user_id())
-            .await
-            .map(Self)
-            .map_err(|e| ClerkRejection::denied(&Denial::UserLookupFailed(e)))
+        Ok(Self(session.user().await.map_err(Refusal::from)?))
     }
 }
 
@@ -196,11 +169,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
         let Some(session) = auth_of(parts)?.session().cloned() else {
             return Ok(None);
         };
-        users_of(parts)?
-            .get_user(session.user_id())
-            .await
-            .map(|u| Some(Self(u)))
-            .map_err(|e| ClerkRejection::denied(&Denial::UserLookupFailed(e)))
+        Ok(Some(Self(session.user().await.map_err(Refusal::from)?)))
     }
 }
 
@@ -214,10 +183,6 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Claims<
     type Rejection = ClerkRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let session = session_of(parts)?;
-        session
-            .custom::<T>()
-            .map(Self)
-            .map_err(|_| ClerkRejection::denied(&Denial::Forbidden))
+        Ok(Self(auth_of(parts)?.claims_as::<T>()?))
     }
 }

@@ -55,12 +55,12 @@ mod webhook;
 
 pub use extract::{Auth, Claims, CurrentUser, Machine, Principal, Require, Session};
 pub use rejection::ClerkRejection;
-pub use webhook::{Webhook, WebhookRejection};
+pub use webhook::Webhook;
 
 pub use clerk_core;
 pub use clerk_core::{
-    AcceptsToken, Clerk, ClerkConfig, Decision, MachineAuth, Policy, Preset, Protect, Refusal,
-    Rejection, Requirement, RouteMatcher, SignedOutReason, TokenType, policy,
+    AcceptsToken, Clerk, ClerkConfig, MachineAuth, Policy, Preset, Protect, Refusal, Requirement,
+    RouteMatcher, SignedOutReason, TokenType, policy,
 };
 pub use clerk_tower::ClerkLayer;
 

@@ -2,24 +2,14 @@
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use clerk_core::protect::{Denial, Refusal};
+use clerk_core::Refusal;
 
-/// Why an extractor refused a request: core's [`Refusal`], answered with
-/// its default response (401 / 403 / reverification 403 / 503), or a 500
-/// when [`crate::ClerkLayer`] is missing. The same name and meaning as
-/// `clerk_actix::ClerkRejection`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why an extractor refused a request: core's [`Refusal`] (401 / 403 /
+/// reverification 403 / 503, a webhook's 400 or 413, or a 500 when
+/// [`crate::ClerkLayer`] is missing), answered as core made it. The same
+/// name and meaning as `clerk_actix::ClerkRejection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClerkRejection(pub Refusal);
-
-impl ClerkRejection {
-    pub(crate) fn denied(denial: &Denial) -> Self {
-        Self(Refusal::Denied(*denial))
-    }
-
-    pub(crate) fn layer_missing() -> Self {
-        Self(Refusal::LayerMissing)
-    }
-}
 
 impl From<Refusal> for ClerkRejection {
     fn from(refusal: Refusal) -> Self {
@@ -29,7 +19,7 @@ impl From<Refusal> for ClerkRejection {
 
 impl IntoResponse for ClerkRejection {
     fn into_response(self) -> Response {
-        clerk_tower::to_response::<Body>(self.0.rejection())
+        self.0.into_response::<Body>()
     }
 }
 

@@ -1,15 +1,16 @@
 //! The `Webhook` extractor: a verified, typed Clerk webhook event.
 
-use axum::body::Body;
 use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use clerk_core::Refusal;
 use clerk_core::webhook::{WebhookError, WebhookEvent, WebhookVerifier};
 
+use crate::ClerkRejection;
+
 /// A verified Clerk webhook event, read from the raw body. The router state
-/// must provide a [`WebhookVerifier`] (via `FromRef`). Bad signatures and
-/// bodies answer 400 with the error kind; bodies over the verifier's limit
-/// (default 1 MiB) answer 413.
+/// must provide a [`WebhookVerifier`] (via `FromRef`). Refusals are
+/// [`ClerkRejection`]s made in core: bad signatures and bodies answer 400
+/// with the error kind, bodies over the verifier's limit (default 1 MiB)
+/// 413.
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -35,40 +36,22 @@ use clerk_core::webhook::{WebhookError, WebhookEvent, WebhookVerifier};
 #[derive(Debug, Clone)]
 pub struct Webhook(pub WebhookEvent);
 
-/// Why a webhook was refused: 400 with `{"error":"invalid_webhook","reason":…}`
-/// or 413 for an oversized body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WebhookRejection(pub WebhookError);
-
-impl IntoResponse for WebhookRejection {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        let mut res = Response::new(Body::from(self.0.body().to_string()));
-        *res.status_mut() = status;
-        res.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        );
-        res
-    }
-}
-
 impl<S> FromRequest<S> for Webhook
 where
     S: Send + Sync,
     WebhookVerifier: FromRef<S>,
 {
-    type Rejection = WebhookRejection;
+    type Rejection = ClerkRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = WebhookVerifier::from_ref(state);
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, verifier.max_body_bytes())
             .await
-            .map_err(|_| WebhookRejection(WebhookError::TooLarge))?;
+            .map_err(|_| Refusal::from(WebhookError::TooLarge))?;
         let event = verifier
             .verify(&parts.headers, &bytes)
-            .map_err(WebhookRejection)?;
+            .map_err(Refusal::from)?;
         tracing::info!(kind = %event.kind, delivery_id = %event.delivery_id, "Clerk webhook verified");
         Ok(Self(event))
     }

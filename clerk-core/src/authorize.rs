@@ -171,10 +171,10 @@ impl From<Preset> for Reverification {
 }
 
 /// A predicate over claims, for checks Clerk has no name for.
-pub type Predicate = Arc<dyn Fn(&SessionClaims) -> bool + Send + Sync>;
+pub(crate) type Predicate = Arc<dyn Fn(&SessionClaims) -> bool + Send + Sync>;
 
 /// A predicate over the user's Backend API record.
-pub type UserPredicate = Arc<dyn Fn(&crate::users::User) -> bool + Send + Sync>;
+pub(crate) type UserPredicate = Arc<dyn Fn(&crate::users::User) -> bool + Send + Sync>;
 
 /// What a signed-in session must satisfy.
 #[derive(Clone)]
@@ -249,7 +249,7 @@ macro_rules! policy {
 
 /// The outcome of checking a requirement, with what would fix a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The requirement is met.
     Allowed,
     /// The requirement is not met and re-verifying would not help.
@@ -257,8 +257,7 @@ pub enum Verdict {
     /// Only a reverification window failed: the user can step up.
     NeedsReverification(Reverification),
     /// The answer depends on the user's Backend API record: check again
-    /// with it ([`Requirement::check_with_user`] or
-    /// [`Requirement::check_fetching`]).
+    /// with it (`check_with_user`).
     NeedsUser,
 }
 
@@ -310,31 +309,12 @@ impl Requirement {
     }
 
     /// True when checking needs the user's Backend API record.
-    pub fn needs_user(&self) -> bool {
+    pub(crate) fn needs_user(&self) -> bool {
         match self {
             Self::User(..) => true,
             Self::All(v) | Self::Any(v) => v.iter().any(Self::needs_user),
             Self::Not(r) => r.needs_user(),
             _ => false,
-        }
-    }
-
-    /// Checks `self`, fetching the user's record from `users` only when a
-    /// [`Requirement::User`] needs it.
-    ///
-    /// # Errors
-    /// When the record is needed and cannot be had.
-    pub async fn check_fetching(
-        &self,
-        claims: &SessionClaims,
-        users: &crate::users::UserDirectory,
-    ) -> Result<Verdict, crate::users::UserError> {
-        match self.check(claims) {
-            Verdict::NeedsUser => {
-                let user = users.get_user(claims.user_id()).await?;
-                Ok(self.check_with_user(claims, Some(&user)))
-            }
-            v => Ok(v),
         }
     }
 
@@ -347,7 +327,7 @@ impl Requirement {
     /// and [`Requirement::SignedIn`] (any verified identity of an accepted
     /// kind) can hold; roles, plans, reverification, custom predicates and
     /// negations never do for machines.
-    pub fn check_machine(&self, machine: &crate::machine::MachineAuth) -> Verdict {
+    pub(crate) fn check_machine(&self, machine: &crate::machine::MachineAuth) -> Verdict {
         let from_bool = |ok: bool| {
             if ok {
                 Verdict::Allowed
@@ -432,13 +412,13 @@ impl Requirement {
     }
 
     /// Checks `self` and says whether stepping up would help, or whether
-    /// the user's record is needed ([`Verdict::NeedsUser`]).
-    pub fn check(&self, claims: &SessionClaims) -> Verdict {
+    /// the user's record is needed (`Verdict::NeedsUser`).
+    pub(crate) fn check(&self, claims: &SessionClaims) -> Verdict {
         self.check_with_user(claims, None)
     }
 
     /// Checks `self` with the user's Backend API record when at hand.
-    pub fn check_with_user(
+    pub(crate) fn check_with_user(
         &self,
         claims: &SessionClaims,
         user: Option<&crate::users::User>,
@@ -520,57 +500,6 @@ impl Requirement {
                 Verdict::NeedsUser => Verdict::NeedsUser,
                 _ => Verdict::Allowed,
             },
-        }
-    }
-}
-
-/// A check expression could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid check expression {0:?}: expected role:<r>, permission:<p>, plan:<p>, feature:<f>, reverification:<preset>, reverification:<level>:<minutes> or mfa"
-)]
-pub struct ParseRequirementError(String);
-
-/// Reads the check expressions of `clerk-token verify --check`:
-/// `role:<r>`, `permission:<p>`, `plan:<p>`, `feature:<f>`,
-/// `reverification:<strict_mfa|strict|moderate|lax>`,
-/// `reverification:<level>:<minutes>`, or `mfa`.
-///
-/// ```
-/// use clerk_core::{Level, Requirement, Reverification};
-///
-/// let r: Requirement = "reverification:first_factor:30".parse()?;
-/// assert!(matches!(r, Requirement::Reverification(w) if w == Reverification::new(Level::FirstFactor, 30)));
-/// assert!("plan:o:pro".parse::<Requirement>().is_ok());
-/// assert!("admin".parse::<Requirement>().is_err());
-/// # Ok::<(), clerk_core::authorize::ParseRequirementError>(())
-/// ```
-impl std::str::FromStr for Requirement {
-    type Err = ParseRequirementError;
-
-    fn from_str(expr: &str) -> Result<Self, Self::Err> {
-        let err = || ParseRequirementError(expr.to_owned());
-        if expr == "mfa" {
-            return Ok(Self::Mfa);
-        }
-        let (kind, arg) = expr.split_once(':').ok_or_else(err)?;
-        if arg.is_empty() {
-            return Err(err());
-        }
-        match kind {
-            "role" => Ok(Self::role(arg)),
-            "permission" => Ok(Self::permission(arg)),
-            "plan" => Ok(Self::plan(arg)),
-            "feature" => Ok(Self::feature(arg)),
-            "reverification" => match arg.split_once(':') {
-                None => Preset::parse(arg).map(Self::reverification).ok_or_else(err),
-                Some((level, minutes)) => {
-                    let level = Level::parse(level).ok_or_else(err)?;
-                    let minutes = minutes.parse().map_err(|_| err())?;
-                    Ok(Self::reverification(Reverification::new(level, minutes)))
-                }
-            },
-            _ => Err(err()),
         }
     }
 }
@@ -812,38 +741,6 @@ mod tests {
             body.to_string(),
             r#"{"clerk_error":{"metadata":{"reverification":{"afterMinutes":10,"level":"second_factor"}},"reason":"reverification-error","type":"forbidden"}}"#
         );
-    }
-
-    #[test]
-    fn check_expressions_parse() {
-        let c = with(json!({"org_id":"org_1","org_role":"admin","pla":"o:pro","fva":[1, 1]}));
-        for (expr, want) in [
-            ("role:admin", true),
-            ("role:org:member", false),
-            ("permission:org:x:y", false),
-            ("plan:pro", true),
-            ("plan:u:pro", false),
-            ("feature:x", false),
-            ("reverification:strict", true),
-            ("reverification:strict_mfa", true),
-            ("reverification:second_factor:1", false),
-            ("reverification:second_factor:2", true),
-            ("mfa", true),
-        ] {
-            let r: Requirement = expr.parse().unwrap();
-            assert_eq!(r.is_met_by(&c), want, "{expr}");
-        }
-        for bad in [
-            "",
-            "admin",
-            "role:",
-            "reverification:sometimes",
-            "reverification:second_factor:x",
-            "reverification:eleventh_factor:5",
-            "group:admins",
-        ] {
-            assert!(bad.parse::<Requirement>().is_err(), "{bad:?}");
-        }
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Clerk {
         let frontend_api_url = config.frontend_api_url().map(Arc::from);
         let machine_id = config.machine_id.as_deref().map(Arc::from);
         Ok(Self {
-            verifier: Verifier::new(config)?,
+            verifier: Verifier::with_users(config, Some(users.clone()))?,
             cookie_suffix,
             machines,
             accepts: Arc::new(AcceptsToken::default()),
@@ -271,6 +271,14 @@ impl Clerk {
             }
         };
         Authenticate { state }
+    }
+
+    /// Verifies a session token already taken from a request.
+    ///
+    /// # Errors
+    /// A [`VerifyError`] with Clerk's reason string.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
+        self.verifier.verify(token).await
     }
 
     /// Authenticates a session token already taken from a request.

@@ -47,13 +47,13 @@ pub mod users;
 pub mod verify;
 pub mod webhook;
 
-pub use authorize::{Level, Policy, Preset, Requirement, Reverification, Verdict};
+pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
 pub use claims::SessionClaims;
 pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
 pub use machine::{AcceptsToken, MachineAuth, TokenType};
-pub use protect::{Decision, Protect, Refusal, Rejection};
+pub use protect::{Decision, Protect, Refusal};
 pub use request::{Auth, SignedOutReason};
 pub use routes::RouteMatcher;
 pub use verify::{Session, Verifier};

@@ -33,7 +33,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 
-use crate::authorize::{Requirement, Verdict};
+use crate::authorize::Requirement;
 use crate::error::ErrorReason;
 use crate::machine::MachineAuth;
 use crate::verify::Session;
@@ -225,21 +225,9 @@ impl Auth {
     }
 
     /// Clerk's `has()`: false when signed out, and false for machine
-    /// tokens (check their scopes with [`MachineAuth::has_scope`], or
-    /// [`Auth::check`]).
+    /// tokens (check their scopes with [`MachineAuth::has_scope`]).
     pub fn has(&self, requirement: &Requirement) -> bool {
         self.session().is_some_and(|s| requirement.is_met_by(s))
-    }
-
-    /// Checks `requirement`; `None` when signed out. For a machine only
-    /// scope requirements (and "signed in") can hold, see
-    /// [`Requirement::check_machine`].
-    pub fn check(&self, requirement: &Requirement) -> Option<Verdict> {
-        match self {
-            Self::SignedIn(s) => Some(requirement.check(s)),
-            Self::Machine(m) => Some(requirement.check_machine(m)),
-            Self::SignedOut(_) => None,
-        }
     }
 }
 

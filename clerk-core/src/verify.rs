@@ -45,13 +45,31 @@ use crate::jwks::{
 };
 use crate::machine::{MachineAuth, TokenType};
 use crate::token::{self, Shape};
+use crate::users::{User, UserDirectory, UserError};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A verified session: its claims, and the key that signed it.
-#[derive(Debug, Clone, PartialEq)]
+/// A verified session: its claims, the key that signed it, and the way to
+/// its user's Backend API record ([`Session::user`]).
+#[derive(Clone)]
 pub struct Session {
     claims: SessionClaims,
     key_id: Option<String>,
+    users: Option<Arc<UserDirectory>>,
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.claims == other.claims && self.key_id == other.key_id
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("claims", &self.claims)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -62,6 +80,22 @@ impl Session {
         Self {
             claims,
             key_id: None,
+            users: None,
+        }
+    }
+
+    /// The signed-in user's Backend API record (Clerk's `currentUser()`),
+    /// from the cached user directory of the `Clerk` that verified this
+    /// session.
+    ///
+    /// # Errors
+    /// [`UserError::NotConfigured`] without a secret key; otherwise why the
+    /// Backend API could not answer (a stale record is served first while
+    /// it lasts).
+    pub async fn user(&self) -> Result<Arc<User>, UserError> {
+        match &self.users {
+            Some(users) => users.get_user(self.claims.user_id()).await,
+            None => Err(UserError::NotConfigured),
         }
     }
 
@@ -94,6 +128,8 @@ pub struct Verifier {
 
 struct Inner {
     keys: KeyStore,
+    /// Where sessions fetch their user's record.
+    users: Option<Arc<UserDirectory>>,
     cache: Option<TokenCache>,
     /// `keys.losses()` when the cache was last cleared for a lost key.
     seen_losses: AtomicU64,
@@ -138,6 +174,14 @@ impl Verifier {
     /// # Errors
     /// When the HTTP client for a remote key source cannot be built.
     pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
+        Self::with_users(config, None)
+    }
+
+    /// A verifier whose sessions fetch their user's record from `users`.
+    pub(crate) fn with_users(
+        config: ClerkConfig,
+        users: Option<Arc<UserDirectory>>,
+    ) -> Result<Self, ConfigError> {
         let remote = |source: Arc<dyn KeySource>| {
             KeyStore::remote(source, config.refresh, config.clock.clone())
         };
@@ -170,6 +214,7 @@ impl Verifier {
         Ok(Self {
             inner: Arc::new(Inner {
                 keys,
+                users,
                 cache,
                 seen_losses: AtomicU64::new(0),
                 clock: config.clock,
@@ -295,6 +340,7 @@ impl Verifier {
             Arc::new(Session {
                 claims,
                 key_id: parsed.header.kid,
+                users: self.inner.users.clone(),
             })
         }))
     }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_core::clock::ManualClock;
-use clerk_core::protect::{Decision, Protect};
+use std::future::Future;
+
+use clerk_core::protect::Protect;
 use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer};
 use clerk_core::users::{UserDirectory, UserError};
 use clerk_core::{Clerk, Requirement};
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, header};
 use serde_json::json;
 
 const NOW: i64 = 1_750_000_000;
@@ -298,34 +300,33 @@ async fn enforced_mfa_through_protect() {
     let enrolled = clerk
         .authenticate(&auth_for("user_2d3vF6Zh4iYkq8GdGPN4aIhF0Pa"))
         .await;
-    assert_eq!(
-        protect.decide(&Method::GET, "/", &h, &enrolled),
-        Decision::NeedsUser
-    );
-    assert_eq!(
-        protect
-            .decide_fetching(&Method::GET, "/", &h, &enrolled, clerk.users())
-            .await,
-        Decision::Allow
-    );
+    // The protection knows it needs the record: its decision waits for it.
+    let mut decision = protect.decide("GET", "/", &h, &enrolled);
+    let first = std::pin::Pin::new(&mut decision)
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    assert!(first.is_pending(), "the user's record is fetched first");
+    assert_eq!(decision.await, Ok(()));
     let not_enrolled = clerk.authenticate(&auth_for("user_nomfa")).await;
-    match protect
-        .decide_fetching(&Method::GET, "/", &h, &not_enrolled, clerk.users())
+    let refusal = protect
+        .decide("GET", "/", &h, &not_enrolled)
         .await
-    {
-        Decision::Reject(r) => assert_eq!(r.status, 403),
-        other => panic!("{other:?}"),
-    }
+        .unwrap_err();
+    assert_eq!(
+        (refusal.status().as_u16(), refusal.reason()),
+        (403, "requirement-not-met")
+    );
     // Token-only checks never call the Backend API.
     let calls = f.fake.calls();
     assert!(
         !not_enrolled.has(&Requirement::mfa_enrolled()),
         "needs the record: not met by has()"
     );
-    assert!(matches!(
-        Protect::new(Requirement::mfa()).decide(&Method::GET, "/", &h, &not_enrolled),
-        Decision::Reject(_)
-    ));
+    assert!(
+        Protect::new(Requirement::mfa())
+            .decide("GET", "/", &h, &not_enrolled)
+            .await
+            .is_err()
+    );
     assert_eq!(f.fake.calls(), calls);
     // Backend API down and nothing cached: 503.
     let fresh = Fixture::new().await;
@@ -343,16 +344,9 @@ async fn enforced_mfa_through_protect() {
         HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
     );
     let auth = clerk.authenticate(&hh).await;
-    match protect
-        .decide_fetching(&Method::GET, "/", &h, &auth, clerk.users())
-        .await
-    {
-        Decision::Reject(r) => {
-            assert_eq!(r.status, 503);
-            assert!(r.body.contains("backend-api-unavailable"));
-        }
-        other => panic!("{other:?}"),
-    }
+    let r = protect.decide("GET", "/", &h, &auth).await.unwrap_err();
+    assert_eq!(r.status(), 503);
+    assert!(r.body().contains("backend-api-unavailable"));
 }
 
 /// One budget for the whole process: a 429 on a user lookup pauses key

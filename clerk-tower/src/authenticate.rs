@@ -67,7 +67,6 @@ where
         match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(auth) => {
                 req.extensions_mut().insert(auth);
-                req.extensions_mut().insert(self.clerk.users().clone());
                 ResponseFuture {
                     state: State::Calling {
                         fut: self.inner.call(req),
@@ -78,7 +77,6 @@ where
             // token needs the Backend API: keep the service that was driven
             // ready, and call it once the Auth is known.
             Poll::Pending => {
-                req.extensions_mut().insert(self.clerk.users().clone());
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture {

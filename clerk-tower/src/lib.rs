@@ -56,7 +56,7 @@ mod protect;
 
 pub use authenticate::{ClerkLayer, ClerkService, ResponseFuture as ClerkResponseFuture};
 pub use protect::{
-    OriginalUri, ProtectLayer, ProtectService, ResponseFuture as ProtectResponseFuture, to_response,
+    OriginalUri, ProtectLayer, ProtectService, ResponseFuture as ProtectResponseFuture,
 };
 
 pub use clerk_core;

@@ -2,13 +2,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 
 use clerk_core::routes::RequestPath;
-use clerk_core::users::UserDirectory;
-use clerk_core::{Auth, Decision, Protect, Rejection};
+use clerk_core::{Auth, Decision, Protect, Refusal};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -86,134 +83,117 @@ fn request_path<B>(req: &Request<B>, original_uri: Option<OriginalUri>) -> Reque
     }
 }
 
-/// Turns a core [`Rejection`] into an `http` response.
-pub fn to_response<B: From<String>>(rejection: Rejection) -> Response<B> {
-    let mut res = Response::new(B::from(rejection.body));
-    *res.status_mut() = rejection.status;
-    *res.headers_mut() = rejection.headers;
-    res
-}
-
-type SlowFuture<ResBody, E> = Pin<Box<dyn Future<Output = Result<Response<ResBody>, E>> + Send>>;
-
 impl<S, B, ResBody> Service<Request<B>> for ProtectService<S>
 where
-    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Error: Send,
-    B: Send + 'static,
-    ResBody: From<String> + Send + 'static,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+    ResBody: From<String>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+    type Future = ResponseFuture<S, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let decision = match req.extensions().get::<Auth>() {
+        let mut decision = match req.extensions().get::<Auth>() {
             Some(auth) => self.protect.decide(
-                req.method(),
+                req.method().as_str(),
                 request_path(&req, self.original_uri),
                 req.headers(),
                 auth,
             ),
             None => {
                 tracing::error!("ProtectLayer used without ClerkLayer in front of it");
-                Decision::Reject(Rejection::layer_missing())
+                Decision::ready(Err(Refusal::layer_missing()))
             }
         };
-        match decision {
-            Decision::Allow => ResponseFuture {
-                kind: Kind::Inner {
-                    fut: self.inner.call(req),
-                },
+        // One poll decides the hot path; a pending decision (the user's
+        // record is being fetched) re-registers the real waker when
+        // `ResponseFuture` polls it.
+        let state = match Pin::new(&mut decision).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => State::Calling {
+                fut: self.inner.call(req),
             },
-            Decision::Reject(r) => ResponseFuture {
-                kind: Kind::Rejected {
-                    response: Some(to_response(r)),
-                },
+            Poll::Ready(Err(refusal)) => State::Refused {
+                response: Some(refusal.into_response()),
             },
-            // The requirement needs the user's record: fetch it (cached)
-            // on a boxed slow path, keeping the service driven ready.
-            Decision::NeedsUser => {
-                let protect = self.protect.clone();
-                let original_uri = self.original_uri;
+            Poll::Pending => {
                 let clone = self.inner.clone();
-                let mut ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture {
-                    kind: Kind::Slow {
-                        fut: Box::pin(async move {
-                            let auth = req.extensions().get::<Auth>().cloned();
-                            let users = req.extensions().get::<Arc<UserDirectory>>().cloned();
-                            let decision = match (auth, users) {
-                                (Some(auth), Some(users)) => {
-                                    protect
-                                        .decide_fetching(
-                                            req.method(),
-                                            request_path(&req, original_uri),
-                                            req.headers(),
-                                            &auth,
-                                            &users,
-                                        )
-                                        .await
-                                }
-                                _ => Decision::Reject(Rejection::layer_missing()),
-                            };
-                            match decision {
-                                Decision::Allow => ready.call(req).await,
-                                Decision::Reject(r) => Ok(to_response(r)),
-                                Decision::NeedsUser => Ok(to_response(Rejection::layer_missing())),
-                            }
-                        }),
-                    },
+                let ready = std::mem::replace(&mut self.inner, clone);
+                State::Deciding {
+                    decision,
+                    pending: Some((ready, req)),
                 }
             }
-        }
+        };
+        ResponseFuture { state }
     }
 }
 
 pin_project! {
     /// Response future of [`ProtectService`].
-    pub struct ResponseFuture<F, ResBody, E> {
+    pub struct ResponseFuture<S: Service<Request<B>>, B> {
         #[pin]
-        kind: Kind<F, ResBody, E>,
+        state: State<S, B>,
     }
 }
 
 pin_project! {
-    #[project = KindProj]
-    enum Kind<F, ResBody, E> {
-        Inner {
+    #[project = StateProj]
+    enum State<S: Service<Request<B>>, B> {
+        Deciding {
+            decision: Decision,
+            pending: Option<(S, Request<B>)>,
+        },
+        Calling {
             #[pin]
-            fut: F,
+            fut: S::Future,
         },
-        Rejected {
-            response: Option<Response<ResBody>>,
-        },
-        Slow {
-            fut: SlowFuture<ResBody, E>,
+        Refused {
+            response: Option<S::Response>,
         },
     }
 }
 
-impl<F, ResBody, E> Future for ResponseFuture<F, ResBody, E>
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    F: Future<Output = Result<Response<ResBody>, E>>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: From<String>,
 {
-    type Output = Result<Response<ResBody>, E>;
+    type Output = Result<S::Response, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { fut } => fut.poll(cx),
-            KindProj::Slow { fut } => fut.as_mut().poll(cx),
-            KindProj::Rejected { response } => match response.take() {
-                Some(r) => Poll::Ready(Ok(r)),
-                // Only reachable by polling again after completion.
-                None => Poll::Pending,
-            },
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Calling { fut } => return fut.poll(cx),
+                StateProj::Refused { response } => {
+                    return match response.take() {
+                        Some(r) => Poll::Ready(Ok(r)),
+                        // Only reachable by polling again after completion.
+                        None => Poll::Pending,
+                    };
+                }
+                StateProj::Deciding { decision, pending } => {
+                    let decided = ready!(Pin::new(decision).poll(cx));
+                    let Some((mut inner, req)) = pending.take() else {
+                        return Poll::Pending;
+                    };
+                    match decided {
+                        Ok(()) => {
+                            let fut = inner.call(req);
+                            state.set(State::Calling { fut });
+                        }
+                        Err(refusal) => {
+                            state.set(State::Refused {
+                                response: Some(refusal.into_response()),
+                            });
+                        }
+                    }
+                }
+            }
         }
     }
 }

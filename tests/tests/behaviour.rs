@@ -10,11 +10,10 @@
 
 use std::convert::Infallible;
 
-use clerk_core::protect::Denial;
-use clerk_core::{Auth, Protect, Rejection};
+use clerk_core::{Auth, Protect, Refusal};
 use clerk_examples::{AppState, app};
 use clerk_tests::{AxumTarget, Target, dev_state, run_table};
-use clerk_tower::{ClerkLayer, ProtectLayer, to_response};
+use clerk_tower::{ClerkLayer, ProtectLayer};
 use http::{Method, Request, Response, StatusCode};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
@@ -23,7 +22,13 @@ use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 struct TowerTarget(AppState);
 
 fn json(status: StatusCode, v: &serde_json::Value) -> Response<String> {
-    to_response(Rejection::json(status, v))
+    let mut r = Response::new(v.to_string());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 fn empty(status: StatusCode) -> Response<String> {
@@ -35,12 +40,10 @@ fn empty(status: StatusCode) -> Response<String> {
 async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<String>, Infallible> {
     let auth = req.extensions().get::<Auth>().cloned().unwrap();
     let path = req.uri().path().to_owned();
-    let session = || match &auth {
-        Auth::SignedIn(s) => Ok(s.clone()),
-        Auth::Machine(_) => Err(to_response(Rejection::default_for(&Denial::SignedOut(
-            clerk_core::SignedOutReason::Rejected(clerk_core::ErrorReason::TokenTypeMismatch),
-        )))),
-        Auth::SignedOut(r) => Err(to_response(Rejection::default_for(&Denial::SignedOut(*r)))),
+    let session = || {
+        auth.require_session()
+            .cloned()
+            .map_err(Refusal::into_response::<String>)
     };
     if let Some(guard) = app::guards().into_iter().find(|g| g.path == path) {
         if req.method().as_str() != guard.method {
@@ -74,15 +77,10 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
             .await;
     }
     if path == "/api/me/profile" {
-        let users = req
-            .extensions()
-            .get::<std::sync::Arc<clerk_core::users::UserDirectory>>()
-            .cloned()
-            .unwrap();
         return Ok(match session() {
-            Ok(s) => match users.get_user(s.user_id()).await {
+            Ok(s) => match s.user().await {
                 Ok(u) => json(StatusCode::OK, &app::profile_json(&u)),
-                Err(e) => to_response(Rejection::default_for(&Denial::UserLookupFailed(e))),
+                Err(e) => Refusal::from(e).into_response(),
             },
             Err(r) => r,
         });

@@ -83,9 +83,12 @@ pub enum WebhookError {
     /// The body is not a Clerk event (after a valid signature).
     #[error("invalid body")]
     InvalidBody,
-    /// The body is larger than the configured limit (adapters answer 413).
+    /// The body is larger than the configured limit (answered 413).
     #[error("body too large")]
     TooLarge,
+    /// No verifier was given to the webhook extractor (answered 500).
+    #[error("no webhook verifier configured")]
+    NotConfigured,
 }
 
 impl WebhookError {
@@ -99,21 +102,8 @@ impl WebhookError {
             Self::NoMatchingSignature => "no-matching-signature",
             Self::InvalidBody => "invalid-body",
             Self::TooLarge => "body-too-large",
+            Self::NotConfigured => "webhook-verifier-missing",
         }
-    }
-
-    /// The HTTP status adapters answer: 413 for [`WebhookError::TooLarge`],
-    /// else 400.
-    pub const fn status(self) -> u16 {
-        match self {
-            Self::TooLarge => 413,
-            _ => 400,
-        }
-    }
-
-    /// The JSON body adapters answer.
-    pub fn body(self) -> serde_json::Value {
-        serde_json::json!({"error": "invalid_webhook", "reason": self.as_str()})
     }
 }
 

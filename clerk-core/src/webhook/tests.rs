@@ -142,9 +142,14 @@ fn secrets_are_checked_and_never_shown() {
         WebhookError::TooOld,
     ] {
         assert!(!e.to_string().contains("MfKQ9r8"));
-        assert_eq!(e.status(), 400);
+        assert_eq!(crate::Refusal::from(e).status(), 400);
     }
-    assert_eq!(WebhookError::TooLarge.status(), 413);
+    assert_eq!(crate::Refusal::from(WebhookError::TooLarge).status(), 413);
+    let missing = crate::Refusal::from(WebhookError::NotConfigured);
+    assert_eq!(
+        (missing.status().as_u16(), missing.reason()),
+        (500, "webhook-verifier-missing")
+    );
 }
 
 fn deliver(payload: &serde_json::Value) -> WebhookEvent {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use clerk_core::clock::{Clock, ManualClock, SystemClock};
 use clerk_core::testing::TestIssuer;
-use clerk_core::{ClerkConfig, Requirement, Verifier};
+use clerk_core::{ClerkConfig, Level, Preset, Requirement, Reverification, Verifier};
 use serde_json::{Map, Value, json};
 
 #[derive(Parser)]
@@ -171,11 +171,11 @@ fn verify(args: VerifyArgs) -> ExitCode {
     let checks: Vec<(String, Requirement)> = match args
         .checks
         .iter()
-        .map(|c| c.parse().map(|r| (c.clone(), r)))
+        .map(|c| parse_check(c).map(|r| (c.clone(), r)))
         .collect::<Result<_, _>>()
     {
         Ok(c) => c,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(e) => return usage_error(&e),
     };
     let verifier = match build_verifier(&args) {
         Ok(v) => v,
@@ -256,4 +256,91 @@ fn build_verifier(args: &VerifyArgs) -> Result<Verifier, String> {
     }
     let config = builder.build().map_err(|e| e.to_string())?;
     Verifier::new(config).map_err(|e| e.to_string())
+}
+
+/// Reads the check expressions of `clerk-token verify --check`:
+/// `role:<r>`, `permission:<p>`, `plan:<p>`, `feature:<f>`,
+/// `reverification:<strict_mfa|strict|moderate|lax>`,
+/// `reverification:<level>:<minutes>`, or `mfa`.
+fn parse_check(expr: &str) -> Result<Requirement, String> {
+    let err = || {
+        format!(
+            "invalid check expression {expr:?}: expected role:<r>, permission:<p>, plan:<p>, \
+             feature:<f>, reverification:<preset>, reverification:<level>:<minutes> or mfa"
+        )
+    };
+    if expr == "mfa" {
+        return Ok(Requirement::mfa());
+    }
+    let (kind, arg) = expr.split_once(':').ok_or_else(err)?;
+    if arg.is_empty() {
+        return Err(err());
+    }
+    match kind {
+        "role" => Ok(Requirement::role(arg)),
+        "permission" => Ok(Requirement::permission(arg)),
+        "plan" => Ok(Requirement::plan(arg)),
+        "feature" => Ok(Requirement::feature(arg)),
+        "reverification" => match arg.split_once(':') {
+            None => Preset::parse(arg)
+                .map(Requirement::reverification)
+                .ok_or_else(err),
+            Some((level, minutes)) => {
+                let level = Level::parse(level).ok_or_else(err)?;
+                let minutes = minutes.parse().map_err(|_| err())?;
+                Ok(Requirement::reverification(Reverification::new(
+                    level, minutes,
+                )))
+            }
+        },
+        _ => Err(err()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_expressions_parse() {
+        let issuer = clerk_core::testing::TestIssuer::new();
+        let clerk = clerk_core::Clerk::new(issuer.config().build().unwrap()).unwrap();
+        let token = issuer
+            .token()
+            .org("org_1", "acme", "admin")
+            .claim("pla", json!("o:pro"))
+            .claim("fva", json!([1, 1]))
+            .build();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let session = rt.block_on(clerk.verify(&token)).unwrap();
+        for (expr, want) in [
+            ("role:admin", true),
+            ("role:org:member", false),
+            ("permission:org:x:y", false),
+            ("plan:pro", true),
+            ("plan:u:pro", false),
+            ("feature:x", false),
+            ("reverification:strict", true),
+            ("reverification:strict_mfa", true),
+            ("reverification:second_factor:1", false),
+            ("reverification:second_factor:2", true),
+            ("mfa", true),
+        ] {
+            let r = parse_check(expr).unwrap();
+            assert_eq!(r.is_met_by(&session), want, "{expr}");
+        }
+        for bad in [
+            "",
+            "admin",
+            "role:",
+            "reverification:sometimes",
+            "reverification:second_factor:x",
+            "reverification:eleventh_factor:5",
+            "group:admins",
+        ] {
+            assert!(parse_check(bad).is_err(), "{bad:?}");
+        }
+    }
 }
