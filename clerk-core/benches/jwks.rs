@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clerk_core::clock::{Clock, ManualClock};
 use clerk_core::testing::{JwksServer, Reply, TEST_ISSUER, TestIssuer};
-use clerk_core::{ClerkConfig, Verifier};
+use clerk_core::{Clerk, ClerkConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
         .block_on(JwksServer::start(Reply::Json(issuer.jwks_json())))
         .unwrap();
     let clock = Arc::new(ManualClock::new(1_750_000_000));
-    let verifier = Verifier::new(
+    let verifier = Clerk::new(
         ClerkConfig::builder()
             .secret_key("sk_test_your_clerk_key_here")
             .api_url(server.base_url())

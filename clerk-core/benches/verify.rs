@@ -17,7 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clerk_core::clock::ManualClock;
 use clerk_core::testing::TestIssuer;
-use clerk_core::{Requirement, Verifier};
+use clerk_core::{Clerk, Requirement};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const NOW: i64 = 1_750_000_000;
@@ -63,8 +63,8 @@ fn bench(c: &mut Criterion) {
             .authorized_parties(["https://app.example.com"])
             .clock(clock.clone())
     };
-    let uncached = Verifier::new(config().token_cache_capacity(0).build().unwrap()).unwrap();
-    let cached = Verifier::new(config().build().unwrap()).unwrap();
+    let uncached = Clerk::new(config().token_cache_capacity(0).build().unwrap()).unwrap();
+    let cached = Clerk::new(config().build().unwrap()).unwrap();
     ready(cached.verify(&token)).unwrap();
 
     let jwk = issuer.jwk();

@@ -12,14 +12,14 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::error::ConfigError;
-use crate::keys::SecretKey;
+use crate::instance::SecretKey;
 
 /// Responses larger than this are refused.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// Why a Backend API call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
+pub(crate) enum BackendError {
     /// 401/403: the secret key was refused.
     #[error("the Backend API refused the secret key")]
     Unauthorized,
@@ -227,7 +227,7 @@ fn secs_until(now: i64, until: i64) -> Duration {
 
 /// Calls the Backend API with the secret key.
 #[derive(Clone)]
-pub struct BackendApi {
+pub(crate) struct BackendApi {
     client: reqwest::Client,
     base: String,
     authorization: HeaderValue,
@@ -248,7 +248,7 @@ impl BackendApi {
     ///
     /// # Errors
     /// When the secret cannot be an HTTP header value.
-    pub fn new(
+    pub(crate) fn new(
         client: reqwest::Client,
         api_url: &str,
         secret: &SecretKey,
@@ -260,7 +260,7 @@ impl BackendApi {
     ///
     /// # Errors
     /// When the secret cannot be an HTTP header value.
-    pub fn with_bearer(
+    pub(crate) fn with_bearer(
         client: reqwest::Client,
         api_url: &str,
         secret: &str,

@@ -133,7 +133,7 @@ impl Clerk {
             api,
             m2m_api,
             config.clock.clone(),
-            config.machine_policy,
+            config.machine_cache,
         ));
         let frontend_api_url = config.frontend_api_url().map(Arc::from);
         let machine_id = config.machine_id.as_deref().map(Arc::from);
@@ -175,9 +175,21 @@ impl Clerk {
         &self.users
     }
 
-    /// The verifier (for `prefetch`, `is_ready`, or verifying raw tokens).
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
+    /// True when a usable key set is loaded (for health checks).
+    pub fn is_ready(&self) -> bool {
+        self.verifier.is_ready()
+    }
+
+    /// Fetches the key set now, so the first request does not wait for it.
+    ///
+    /// # Errors
+    /// Why the fetch failed (Clerk's reason); requests still work and the
+    /// fetch is retried when a token needs it.
+    pub async fn prefetch(&self) -> Result<(), VerifyError> {
+        self.verifier
+            .prefetch()
+            .await
+            .map_err(|e| VerifyError::new(e.reason, e.message))
     }
 
     /// The frontend API URL, when known (for OAuth `resource_metadata`).
@@ -279,11 +291,6 @@ impl Clerk {
     /// A [`VerifyError`] with Clerk's reason string.
     pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
         self.verifier.verify(token).await
-    }
-
-    /// Authenticates a session token already taken from a request.
-    pub async fn authenticate_token(&self, token: &str) -> Auth {
-        session_auth(self.verifier.verify(token).await)
     }
 }
 

@@ -9,6 +9,7 @@
 //! assert_eq!(clock.now_unix(), 1_700_000_061);
 //! ```
 
+#[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,10 +36,12 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to; shareable between a verifier and a
 /// test through `Arc`.
 #[derive(Debug, Default)]
+#[cfg(any(test, feature = "testing"))]
 pub struct ManualClock {
     now: AtomicI64,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl ManualClock {
     /// A clock standing at `now_unix` seconds.
     pub const fn new(now_unix: i64) -> Self {
@@ -58,6 +61,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Clock for ManualClock {
     fn now_unix(&self) -> i64 {
         self.now.load(Ordering::SeqCst)

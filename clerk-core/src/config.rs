@@ -6,9 +6,9 @@
 //! `CLERK_SECRET_KEY`, `CLERK_PUBLISHABLE_KEY`, `CLERK_API_URL` and
 //! `CLERK_AUTHORIZED_PARTIES` (comma-separated), plus the key cache's
 //! `CLERK_JWKS_TTL_SECS`, `CLERK_JWKS_COOLDOWN_SECS` and
-//! `CLERK_JWKS_STALE_SECS`. The key source is the first of: a PEM key
-//! (networkless), a key set or JWKS document, your own [`KeySource`], the
-//! Backend API (secret key), the Frontend API (publishable key).
+//! `CLERK_JWKS_STALE_SECS`. The key source is a PEM key (networkless) or a
+//! JWKS document when one is set (both is an error), else the Backend API
+//! (secret key), else the Frontend API (publishable key).
 //!
 //! **Set the authorized parties.** A Clerk session token names the origin it
 //! was minted for in `azp`. Without an allow-list, a token minted for any
@@ -26,7 +26,7 @@
 //!     .authorized_parties(["https://app.example.com"])
 //!     .clock_skew(Duration::from_secs(5))
 //!     .build()?;
-//! assert_eq!(config.authorized_parties(), ["https://app.example.com"]);
+//! let clerk = clerk_core::Clerk::new(config)?;
 //! # Ok::<(), clerk_core::ConfigError>(())
 //! ```
 //!
@@ -39,8 +39,8 @@ use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
-use crate::jwks::{KeySet, KeySource, RefreshPolicy, VerifyingKey};
-use crate::keys::{PublishableKey, SecretKey};
+use crate::instance::{PublishableKey, SecretKey};
+use crate::keys::{KeyRefresh, KeySet, VerifyingKey};
 
 /// Clerk's Backend API, unless `CLERK_API_URL` says otherwise.
 pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
@@ -55,8 +55,7 @@ pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where verification keys come from.
 #[derive(Clone)]
-#[non_exhaustive]
-pub enum KeySourceConfig {
+pub(crate) enum KeySourceConfig {
     /// A fixed set: a PEM key (`CLERK_JWT_KEY`, matches any `kid`) or a
     /// static JWKS document.
     Local(KeySet),
@@ -65,8 +64,6 @@ pub enum KeySourceConfig {
     /// The Frontend API's `/.well-known/jwks.json` (host from the
     /// publishable key).
     FrontendApi,
-    /// Your own source.
-    Custom(Arc<dyn KeySource>),
 }
 
 impl fmt::Debug for KeySourceConfig {
@@ -75,7 +72,6 @@ impl fmt::Debug for KeySourceConfig {
             Self::Local(set) => f.debug_tuple("Local").field(&set.len()).finish(),
             Self::BackendApi => f.write_str("BackendApi"),
             Self::FrontendApi => f.write_str("FrontendApi"),
-            Self::Custom(s) => f.debug_tuple("Custom").field(&s.name()).finish(),
         }
     }
 }
@@ -95,13 +91,13 @@ pub struct ClerkConfig {
     pub(crate) accept_template_tokens: bool,
     pub(crate) token_cache_capacity: u64,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) refresh: RefreshPolicy,
+    pub(crate) refresh: KeyRefresh,
     pub(crate) connect_timeout: Duration,
     pub(crate) http_timeout: Duration,
     pub(crate) frontend_api_url: Option<String>,
     pub(crate) machine_secret_key: Option<String>,
     pub(crate) machine_id: Option<String>,
-    pub(crate) machine_policy: crate::machine::MachinePolicy,
+    pub(crate) machine_cache: crate::machine::MachineCache,
     pub(crate) user_cache_ttl: Duration,
     pub(crate) user_stale_window: Duration,
     /// The process's one Backend API budget, shared by every `Clerk` and
@@ -127,42 +123,46 @@ impl ClerkConfig {
     }
 
     /// Where keys come from.
-    pub fn key_source(&self) -> &KeySourceConfig {
+    #[cfg(test)]
+    pub(crate) fn key_source(&self) -> &KeySourceConfig {
         &self.key_source
     }
 
     /// The accepted `azp` values; empty means `azp` is not checked.
-    pub fn authorized_parties(&self) -> &[String] {
+    #[cfg(test)]
+    pub(crate) fn authorized_parties(&self) -> &[String] {
         &self.authorized_parties
     }
 
     /// The pinned issuer (`iss`), when known.
-    pub fn issuer(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
     }
 
     /// The Backend API base URL.
-    pub fn api_url(&self) -> &str {
+    pub(crate) fn api_url(&self) -> &str {
         &self.api_url
     }
 
     /// The secret key, when configured.
-    pub fn secret_key(&self) -> Option<&SecretKey> {
+    pub(crate) fn secret_key(&self) -> Option<&SecretKey> {
         self.secret_key.as_ref()
     }
 
     /// The publishable key, when configured.
-    pub fn publishable_key(&self) -> Option<&PublishableKey> {
+    pub(crate) fn publishable_key(&self) -> Option<&PublishableKey> {
         self.publishable_key.as_ref()
     }
 
     /// The key cache's timings.
-    pub fn refresh_policy(&self) -> RefreshPolicy {
+    #[cfg(test)]
+    pub(crate) fn refresh_policy(&self) -> KeyRefresh {
         self.refresh
     }
 
     /// The frontend API base URL (from the publishable key, or set).
-    pub fn frontend_api_url(&self) -> Option<&str> {
+    pub(crate) fn frontend_api_url(&self) -> Option<&str> {
         self.frontend_api_url.as_deref()
     }
 }
@@ -194,7 +194,6 @@ impl fmt::Debug for ClerkConfig {
 pub struct ClerkConfigBuilder {
     jwt_key: Option<String>,
     jwks_json: Option<String>,
-    key_set: Option<KeySet>,
     secret_key: Option<String>,
     publishable_key: Option<String>,
     api_url: Option<String>,
@@ -206,14 +205,13 @@ pub struct ClerkConfigBuilder {
     accept_template_tokens: bool,
     token_cache_capacity: u64,
     clock: Arc<dyn Clock>,
-    refresh: RefreshPolicy,
+    refresh: KeyRefresh,
     connect_timeout: Duration,
     http_timeout: Duration,
     frontend_api_url: Option<String>,
-    key_source: Option<Arc<dyn KeySource>>,
     machine_secret_key: Option<String>,
     machine_id: Option<String>,
-    machine_policy: crate::machine::MachinePolicy,
+    machine_cache: crate::machine::MachineCache,
     user_cache_ttl: Duration,
     user_stale_window: Duration,
     backend_budget: crate::backend::BackendBudget,
@@ -224,7 +222,6 @@ impl Default for ClerkConfigBuilder {
         Self {
             jwt_key: None,
             jwks_json: None,
-            key_set: None,
             secret_key: None,
             publishable_key: None,
             api_url: None,
@@ -236,14 +233,13 @@ impl Default for ClerkConfigBuilder {
             accept_template_tokens: false,
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
             clock: Arc::new(SystemClock),
-            refresh: RefreshPolicy::default(),
+            refresh: KeyRefresh::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             frontend_api_url: None,
-            key_source: None,
             machine_secret_key: None,
             machine_id: None,
-            machine_policy: crate::machine::MachinePolicy::default(),
+            machine_cache: crate::machine::MachineCache::default(),
             user_cache_ttl: Duration::from_secs(60),
             user_stale_window: Duration::from_secs(600),
             backend_budget: crate::backend::BackendBudget::default(),
@@ -296,8 +292,8 @@ impl ClerkConfigBuilder {
                     .map_err(|_| ConfigError::InvalidEnv(name))
             })
         };
-        let defaults = RefreshPolicy::default();
-        let refresh = RefreshPolicy {
+        let defaults = KeyRefresh::default();
+        let refresh = KeyRefresh {
             ttl: secs("CLERK_JWKS_TTL_SECS", defaults.ttl)?,
             cooldown: secs("CLERK_JWKS_COOLDOWN_SECS", defaults.cooldown)?,
             stale_window: secs("CLERK_JWKS_STALE_SECS", defaults.stale_window)?,
@@ -356,13 +352,6 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn jwks_json(mut self, json: impl Into<String>) -> Self {
         self.jwks_json = Some(json.into());
-        self
-    }
-
-    /// Verification with a key set you built.
-    #[must_use]
-    pub fn key_set(mut self, set: KeySet) -> Self {
-        self.key_set = Some(set);
         self
     }
 
@@ -479,13 +468,6 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// The whole key-cache policy at once.
-    #[must_use]
-    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
-        self.refresh = policy;
-        self
-    }
-
     /// Connect timeout for key fetches (default 3 s).
     #[must_use]
     pub fn http_connect_timeout(mut self, timeout: Duration) -> Self {
@@ -528,8 +510,8 @@ impl ClerkConfigBuilder {
 
     /// Caching and budgets of opaque machine-token verification.
     #[must_use]
-    pub fn machine_policy(mut self, policy: crate::machine::MachinePolicy) -> Self {
-        self.machine_policy = policy;
+    pub fn machine_cache(mut self, policy: crate::machine::MachineCache) -> Self {
+        self.machine_cache = policy;
         self
     }
 
@@ -558,19 +540,15 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// Your own key source (used when no PEM key or JWKS is set).
-    #[must_use]
-    pub fn key_source(mut self, source: Arc<dyn KeySource>) -> Self {
-        self.key_source = Some(source);
-        self
-    }
-
-    /// Checks everything and picks the key source: a PEM key first, then a
-    /// key set or JWKS document, then the Backend API (secret key), then the
-    /// Frontend API (publishable key).
+    /// Checks everything and picks the key source. An explicit source (a
+    /// PEM key, [`jwt_key`](Self::jwt_key), or a JWKS document,
+    /// [`jwks_json`](Self::jwks_json)) is used when set, as in Clerk's SDKs
+    /// (the secret key then serves only the Backend API); setting both is
+    /// an error. Without one, keys come from the Backend API (secret key),
+    /// else from the Frontend API (publishable key).
     ///
     /// # Errors
-    /// Invalid keys, URLs, or no key source at all.
+    /// Invalid keys or URLs, two explicit key sources, or none at all.
     pub fn build(self) -> Result<ClerkConfig, ConfigError> {
         let secret_key = self.secret_key.as_deref().map(str::parse).transpose()?;
         let publishable_key: Option<PublishableKey> = self
@@ -590,10 +568,10 @@ impl ClerkConfigBuilder {
             Some(url) => Some(checked_remote_url(&url, "frontend API URL")?),
             None => publishable_key.as_ref().map(PublishableKey::issuer),
         };
-        let key_source = if let Some(pem) = self.jwt_key {
+        let key_source = if self.jwt_key.is_some() && self.jwks_json.is_some() {
+            return Err(ConfigError::TwoKeySources);
+        } else if let Some(pem) = self.jwt_key {
             KeySourceConfig::Local(KeySet::single_any_kid(VerifyingKey::from_pem(&pem)?))
-        } else if let Some(set) = self.key_set {
-            KeySourceConfig::Local(set)
         } else if let Some(json) = self.jwks_json {
             let (set, _) = KeySet::from_jwks_json(json.as_bytes())?;
             if set.is_empty() {
@@ -602,8 +580,6 @@ impl ClerkConfigBuilder {
                 ));
             }
             KeySourceConfig::Local(set)
-        } else if let Some(source) = self.key_source {
-            KeySourceConfig::Custom(source)
         } else if secret_key.is_some() {
             KeySourceConfig::BackendApi
         } else if publishable_key.is_some() {
@@ -644,8 +620,8 @@ impl ClerkConfigBuilder {
             machine_id: self.machine_id,
             user_stale_window: self.user_stale_window,
             gate,
-            http: crate::jwks::http_client(self.connect_timeout, self.http_timeout)?,
-            machine_policy: self.machine_policy,
+            http: crate::keys::http_client(self.connect_timeout, self.http_timeout)?,
+            machine_cache: self.machine_cache,
             user_cache_ttl: self.user_cache_ttl,
         })
     }
@@ -848,7 +824,7 @@ mod tests {
         let p = c.refresh_policy();
         assert_eq!((p.ttl, p.cooldown, p.stale_window), (60, 0, 120));
         assert_eq!(c.frontend_api_url(), Some("https://clerk.example.com"));
-        let d = RefreshPolicy::default();
+        let d = KeyRefresh::default();
         assert_eq!((d.ttl, d.cooldown, d.stale_window), (3600, 300, 86_400));
         for bad in ["-1", "1.5", "soon"] {
             assert_eq!(

@@ -174,6 +174,10 @@ pub enum ConfigError {
         "no key source configured: set CLERK_JWT_KEY, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY"
     )]
     NoKeySource,
+    /// Both a PEM key and a JWKS document were given: which one verifies
+    /// must not be a silent pick.
+    #[error("two key sources configured: set either a PEM key (CLERK_JWT_KEY) or a JWKS document")]
+    TwoKeySources,
     /// The publishable key does not have Clerk's `pk_test_`/`pk_live_` shape.
     #[error("invalid publishable key: {0}")]
     InvalidPublishableKey(&'static str),

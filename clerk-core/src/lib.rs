@@ -8,15 +8,15 @@
 //! and answers Clerk's `has()` questions with [`Requirement`]s.
 //!
 //! ```
-//! use clerk_core::{ClerkConfig, Requirement, Verifier, testing::TestIssuer};
+//! use clerk_core::{Clerk, Requirement, testing::TestIssuer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! // In production: `Verifier::from_env()?` reads CLERK_JWT_KEY and friends.
+//! // In production: `Clerk::from_env()?` reads CLERK_JWT_KEY and friends.
 //! let issuer = TestIssuer::new();
-//! let verifier = Verifier::new(issuer.config().build()?)?;
+//! let clerk = Clerk::new(issuer.config().build()?)?;
 //!
 //! let token = issuer.token().org("org_1", "acme", "admin").build();
-//! let session = verifier.verify(&token).await?;
+//! let session = clerk.verify(&token).await?;
 //! assert!(Requirement::role("org:admin").is_met_by(&session));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
@@ -27,33 +27,34 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod authorize;
-pub mod backend;
+mod backend;
 pub mod claims;
 pub mod clerk;
 pub mod clock;
 pub mod config;
 pub mod error;
+mod instance;
 mod json;
-pub mod jwks;
-pub mod keys;
+mod keys;
 pub mod machine;
 pub mod protect;
 pub mod request;
 pub mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod token;
+mod token;
 pub mod users;
-pub mod verify;
+mod verify;
 pub mod webhook;
 
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
+pub use backend::BackendBudget;
 pub use claims::SessionClaims;
 pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
-pub use machine::{AcceptsToken, MachineAuth, TokenType};
+pub use machine::{AcceptsToken, MachineAuth, MachineCache, TokenType};
 pub use protect::{Decision, Protect, Refusal};
 pub use request::{Auth, SignedOutReason};
 pub use routes::RouteMatcher;
-pub use verify::{Session, Verifier};
+pub use verify::Session;

@@ -303,7 +303,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 /// ([`BackendBudget`](crate::backend::BackendBudget)), of which machine
 /// tokens may use half.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MachinePolicy {
+pub struct MachineCache {
     /// How long a verified token is remembered, at most (default 60 s; never
     /// past the token's own expiry).
     pub ttl: Duration,
@@ -316,7 +316,7 @@ pub struct MachinePolicy {
     pub stale_window: Duration,
 }
 
-impl Default for MachinePolicy {
+impl Default for MachineCache {
     fn default() -> Self {
         Self {
             ttl: Duration::from_secs(60),
@@ -361,7 +361,7 @@ type Cache = moka::future::Cache<String, Answer, foldhash::fast::RandomState>;
 /// refusals briefly, outages not at all.
 struct OutcomeExpiry {
     clock: Arc<dyn Clock>,
-    policy: MachinePolicy,
+    policy: MachineCache,
 }
 
 impl Expiry<String, Answer> for OutcomeExpiry {
@@ -391,7 +391,7 @@ fn secs(d: Duration) -> i64 {
 }
 
 /// Verifies opaque machine tokens with the Backend API.
-pub struct MachineVerifier {
+pub(crate) struct MachineVerifier {
     api: Option<BackendApi>,
     m2m_api: Option<BackendApi>,
     cache: Cache,
@@ -399,7 +399,7 @@ pub struct MachineVerifier {
     /// cannot be asked.
     recent: moka::sync::Cache<String, (Arc<MachineAuth>, i64), foldhash::fast::RandomState>,
     clock: Arc<dyn Clock>,
-    policy: MachinePolicy,
+    policy: MachineCache,
 }
 
 impl fmt::Debug for MachineVerifier {
@@ -418,11 +418,11 @@ const fn backend_unavailable(message: &'static str) -> VerifyError {
 impl MachineVerifier {
     /// A verifier calling `api` (secret key), and `m2m_api` (machine
     /// secret key) for M2M tokens when given.
-    pub fn new(
+    pub(crate) fn new(
         api: Option<BackendApi>,
         m2m_api: Option<BackendApi>,
         clock: Arc<dyn Clock>,
-        policy: MachinePolicy,
+        policy: MachineCache,
     ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(10_000)
@@ -450,7 +450,7 @@ impl MachineVerifier {
     /// # Errors
     /// `token-invalid` (unknown), `token-revoked`, `token-expired`, or
     /// `backend-api-unavailable` / `secret-key-invalid` (503).
-    pub async fn verify(&self, token: &str, kind: TokenType) -> Outcome {
+    pub(crate) async fn verify(&self, token: &str, kind: TokenType) -> Outcome {
         if !has_opaque_shape(token, kind) {
             return Err(VerifyError::new(
                 ErrorReason::TokenInvalid,

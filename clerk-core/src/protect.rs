@@ -217,6 +217,10 @@ impl Refusal {
         Self::new(Cause::SignedOut(reason))
     }
 
+    pub(crate) fn malformed_path() -> Self {
+        Self::new(Cause::MalformedPath)
+    }
+
     pub(crate) fn forbidden() -> Self {
         Self::new(Cause::Forbidden)
     }
@@ -564,7 +568,7 @@ impl Protect {
             return self.refuse(Cause::MalformedMethod, headers);
         };
         if let Some(routes) = &i.routes {
-            match routes.matches(&method, path) {
+            match routes.try_match(&method, path) {
                 Err(_) => return self.refuse(Cause::MalformedPath, headers),
                 Ok(false) => return Decision::ready(Ok(())),
                 Ok(true) => {}

@@ -39,9 +39,9 @@ use crate::machine::MachineAuth;
 use crate::verify::Session;
 
 /// Header values longer than this are refused.
-pub const MAX_HEADER_LEN: usize = 16 * 1024;
+pub(crate) const MAX_HEADER_LEN: usize = 16 * 1024;
 /// Clerk's session cookie.
-pub const SESSION_COOKIE: &str = "__session";
+pub(crate) const SESSION_COOKIE: &str = "__session";
 
 /// Where a token was found, or why none could be read. Its `Debug` never
 /// shows the token.
@@ -70,7 +70,7 @@ impl std::fmt::Debug for Extracted<'_> {
 
 /// The suffix Clerk appends to cookie names for an instance: the first 8
 /// characters of base64url(SHA-1(publishable key)).
-pub fn cookie_suffix(publishable_key: &str) -> String {
+pub(crate) fn cookie_suffix(publishable_key: &str) -> String {
     let hash = digest::digest(
         &digest::SHA1_FOR_LEGACY_USE_ONLY,
         publishable_key.as_bytes(),

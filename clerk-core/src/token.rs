@@ -5,14 +5,14 @@
 //! must be JSON objects with no duplicate member names (at any depth), `crit`
 //! and `cty` are refused, `typ` must be absent or `JWT`, and key-locating
 //! header fields (`jku`, `x5u`, `jwk`, `x5c`) are never read. The signature is
-//! not checked here; see [`crate::verify`].
+//! not checked here; see `verify.rs`.
 //!
 //! ```
-//! use clerk_core::{ErrorReason, Verifier, testing::TestIssuer};
+//! use clerk_core::{Clerk, ErrorReason, testing::TestIssuer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let issuer = TestIssuer::new();
-//! let verifier = Verifier::new(issuer.config().build()?)?;
+//! let verifier = Clerk::new(issuer.config().build()?)?;
 //! // Refused before the signature is looked at: a `crit` header, two segments.
 //! let crit = issuer.token().header("crit", vec!["exp"]).build();
 //! for token in [crit.as_str(), "a.b"] {
@@ -31,25 +31,26 @@ use crate::error::{ErrorReason, VerifyError};
 use crate::json::{Field, Fields};
 
 /// Tokens longer than this many bytes are refused before any other work.
-pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 // Token categories (`cat`), from `@clerk/backend` (`JWT_CATEGORY_*` and
 // `isNonSessionJwtCategory`, kept in sync there with clerk_go's
 // `pkg/jwt/jwt.go`). They are read as allow-lists: a category this crate
 // does not know is not a session token.
 /// The header `cat` of Clerk's session tokens.
-pub const CATEGORY_SESSION: &str = "cl_B7d4PD111AAA";
+pub(crate) const CATEGORY_SESSION: &str = "cl_B7d4PD111AAA";
 /// The header `cat` of Clerk's machine-to-machine tokens.
-pub const CATEGORY_M2M: &str = "cl_B7d4PD333AAA";
+pub(crate) const CATEGORY_M2M: &str = "cl_B7d4PD333AAA";
 /// The header `cat` of Clerk's JWT-template tokens.
-pub const CATEGORY_JWT_TEMPLATE: &str = "cl_B7d4PD222AAA";
+#[cfg(test)]
+pub(crate) const CATEGORY_JWT_TEMPLATE: &str = "cl_B7d4PD222AAA";
 /// The header `cat` that instances with `use_ignore_jwt_cat` stamp on every
 /// token class: it says nothing about the kind, so it is read as absent.
-pub const CATEGORY_IGNORE: &str = "cl_I7d4PD111III";
+pub(crate) const CATEGORY_IGNORE: &str = "cl_I7d4PD111III";
 
 /// The RSA PKCS#1 v1.5 signature algorithms a Clerk session token may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
+pub(crate) enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (what Clerk issues).
     Rs256,
     /// RSASSA-PKCS1-v1_5 with SHA-384.
@@ -60,7 +61,7 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Reads a JOSE `alg` name; anything but `RS256`/`RS384`/`RS512` is `None`.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
             "RS256" => Some(Self::Rs256),
             "RS384" => Some(Self::Rs384),
@@ -70,7 +71,7 @@ impl Algorithm {
     }
 
     /// The JOSE name, e.g. `"RS256"`.
-    pub const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Self::Rs256 => "RS256",
             Self::Rs384 => "RS384",

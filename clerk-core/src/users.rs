@@ -249,7 +249,7 @@ fn cache<T: Send + Sync + 'static>(capacity: u64) -> Cache<T> {
 impl UserDirectory {
     /// Lookups through `api` (none: every lookup is `NotConfigured`),
     /// fresh for `ttl`, by `clock`.
-    pub fn new(api: Option<BackendApi>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
+    pub(crate) fn new(api: Option<BackendApi>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
         Self {
             api,
             users: cache(10_000),
@@ -265,7 +265,7 @@ impl UserDirectory {
     /// Serves a record up to `window` past its freshness while the Backend
     /// API is rate limited or down (default 600 s), instead of failing.
     #[must_use]
-    pub fn with_stale_window(mut self, window: Duration) -> Self {
+    pub(crate) fn with_stale_window(mut self, window: Duration) -> Self {
         self.stale_window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
         self
     }

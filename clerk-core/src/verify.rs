@@ -9,12 +9,12 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use clerk_core::{ClerkConfig, ErrorReason, Verifier, clock::ManualClock, testing::TestIssuer};
+//! use clerk_core::{Clerk, ErrorReason, clock::ManualClock, testing::TestIssuer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let issuer = TestIssuer::new();
 //! let clock = Arc::new(ManualClock::new(1_700_000_000));
-//! let verifier = Verifier::new(issuer.config().clock(clock.clone()).build()?)?;
+//! let verifier = Clerk::new(issuer.config().clock(clock.clone()).build()?)?;
 //!
 //! let token = issuer.token().issued_at(1_700_000_000).org("org_1", "acme", "admin").build();
 //! let session = verifier.verify(&token).await?;
@@ -40,7 +40,7 @@ use crate::claims::{SessionClaims, SessionStatus, parse_claims};
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
-use crate::jwks::{
+use crate::keys::{
     BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, VerifyingKey,
 };
 use crate::machine::{MachineAuth, TokenType};
@@ -122,7 +122,7 @@ type TokenCache = Cache<Box<str>, Arc<Session>, foldhash::fast::RandomState>;
 
 /// Verifies Clerk session tokens. Cheap to clone; share one per process.
 #[derive(Clone)]
-pub struct Verifier {
+pub(crate) struct Verifier {
     inner: Arc<Inner>,
 }
 
@@ -134,10 +134,10 @@ struct Inner {
     /// `keys.losses()` when the cache was last cleared for a lost key.
     seen_losses: AtomicU64,
     clock: Arc<dyn Clock>,
-    policy: Policy,
+    rules: ClaimRules,
 }
 
-struct Policy {
+struct ClaimRules {
     skew: i64,
     authorized_parties: Vec<String>,
     audience: Vec<String>,
@@ -168,15 +168,6 @@ impl Expiry<Box<str>, Arc<Session>> for UntilExpiry {
 }
 
 impl Verifier {
-    /// A verifier for `config`. Remote key sources fetch nothing until the
-    /// first token or [`Verifier::prefetch`].
-    ///
-    /// # Errors
-    /// When the HTTP client for a remote key source cannot be built.
-    pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
-        Self::with_users(config, None)
-    }
-
     /// A verifier whose sessions fetch their user's record from `users`.
     pub(crate) fn with_users(
         config: ClerkConfig,
@@ -187,7 +178,6 @@ impl Verifier {
         };
         let keys = match &config.key_source {
             KeySourceConfig::Local(set) => KeyStore::fixed(set.clone()),
-            KeySourceConfig::Custom(source) => remote(source.clone()),
             KeySourceConfig::BackendApi => {
                 let secret = config.secret_key.as_ref().ok_or(ConfigError::NoKeySource)?;
                 let api = BackendApi::new(config.http.clone(), &config.api_url, secret)?
@@ -218,7 +208,7 @@ impl Verifier {
                 cache,
                 seen_losses: AtomicU64::new(0),
                 clock: config.clock,
-                policy: Policy {
+                rules: ClaimRules {
                     skew: config.skew_secs,
                     authorized_parties: config.authorized_parties,
                     audience: config.audience,
@@ -230,19 +220,11 @@ impl Verifier {
         })
     }
 
-    /// A verifier configured from the environment ([`ClerkConfig::from_env`]).
-    ///
-    /// # Errors
-    /// See [`ClerkConfig::from_env`].
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::new(ClerkConfig::from_env()?)
-    }
-
     /// Verifies a session token.
     ///
     /// # Errors
     /// A [`VerifyError`] with Clerk's reason string.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
+    pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
         if let Some(result) = self.verify_ready(token) {
             return result;
         }
@@ -274,7 +256,7 @@ impl Verifier {
                 cache.invalidate_all();
             }
             if let Some(hit) = cache.get(token) {
-                return Some(inner.policy.check_times(&hit, now).map(|()| hit));
+                return Some(inner.rules.check_times(&hit, now).map(|()| hit));
             }
         }
         let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
@@ -336,7 +318,7 @@ impl Verifier {
             Ok(c) => c.with_payload(parsed.payload),
             Err(e) => return Some(Err(e)),
         };
-        Some(self.inner.policy.check_claims(&claims, now).map(|()| {
+        Some(self.inner.rules.check_claims(&claims, now).map(|()| {
             Arc::new(Session {
                 claims,
                 key_id: parsed.header.kid,
@@ -352,7 +334,7 @@ impl Verifier {
     /// # Errors
     /// As [`Verifier::verify`]; `token-type-mismatch` for a session token or
     /// an M2M token whose `sub` is not a machine.
-    pub async fn verify_machine_jwt(
+    pub(crate) async fn verify_machine_jwt(
         &self,
         token: &str,
         kind: TokenType,
@@ -389,7 +371,7 @@ impl Verifier {
         let claims = SessionClaims::from_fields(parse_claims(&parsed.payload)?)?
             .with_payload(parsed.payload.clone());
         let now = self.inner.clock.now_unix();
-        self.inner.policy.check_machine(&claims, now, kind)?;
+        self.inner.rules.check_machine(&claims, now, kind)?;
         if kind == TokenType::M2mToken && !claims.user_id().starts_with("mch_") {
             return Err(VerifyError::new(
                 ErrorReason::TokenTypeMismatch,
@@ -404,20 +386,8 @@ impl Verifier {
         ))
     }
 
-    /// Forgets every verified token (e.g. after a key was removed).
-    pub fn clear_token_cache(&self) {
-        if let Some(cache) = &self.inner.cache {
-            cache.invalidate_all();
-        }
-    }
-
-    /// The key store behind this verifier.
-    pub fn keys(&self) -> &KeyStore {
-        &self.inner.keys
-    }
-
     /// True when a usable key set is loaded (for health checks).
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.inner.keys.is_ready()
     }
 
@@ -425,7 +395,7 @@ impl Verifier {
     ///
     /// # Errors
     /// Why the fetch failed; the verifier still works and retries later.
-    pub async fn prefetch(&self) -> Result<(), KeyFetchError> {
+    pub(crate) async fn prefetch(&self) -> Result<(), KeyFetchError> {
         self.inner.keys.prefetch().await
     }
 }
@@ -438,7 +408,7 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-impl Policy {
+impl ClaimRules {
     #[allow(clippy::cast_precision_loss)] // seconds since the epoch fit f64 exactly
     fn check_times(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
         let earliest = now.saturating_sub(self.skew) as f64;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clerk_core::clock::{Clock, ManualClock};
 use clerk_core::testing::{JwksServer, Reply, TEST_AUTHORIZED_PARTY, TestIssuer};
-use clerk_core::{ClerkConfig, ClerkConfigBuilder, ErrorReason, Verifier};
+use clerk_core::{Clerk, ClerkConfig, ClerkConfigBuilder, ErrorReason};
 use serde_json::json;
 
 const T0: i64 = 1_750_000_000;
@@ -41,8 +41,8 @@ impl Fixture {
             .http_timeout(Duration::from_secs(5))
     }
 
-    fn verifier(&self) -> Verifier {
-        Verifier::new(self.config().build().unwrap()).unwrap()
+    fn verifier(&self) -> Clerk {
+        Clerk::new(self.config().build().unwrap()).unwrap()
     }
 
     fn token(&self, issuer: &TestIssuer) -> String {
@@ -50,7 +50,7 @@ impl Fixture {
     }
 }
 
-async fn reason(v: &Verifier, token: &str) -> ErrorReason {
+async fn reason(v: &Clerk, token: &str) -> ErrorReason {
     v.verify(token).await.unwrap_err().reason()
 }
 
@@ -97,7 +97,7 @@ async fn unknown_kid_storm_rotation_and_cooldown() {
 async fn known_kids_hit_the_cache_without_fetching() {
     let issuer = TestIssuer::new();
     let f = Fixture::new(Reply::Json(jwks(&[&issuer]))).await;
-    let v = Verifier::new(f.config().token_cache_capacity(0).build().unwrap()).unwrap();
+    let v = Clerk::new(f.config().token_cache_capacity(0).build().unwrap()).unwrap();
     assert!(!v.is_ready(), "nothing fetched before the first token");
     for _ in 0..20 {
         v.verify(&f.token(&issuer)).await.unwrap();
@@ -115,7 +115,7 @@ async fn known_kids_hit_the_cache_without_fetching() {
 async fn outage_serves_last_good_keys_for_the_stale_window() {
     let issuer = TestIssuer::new();
     let f = Fixture::new(Reply::Json(jwks(&[&issuer]))).await;
-    let v = Verifier::new(
+    let v = Clerk::new(
         f.config()
             .jwks_ttl(Duration::from_secs(3600))
             .jwks_stale_window(Duration::from_secs(86_400))
@@ -229,7 +229,7 @@ async fn backoff_limits_fetches_while_the_endpoint_is_down() {
 async fn a_hanging_endpoint_is_cut_off_by_the_timeout() {
     let issuer = TestIssuer::new();
     let f = Fixture::new(Reply::Hang).await;
-    let v = Verifier::new(
+    let v = Clerk::new(
         f.config()
             .http_timeout(Duration::from_millis(300))
             .build()
@@ -262,7 +262,7 @@ async fn the_secret_key_goes_only_to_the_backend_api() {
     let fapi = JwksServer::start(Reply::Json(jwks(&[&issuer])))
         .await
         .unwrap();
-    let v = Verifier::new(
+    let v = Clerk::new(
         ClerkConfig::builder()
             .publishable_key(clerk_core::testing::publishable_key_for(
                 "clerk.example.com",
@@ -349,7 +349,7 @@ async fn prefetch_and_readiness() {
     let v = f.verifier();
     assert!(!v.is_ready());
     let e = v.prefetch().await.unwrap_err();
-    assert_eq!(e.reason, ErrorReason::JwkRemoteFailedToLoad);
+    assert_eq!(e.reason(), ErrorReason::JwkRemoteFailedToLoad);
     f.server.set_reply(Reply::Json(jwks(&[&issuer])));
     v.prefetch().await.unwrap();
     assert!(v.is_ready());

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use clerk_core::clock::ManualClock;
 use clerk_core::testing::{TEST_AUTHORIZED_PARTY, TestIssuer};
-use clerk_core::token::Algorithm;
-use clerk_core::{ClerkConfig, ClerkConfigBuilder, ErrorReason, Verifier};
+use clerk_core::{Clerk, ClerkConfig, ClerkConfigBuilder, ErrorReason};
 use serde_json::json;
 
 const NOW: i64 = 1_750_000_000;
@@ -30,8 +29,8 @@ impl Fixture {
         self.issuer.config().clock(self.clock.clone())
     }
 
-    fn verifier(&self) -> Verifier {
-        Verifier::new(self.config().build().unwrap()).unwrap()
+    fn verifier(&self) -> Clerk {
+        Clerk::new(self.config().build().unwrap()).unwrap()
     }
 
     fn token(&self) -> clerk_core::testing::TokenBuilder<'_> {
@@ -39,7 +38,7 @@ impl Fixture {
     }
 }
 
-async fn reason(v: &Verifier, token: &str) -> ErrorReason {
+async fn reason(v: &Clerk, token: &str) -> ErrorReason {
     match v.verify(token).await {
         Ok(s) => panic!("expected a rejection, got a session for {}", s.user_id()),
         Err(e) => {
@@ -114,7 +113,7 @@ async fn token_invalid_authorized_parties() {
         ErrorReason::TokenInvalidAuthorizedParties
     );
     // Without an allow-list, azp is not checked.
-    let open = Verifier::new(
+    let open = Clerk::new(
         f.config()
             .authorized_parties(Vec::<String>::new())
             .build()
@@ -172,13 +171,10 @@ async fn token_verification_failed() {
     let f = Fixture::new();
     let v = f.verifier();
     let cases = [
-        (
-            "alg differs from key",
-            f.token().algorithm(Algorithm::Rs384).build(),
-        ),
+        ("alg differs from key", f.token().algorithm("RS384").build()),
         (
             "alg RS512 vs RS256 key",
-            f.token().algorithm(Algorithm::Rs512).build(),
+            f.token().algorithm("RS512").build(),
         ),
         (
             "string exp",
@@ -259,7 +255,7 @@ async fn jwk_kid_mismatch() {
 #[tokio::test]
 async fn pem_mode_ignores_kid() {
     let f = Fixture::new();
-    let v = Verifier::new(
+    let v = Clerk::new(
         ClerkConfig::builder()
             .jwt_key(f.issuer.public_key_pem())
             .clock(f.clock.clone())
@@ -276,7 +272,7 @@ async fn pem_mode_ignores_kid() {
         .lines()
         .filter(|l| !l.starts_with("-----"))
         .collect();
-    let v = Verifier::new(
+    let v = Clerk::new(
         ClerkConfig::builder()
             .jwt_key(bare)
             .clock(f.clock.clone())
@@ -306,7 +302,7 @@ async fn token_invalid_issuer() {
 #[tokio::test]
 async fn issuer_pinned_from_publishable_key() {
     let f = Fixture::new();
-    let v = Verifier::new(
+    let v = Clerk::new(
         ClerkConfig::builder()
             .jwt_key(f.issuer.public_key_pem())
             .publishable_key(clerk_core::testing::publishable_key_for(
@@ -341,7 +337,7 @@ async fn token_type_mismatch() {
         );
     }
     // Opt-in: template tokens accepted.
-    let v = Verifier::new(f.config().accept_template_tokens(true).build().unwrap()).unwrap();
+    let v = Clerk::new(f.config().accept_template_tokens(true).build().unwrap()).unwrap();
     let s = v
         .verify(&f.token().without_session().build())
         .await
@@ -354,7 +350,7 @@ async fn pending_sessions_are_signed_out_unless_accepted() {
     let f = Fixture::new();
     let t = f.token().pending().build();
     assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::SessionPending);
-    let v = Verifier::new(f.config().accept_pending_sessions(true).build().unwrap()).unwrap();
+    let v = Clerk::new(f.config().accept_pending_sessions(true).build().unwrap()).unwrap();
     assert_eq!(v.verify(&t).await.unwrap().status().as_str(), "pending");
     let t = f.token().claim("sts", "revoked").build();
     assert_eq!(reason(&v, &t).await, ErrorReason::TokenVerificationFailed);
@@ -363,7 +359,7 @@ async fn pending_sessions_are_signed_out_unless_accepted() {
 #[tokio::test]
 async fn audience_is_checked_only_when_configured_and_present() {
     let f = Fixture::new();
-    let v = Verifier::new(f.config().audience(["api-a", "api-b"]).build().unwrap()).unwrap();
+    let v = Clerk::new(f.config().audience(["api-a", "api-b"]).build().unwrap()).unwrap();
     assert!(
         v.verify(&f.token().build()).await.is_ok(),
         "no aud: not checked"
@@ -398,7 +394,7 @@ async fn audience_is_checked_only_when_configured_and_present() {
 #[tokio::test]
 async fn skew_boundaries() {
     let f = Fixture::new();
-    let v = Verifier::new(
+    let v = Clerk::new(
         f.config()
             .clock_skew(Duration::from_secs(5))
             .token_cache_capacity(0)
@@ -445,15 +441,13 @@ async fn duplicate_claims_with_a_valid_signature_are_invalid() {
         f.issuer.issuer(),
         TEST_AUTHORIZED_PARTY
     );
-    let t = f
-        .issuer
-        .sign_bytes(Algorithm::Rs256, header, payload.as_bytes());
+    let t = f.issuer.sign_bytes("RS256", header, payload.as_bytes());
     assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenInvalid);
     let dup_header = br#"{"alg":"RS256","kid":"ins_test","kid":"other"}"#;
     let ok_payload = f.token().payload().to_string();
     let t = f
         .issuer
-        .sign_bytes(Algorithm::Rs256, dup_header, ok_payload.as_bytes());
+        .sign_bytes("RS256", dup_header, ok_payload.as_bytes());
     assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenInvalid);
 }
 
@@ -478,7 +472,7 @@ async fn rs384_and_rs512_keys_from_jwks() {
     let f = Fixture::new();
     let mut jwk = f.issuer.jwk();
     jwk["alg"] = json!("RS512");
-    let v = Verifier::new(
+    let v = Clerk::new(
         ClerkConfig::builder()
             .jwks_json(json!({ "keys": [jwk] }).to_string())
             .clock(f.clock.clone())
@@ -486,42 +480,38 @@ async fn rs384_and_rs512_keys_from_jwks() {
             .unwrap(),
     )
     .unwrap();
-    let t = f.token().algorithm(Algorithm::Rs512).build();
+    let t = f.token().algorithm("RS512").build();
     assert!(v.verify(&t).await.is_ok());
     let t = f.token().build(); // RS256 token, RS512 key
     assert_eq!(reason(&v, &t).await, ErrorReason::TokenVerificationFailed);
 }
 
+/// A JWKS with keys that cannot be used still verifies with the good ones
+/// (the per-key checks are unit tests of the key set).
 #[tokio::test]
 async fn jwks_skips_bad_keys_without_failing_the_set() {
     let f = Fixture::new();
     let good = f.issuer.jwk();
     let mut enc = good.clone();
     enc["use"] = json!("enc");
-    let mut ec = good.clone();
-    ec["kty"] = json!("EC");
-    let mut bad_n = good.clone();
-    bad_n["n"] = json!("!!!");
     let mut small = good.clone();
     small["n"] = json!("AQAB");
-    let mut ps = good.clone();
-    ps["alg"] = json!("PS256");
-    let mut no_kid = good.clone();
-    no_kid.as_object_mut().unwrap().remove("kid");
-    // Leading zero bytes in n are stripped.
     let n = base64_url_decode(good["n"].as_str().unwrap());
     let mut padded_n = vec![0u8, 0u8];
     padded_n.extend_from_slice(&n);
     let mut zero_padded = good.clone();
     zero_padded["kid"] = json!("padded");
     zero_padded["n"] = json!(base64_url_encode(&padded_n));
-    let doc = json!({ "keys": [enc, ec, bad_n, small, ps, no_kid, "junk", good, zero_padded] });
-    let (set, report) =
-        clerk_core::jwks::KeySet::from_jwks_json(doc.to_string().as_bytes()).unwrap();
-    assert_eq!(report.accepted, 2);
-    assert_eq!(report.skipped, 7);
-    assert_eq!(set.kids().collect::<Vec<_>>(), ["ins_test", "padded"]);
-    let v = Verifier::new(f.config().key_set(set).build().unwrap()).unwrap();
+    let doc = json!({ "keys": [enc, small, "junk", good, zero_padded] });
+    let v = Clerk::new(
+        ClerkConfig::builder()
+            .jwks_json(doc.to_string())
+            .issuer(f.issuer.issuer())
+            .clock(f.clock.clone())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(v.verify(&f.token().build()).await.is_ok());
     assert!(
         v.verify(&f.token().header("kid", "padded").build())
@@ -571,15 +561,13 @@ async fn cache_hit_rechecks_expiry() {
 }
 
 #[tokio::test]
-async fn cache_can_be_cleared_and_disabled() {
+async fn cache_can_be_disabled() {
     let f = Fixture::new();
-    let v = f.verifier();
     let t = f.token().build();
-    let first = v.verify(&t).await.unwrap();
-    v.clear_token_cache();
-    let again = v.verify(&t).await.unwrap();
-    assert!(!Arc::ptr_eq(&first, &again), "cleared cache verifies again");
-    let off = Verifier::new(f.config().token_cache_capacity(0).build().unwrap()).unwrap();
+    let on = f.verifier();
+    let first = on.verify(&t).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &on.verify(&t).await.unwrap()));
+    let off = Clerk::new(f.config().token_cache_capacity(0).build().unwrap()).unwrap();
     let a = off.verify(&t).await.unwrap();
     let b = off.verify(&t).await.unwrap();
     assert!(!Arc::ptr_eq(&a, &b));

@@ -3,11 +3,11 @@
 //! and a local key endpoint ([`JwksServer`]) for tests of remote key sets.
 //!
 //! ```
-//! use clerk_core::{Verifier, testing::TestIssuer};
+//! use clerk_core::{Clerk, testing::TestIssuer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let issuer = TestIssuer::new();
-//! let verifier = Verifier::new(issuer.config().build()?)?;
+//! let verifier = Clerk::new(issuer.config().build()?)?;
 //! let token = issuer
 //!     .token()
 //!     .user("user_42")
@@ -233,14 +233,17 @@ impl TestIssuer {
             .and_then(Algorithm::from_name)
             .unwrap_or(Algorithm::Rs256);
         self.sign_bytes(
-            alg,
+            alg.name(),
             header.to_string().as_bytes(),
             payload.to_string().as_bytes(),
         )
     }
 
-    /// Signs raw header and payload bytes (for duplicate-member tests).
-    pub fn sign_bytes(&self, alg: Algorithm, header: &[u8], payload: &[u8]) -> String {
+    /// Signs raw header and payload bytes (for duplicate-member tests)
+    /// with `alg` (`"RS256"`, `"RS384"` or `"RS512"`; any other name signs
+    /// with RS256).
+    pub fn sign_bytes(&self, alg: &str, header: &[u8], payload: &[u8]) -> String {
+        let alg = Algorithm::from_name(alg).unwrap_or(Algorithm::Rs256);
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header),
@@ -435,9 +438,11 @@ impl<'a> TokenBuilder<'a> {
         self
     }
 
-    /// Signs with RS384 or RS512 instead of RS256 (the header says so too).
+    /// Signs with `"RS384"` or `"RS512"` instead of RS256 (the header says
+    /// so too); any other name keeps RS256.
     #[must_use]
-    pub fn algorithm(mut self, alg: Algorithm) -> Self {
+    pub fn algorithm(mut self, alg: &str) -> Self {
+        let alg = Algorithm::from_name(alg).unwrap_or(Algorithm::Rs256);
         self.alg = alg;
         self.header.insert("alg".into(), alg.name().into());
         self

@@ -107,9 +107,9 @@ pub async fn start_from_env() -> Result<(AppState, std::net::SocketAddr), Box<dy
     if state.dev.is_some() {
         tracing::warn!("DEV MODE: verifying tokens signed by a throwaway local key");
         state.print_dev_banner(port);
-    } else if let Err(e) = state.clerk.verifier().prefetch().await {
+    } else if let Err(e) = state.clerk.prefetch().await {
         tracing::warn!(
-            reason = e.reason.as_str(),
+            reason = e.reason().as_str(),
             "could not prefetch Clerk keys; will retry"
         );
     }

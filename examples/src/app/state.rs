@@ -132,6 +132,6 @@ impl AppState {
 
     /// `GET /health`.
     pub fn health(&self) -> Value {
-        json!({"status": "ok", "keys_ready": self.clerk.verifier().is_ready()})
+        json!({"status": "ok", "keys_ready": self.clerk.is_ready()})
     }
 }

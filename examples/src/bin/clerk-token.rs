@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use clerk_core::clock::{Clock, ManualClock, SystemClock};
 use clerk_core::testing::TestIssuer;
-use clerk_core::{ClerkConfig, Level, Preset, Requirement, Reverification, Verifier};
+use clerk_core::{Clerk, ClerkConfig, Level, Preset, Requirement, Reverification};
 use serde_json::{Map, Value, json};
 
 #[derive(Parser)]
@@ -228,7 +228,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
     }
 }
 
-fn build_verifier(args: &VerifyArgs) -> Result<Verifier, String> {
+fn build_verifier(args: &VerifyArgs) -> Result<Clerk, String> {
     let clock: Arc<dyn Clock> = match args.now {
         Some(now) => Arc::new(ManualClock::new(now)),
         None => Arc::new(SystemClock),
@@ -255,7 +255,7 @@ fn build_verifier(args: &VerifyArgs) -> Result<Verifier, String> {
         builder = builder.issuer(issuer.clone());
     }
     let config = builder.build().map_err(|e| e.to_string())?;
-    Verifier::new(config).map_err(|e| e.to_string())
+    Clerk::new(config).map_err(|e| e.to_string())
 }
 
 /// Reads the check expressions of `clerk-token verify --check`:

@@ -5,13 +5,13 @@
 #![allow(clippy::print_stdout)] // a demo talks on stdout
 
 use clerk_core::testing::TestIssuer;
-use clerk_core::{Preset, Requirement, Verifier};
+use clerk_core::{Clerk, Preset, Requirement};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("clerk-core demo: throwaway RSA key, no network, no Clerk account\n");
     let issuer = TestIssuer::new();
-    let verifier = Verifier::new(issuer.config().build()?)?;
+    let verifier = Clerk::new(issuer.config().build()?)?;
 
     let personas = [
         (

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use aws_lc_rs::rsa::{PublicKey, PublicKeyComponents};
-use aws_lc_rs::signature::{ParsedPublicKey, RsaParameters};
+use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -11,11 +11,11 @@ use crate::error::ConfigError;
 use crate::token::Algorithm;
 
 /// The smallest RSA modulus accepted, in bits.
-pub const MIN_RSA_BITS: usize = 2048;
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 
 /// An RSA public key ready to verify signatures: parsed once when loaded,
 /// never on the request path.
-pub struct VerifyingKey {
+pub(crate) struct VerifyingKey {
     kid: Option<String>,
     alg: Algorithm,
     bits: usize,
@@ -31,7 +31,11 @@ impl VerifyingKey {
     ///
     /// # Errors
     /// When the bytes are not an RSA public key of at least 2048 bits.
-    pub fn from_der(der: &[u8], alg: Algorithm, kid: Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_der(
+        der: &[u8],
+        alg: Algorithm,
+        kid: Option<String>,
+    ) -> Result<Self, ConfigError> {
         let public = PublicKey::from_der(der)
             .map_err(|_| ConfigError::InvalidJwtKey("not an RSA public key (SPKI DER)"))?;
         let components = PublicKeyComponents::<Vec<u8>>::from(&public);
@@ -45,7 +49,7 @@ impl VerifyingKey {
     /// # Errors
     /// When the modulus is under 2048 bits or the components are not a valid
     /// RSA public key.
-    pub fn from_components(
+    pub(crate) fn from_components(
         n: &[u8],
         e: &[u8],
         alg: Algorithm,
@@ -88,7 +92,7 @@ impl VerifyingKey {
     ///
     /// # Errors
     /// When the text is not base64 of an RSA public key of at least 2048 bits.
-    pub fn from_pem(pem: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn from_pem(pem: &str) -> Result<Self, ConfigError> {
         let body: String = pem
             .replace("\\n", "\n")
             .lines()
@@ -107,7 +111,7 @@ impl VerifyingKey {
     }
 
     /// The key id (`None` for a PEM key, which matches any `kid`).
-    pub fn kid(&self) -> Option<&str> {
+    pub(crate) fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
     }
 
@@ -118,23 +122,13 @@ impl VerifyingKey {
     }
 
     /// The algorithm this key verifies; tokens naming another are refused.
-    pub fn algorithm(&self) -> Algorithm {
+    pub(crate) fn algorithm(&self) -> Algorithm {
         self.alg
     }
 
-    /// The modulus size in bits.
-    pub fn bits(&self) -> usize {
-        self.bits
-    }
-
     /// Checks `signature` over `message` with this key's algorithm.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.key.verify_sig(message, signature).is_ok()
-    }
-
-    /// The aws-lc-rs parameters this key was parsed for.
-    pub fn parameters(&self) -> &'static RsaParameters {
-        self.alg.verification()
     }
 }
 

@@ -15,7 +15,7 @@ use crate::token::Algorithm;
 /// A set built from a PEM key holds one key that matches any `kid` (Clerk's
 /// SDK does not check the `kid` in networkless mode either).
 #[derive(Debug, Clone, Default)]
-pub struct KeySet {
+pub(crate) struct KeySet {
     // A handful of keys at most: a linear scan beats hashing here.
     keys: Vec<Arc<VerifyingKey>>,
     match_any_kid: bool,
@@ -23,7 +23,7 @@ pub struct KeySet {
 
 /// What reading a JWKS document skipped, for logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JwksReport {
+pub(crate) struct JwksReport {
     /// Keys accepted.
     pub accepted: usize,
     /// Keys skipped (wrong `use`, not RSA, unsupported `alg`, no `kid`,
@@ -49,7 +49,7 @@ struct RsaJwk {
 
 impl KeySet {
     /// A set of one key that matches every `kid` (networkless PEM mode).
-    pub fn single_any_kid(key: VerifyingKey) -> Self {
+    pub(crate) fn single_any_kid(key: VerifyingKey) -> Self {
         Self {
             keys: vec![Arc::new(key)],
             match_any_kid: true,
@@ -57,7 +57,7 @@ impl KeySet {
     }
 
     /// A set of keys matched by `kid`.
-    pub fn from_keys(keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
+    pub(crate) fn from_keys(keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
         Self {
             keys: keys.into_iter().map(Arc::new).collect(),
             match_any_kid: false,
@@ -72,7 +72,7 @@ impl KeySet {
     /// # Errors
     /// When the document is not a JWKS object. An empty result is not an
     /// error here; callers decide what an empty set means.
-    pub fn from_jwks_json(json: &[u8]) -> Result<(Self, JwksReport), ConfigError> {
+    pub(crate) fn from_jwks_json(json: &[u8]) -> Result<(Self, JwksReport), ConfigError> {
         let doc: JwksDocument = serde_json::from_slice(json)
             .map_err(|_| ConfigError::InvalidJwks("not a JSON object with a keys array"))?;
         let mut report = JwksReport::default();
@@ -90,7 +90,7 @@ impl KeySet {
     }
 
     /// The key for a token's `kid`.
-    pub fn find(&self, kid: Option<&str>) -> Option<&Arc<VerifyingKey>> {
+    pub(crate) fn find(&self, kid: Option<&str>) -> Option<&Arc<VerifyingKey>> {
         if self.match_any_kid {
             return self.keys.first();
         }
@@ -99,24 +99,25 @@ impl KeySet {
     }
 
     /// True when the set holds no key.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
     /// Number of keys.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
 
     /// The key ids in the set.
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
+    #[cfg(test)]
+    pub(crate) fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().filter_map(|k| k.kid())
     }
 
     /// True when every key of `self` is still in `next` (same `kid`, and
     /// the same key material: a key replaced under its `kid` is a lost
     /// key): when false, tokens verified with a lost key must be forgotten.
-    pub fn is_subset_of(&self, next: &KeySet) -> bool {
+    pub(crate) fn is_subset_of(&self, next: &KeySet) -> bool {
         self.keys
             .iter()
             .all(|old| next.keys.iter().any(|new| new.same_key_as(old)))
@@ -145,4 +146,42 @@ fn parse_jwk(raw: serde_json::Value) -> Option<VerifyingKey> {
 /// here (the key is trusted input), so padding is tolerated.
 fn decode_b64url(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestIssuer;
+    use serde_json::json;
+
+    /// Every key that cannot be used is skipped and counted; the set keeps
+    /// the good ones (leading zero bytes of `n` stripped).
+    #[test]
+    fn jwks_skips_bad_keys_without_failing_the_set() {
+        let issuer = TestIssuer::new();
+        let good = issuer.jwk();
+        let mut enc = good.clone();
+        enc["use"] = json!("enc");
+        let mut ec = good.clone();
+        ec["kty"] = json!("EC");
+        let mut bad_n = good.clone();
+        bad_n["n"] = json!("!!!");
+        let mut small = good.clone();
+        small["n"] = json!("AQAB");
+        let mut ps = good.clone();
+        ps["alg"] = json!("PS256");
+        let mut no_kid = good.clone();
+        no_kid.as_object_mut().unwrap().remove("kid");
+        let n = URL_SAFE_NO_PAD.decode(good["n"].as_str().unwrap()).unwrap();
+        let mut padded_n = vec![0u8, 0u8];
+        padded_n.extend_from_slice(&n);
+        let mut zero_padded = good.clone();
+        zero_padded["kid"] = json!("padded");
+        zero_padded["n"] = json!(URL_SAFE_NO_PAD.encode(&padded_n));
+        let doc = json!({ "keys": [enc, ec, bad_n, small, ps, no_kid, "junk", good, zero_padded] });
+        let (set, report) = KeySet::from_jwks_json(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(report.accepted, 2);
+        assert_eq!(report.skipped, 7);
+        assert_eq!(set.kids().collect::<Vec<_>>(), ["ins_test", "padded"]);
+    }
 }

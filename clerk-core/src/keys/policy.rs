@@ -15,7 +15,7 @@ use crate::error::ErrorReason;
 
 /// Timings of the key cache, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshPolicy {
+pub(crate) struct KeyRefresh {
     /// A fetched set is fresh this long (default 1 hour).
     pub ttl: i64,
     /// At most one refresh for unknown `kid`s per this long (default 5 minutes).
@@ -29,7 +29,7 @@ pub struct RefreshPolicy {
     pub backoff_max: i64,
 }
 
-impl Default for RefreshPolicy {
+impl Default for KeyRefresh {
     fn default() -> Self {
         Self {
             ttl: 3600,
@@ -41,9 +41,9 @@ impl Default for RefreshPolicy {
     }
 }
 
-impl RefreshPolicy {
+impl KeyRefresh {
     /// The wait before the next fetch after `failures` consecutive failures.
-    pub fn backoff(&self, failures: u32) -> i64 {
+    pub(crate) fn backoff(&self, failures: u32) -> i64 {
         let doublings = failures.saturating_sub(1).min(30);
         self.backoff_base
             .saturating_mul(1i64 << doublings)
@@ -54,7 +54,7 @@ impl RefreshPolicy {
 
 /// What the store knows: the last good set and the fetch history.
 #[derive(Debug, Clone, Default)]
-pub struct CacheState {
+pub(crate) struct CacheState {
     /// The last set fetched successfully.
     pub keys: Option<Arc<KeySet>>,
     /// When `keys` was fetched.
@@ -80,7 +80,7 @@ pub(crate) enum FetchCause {
 
 /// What to do for one token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
+pub(crate) enum KeyStep {
     /// Use the current set; `stale` when it is past its TTL and a refresh
     /// is not allowed yet (backoff).
     Use {
@@ -100,7 +100,7 @@ pub(crate) enum Decision {
 
 impl CacheState {
     /// True when `keys` may still be used at `now` (fresh or stale).
-    pub fn usable(&self, now: i64, p: &RefreshPolicy) -> Option<&Arc<KeySet>> {
+    pub(crate) fn usable(&self, now: i64, p: &KeyRefresh) -> Option<&Arc<KeySet>> {
         let at = self.fetched_at?;
         let keys = self.keys.as_ref()?;
         (now.saturating_sub(at) < p.ttl.saturating_add(p.stale_window)).then_some(keys)
@@ -112,18 +112,13 @@ impl CacheState {
 }
 
 /// Decides what to do for a token with `kid` at `now`.
-pub(crate) fn decide(
-    state: &CacheState,
-    kid: Option<&str>,
-    now: i64,
-    p: &RefreshPolicy,
-) -> Decision {
+pub(crate) fn decide(state: &CacheState, kid: Option<&str>, now: i64, p: &KeyRefresh) -> KeyStep {
     let may_fetch = state.may_fetch(now);
     let Some(keys) = state.usable(now, p) else {
         return if may_fetch {
-            Decision::Fetch(FetchCause::Expired)
+            KeyStep::Fetch(FetchCause::Expired)
         } else {
-            Decision::Unavailable
+            KeyStep::Unavailable
         };
     };
     let fresh = state
@@ -131,18 +126,18 @@ pub(crate) fn decide(
         .is_some_and(|at| now.saturating_sub(at) < p.ttl);
     if keys.find(kid).is_some() {
         return match (fresh, may_fetch) {
-            (true, _) => Decision::Use { stale: false },
-            (false, true) => Decision::UseAndRefresh,
-            (false, false) => Decision::Use { stale: true },
+            (true, _) => KeyStep::Use { stale: false },
+            (false, true) => KeyStep::UseAndRefresh,
+            (false, false) => KeyStep::Use { stale: true },
         };
     }
     let cooled = state
         .kid_refresh_at
         .is_none_or(|t| now.saturating_sub(t) >= p.cooldown);
     if cooled && may_fetch {
-        Decision::Fetch(FetchCause::UnknownKid)
+        KeyStep::Fetch(FetchCause::UnknownKid)
     } else {
-        Decision::KidMismatch
+        KeyStep::KidMismatch
     }
 }
 
@@ -172,7 +167,7 @@ pub(crate) fn after_failure(
     reason: ErrorReason,
     cause: FetchCause,
     now: i64,
-    p: &RefreshPolicy,
+    p: &KeyRefresh,
 ) -> CacheState {
     let failures = state.failures.saturating_add(1);
     CacheState {
@@ -193,7 +188,7 @@ mod tests {
     use super::*;
     use crate::testing::TestIssuer;
 
-    const P: RefreshPolicy = RefreshPolicy {
+    const P: KeyRefresh = KeyRefresh {
         ttl: 3600,
         cooldown: 300,
         stale_window: 86_400,
@@ -223,7 +218,7 @@ mod tests {
         let s = CacheState::default();
         assert_eq!(
             decide(&s, Some("k1"), 0, &P),
-            Decision::Fetch(FetchCause::Expired)
+            KeyStep::Fetch(FetchCause::Expired)
         );
         let failed = after_failure(
             &s,
@@ -233,10 +228,10 @@ mod tests {
             &P,
         );
         assert_eq!(failed.retry_at, Some(5));
-        assert_eq!(decide(&failed, Some("k1"), 4, &P), Decision::Unavailable);
+        assert_eq!(decide(&failed, Some("k1"), 4, &P), KeyStep::Unavailable);
         assert_eq!(
             decide(&failed, Some("k1"), 5, &P),
-            Decision::Fetch(FetchCause::Expired)
+            KeyStep::Fetch(FetchCause::Expired)
         );
     }
 
@@ -244,7 +239,7 @@ mod tests {
     fn fresh_known_kid_is_used() {
         assert_eq!(
             decide(&fetched(0), Some("k1"), 3599, &P),
-            Decision::Use { stale: false }
+            KeyStep::Use { stale: false }
         );
     }
 
@@ -252,7 +247,7 @@ mod tests {
     fn ttl_passed_refreshes_in_the_background_of_one_request() {
         assert_eq!(
             decide(&fetched(0), Some("k1"), 3600, &P),
-            Decision::UseAndRefresh
+            KeyStep::UseAndRefresh
         );
     }
 
@@ -267,9 +262,9 @@ mod tests {
         );
         assert_eq!(
             decide(&s, Some("k1"), 3601, &P),
-            Decision::Use { stale: true }
+            KeyStep::Use { stale: true }
         );
-        assert_eq!(decide(&s, Some("k1"), 3605, &P), Decision::UseAndRefresh);
+        assert_eq!(decide(&s, Some("k1"), 3605, &P), KeyStep::UseAndRefresh);
         // Last usable second of the stale window, then nothing.
         let s = CacheState {
             retry_at: Some(i64::MAX),
@@ -277,11 +272,11 @@ mod tests {
         };
         assert_eq!(
             decide(&s, Some("k1"), 3600 + 86_399, &P),
-            Decision::Use { stale: true }
+            KeyStep::Use { stale: true }
         );
         assert_eq!(
             decide(&s, Some("k1"), 3600 + 86_400, &P),
-            Decision::Unavailable
+            KeyStep::Unavailable
         );
         let s = CacheState {
             retry_at: None,
@@ -289,7 +284,7 @@ mod tests {
         };
         assert_eq!(
             decide(&s, Some("k1"), 3600 + 86_400, &P),
-            Decision::Fetch(FetchCause::Expired)
+            KeyStep::Fetch(FetchCause::Expired)
         );
     }
 
@@ -298,19 +293,19 @@ mod tests {
         let s = fetched(0);
         assert_eq!(
             decide(&s, Some("k2"), 10, &P),
-            Decision::Fetch(FetchCause::UnknownKid)
+            KeyStep::Fetch(FetchCause::UnknownKid)
         );
         let s = after_success(&s, set("k1"), FetchCause::UnknownKid, 10);
         assert_eq!(s.kid_refresh_at, Some(10));
-        assert_eq!(decide(&s, Some("k2"), 309, &P), Decision::KidMismatch);
-        assert_eq!(decide(&s, Some("k3"), 309, &P), Decision::KidMismatch);
+        assert_eq!(decide(&s, Some("k2"), 309, &P), KeyStep::KidMismatch);
+        assert_eq!(decide(&s, Some("k3"), 309, &P), KeyStep::KidMismatch);
         assert_eq!(
             decide(&s, Some("k2"), 310, &P),
-            Decision::Fetch(FetchCause::UnknownKid)
+            KeyStep::Fetch(FetchCause::UnknownKid)
         );
         assert_eq!(
             decide(&s, None, 10, &P),
-            Decision::KidMismatch,
+            KeyStep::KidMismatch,
             "no kid: never in a set"
         );
     }
@@ -324,7 +319,7 @@ mod tests {
             100,
             &P,
         );
-        assert_eq!(decide(&s, Some("k2"), 101, &P), Decision::KidMismatch);
+        assert_eq!(decide(&s, Some("k2"), 101, &P), KeyStep::KidMismatch);
         assert_eq!(
             s.kid_refresh_at, None,
             "an expiry refresh does not start the kid cool-down"
@@ -374,7 +369,7 @@ mod tests {
         let got: Vec<i64> = (1..=8).map(|n| P.backoff(n)).collect();
         assert_eq!(got, [5, 10, 20, 40, 80, 160, 300, 300]);
         assert_eq!(P.backoff(u32::MAX), 300);
-        let zero = RefreshPolicy {
+        let zero = KeyRefresh {
             backoff_base: 0,
             ..P
         };

@@ -5,22 +5,8 @@
 //! ([`FrontendApiSource`]), or your own. The [`KeyStore`] holds the current
 //! set as an atomically swapped snapshot, so a lookup on the request path
 //! never takes a lock that a refresh could hold, and refreshes it under the
-//! rules of [`RefreshPolicy`]: TTL, unknown-`kid` cool-down, single-flight fetches,
+//! rules of [`KeyRefresh`]: TTL, unknown-`kid` cool-down, single-flight fetches,
 //! backoff, and a stale window that keeps tokens verifying through an outage.
-//!
-//! ```
-//! use clerk_core::jwks::{KeySet, KeyStore};
-//! use clerk_core::testing::TestIssuer;
-//!
-//! let issuer = TestIssuer::new();
-//! let (set, report) = KeySet::from_jwks_json(issuer.jwks_json().as_bytes())?;
-//! assert_eq!(report.accepted, 1);
-//! let store = KeyStore::fixed(set);
-//! assert!(store.is_ready());
-//! let keys = store.snapshot().keys.clone().unwrap();
-//! assert!(keys.find(Some(issuer.kid())).is_some());
-//! # Ok::<(), clerk_core::ConfigError>(())
-//! ```
 
 mod key;
 pub(crate) mod policy;
@@ -34,24 +20,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
-pub use key::{MIN_RSA_BITS, VerifyingKey};
-pub use policy::{CacheState, RefreshPolicy};
+pub(crate) use key::VerifyingKey;
+pub(crate) use policy::{CacheState, KeyRefresh};
 pub(crate) use remote::http_client;
-pub use remote::{BackendApiSource, FrontendApiSource};
-pub use set::{JwksReport, KeySet};
+pub(crate) use remote::{BackendApiSource, FrontendApiSource};
+pub(crate) use set::KeySet;
 
 use crate::clock::Clock;
 use crate::error::{ErrorReason, VerifyError};
-use policy::{Decision, FetchCause};
+use policy::{FetchCause, KeyStep};
 
 /// A boxed, sendable future: key fetches are rare, so boxing them costs
 /// nothing measurable and keeps [`KeySource`] object-safe.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why a key source could not produce keys.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {message}")]
-pub struct KeyFetchError {
+pub(crate) struct KeyFetchError {
     /// Clerk's reason (`jwk-remote-failed-to-load`, `secret-key-invalid`, ...).
     pub reason: ErrorReason,
     /// A fixed explanation (never a secret or a response body).
@@ -60,7 +46,7 @@ pub struct KeyFetchError {
 
 /// Something that can produce the instance's current key set: a local
 /// document, Clerk's Backend API, Clerk's Frontend API, or your own.
-pub trait KeySource: Send + Sync + 'static {
+pub(crate) trait KeySource: Send + Sync + 'static {
     /// A short name for logs, e.g. `"pem"` or `"backend-api"`.
     fn name(&self) -> &'static str;
 
@@ -70,11 +56,11 @@ pub trait KeySource: Send + Sync + 'static {
 
 /// Serves verification keys by `kid`.
 ///
-/// Local sources are loaded once. Remote sources follow [`RefreshPolicy`]: the
+/// Local sources are loaded once. Remote sources follow [`KeyRefresh`]: the
 /// current state is an atomically swapped snapshot, so a lookup that needs no
 /// fetch takes no lock; fetches are single-flight (one in flight per store,
 /// concurrent requests that need it wait for it).
-pub struct KeyStore {
+pub(crate) struct KeyStore {
     state: ArcSwap<CacheState>,
     remote: Option<Remote>,
     losses: AtomicU64,
@@ -82,7 +68,7 @@ pub struct KeyStore {
 
 struct Remote {
     source: Arc<dyn KeySource>,
-    policy: RefreshPolicy,
+    policy: KeyRefresh,
     clock: Arc<dyn Clock>,
     flight: tokio::sync::Mutex<()>,
 }
@@ -93,7 +79,7 @@ const fn kid_mismatch() -> VerifyError {
 
 impl KeyStore {
     /// A store whose keys never change (PEM key or static JWKS).
-    pub fn fixed(set: KeySet) -> Self {
+    pub(crate) fn fixed(set: KeySet) -> Self {
         Self {
             state: ArcSwap::from_pointee(CacheState {
                 keys: Some(Arc::new(set)),
@@ -106,9 +92,9 @@ impl KeyStore {
 
     /// A store fed by `source` under `policy`, with time from `clock`.
     /// Nothing is fetched until the first token or [`KeyStore::prefetch`].
-    pub fn remote(
+    pub(crate) fn remote(
         source: Arc<dyn KeySource>,
-        policy: RefreshPolicy,
+        policy: KeyRefresh,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -129,7 +115,10 @@ impl KeyStore {
     /// `jwk-kid-mismatch` when no key has that `kid` (and no refresh is
     /// allowed); `jwk-remote-failed-to-load`, `jwk-failed-to-resolve` or
     /// `secret-key-invalid` when no usable key set can be had.
-    pub async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, VerifyError> {
+    pub(crate) async fn key_for(
+        &self,
+        kid: Option<&str>,
+    ) -> Result<Arc<VerifyingKey>, VerifyError> {
         let Some(remote) = &self.remote else {
             let state = self.state.load();
             return state
@@ -150,13 +139,13 @@ impl KeyStore {
                     .cloned()
             };
             match policy::decide(&state, kid, now, &remote.policy) {
-                Decision::Use { stale } => {
+                KeyStep::Use { stale } => {
                     if stale {
                         tracing::debug!("serving keys past their TTL while the key endpoint fails");
                     }
                     return found().ok_or(kid_mismatch());
                 }
-                Decision::UseAndRefresh => {
+                KeyStep::UseAndRefresh => {
                     // One request refreshes; the others keep using the set.
                     if let Ok(guard) = remote.flight.try_lock() {
                         if Arc::ptr_eq(&state, &self.state.load_full()) {
@@ -173,7 +162,7 @@ impl KeyStore {
                         .or_else(found)
                         .ok_or(kid_mismatch());
                 }
-                Decision::Fetch(cause) if !waited_for_fetch => {
+                KeyStep::Fetch(cause) if !waited_for_fetch => {
                     let guard = remote.flight.lock().await;
                     // Someone else fetched while we waited: decide again on
                     // their result instead of fetching twice.
@@ -183,13 +172,13 @@ impl KeyStore {
                     drop(guard);
                     waited_for_fetch = true;
                 }
-                Decision::Fetch(FetchCause::UnknownKid) | Decision::KidMismatch => {
+                KeyStep::Fetch(FetchCause::UnknownKid) | KeyStep::KidMismatch => {
                     if !waited_for_fetch {
                         tracing::debug!("unknown kid refused inside the refresh cool-down");
                     }
                     return Err(kid_mismatch());
                 }
-                Decision::Fetch(FetchCause::Expired) | Decision::Unavailable => {
+                KeyStep::Fetch(FetchCause::Expired) | KeyStep::Unavailable => {
                     return Err(unavailable(state.last_error));
                 }
             }
@@ -218,16 +207,16 @@ impl KeyStore {
         };
         let now = remote.clock.now_unix();
         match policy::decide(&state, kid, now, &remote.policy) {
-            Decision::Use { .. } => Some(
+            KeyStep::Use { .. } => Some(
                 state
                     .usable(now, &remote.policy)
                     .and_then(|k| k.find(kid))
                     .cloned()
                     .ok_or(kid_mismatch()),
             ),
-            Decision::KidMismatch => Some(Err(kid_mismatch())),
-            Decision::Unavailable => Some(Err(unavailable(state.last_error))),
-            Decision::UseAndRefresh | Decision::Fetch(_) => None,
+            KeyStep::KidMismatch => Some(Err(kid_mismatch())),
+            KeyStep::Unavailable => Some(Err(unavailable(state.last_error))),
+            KeyStep::UseAndRefresh | KeyStep::Fetch(_) => None,
         }
     }
 
@@ -267,7 +256,7 @@ impl KeyStore {
     ///
     /// # Errors
     /// Why the fetch failed. A store with a local source always succeeds.
-    pub async fn prefetch(&self) -> Result<(), KeyFetchError> {
+    pub(crate) async fn prefetch(&self) -> Result<(), KeyFetchError> {
         let Some(remote) = &self.remote else {
             return Ok(());
         };
@@ -283,13 +272,8 @@ impl KeyStore {
         }
     }
 
-    /// The current state (keys and fetch history).
-    pub fn snapshot(&self) -> Arc<CacheState> {
-        self.state.load_full()
-    }
-
     /// True when a usable key set is loaded (for health checks).
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         let state = self.state.load();
         match &self.remote {
             None => state.keys.as_ref().is_some_and(|k| !k.is_empty()),
@@ -299,7 +283,7 @@ impl KeyStore {
 
     /// Counts the refreshes after which a previously served key was gone;
     /// verifiers forget their verified tokens when it changes.
-    pub fn losses(&self) -> u64 {
+    pub(crate) fn losses(&self) -> u64 {
         self.losses.load(Ordering::Relaxed)
     }
 }

@@ -4,20 +4,6 @@
 //! API host; a secret key (`sk_test_…`, `sk_live_…`) authenticates calls to
 //! the Backend API. Neither `Debug` nor `Display` of [`SecretKey`] ever shows
 //! the secret.
-//!
-//! ```
-//! use clerk_core::keys::{PublishableKey, SecretKey};
-//!
-//! // pk_test_ + base64("magical-marmoset-51.clerk.accounts.dev$")
-//! let key = clerk_core::testing::publishable_key_for("magical-marmoset-51.clerk.accounts.dev", false);
-//! let pk: PublishableKey = key.parse()?;
-//! assert_eq!(pk.frontend_api(), "magical-marmoset-51.clerk.accounts.dev");
-//! assert!(!pk.is_live());
-//!
-//! let sk: SecretKey = "sk_test_your_clerk_key_here".parse()?;
-//! assert_eq!(format!("{sk:?}"), "SecretKey(sk_test_…)");
-//! # Ok::<(), clerk_core::ConfigError>(())
-//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,7 +15,7 @@ use crate::error::ConfigError;
 
 /// A Clerk publishable key, decoded to its frontend API host.
 #[derive(Clone, PartialEq, Eq)]
-pub struct PublishableKey {
+pub(crate) struct PublishableKey {
     raw: String,
     frontend_api: String,
     live: bool,
@@ -37,23 +23,25 @@ pub struct PublishableKey {
 
 impl PublishableKey {
     /// The frontend API host encoded in the key, e.g. `clerk.example.com`.
-    pub fn frontend_api(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn frontend_api(&self) -> &str {
         &self.frontend_api
     }
 
     /// The issuer that session tokens of this instance carry:
     /// `https://<frontend api host>`.
-    pub fn issuer(&self) -> String {
+    pub(crate) fn issuer(&self) -> String {
         format!("https://{}", self.frontend_api)
     }
 
     /// True for a production (`pk_live_`) key.
-    pub fn is_live(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_live(&self) -> bool {
         self.live
     }
 
     /// The key as given (publishable keys are public).
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.raw
     }
 }
@@ -115,19 +103,19 @@ impl fmt::Debug for PublishableKey {
 
 /// A Clerk secret key. Its `Debug` and `Display` show only the prefix.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey {
+pub(crate) struct SecretKey {
     raw: String,
 }
 
 impl SecretKey {
     /// The secret itself, for building the `Authorization` header of Backend
     /// API calls. Never log it.
-    pub fn expose_secret(&self) -> &str {
+    pub(crate) fn expose_secret(&self) -> &str {
         &self.raw
     }
 
     /// True for a production (`sk_live_`) key.
-    pub fn is_live(&self) -> bool {
+    pub(crate) fn is_live(&self) -> bool {
         self.raw.starts_with("sk_live_")
     }
 

@@ -9,7 +9,6 @@ use reqwest::header::ACCEPT;
 use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
 use crate::backend::{BackendApi, BackendError, Caller, CappedRead, read_capped};
 use crate::error::{ConfigError, ErrorReason};
-use crate::keys::SecretKey;
 
 /// A JWKS larger than this is refused (real ones are a few KiB).
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -36,23 +35,11 @@ pub(crate) fn http_client(
 /// `GET {api_url}/v1/jwks` with `Authorization: Bearer <secret key>`,
 /// through the one Backend API client (its budget, 429 pauses, status
 /// mapping and capped reads).
-pub struct BackendApiSource {
+pub(crate) struct BackendApiSource {
     api: BackendApi,
 }
 
 impl BackendApiSource {
-    /// A source for the Backend API at `api_url` (e.g. `https://api.clerk.com`).
-    ///
-    /// # Errors
-    /// When the secret key cannot be an HTTP header value.
-    pub fn new(
-        client: reqwest::Client,
-        api_url: &str,
-        secret: &SecretKey,
-    ) -> Result<Self, ConfigError> {
-        Ok(Self::from_api(BackendApi::new(client, api_url, secret)?))
-    }
-
     /// A source fetching through `api`.
     pub(crate) fn from_api(api: BackendApi) -> Self {
         Self { api }
@@ -125,7 +112,7 @@ fn parse_jwks(body: &[u8]) -> Result<(KeySet, usize), KeyFetchError> {
 
 /// `GET {frontend api}/.well-known/jwks.json`, no credentials.
 #[derive(Debug)]
-pub struct FrontendApiSource {
+pub(crate) struct FrontendApiSource {
     client: reqwest::Client,
     url: String,
 }
@@ -133,7 +120,7 @@ pub struct FrontendApiSource {
 impl FrontendApiSource {
     /// A source for the frontend API at `base_url` (e.g.
     /// `https://clerk.example.com`, or your proxy URL).
-    pub fn new(client: reqwest::Client, base_url: &str) -> Self {
+    pub(crate) fn new(client: reqwest::Client, base_url: &str) -> Self {
         Self {
             client,
             url: format!("{}/.well-known/jwks.json", base_url.trim_end_matches('/')),
