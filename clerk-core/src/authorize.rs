@@ -10,10 +10,10 @@
 //!
 //! ```
 //! use clerk_core::authorize::{Preset, Requirement};
-//! use clerk_core::claims::SessionClaims;
+//! use clerk_core::Session;
 //! use serde_json::json;
 //!
-//! let claims = SessionClaims::from_payload(json!({
+//! let claims = Session::from_payload(json!({
 //!     "sub": "user_1", "sid": "sess_1", "exp": 2_000_000_000,
 //!     "org_id": "org_1", "org_role": "org:admin", "fva": [3, 3]
 //! }).as_object().unwrap().clone())?;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::claims::{ScopedList, SessionClaims, with_org_prefix};
+use crate::claims::{ScopedList, Session, with_org_prefix};
 
 /// Which factors a reverification check looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,7 +128,7 @@ impl Reverification {
     }
 
     /// True when the session's factor ages satisfy this window.
-    pub fn is_met_by(&self, claims: &SessionClaims) -> bool {
+    pub fn is_met_by(&self, claims: &Session) -> bool {
         let Some(age) = claims.factor_age() else {
             return false;
         };
@@ -171,7 +171,7 @@ impl From<Preset> for Reverification {
 }
 
 /// A predicate over claims, for checks Clerk has no name for.
-pub(crate) type Predicate = Arc<dyn Fn(&SessionClaims) -> bool + Send + Sync>;
+pub(crate) type Predicate = Arc<dyn Fn(&Session) -> bool + Send + Sync>;
 
 /// A predicate over the user's Backend API record.
 pub(crate) type UserPredicate = Arc<dyn Fn(&crate::users::User) -> bool + Send + Sync>;
@@ -360,7 +360,7 @@ impl Requirement {
     /// Your own predicate over the claims.
     pub fn custom(
         name: &'static str,
-        predicate: impl Fn(&SessionClaims) -> bool + Send + Sync + 'static,
+        predicate: impl Fn(&Session) -> bool + Send + Sync + 'static,
     ) -> Self {
         Self::Custom(name, Arc::new(predicate))
     }
@@ -407,20 +407,20 @@ impl Requirement {
     }
 
     /// Clerk's `has()`: true when the signed-in session satisfies `self`.
-    pub fn is_met_by(&self, claims: &SessionClaims) -> bool {
+    pub fn is_met_by(&self, claims: &Session) -> bool {
         self.check(claims) == Verdict::Allowed
     }
 
     /// Checks `self` and says whether stepping up would help, or whether
     /// the user's record is needed (`Verdict::NeedsUser`).
-    pub(crate) fn check(&self, claims: &SessionClaims) -> Verdict {
+    pub(crate) fn check(&self, claims: &Session) -> Verdict {
         self.check_with_user(claims, None)
     }
 
     /// Checks `self` with the user's Backend API record when at hand.
     pub(crate) fn check_with_user(
         &self,
-        claims: &SessionClaims,
+        claims: &Session,
         user: Option<&crate::users::User>,
     ) -> Verdict {
         let from_bool = |ok: bool| {
@@ -504,7 +504,7 @@ impl Requirement {
     }
 }
 
-fn has_permission(claims: &SessionClaims, permission: &str) -> bool {
+fn has_permission(claims: &Session, permission: &str) -> bool {
     let wanted = with_org_prefix(permission);
     if wanted.starts_with("org:sys_") {
         return false;
@@ -555,11 +555,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(v: Value) -> SessionClaims {
-        SessionClaims::from_payload(v.as_object().unwrap().clone()).unwrap()
+    fn claims(v: Value) -> Session {
+        Session::from_payload(v.as_object().unwrap().clone()).unwrap()
     }
 
-    fn with(extra: Value) -> SessionClaims {
+    fn with(extra: Value) -> Session {
         let mut base = json!({"sub":"user_1","sid":"sess_1","exp":2_000_000_000});
         base.as_object_mut()
             .unwrap()
@@ -567,7 +567,7 @@ mod tests {
         claims(base)
     }
 
-    fn fva(first: i64, second: i64) -> SessionClaims {
+    fn fva(first: i64, second: i64) -> Session {
         with(json!({ "fva": [first, second] }))
     }
 

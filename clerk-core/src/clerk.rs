@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::backend::BackendApi;
+use crate::claims::Session;
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::machine::{
@@ -37,7 +38,7 @@ use crate::request::{
     Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
 };
 use crate::users::UserDirectory;
-use crate::verify::{Session, Verifier};
+use crate::verify::Verifier;
 
 /// Authenticates requests. Cheap to clone; build one per process (clones
 /// share every cache).

@@ -49,7 +49,7 @@ pub mod webhook;
 
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
 pub use backend::BackendBudget;
-pub use claims::SessionClaims;
+pub use claims::Session;
 pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
@@ -57,4 +57,3 @@ pub use machine::{AcceptsToken, MachineAuth, MachineCache, TokenType};
 pub use protect::{Decision, Protect, Refusal};
 pub use request::{Auth, SignedOutReason};
 pub use routes::RouteMatcher;
-pub use verify::Session;

@@ -192,22 +192,6 @@ impl MachineAuth {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    /// The identity as JSON (what the example apps' `/api/machine` returns).
-    pub fn summary(&self) -> Value {
-        json!({
-            "token_type": self.token_type.as_str(),
-            "id": self.id,
-            "subject": self.subject,
-            "scopes": self.scopes,
-            "name": self.name,
-            "claims": self.claims,
-            "user_id": self.user_id(),
-            "org_id": self.org_id(),
-            "machine_id": self.machine_id(),
-            "client_id": self.client_id,
-        })
-    }
-
     /// Reads a Backend API verification answer.
     pub(crate) fn from_backend(kind: TokenType, v: &Value, now: i64) -> Result<Self, VerifyError> {
         let bool_of = |k| v.get(k).and_then(Value::as_bool).unwrap_or(false);

@@ -59,12 +59,12 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::authorize::{Requirement, Reverification, Verdict};
+use crate::claims::Session;
 use crate::error::ErrorReason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::{Auth, RequestHeaders, SignedOutReason};
 use crate::routes::{RequestPath, RouteMatcher};
 use crate::users::{User, UserError};
-use crate::verify::Session;
 use crate::webhook::WebhookError;
 
 /// Why a request was refused (crate-private: users read
@@ -711,9 +711,8 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let claims =
-            crate::SessionClaims::from_payload(payload.as_object().unwrap().clone()).unwrap();
-        Auth::SignedIn(Arc::new(Session::from_claims(claims)))
+        let claims = Session::from_payload(payload.as_object().unwrap().clone()).unwrap();
+        Auth::SignedIn(Arc::new(claims))
     }
 
     /// The decision of a protection that needs no user record: ready at

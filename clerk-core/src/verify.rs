@@ -27,7 +27,6 @@
 //! # }).unwrap();
 //! ```
 
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +35,7 @@ use moka::sync::Cache;
 use serde_json::Value;
 
 use crate::backend::BackendApi;
-use crate::claims::{SessionClaims, SessionStatus, parse_claims};
+use crate::claims::{Session, SessionStatus, parse_claims};
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
@@ -45,78 +44,8 @@ use crate::keys::{
 };
 use crate::machine::{MachineAuth, TokenType};
 use crate::token::{self, Shape};
-use crate::users::{User, UserDirectory, UserError};
+use crate::users::UserDirectory;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// A verified session: its claims, the key that signed it, and the way to
-/// its user's Backend API record ([`Session::user`]).
-#[derive(Clone)]
-pub struct Session {
-    claims: SessionClaims,
-    key_id: Option<String>,
-    users: Option<Arc<UserDirectory>>,
-}
-
-impl PartialEq for Session {
-    fn eq(&self, other: &Self) -> bool {
-        self.claims == other.claims && self.key_id == other.key_id
-    }
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("claims", &self.claims)
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    /// A session from claims checked elsewhere, for tests of code that
-    /// takes a [`Session`] (feature `testing`).
-    #[cfg(any(test, feature = "testing"))]
-    pub fn from_claims(claims: SessionClaims) -> Self {
-        Self {
-            claims,
-            key_id: None,
-            users: None,
-        }
-    }
-
-    /// The signed-in user's Backend API record (Clerk's `currentUser()`),
-    /// from the cached user directory of the `Clerk` that verified this
-    /// session.
-    ///
-    /// # Errors
-    /// [`UserError::NotConfigured`] without a secret key; otherwise why the
-    /// Backend API could not answer (a stale record is served first while
-    /// it lasts).
-    pub async fn user(&self) -> Result<Arc<User>, UserError> {
-        match &self.users {
-            Some(users) => users.get_user(self.claims.user_id()).await,
-            None => Err(UserError::NotConfigured),
-        }
-    }
-
-    /// The session's claims (also reachable through `Deref`).
-    pub fn claims(&self) -> &SessionClaims {
-        &self.claims
-    }
-
-    /// The `kid` of the key that verified this session.
-    pub fn key_id(&self) -> Option<&str> {
-        self.key_id.as_deref()
-    }
-}
-
-impl Deref for Session {
-    type Target = SessionClaims;
-
-    fn deref(&self) -> &SessionClaims {
-        &self.claims
-    }
-}
 
 type TokenCache = Cache<Box<str>, Arc<Session>, foldhash::fast::RandomState>;
 
@@ -314,17 +243,15 @@ impl Verifier {
                 "signature does not match the key",
             )));
         }
-        let claims = match SessionClaims::from_fields(fields) {
+        let claims = match Session::from_fields(fields) {
             Ok(c) => c.with_payload(parsed.payload),
             Err(e) => return Some(Err(e)),
         };
-        Some(self.inner.rules.check_claims(&claims, now).map(|()| {
-            Arc::new(Session {
-                claims,
-                key_id: parsed.header.kid,
-                users: self.inner.users.clone(),
-            })
-        }))
+        Some(
+            self.inner.rules.check_claims(&claims, now).map(|()| {
+                Arc::new(claims.verified_by(parsed.header.kid, self.inner.users.clone()))
+            }),
+        )
     }
 
     /// Verifies a JWT-shaped machine token (M2M, or an OAuth access token)
@@ -368,7 +295,7 @@ impl Verifier {
                 "signature does not match the key",
             ));
         }
-        let claims = SessionClaims::from_fields(parse_claims(&parsed.payload)?)?
+        let claims = Session::from_fields(parse_claims(&parsed.payload)?)?
             .with_payload(parsed.payload.clone());
         let now = self.inner.clock.now_unix();
         self.inner.rules.check_machine(&claims, now, kind)?;
@@ -410,7 +337,7 @@ impl std::fmt::Debug for Verifier {
 
 impl ClaimRules {
     #[allow(clippy::cast_precision_loss)] // seconds since the epoch fit f64 exactly
-    fn check_times(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+    fn check_times(&self, c: &Session, now: i64) -> Result<(), VerifyError> {
         let earliest = now.saturating_sub(self.skew) as f64;
         let latest = now.saturating_add(self.skew) as f64;
         if c.exp_f64() <= earliest {
@@ -431,7 +358,7 @@ impl ClaimRules {
     /// `exp`, `nbf` and `iat` against the clock: the first claim checks of
     /// every token kind.
     #[allow(clippy::cast_precision_loss)]
-    fn check_all_times(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+    fn check_all_times(&self, c: &Session, now: i64) -> Result<(), VerifyError> {
         self.check_times(c, now)?;
         if c.iat_f64()
             .is_some_and(|iat| iat > now.saturating_add(self.skew) as f64)
@@ -447,12 +374,7 @@ impl ClaimRules {
     /// Times and issuer, as for sessions; and the audience: an OAuth access
     /// token must name a configured audience (as `@clerk/backend` requires
     /// for OAuth tokens), an M2M token's `aud`, when present, must match.
-    fn check_machine(
-        &self,
-        c: &SessionClaims,
-        now: i64,
-        kind: TokenType,
-    ) -> Result<(), VerifyError> {
+    fn check_machine(&self, c: &Session, now: i64, kind: TokenType) -> Result<(), VerifyError> {
         self.check_all_times(c, now)?;
         self.check_issuer(c)?;
         let audience_required = kind == TokenType::OAuthToken;
@@ -467,7 +389,7 @@ impl ClaimRules {
         Ok(())
     }
 
-    fn check_issuer(&self, c: &SessionClaims) -> Result<(), VerifyError> {
+    fn check_issuer(&self, c: &Session) -> Result<(), VerifyError> {
         if let Some(expected) = &self.issuer
             && c.issuer() != Some(expected.as_str())
         {
@@ -479,7 +401,7 @@ impl ClaimRules {
         Ok(())
     }
 
-    fn check_claims(&self, c: &SessionClaims, now: i64) -> Result<(), VerifyError> {
+    fn check_claims(&self, c: &Session, now: i64) -> Result<(), VerifyError> {
         self.check_all_times(c, now)?;
         if !self.authorized_parties.is_empty()
             && !c

@@ -612,7 +612,7 @@ async fn v1_and_v2_tokens_verify_to_the_same_shape() {
         assert!(clerk_core::Requirement::plan("pro").is_met_by(&s));
         assert!(clerk_core::Requirement::feature("user:avatar").is_met_by(&s));
         assert_eq!(s.actor().unwrap().subject(), "user_support");
-        assert_eq!(s.get("metadata").unwrap()["role"], "editor");
+        assert_eq!(s.raw()["metadata"]["role"], "editor");
     }
 }
 

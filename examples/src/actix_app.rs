@@ -78,7 +78,7 @@ async fn public(auth: Auth) -> HttpResponse {
 }
 
 async fn me(session: Session) -> HttpResponse {
-    HttpResponse::Ok().json(session.summary())
+    HttpResponse::Ok().json(app::session_json(&session))
 }
 
 async fn dashboard(session: Session) -> HttpResponse {
@@ -99,7 +99,7 @@ async fn recent_webhooks(hooks: web::Data<WebhookState>) -> HttpResponse {
 }
 
 async fn machine(Machine(m): Machine) -> HttpResponse {
-    HttpResponse::Ok().json(m.summary())
+    HttpResponse::Ok().json(app::machine_json(&m))
 }
 
 async fn profile(user: CurrentUser) -> HttpResponse {

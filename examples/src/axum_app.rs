@@ -67,7 +67,7 @@ async fn public(auth: Auth) -> Json<Value> {
 }
 
 async fn me(session: Session) -> Json<Value> {
-    Json(session.summary())
+    Json(app::session_json(&session))
 }
 
 async fn dashboard(session: Session) -> Html<String> {
@@ -86,7 +86,7 @@ async fn recent_webhooks(State(hooks): State<WebhookState>) -> Json<Value> {
 }
 
 async fn machine(Machine(m): Machine) -> Json<Value> {
-    Json(m.summary())
+    Json(app::machine_json(&m))
 }
 
 async fn profile(user: CurrentUser) -> Json<Value> {

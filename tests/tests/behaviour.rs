@@ -69,7 +69,7 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
         let handler = service_fn(|req: Request<String>| async move {
             let auth = req.extensions().get::<Auth>().cloned().unwrap();
             let m = auth.machine().unwrap().clone();
-            Ok::<_, Infallible>(json(StatusCode::OK, &m.summary()))
+            Ok::<_, Infallible>(json(StatusCode::OK, &app::machine_json(&m)))
         });
         return ProtectLayer::new(state.machine_protect())
             .layer(handler)
@@ -89,7 +89,7 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
         "/health" => json(StatusCode::OK, &state.health()),
         "/api/public" => json(StatusCode::OK, &app::public_json(&auth)),
         "/api/me" => match session() {
-            Ok(s) => json(StatusCode::OK, &s.summary()),
+            Ok(s) => json(StatusCode::OK, &app::session_json(&s)),
             Err(r) => r,
         },
         p if p == "/dashboard" || p.starts_with("/dashboard/") => match session() {

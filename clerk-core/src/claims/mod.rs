@@ -2,7 +2,7 @@
 //!
 //! v1 tokens carry `org_id`, `org_role`, `org_slug` and `org_permissions`;
 //! v2 tokens (`"v":2`) carry a compact `o` object whose permissions are
-//! bitmasks over feature lists. Both read into the same [`SessionClaims`]:
+//! bitmasks over feature lists. Both read into the same [`Session`]:
 //! organization role normalised to exactly one `org:` prefix, permissions as
 //! `org:<feature>:<permission>`, plans and features as `scope:value` entries,
 //! factor-verification age, status and impersonation actor. Every other claim
@@ -10,7 +10,7 @@
 //! claims read as absent, never as an error.
 //!
 //! ```
-//! use clerk_core::claims::SessionClaims;
+//! use clerk_core::Session;
 //! use serde_json::json;
 //!
 //! let payload = json!({
@@ -20,18 +20,18 @@
 //!           "per": "read,create,update,delete,revoke", "fpm": "7,21,0"},
 //!     "metadata": {"tier": "gold"}
 //! });
-//! let claims = SessionClaims::from_payload(payload.as_object().unwrap().clone())?;
+//! let claims = Session::from_payload(payload.as_object().unwrap().clone())?;
 //! let org = claims.organization().unwrap();
 //! assert_eq!(org.role(), Some("org:admin"));
 //! assert!(org.permissions().iter().any(|p| p == "org:projects:revoke"));
-//! assert_eq!(claims.get("metadata").unwrap()["tier"], "gold");
+//! assert_eq!(claims.raw()["metadata"]["tier"], "gold");
 //! # Ok::<(), clerk_core::VerifyError>(())
 //! ```
 
 mod payload;
 mod permissions;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -42,10 +42,17 @@ use permissions::v2_permissions;
 
 use crate::error::{ErrorReason, VerifyError};
 use crate::json::Field;
+use crate::users::{User, UserDirectory, UserError};
 
-/// The claims of a verified session token, normalised across v1 and v2.
+/// A verified session: the claims of its token, normalised across v1 and
+/// v2, the key that signed it, and the way to its user's Backend API record
+/// ([`Session::user`]).
 #[derive(Clone)]
-pub struct SessionClaims {
+pub struct Session {
+    key_id: Option<String>,
+    /// Where [`Session::user`] looks the user up (the verifying `Clerk`'s
+    /// cached directory).
+    users: Option<Arc<UserDirectory>>,
     user_id: String,
     session_id: Option<String>,
     issuer: Option<String>,
@@ -99,7 +106,7 @@ impl Extras {
     }
 }
 
-impl PartialEq for SessionClaims {
+impl PartialEq for Session {
     /// Claims are equal when their payloads are: everything else is read
     /// from the payload.
     fn eq(&self, other: &Self) -> bool {
@@ -107,9 +114,10 @@ impl PartialEq for SessionClaims {
     }
 }
 
-impl std::fmt::Debug for SessionClaims {
+impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionClaims")
+        f.debug_struct("Session")
+            .field("key_id", &self.key_id)
             .field("user_id", &self.user_id)
             .field("session_id", &self.session_id)
             .field("issuer", &self.issuer)
@@ -416,11 +424,14 @@ fn take_value(value: Option<Field<'_>>) -> Option<Value> {
     value.map(Field::into_value)
 }
 
-impl SessionClaims {
-    /// Reads a payload object; see [`SessionClaims::from_json`].
+impl Session {
+    /// A session read from a payload object, unverified: for tests of code
+    /// that takes a [`Session`] (feature `testing`). See the rules of
+    /// `from_json`.
     ///
     /// # Errors
-    /// As [`SessionClaims::from_json`].
+    /// As `from_json`.
+    #[cfg(any(test, feature = "testing"))]
     pub fn from_payload(payload: Map<String, Value>) -> Result<Self, VerifyError> {
         let bytes = serde_json::to_vec(&Value::Object(payload))
             .map_err(|_| failed("payload cannot be serialized"))?;
@@ -436,13 +447,14 @@ impl SessionClaims {
     ///
     /// # Errors
     /// As described.
-    pub fn from_json(json: &[u8]) -> Result<Self, VerifyError> {
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn from_json(json: &[u8]) -> Result<Self, VerifyError> {
         let claims = Self::from_fields(parse_claims(json)?)?;
         Ok(claims.with_payload(json.to_vec()))
     }
 
     /// Reads the claims picked out by [`parse_claims`]; the payload bytes are
-    /// attached afterwards with [`SessionClaims::with_payload`].
+    /// attached afterwards with [`Session::with_payload`].
     pub(crate) fn from_fields(mut raw: ClaimFields<'_>) -> Result<Self, VerifyError> {
         let user_id = take_string(raw.take(slot::SUB)).ok_or(failed("sub must be a string"))?;
         let expires_at = time_claim(raw.take(slot::EXP), "exp must be a number")?
@@ -476,12 +488,46 @@ impl SessionClaims {
             payload: Vec::new(),
             extras: OnceLock::new(),
             raw: OnceLock::new(),
+            key_id: None,
+            users: None,
         })
     }
 
     pub(crate) fn with_payload(mut self, payload: Vec<u8>) -> Self {
         self.payload = payload;
         self
+    }
+
+    /// Records what verified this session: the key's `kid`, and the user
+    /// directory [`Session::user`] asks.
+    pub(crate) fn verified_by(
+        mut self,
+        key_id: Option<String>,
+        users: Option<Arc<UserDirectory>>,
+    ) -> Self {
+        self.key_id = key_id;
+        self.users = users;
+        self
+    }
+
+    /// The signed-in user's Backend API record (Clerk's `currentUser()`),
+    /// from the cached user directory of the `Clerk` that verified this
+    /// session.
+    ///
+    /// # Errors
+    /// [`UserError::NotConfigured`] without a secret key; otherwise why the
+    /// Backend API could not answer (a stale record is served first while
+    /// it lasts).
+    pub async fn user(&self) -> Result<Arc<User>, UserError> {
+        match &self.users {
+            Some(users) => users.get_user(&self.user_id).await,
+            None => Err(UserError::NotConfigured),
+        }
+    }
+
+    /// The `kid` of the key that verified this session.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
     }
 
     fn extras(&self) -> &Extras {
@@ -591,46 +637,12 @@ impl SessionClaims {
         self.extras().actor.as_ref()
     }
 
-    /// The normalised session as JSON, the shape `clerk-token verify` prints
-    /// and the example apps' `/api/me` returns: `user_id`, `session_id`,
-    /// `org_id`, `org_role`, `org_slug`, `org_permissions`, `plan` (the raw
-    /// `pla` entries, comma-joined), `features` (raw entries), `factor_age`
-    /// (`[first, second]`, `-1` for never), `status` and `actor`; absent
-    /// values are `null`.
-    pub fn summary(&self) -> Value {
-        let org = self.organization();
-        let plans = self.plans();
-        serde_json::json!({
-            "user_id": self.user_id,
-            "session_id": self.session_id,
-            "org_id": org.map(Organization::id),
-            "org_role": org.and_then(Organization::role),
-            "org_slug": org.and_then(Organization::slug),
-            "org_permissions": self.org_permissions(),
-            "plan": (!plans.is_empty()).then(|| plans.raw().collect::<Vec<_>>().join(",")),
-            "features": self.features().raw().collect::<Vec<_>>(),
-            "factor_age": self.factor_age().map(FactorAge::as_array),
-            "status": self.status.as_str(),
-            "actor": self.actor().map(Actor::raw),
-        })
-    }
-
-    /// One claim as JSON, e.g. a custom `metadata` claim.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.raw().get(name)
-    }
-
     /// Every claim exactly as the token carried it (parsed on first use).
     pub fn raw(&self) -> &Map<String, Value> {
         self.raw.get_or_init(|| {
             // The bytes passed the strict parse already; this cannot fail.
             serde_json::from_slice(&self.payload).unwrap_or_default()
         })
-    }
-
-    /// The payload JSON exactly as the token carried it.
-    pub fn payload_json(&self) -> &[u8] {
-        &self.payload
     }
 
     /// Deserializes the whole payload into your own type, for custom claims
@@ -698,12 +710,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims(v: Value) -> SessionClaims {
-        SessionClaims::from_payload(v.as_object().unwrap().clone()).unwrap()
+    fn claims(v: Value) -> Session {
+        Session::from_payload(v.as_object().unwrap().clone()).unwrap()
     }
 
     fn err(v: Value) -> VerifyError {
-        SessionClaims::from_payload(v.as_object().unwrap().clone()).unwrap_err()
+        Session::from_payload(v.as_object().unwrap().clone()).unwrap_err()
     }
 
     #[test]
@@ -874,33 +886,6 @@ mod tests {
     }
 
     #[test]
-    fn summary_has_every_field() {
-        let c = claims(
-            json!({"sub":"u","sid":"s","exp":1,"pla":"o:pro","fva":[1,-1],
-            "org_id":"org_1","org_role":"admin","org_slug":"acme","org_permissions":["org:a:b"],
-            "act":{"sub":"user_x"}}),
-        );
-        assert_eq!(
-            c.summary(),
-            json!({"user_id":"u","session_id":"s","org_id":"org_1","org_role":"org:admin",
-                "org_slug":"acme","org_permissions":["org:a:b"],"plan":"o:pro","features":[],
-                "factor_age":[1,-1],"status":"active","actor":{"sub":"user_x"}})
-        );
-        let bare = claims(json!({"sub":"u","exp":1})).summary();
-        for key in [
-            "session_id",
-            "org_id",
-            "org_role",
-            "org_slug",
-            "plan",
-            "factor_age",
-            "actor",
-        ] {
-            assert!(bare[key].is_null(), "{key}");
-        }
-    }
-
-    #[test]
     fn status_and_custom_claims() {
         let c = claims(json!({"sub":"u","exp":1,"sts":"pending","metadata":{"role":"editor"}}));
         assert_eq!(c.status(), &SessionStatus::Pending);
@@ -914,7 +899,7 @@ mod tests {
         }
         let custom: Custom = c.custom().unwrap();
         assert_eq!(custom.metadata.role, "editor");
-        assert_eq!(c.get("metadata").unwrap()["role"], "editor");
+        assert_eq!(c.raw()["metadata"]["role"], "editor");
         let c = claims(json!({"sub":"u","exp":1,"sts":"weird"}));
         assert_eq!(c.status().as_str(), "weird");
     }

@@ -77,3 +77,80 @@ pub fn profile_json(user: &clerk_core::users::User) -> Value {
 pub fn allowed_json(path: &str, session: &clerk_core::Session) -> Value {
     json!({"ok": true, "route": path, "user_id": session.user_id()})
 }
+
+/// `GET /api/me`, and what `clerk-token verify` prints: the normalised
+/// session as JSON: `user_id`, `session_id`, `org_id`, `org_role`,
+/// `org_slug`, `org_permissions`, `plan` (the raw `pla` entries,
+/// comma-joined), `features` (raw entries), `factor_age` (`[first, second]`,
+/// `-1` for never), `status` and `actor`; absent values are `null`.
+pub fn session_json(session: &clerk_core::Session) -> Value {
+    use clerk_core::claims::{Actor, FactorAge, Organization};
+    let org = session.organization();
+    let plans = session.plans();
+    json!({
+        "user_id": session.user_id(),
+        "session_id": session.session_id(),
+        "org_id": org.map(Organization::id),
+        "org_role": org.and_then(Organization::role),
+        "org_slug": org.and_then(Organization::slug),
+        "org_permissions": session.org_permissions(),
+        "plan": (!plans.is_empty()).then(|| plans.raw().collect::<Vec<_>>().join(",")),
+        "features": session.features().raw().collect::<Vec<_>>(),
+        "factor_age": session.factor_age().map(FactorAge::as_array),
+        "status": session.status().as_str(),
+        "actor": session.actor().map(Actor::raw),
+    })
+}
+
+/// `GET /api/machine`: the machine identity as JSON.
+pub fn machine_json(m: &clerk_core::MachineAuth) -> Value {
+    json!({
+        "token_type": m.token_type.as_str(),
+        "id": m.id,
+        "subject": m.subject,
+        "scopes": m.scopes,
+        "name": m.name,
+        "claims": m.claims,
+        "user_id": m.user_id(),
+        "org_id": m.org_id(),
+        "machine_id": m.machine_id(),
+        "client_id": m.client_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: Value) -> clerk_core::Session {
+        clerk_core::Session::from_payload(v.as_object().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn session_json_has_every_field() {
+        let c = claims(
+            json!({"sub":"u","sid":"s","exp":1,"pla":"o:pro","fva":[1,-1],
+            "org_id":"org_1","org_role":"admin","org_slug":"acme","org_permissions":["org:a:b"],
+            "act":{"sub":"user_x"}}),
+        );
+        assert_eq!(
+            session_json(&c),
+            json!({"user_id":"u","session_id":"s","org_id":"org_1","org_role":"org:admin",
+                "org_slug":"acme","org_permissions":["org:a:b"],"plan":"o:pro","features":[],
+                "factor_age":[1,-1],"status":"active","actor":{"sub":"user_x"}})
+        );
+        let bare = claims(json!({"sub":"u","exp":1}));
+        let bare = session_json(&bare);
+        for key in [
+            "session_id",
+            "org_id",
+            "org_role",
+            "org_slug",
+            "plan",
+            "factor_age",
+            "actor",
+        ] {
+            assert!(bare[key].is_null(), "{key}");
+        }
+    }
+}
