@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::backend::BackendApi;
-use crate::claims::Session;
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::machine::{
@@ -37,8 +36,9 @@ use crate::machine::{
 use crate::request::{
     Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
 };
+use crate::session::Session;
+use crate::session::verify::Verifier;
 use crate::users::UserDirectory;
-use crate::verify::Verifier;
 
 /// Authenticates requests. Cheap to clone; build one per process (clones
 /// share every cache).
@@ -48,7 +48,6 @@ pub struct Clerk {
     cookie_suffix: Option<Arc<str>>,
     machines: Arc<MachineVerifier>,
     accepts: Arc<AcceptsToken>,
-    frontend_api_url: Option<Arc<str>>,
     users: Arc<UserDirectory>,
     machine_id: Option<Arc<str>>,
 }
@@ -107,7 +106,8 @@ impl Clerk {
     /// A `Clerk` for `config`, accepting session tokens only.
     ///
     /// # Errors
-    /// See [`Verifier::new`].
+    /// When an HTTP client for the Backend or Frontend API cannot be
+    /// built, or the secret key cannot be a header value.
     pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
         let cookie_suffix = config
             .publishable_key()
@@ -136,14 +136,12 @@ impl Clerk {
             config.clock.clone(),
             config.machine_cache,
         ));
-        let frontend_api_url = config.frontend_api_url().map(Arc::from);
         let machine_id = config.machine_id.as_deref().map(Arc::from);
         Ok(Self {
             verifier: Verifier::with_users(config, Some(users.clone()))?,
             cookie_suffix,
             machines,
             accepts: Arc::new(AcceptsToken::default()),
-            frontend_api_url,
             users,
             machine_id,
         })
@@ -166,11 +164,6 @@ impl Clerk {
         }
     }
 
-    /// The token kinds this `Clerk` verifies.
-    pub fn accepts(&self) -> &AcceptsToken {
-        &self.accepts
-    }
-
     /// Cached Backend API lookups of users and organizations.
     pub fn users(&self) -> &Arc<UserDirectory> {
         &self.users
@@ -191,11 +184,6 @@ impl Clerk {
             .prefetch()
             .await
             .map_err(|e| VerifyError::new(e.reason, e.message))
-    }
-
-    /// The frontend API URL, when known (for OAuth `resource_metadata`).
-    pub fn frontend_api_url(&self) -> Option<&str> {
-        self.frontend_api_url.as_deref()
     }
 
     /// Decides without waiting when it can: always for session tokens with

@@ -160,11 +160,6 @@ impl ClerkConfig {
     pub(crate) fn refresh_policy(&self) -> KeyRefresh {
         self.refresh
     }
-
-    /// The frontend API base URL (from the publishable key, or set).
-    pub(crate) fn frontend_api_url(&self) -> Option<&str> {
-        self.frontend_api_url.as_deref()
-    }
 }
 
 impl fmt::Debug for ClerkConfig {
@@ -823,7 +818,10 @@ mod tests {
         .unwrap();
         let p = c.refresh_policy();
         assert_eq!((p.ttl, p.cooldown, p.stale_window), (60, 0, 120));
-        assert_eq!(c.frontend_api_url(), Some("https://clerk.example.com"));
+        assert_eq!(
+            c.frontend_api_url.as_deref(),
+            Some("https://clerk.example.com")
+        );
         let d = KeyRefresh::default();
         assert_eq!((d.ttl, d.cooldown, d.stale_window), (3600, 300, 86_400));
         for bad in ["-1", "1.5", "soon"] {

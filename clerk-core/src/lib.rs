@@ -28,7 +28,6 @@
 
 pub mod authorize;
 mod backend;
-pub mod claims;
 pub mod clerk;
 pub mod clock;
 pub mod config;
@@ -40,16 +39,15 @@ pub mod machine;
 pub mod protect;
 pub mod request;
 pub mod routes;
+pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;
 pub mod users;
-mod verify;
 pub mod webhook;
 
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
 pub use backend::BackendBudget;
-pub use claims::Session;
 pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};
@@ -57,3 +55,4 @@ pub use machine::{AcceptsToken, MachineAuth, MachineCache, TokenType};
 pub use protect::{Decision, Protect, Refusal};
 pub use request::{Auth, SignedOutReason};
 pub use routes::RouteMatcher;
+pub use session::Session;

@@ -34,9 +34,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 
 use crate::authorize::Requirement;
-use crate::claims::Session;
 use crate::error::ErrorReason;
 use crate::machine::MachineAuth;
+use crate::session::Session;
 
 /// Header values longer than this are refused.
 pub(crate) const MAX_HEADER_LEN: usize = 16 * 1024;

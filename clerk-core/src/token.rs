@@ -188,7 +188,7 @@ pub(crate) fn parse_as(token: &str, shape: Shape) -> Result<ParsedToken<'_>, Ver
         // Structure (step 1) outranks the header rules (step 2): a payload
         // that is not a JSON object makes the token `token-invalid`
         // whatever its header says. Checked only on this error path.
-        if crate::claims::parse_claims(&payload).is_err() {
+        if crate::session::parse_claims(&payload).is_err() {
             invalid("payload is not a JSON object without duplicate members")
         } else {
             e
@@ -293,7 +293,7 @@ mod tests {
     /// `parse` and before the signature; check both here.
     fn reason(t: &str) -> ErrorReason {
         parse(t)
-            .and_then(|p| crate::claims::parse_claims(&p.payload).map(|_| ()))
+            .and_then(|p| crate::session::parse_claims(&p.payload).map(|_| ()))
             .unwrap_err()
             .reason()
     }

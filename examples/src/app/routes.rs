@@ -84,7 +84,7 @@ pub fn allowed_json(path: &str, session: &clerk_core::Session) -> Value {
 /// comma-joined), `features` (raw entries), `factor_age` (`[first, second]`,
 /// `-1` for never), `status` and `actor`; absent values are `null`.
 pub fn session_json(session: &clerk_core::Session) -> Value {
-    use clerk_core::claims::{Actor, FactorAge, Organization};
+    use clerk_core::session::{Actor, FactorAge, Organization};
     let org = session.organization();
     let plans = session.plans();
     json!({

@@ -28,8 +28,20 @@
 //! # Ok::<(), clerk_core::VerifyError>(())
 //! ```
 
+mod actor;
+mod billing;
+mod factors;
+mod organization;
 mod payload;
 mod permissions;
+pub(crate) mod verify;
+
+pub use actor::Actor;
+pub use billing::{Scope, ScopedList};
+pub use factors::FactorAge;
+pub use organization::Organization;
+pub(crate) use organization::with_org_prefix;
+use organization::{v1_organization, v2_organization};
 
 use std::sync::{Arc, OnceLock};
 
@@ -38,7 +50,6 @@ use serde_json::{Map, Value};
 
 use payload::slot;
 pub(crate) use payload::{ClaimFields, parse_all_claims, parse_claims};
-use permissions::v2_permissions;
 
 use crate::error::{ErrorReason, VerifyError};
 use crate::json::Field;
@@ -154,239 +165,6 @@ impl SessionStatus {
             Self::Pending => "pending",
             Self::Other(s) => s,
         }
-    }
-}
-
-/// The active organization of a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Organization {
-    id: String,
-    slug: Option<String>,
-    role: Option<String>,
-    permissions: Vec<String>,
-}
-
-impl Organization {
-    /// The organization id, e.g. `org_2d3Z`.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The organization slug, when the token carries one.
-    pub fn slug(&self) -> Option<&str> {
-        self.slug.as_deref()
-    }
-
-    /// The member's role with exactly one `org:` prefix, e.g. `org:admin`.
-    pub fn role(&self) -> Option<&str> {
-        self.role.as_deref()
-    }
-
-    /// The member's permissions, each `org:<feature>:<permission>`.
-    pub fn permissions(&self) -> &[String] {
-        &self.permissions
-    }
-}
-
-/// Which party a plan or feature belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// `o`: the active organization.
-    Organization,
-    /// `u`: the user.
-    User,
-    /// `ou` or `uo`: both.
-    Both,
-}
-
-impl Scope {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "o" => Some(Self::Organization),
-            "u" => Some(Self::User),
-            "ou" | "uo" => Some(Self::Both),
-            _ => None,
-        }
-    }
-
-    /// True for `o`, `ou` and `uo`.
-    pub fn includes_organization(self) -> bool {
-        matches!(self, Self::Organization | Self::Both)
-    }
-
-    /// True for `u`, `ou` and `uo`.
-    pub fn includes_user(self) -> bool {
-        matches!(self, Self::User | Self::Both)
-    }
-}
-
-/// A comma-separated `scope:value` claim (`pla`, `fea`).
-///
-/// Kept as the claim string plus entry positions, so reading a token costs
-/// two allocations per list whatever its length.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ScopedList {
-    source: String,
-    entries: Vec<ScopedEntry>,
-    well_formed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ScopedEntry {
-    scope: Option<Scope>,
-    start: usize,
-    value_start: usize,
-    end: usize,
-}
-
-impl ScopedList {
-    fn parse(claim: Option<&str>) -> Self {
-        let mut list = Self {
-            well_formed: true,
-            ..Self::default()
-        };
-        let Some(s) = claim else { return list };
-        let mut offset = 0;
-        for piece in s.split(',') {
-            let lead = piece.len() - piece.trim_ascii_start().len();
-            let entry = piece.trim_ascii();
-            let start = offset + lead;
-            offset += piece.len() + 1;
-            if entry.is_empty() {
-                continue;
-            }
-            let (scope, value_start) = match entry.split_once(':') {
-                Some((scope, _)) => (Scope::parse(scope), start + scope.len() + 1),
-                None => {
-                    list.well_formed = false;
-                    (None, start + entry.len())
-                }
-            };
-            list.entries.push(ScopedEntry {
-                scope,
-                start,
-                value_start,
-                end: start + entry.len(),
-            });
-        }
-        list.source = s.to_owned();
-        list
-    }
-
-    /// The entries as sent, trimmed, e.g. `["o:pro", "u:free"]`.
-    pub fn raw(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| &self.source[e.start..e.end])
-    }
-
-    /// The entries with a known scope, as (scope, value).
-    pub fn entries(&self) -> impl Iterator<Item = (Scope, &str)> {
-        self.entries
-            .iter()
-            .filter_map(|e| Some((e.scope?, &self.source[e.value_start..e.end])))
-    }
-
-    /// False when an entry had no `scope:` part; then every check on this
-    /// claim fails (Clerk's SDK fails closed the same way).
-    pub fn is_well_formed(&self) -> bool {
-        self.well_formed
-    }
-
-    /// True when the list has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-/// Minutes since each factor was verified in this session (`fva`); `None`
-/// for a factor never verified (`-1` in the token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FactorAge {
-    first: Option<u32>,
-    second: Option<u32>,
-}
-
-impl FactorAge {
-    /// Builds an age pair; `None` means never verified in this session.
-    pub const fn new(first: Option<u32>, second: Option<u32>) -> Self {
-        Self { first, second }
-    }
-
-    /// Minutes since the first factor (password, code, ...) was verified.
-    pub const fn first_factor_minutes(self) -> Option<u32> {
-        self.first
-    }
-
-    /// Minutes since the second factor (MFA) was verified; `None` when the
-    /// session has no second factor.
-    pub const fn second_factor_minutes(self) -> Option<u32> {
-        self.second
-    }
-
-    /// The pair as Clerk writes it, with `-1` for "never".
-    pub fn as_array(self) -> [i64; 2] {
-        let f = |m: Option<u32>| m.map_or(-1, i64::from);
-        [f(self.first), f(self.second)]
-    }
-
-    fn parse(claim: &Field<'_>) -> Option<Self> {
-        let Field::Array(items) = claim else {
-            return None;
-        };
-        let [a, b] = items.as_slice() else {
-            return None;
-        };
-        #[allow(
-            clippy::float_cmp,
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss
-        )]
-        let age = |v: &Field<'_>| -> Option<Option<u32>> {
-            match *v {
-                Field::Num(-1.0) => Some(None),
-                // Whole minutes only; the range check makes the cast exact.
-                Field::Num(n) if n >= 0.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0 => {
-                    Some(Some(n as u32))
-                }
-                _ => None,
-            }
-        };
-        Some(Self::new(age(a)?, age(b)?))
-    }
-}
-
-/// The impersonator, when a session is being impersonated (`act`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Actor {
-    subject: String,
-    session_id: Option<String>,
-    raw: Map<String, Value>,
-}
-
-impl Actor {
-    /// The impersonating user's id (`act.sub`).
-    pub fn subject(&self) -> &str {
-        &self.subject
-    }
-
-    /// The impersonating session's id (`act.sid`), when present.
-    pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
-    }
-
-    /// The whole `act` object.
-    pub fn raw(&self) -> &Map<String, Value> {
-        &self.raw
-    }
-
-    fn parse(claim: Option<Value>) -> Option<Self> {
-        let Value::Object(raw) = claim? else {
-            return None;
-        };
-        Some(Self {
-            subject: raw.get("sub")?.as_str()?.to_owned(),
-            session_id: str_claim(&raw, "sid"),
-            raw,
-        })
     }
 }
 
@@ -658,51 +436,6 @@ impl Session {
 #[allow(clippy::cast_possible_truncation)] // saturating float-to-int is intended
 fn to_secs(t: f64) -> i64 {
     t.floor() as i64
-}
-
-/// `admin` and `org:admin` both become `org:admin`.
-pub(crate) fn with_org_prefix(role: &str) -> String {
-    if role.starts_with("org:") {
-        role.to_owned()
-    } else {
-        format!("org:{role}")
-    }
-}
-
-fn v1_organization(raw: &mut ClaimFields<'_>) -> Option<Organization> {
-    let id = take_string(raw.take(slot::ORG_ID))?;
-    let permissions = match raw.take(slot::ORG_PERMISSIONS) {
-        Some(Field::Array(items)) => items.into_iter().filter_map(Field::into_string).collect(),
-        _ => Vec::new(),
-    };
-    Some(Organization {
-        id,
-        slug: take_string(raw.take(slot::ORG_SLUG)),
-        role: raw
-            .get(slot::ORG_ROLE)
-            .and_then(Field::as_str)
-            .map(with_org_prefix),
-        permissions,
-    })
-}
-
-fn v2_organization(raw: &mut ClaimFields<'_>) -> Option<Organization> {
-    let mut o = raw.take(slot::O)?;
-    let id = o.take_member("id")?.into_string()?;
-    let permissions = match (
-        o.member("per").and_then(Field::as_str),
-        o.member("fpm").and_then(Field::as_str),
-        raw.get(slot::FEA).and_then(Field::as_str),
-    ) {
-        (Some(per), Some(fpm), Some(fea)) => v2_permissions(per, fpm, fea),
-        _ => Vec::new(),
-    };
-    Some(Organization {
-        id,
-        slug: o.take_member("slg").and_then(Field::into_string),
-        role: o.member("rol").and_then(Field::as_str).map(with_org_prefix),
-        permissions,
-    })
 }
 
 #[cfg(test)]

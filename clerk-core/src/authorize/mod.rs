@@ -27,148 +27,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use crate::session::{ScopedList, Session, with_org_prefix};
 
-use crate::claims::{ScopedList, Session, with_org_prefix};
+mod policy;
+mod reverification;
 
-/// Which factors a reverification check looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Level {
-    /// The first factor must be fresh.
-    FirstFactor,
-    /// The second factor must be fresh (the first, when there is no second).
-    SecondFactor,
-    /// Both factors must be fresh (the first, when there is no second).
-    MultiFactor,
-}
-
-impl Level {
-    /// Clerk's spelling: `first_factor`, `second_factor`, `multi_factor`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::FirstFactor => "first_factor",
-            Self::SecondFactor => "second_factor",
-            Self::MultiFactor => "multi_factor",
-        }
-    }
-
-    /// Parses Clerk's spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "first_factor" => Some(Self::FirstFactor),
-            "second_factor" => Some(Self::SecondFactor),
-            "multi_factor" => Some(Self::MultiFactor),
-            _ => None,
-        }
-    }
-}
-
-/// Clerk's named reverification windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Preset {
-    /// `strict_mfa`: multi-factor within 10 minutes.
-    StrictMfa,
-    /// `strict`: second factor within 10 minutes.
-    Strict,
-    /// `moderate`: second factor within 60 minutes.
-    Moderate,
-    /// `lax`: second factor within 1440 minutes (a day).
-    Lax,
-}
-
-impl Preset {
-    /// Clerk's spelling: `strict_mfa`, `strict`, `moderate`, `lax`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::StrictMfa => "strict_mfa",
-            Self::Strict => "strict",
-            Self::Moderate => "moderate",
-            Self::Lax => "lax",
-        }
-    }
-
-    /// Parses Clerk's spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "strict_mfa" => Some(Self::StrictMfa),
-            "strict" => Some(Self::Strict),
-            "moderate" => Some(Self::Moderate),
-            "lax" => Some(Self::Lax),
-            _ => None,
-        }
-    }
-
-    /// The level and window this preset stands for.
-    pub const fn window(self) -> Reverification {
-        match self {
-            Self::StrictMfa => Reverification::new(Level::MultiFactor, 10),
-            Self::Strict => Reverification::new(Level::SecondFactor, 10),
-            Self::Moderate => Reverification::new(Level::SecondFactor, 60),
-            Self::Lax => Reverification::new(Level::SecondFactor, 1440),
-        }
-    }
-}
-
-/// A reverification window: `level` verified less than `after_minutes` ago.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Reverification {
-    /// Which factors must be fresh.
-    pub level: Level,
-    /// How recent, in minutes (a factor of age equal to this is stale).
-    pub after_minutes: u32,
-}
-
-impl Reverification {
-    /// A window of `after_minutes` at `level`.
-    pub const fn new(level: Level, after_minutes: u32) -> Self {
-        Self {
-            level,
-            after_minutes,
-        }
-    }
-
-    /// True when the session's factor ages satisfy this window.
-    pub fn is_met_by(&self, claims: &Session) -> bool {
-        let Some(age) = claims.factor_age() else {
-            return false;
-        };
-        let (first, second) = (age.first_factor_minutes(), age.second_factor_minutes());
-        let fresh = |age: Option<u32>| age.is_some_and(|a| self.after_minutes > a);
-        match (self.level, first, second) {
-            (_, None, None) => false,
-            (Level::FirstFactor, ..) => fresh(first),
-            (Level::SecondFactor | Level::MultiFactor, _, None) => fresh(first),
-            (Level::SecondFactor, _, Some(_)) => fresh(second),
-            (Level::MultiFactor, None, Some(_)) => false,
-            (Level::MultiFactor, Some(_), Some(_)) => fresh(first) && fresh(second),
-        }
-    }
-
-    /// Clerk's 403 body for a failed reverification, which Clerk's frontend
-    /// SDKs read to open the re-verification dialog:
-    /// `{"clerk_error":{"type":"forbidden","reason":"reverification-error",
-    /// "metadata":{"reverification":{"level":..,"afterMinutes":..}}}}`.
-    pub fn error_body(&self) -> Value {
-        json!({
-            "clerk_error": {
-                "type": "forbidden",
-                "reason": "reverification-error",
-                "metadata": {
-                    "reverification": {
-                        "level": self.level.as_str(),
-                        "afterMinutes": self.after_minutes,
-                    }
-                }
-            }
-        })
-    }
-}
-
-impl From<Preset> for Reverification {
-    fn from(p: Preset) -> Self {
-        p.window()
-    }
-}
+pub use policy::Policy;
+pub use reverification::{Level, Preset, Reverification};
 
 /// A predicate over claims, for checks Clerk has no name for.
 pub(crate) type Predicate = Arc<dyn Fn(&Session) -> bool + Send + Sync>;
@@ -207,44 +72,6 @@ pub enum Requirement {
     Any(Vec<Requirement>),
     /// The opposite of this (still false when signed out).
     Not(Box<Requirement>),
-}
-
-/// Names a [`Requirement`] at the type level, for the typed guard
-/// extractors of the adapters (`Require<P>`). Declare one with
-/// [`policy!`](crate::policy).
-pub trait Policy: Send + Sync + 'static {
-    /// The requirement (built once and kept).
-    fn requirement() -> &'static Requirement;
-}
-
-/// Declares a zero-sized [`Policy`] type; the requirement is built once, on
-/// first use.
-///
-/// ```
-/// use clerk_core::{Policy, Preset, Requirement, policy};
-///
-/// policy!(pub StepUp = Requirement::reverification(Preset::Strict));
-/// policy!(
-///     /// Pro plan with MFA.
-///     pub ProWithMfa = Requirement::plan("pro").and(Requirement::mfa())
-/// );
-/// assert!(matches!(StepUp::requirement(), Requirement::Reverification(_)));
-/// ```
-#[macro_export]
-macro_rules! policy {
-    ($(#[$meta:meta])* $vis:vis $name:ident = $requirement:expr) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, Default)]
-        $vis struct $name;
-
-        impl $crate::Policy for $name {
-            fn requirement() -> &'static $crate::Requirement {
-                static REQUIREMENT: ::std::sync::LazyLock<$crate::Requirement> =
-                    ::std::sync::LazyLock::new(|| $requirement);
-                &REQUIREMENT
-            }
-        }
-    };
 }
 
 /// The outcome of checking a requirement, with what would fix a failure.
@@ -553,7 +380,7 @@ impl fmt::Debug for Requirement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn claims(v: Value) -> Session {
         Session::from_payload(v.as_object().unwrap().clone()).unwrap()

@@ -35,7 +35,6 @@ use moka::sync::Cache;
 use serde_json::Value;
 
 use crate::backend::BackendApi;
-use crate::claims::{Session, SessionStatus, parse_claims};
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
@@ -43,6 +42,7 @@ use crate::keys::{
     BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, VerifyingKey,
 };
 use crate::machine::{MachineAuth, TokenType};
+use crate::session::{Session, SessionStatus, parse_claims};
 use crate::token::{self, Shape};
 use crate::users::UserDirectory;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,248 @@
+//! The one refusal type: why a request is refused and what to answer.
+
+use std::fmt;
+
+use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderValue};
+use serde_json::json;
+
+use crate::authorize::Reverification;
+use crate::request::SignedOutReason;
+use crate::users::UserError;
+use crate::webhook::WebhookError;
+
+/// Why a request was refused (crate-private: users read
+/// [`Refusal::reason`] and the response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// No usable session.
+    SignedOut(SignedOutReason),
+    /// Signed in, but the requirement is not met.
+    Forbidden,
+    /// Signed in, and only a fresher verification is missing.
+    Reverification(Reverification),
+    /// The request path cannot be decoded.
+    MalformedPath,
+    /// The request method is not an HTTP token.
+    MalformedMethod,
+    /// The user's Backend API record was needed and could not be had.
+    UserLookup(UserError),
+    /// The authenticating layer is not in front of the route.
+    LayerMissing,
+    /// A CORS preflight the guard answers itself.
+    Preflight,
+    /// A webhook delivery that is not authentic, or no verifier.
+    Webhook(WebhookError),
+}
+
+impl Cause {
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Self::SignedOut(r) => r.as_str(),
+            Self::Forbidden => "requirement-not-met",
+            Self::Reverification(_) => "reverification-error",
+            Self::MalformedPath => "malformed-path",
+            Self::MalformedMethod => "malformed-method",
+            Self::UserLookup(e) => e.as_str(),
+            Self::LayerMissing => "clerk-layer-missing",
+            Self::Preflight => "preflight",
+            Self::Webhook(e) => e.as_str(),
+        }
+    }
+}
+
+/// A refused request: why ([`Refusal::reason`], Clerk's reason strings) and
+/// the response to send instead of calling the handler. The one refusal
+/// type of every guard and extractor; both clerk-axum and clerk-actix wrap
+/// it as `ClerkRejection` and only translate it.
+///
+/// A renderer ([`Protect::render_with`]) rewrites the response through
+/// [`Refusal::response_mut`].
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    cause: Cause,
+    // Boxed: a refusal travels in `Result`s on the hot path.
+    response: Box<http::Response<String>>,
+}
+
+impl PartialEq for Refusal {
+    fn eq(&self, other: &Self) -> bool {
+        self.cause == other.cause
+            && self.status() == other.status()
+            && self.headers() == other.headers()
+            && self.body() == other.body()
+    }
+}
+
+impl Eq for Refusal {}
+
+impl Refusal {
+    /// The default response for `cause`: see the module docs.
+    pub(crate) fn new(cause: Cause) -> Self {
+        let reason = cause.reason();
+        let (status, body) = match cause {
+            Cause::SignedOut(r) if r.is_unavailable() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "unavailable", "reason": reason}),
+            ),
+            Cause::SignedOut(_) | Cause::UserLookup(UserError::NotFound) => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "unauthenticated", "reason": reason}),
+            ),
+            Cause::Forbidden => (
+                StatusCode::FORBIDDEN,
+                json!({"error": "forbidden", "reason": reason}),
+            ),
+            Cause::Reverification(window) => (StatusCode::FORBIDDEN, window.error_body()),
+            Cause::MalformedPath | Cause::MalformedMethod => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "bad_request", "reason": reason}),
+            ),
+            Cause::UserLookup(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "unavailable", "reason": reason}),
+            ),
+            Cause::LayerMissing | Cause::Webhook(WebhookError::NotConfigured) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "misconfigured", "reason": reason}),
+            ),
+            Cause::Webhook(e) => (
+                if e == WebhookError::TooLarge {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                json!({"error": "invalid_webhook", "reason": reason}),
+            ),
+            Cause::Preflight => {
+                return Self::with(
+                    cause,
+                    StatusCode::NO_CONTENT,
+                    HeaderMap::new(),
+                    String::new(),
+                );
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        // A valid token for a user Clerk no longer knows reads as signed out.
+        let challenge = match cause {
+            Cause::SignedOut(r) if !r.is_unavailable() => Some(r.token_presented()),
+            Cause::UserLookup(UserError::NotFound) => Some(false),
+            _ => None,
+        };
+        if let Some(presented) = challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(if presented {
+                    r#"Bearer error="invalid_token""#
+                } else {
+                    "Bearer"
+                }),
+            );
+        }
+        Self::with(cause, status, headers, body.to_string())
+    }
+
+    fn with(cause: Cause, status: StatusCode, headers: HeaderMap, body: String) -> Self {
+        let mut response = http::Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        Self {
+            cause,
+            response: Box::new(response),
+        }
+    }
+
+    pub(crate) fn signed_out(reason: SignedOutReason) -> Self {
+        Self::new(Cause::SignedOut(reason))
+    }
+
+    pub(crate) fn malformed_path() -> Self {
+        Self::new(Cause::MalformedPath)
+    }
+
+    pub(crate) fn forbidden() -> Self {
+        Self::new(Cause::Forbidden)
+    }
+
+    /// A 500 for a guard or extractor used without the layer that
+    /// authenticates requests (`clerk-layer-missing`): a wiring mistake
+    /// must not read as signed out.
+    pub fn layer_missing() -> Self {
+        Self::new(Cause::LayerMissing)
+    }
+
+    /// The reason string (Clerk's where there is one), for logs and bodies.
+    pub fn reason(&self) -> &'static str {
+        self.cause.reason()
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.response.status()
+    }
+
+    /// The response headers (`Content-Type`, `WWW-Authenticate`,
+    /// `Location`).
+    pub fn headers(&self) -> &HeaderMap {
+        self.response.headers()
+    }
+
+    /// The response body (JSON, or empty for redirects and preflights).
+    pub fn body(&self) -> &str {
+        self.response.body()
+    }
+
+    /// The response, to rewrite (in a [`Protect::render_with`] renderer).
+    pub fn response_mut(&mut self) -> &mut http::Response<String> {
+        &mut self.response
+    }
+
+    /// The response, with any body type made from a `String`.
+    pub fn into_response<B: From<String>>(self) -> http::Response<B> {
+        self.response.map(B::from)
+    }
+
+    pub(crate) fn not_found(self) -> Self {
+        let mut hidden = Self::new(Cause::Forbidden);
+        hidden.cause = self.cause;
+        *hidden.response.status_mut() = StatusCode::NOT_FOUND;
+        *hidden.response.body_mut() = json!({"error": "not_found"}).to_string();
+        hidden
+    }
+
+    pub(crate) fn redirect(self, location: &HeaderValue) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::LOCATION, location.clone());
+        Self::with(
+            self.cause,
+            StatusCode::TEMPORARY_REDIRECT,
+            headers,
+            String::new(),
+        )
+    }
+}
+
+impl From<UserError> for Refusal {
+    fn from(error: UserError) -> Self {
+        Self::new(Cause::UserLookup(error))
+    }
+}
+
+impl From<WebhookError> for Refusal {
+    fn from(error: WebhookError) -> Self {
+        Self::new(Cause::Webhook(error))
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for Refusal {}
