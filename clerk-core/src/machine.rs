@@ -30,6 +30,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use moka::Expiry;
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 use crate::backend::{BackendApi, BackendError, Caller};
@@ -194,47 +195,37 @@ impl MachineAuth {
 
     /// Reads a Backend API verification answer.
     pub(crate) fn from_backend(kind: TokenType, v: &Value, now: i64) -> Result<Self, VerifyError> {
-        let bool_of = |k| v.get(k).and_then(Value::as_bool).unwrap_or(false);
-        if bool_of("revoked") {
+        // An answer that does not have the documented shape is refused:
+        // fields Clerk adds are ignored, a changed type is not guessed at.
+        let answer = BackendAnswer::deserialize(v).map_err(|_| {
+            VerifyError::new(
+                ErrorReason::TokenInvalid,
+                "verification answer has an unexpected shape",
+            )
+        })?;
+        if answer.revoked {
             return Err(VerifyError::new(
                 ErrorReason::TokenRevoked,
                 "token was revoked",
             ));
         }
         // Clerk answers expiration in milliseconds.
-        let expires_at = v
-            .get("expiration")
-            .and_then(Value::as_i64)
-            .map(|ms| ms / 1000);
-        if bool_of("expired") || expires_at.is_some_and(|e| e <= now) {
+        let expires_at = answer.expiration.map(|ms| ms / 1000);
+        if answer.expired || expires_at.is_some_and(|e| e <= now) {
             return Err(VerifyError::new(
                 ErrorReason::TokenExpired,
                 "token has expired",
             ));
         }
-        let subject = v
-            .get("subject")
-            .and_then(Value::as_str)
-            .ok_or(VerifyError::new(
-                ErrorReason::TokenInvalid,
-                "verification answer has no subject",
-            ))?;
         Ok(Self {
             token_type: kind,
-            id: v.get("id").and_then(Value::as_str).map(str::to_owned),
-            subject: subject.to_owned(),
-            scopes: strings(v.get("scopes")),
-            name: v.get("name").and_then(Value::as_str).map(str::to_owned),
-            claims: v
-                .get("claims")
-                .cloned()
-                .filter(|c| !c.is_null())
-                .unwrap_or(json!({})),
+            id: answer.id,
+            subject: answer.subject,
+            scopes: strings(answer.scopes.as_ref()),
+            name: answer.name,
+            claims: answer.claims.filter(|c| !c.is_null()).unwrap_or(json!({})),
             expires_at,
-            client_id: v
-                .get("client_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            client_id: answer.client_id,
         })
     }
 
@@ -264,6 +255,26 @@ impl MachineAuth {
                 .map(str::to_owned),
         }
     }
+}
+
+/// The Backend API's answer to `POST /v1/{api_keys,m2m_tokens,oauth_applications/access_tokens}/verify`
+/// (the fields read; see Clerk's `packages/backend/src/api/resources/{APIKey,M2MToken,IdPOAuthAccessToken}.ts`).
+#[derive(serde::Deserialize)]
+struct BackendAnswer {
+    #[serde(default)]
+    revoked: bool,
+    #[serde(default)]
+    expired: bool,
+    /// Milliseconds since the epoch.
+    expiration: Option<i64>,
+    subject: String,
+    id: Option<String>,
+    /// An array of strings (or, leniently, one space- or comma-separated
+    /// string).
+    scopes: Option<Value>,
+    name: Option<String>,
+    claims: Option<Value>,
+    client_id: Option<String>,
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -588,5 +599,23 @@ mod tests {
             ErrorReason::TokenExpired
         );
         assert!(MachineAuth::from_backend(TokenType::ApiKey, &json!({}), 100).is_err());
+        // Fields Clerk adds are ignored; a field of another type is refused,
+        // never guessed at.
+        let extra = json!({"subject": "user_1", "new_field": {"x": 1}, "scopes": ["a"]});
+        let m = MachineAuth::from_backend(TokenType::ApiKey, &extra, 100).unwrap();
+        assert_eq!(
+            (m.subject.as_str(), m.scopes.as_slice()),
+            ("user_1", &["a".to_owned()][..])
+        );
+        for hostile in [
+            json!({"subject": 42}),
+            json!({"subject": "user_1", "revoked": "yes"}),
+            json!({"subject": "user_1", "expiration": "soon"}),
+            json!({"subject": "user_1", "id": ["ak_1"]}),
+            json!(["subject", "user_1"]),
+        ] {
+            let e = MachineAuth::from_backend(TokenType::ApiKey, &hostile, 100).unwrap_err();
+            assert_eq!(e.reason(), ErrorReason::TokenInvalid, "{hostile}");
+        }
     }
 }

@@ -88,6 +88,16 @@ fn bearer(token: &str) -> HeaderMap {
     h
 }
 
+/// True when `clerk` verifies the machine token `token`.
+async fn verified(clerk: &Clerk, token: &str) -> bool {
+    clerk.authenticate(&bearer(token)).await.machine().is_some()
+}
+
+/// Why `clerk` refuses `token` (panics when it does not).
+async fn refused(clerk: &Clerk, token: &str) -> ErrorReason {
+    reason(&clerk.authenticate(&bearer(token)).await)
+}
+
 fn reason(auth: &Auth) -> ErrorReason {
     match auth {
         Auth::SignedOut(SignedOutReason::Rejected(r)) => *r,
@@ -250,50 +260,37 @@ async fn junk_of_the_wrong_shape_makes_no_call() {
 async fn a_flood_of_well_shaped_keys_stays_in_the_budget_and_legitimate_keys_keep_working() {
     let f = Fixture::new().await;
     let clerk = f.clerk().accepting(AcceptsToken::Any);
-    assert!(
-        clerk
-            .authenticate(&bearer(GOOD_KEY))
-            .await
-            .machine()
-            .is_some()
-    );
+    assert!(verified(&clerk, GOOD_KEY).await);
     let mut calls = f.fake.calls();
     assert_eq!(calls, 1);
-    let mut refused = 0;
+    let mut throttled = 0;
     // 5,000 distinct keys over 12 windows of 10 s (two minutes).
     for window in 0..12 {
         let start = f.fake.calls();
         for j in 0..417 {
             let token = format!("ak_flood_{window:02}_{j:016}");
-            match reason(&clerk.authenticate(&bearer(&token)).await) {
+            match refused(&clerk, &token).await {
                 ErrorReason::TokenInvalid => {}
-                ErrorReason::BackendApiUnavailable => refused += 1,
+                ErrorReason::BackendApiUnavailable => throttled += 1,
                 r => panic!("{r:?}"),
             }
         }
         let used = f.fake.calls() - start;
         assert!(used <= 25, "window {window}: {used} calls");
         assert!(
-            clerk
-                .authenticate(&bearer(GOOD_KEY))
-                .await
-                .machine()
-                .is_some(),
+            verified(&clerk, GOOD_KEY).await,
             "the legitimate key answers during the flood (window {window})"
         );
         calls = f.fake.calls();
         f.clock.advance(10);
     }
-    assert!(refused > 4000, "most of the flood was refused: {refused}");
+    assert!(
+        throttled > 4000,
+        "most of the flood was refused: {throttled}"
+    );
     assert!(calls <= 1 + 12 * 25);
     // Budget is back: a new legitimate key verifies at once.
-    assert!(
-        clerk
-            .authenticate(&bearer(GOOD_M2M))
-            .await
-            .machine()
-            .is_some()
-    );
+    assert!(verified(&clerk, GOOD_M2M).await);
     // Re-checks of a known key stayed outside the flood's half of the
     // budget: the legitimate key was re-verified, not merely remembered.
     assert!(calls > 1 + 6, "the known key was re-checked: {calls}");
@@ -310,49 +307,33 @@ async fn stale_serving_never_revives_a_refused_key() {
         revoked_later,
         json!({"id": "ak_2", "subject": "user_2", "revoked": false, "expired": false}),
     );
-    assert!(
-        clerk
-            .authenticate(&bearer(GOOD_KEY))
-            .await
-            .machine()
-            .is_some()
-    );
-    assert!(
-        clerk
-            .authenticate(&bearer(revoked_later))
-            .await
-            .machine()
-            .is_some()
-    );
+    assert!(verified(&clerk, GOOD_KEY).await);
+    assert!(verified(&clerk, revoked_later).await);
     // Clerk revokes the second key; the next re-check (past the 60 s TTL)
     // learns it.
     f.clock.advance(61);
     f.fake
         .add_token(revoked_later, json!({"subject": "user_2", "revoked": true}));
     assert_eq!(
-        reason(&clerk.authenticate(&bearer(revoked_later)).await),
+        refused(&clerk, revoked_later).await,
         ErrorReason::TokenRevoked
     );
     // Then the Backend API goes down (past the 10 s negative cache).
     f.clock.advance(11);
     f.fake.set_outage(Some(Outage::Status(503, None)));
     assert_eq!(
-        reason(&clerk.authenticate(&bearer(revoked_later)).await),
+        refused(&clerk, revoked_later).await,
         ErrorReason::BackendApiUnavailable,
         "a revoked key is not served stale"
     );
     assert!(
-        clerk
-            .authenticate(&bearer(GOOD_KEY))
-            .await
-            .machine()
-            .is_some(),
+        verified(&clerk, GOOD_KEY).await,
         "a good key verified 72 s ago is"
     );
     // Past the TTL plus the stale window (360 s), it is not any more.
     f.clock.advance(300);
     assert_eq!(
-        reason(&clerk.authenticate(&bearer(GOOD_KEY)).await),
+        refused(&clerk, GOOD_KEY).await,
         ErrorReason::BackendApiUnavailable
     );
 }
@@ -388,13 +369,7 @@ async fn backend_down_is_503_for_opaque_tokens_while_sessions_keep_working() {
     // (its Retry-After, 3 s) has passed.
     f.fake.set_outage(None);
     f.clock.advance(3);
-    assert!(
-        clerk
-            .authenticate(&bearer(GOOD_KEY))
-            .await
-            .machine()
-            .is_some()
-    );
+    assert!(verified(&clerk, GOOD_KEY).await);
 }
 
 #[tokio::test]
@@ -426,18 +401,9 @@ async fn revoked_expired_and_unknown_keys() {
         ErrorReason::TokenInvalid
     );
     // A cached key stops working when it expires.
-    assert!(
-        clerk
-            .authenticate(&bearer(GOOD_M2M))
-            .await
-            .machine()
-            .is_some()
-    );
+    assert!(verified(&clerk, GOOD_M2M).await);
     f.clock.advance(3600);
-    assert_eq!(
-        reason(&clerk.authenticate(&bearer(GOOD_M2M)).await),
-        ErrorReason::TokenExpired
-    );
+    assert_eq!(refused(&clerk, GOOD_M2M).await, ErrorReason::TokenExpired);
 }
 
 #[tokio::test]
@@ -449,13 +415,10 @@ async fn machine_jwts_are_checked_like_sessions() {
         .m2m_token("mch_1", &[])
         .issued_at(NOW - 3600)
         .build();
-    assert_eq!(
-        reason(&clerk.authenticate(&bearer(&expired)).await),
-        ErrorReason::TokenExpired
-    );
+    assert_eq!(refused(&clerk, &expired).await, ErrorReason::TokenExpired);
     let not_a_machine = f.issuer.m2m_token("user_1", &[]).issued_at(NOW).build();
     assert_eq!(
-        reason(&clerk.authenticate(&bearer(&not_a_machine)).await),
+        refused(&clerk, &not_a_machine).await,
         ErrorReason::TokenTypeMismatch
     );
     let forged = TestIssuer::with_kid(f.issuer.kid())
@@ -463,7 +426,7 @@ async fn machine_jwts_are_checked_like_sessions() {
         .issued_at(NOW)
         .build();
     assert_eq!(
-        reason(&clerk.authenticate(&bearer(&forged)).await),
+        refused(&clerk, &forged).await,
         ErrorReason::TokenInvalidSignature
     );
     let other_issuer = f
@@ -473,7 +436,7 @@ async fn machine_jwts_are_checked_like_sessions() {
         .iss("https://evil.example")
         .build();
     assert_eq!(
-        reason(&clerk.authenticate(&bearer(&other_issuer)).await),
+        refused(&clerk, &other_issuer).await,
         ErrorReason::TokenInvalidIssuer
     );
 }

@@ -52,11 +52,11 @@ macro_rules! define_inner_service_accessors {
 pub(crate) use define_inner_service_accessors;
 
 mod authenticate;
+mod future;
 mod protect;
 
-pub use authenticate::{ClerkLayer, ClerkService, ResponseFuture as ClerkResponseFuture};
-pub use protect::{
-    OriginalUri, ProtectLayer, ProtectService, ResponseFuture as ProtectResponseFuture,
-};
+pub use authenticate::{ClerkLayer, ClerkService};
+pub use future::ResponseFuture;
+pub use protect::{OriginalUri, ProtectLayer, ProtectService};
 
 pub use clerk_core;

@@ -1,15 +1,14 @@
 //! `ProtectLayer`: answer per a `Protect` policy, or call the inner service.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll};
 
 use clerk_core::routes::RequestPath;
 use clerk_core::{Auth, Decision, Protect, Refusal};
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
+
+use crate::ResponseFuture;
 
 /// Refuses requests that do not satisfy a [`Protect`] policy. Needs the
 /// [`Auth`] that [`crate::ClerkLayer`] inserts; without it every request
@@ -90,14 +89,14 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S, B>;
+    type Future = ResponseFuture<S, B, Decision>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let mut decision = match req.extensions().get::<Auth>() {
+        let decision = match req.extensions().get::<Auth>() {
             Some(auth) => self.protect.decide(
                 req.method().as_str(),
                 request_path(&req, self.original_uri),
@@ -109,91 +108,8 @@ where
                 Decision::ready(Err(Refusal::layer_missing()))
             }
         };
-        // One poll decides the hot path; a pending decision (the user's
-        // record is being fetched) re-registers the real waker when
-        // `ResponseFuture` polls it.
-        let state = match Pin::new(&mut decision).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(())) => State::Calling {
-                fut: self.inner.call(req),
-            },
-            Poll::Ready(Err(refusal)) => State::Refused {
-                response: Some(refusal.into_response()),
-            },
-            Poll::Pending => {
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                State::Deciding {
-                    decision,
-                    pending: Some((ready, req)),
-                }
-            }
-        };
-        ResponseFuture { state }
-    }
-}
-
-pin_project! {
-    /// Response future of [`ProtectService`].
-    pub struct ResponseFuture<S: Service<Request<B>>, B> {
-        #[pin]
-        state: State<S, B>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<S: Service<Request<B>>, B> {
-        Deciding {
-            decision: Decision,
-            pending: Option<(S, Request<B>)>,
-        },
-        Calling {
-            #[pin]
-            fut: S::Future,
-        },
-        Refused {
-            response: Option<S::Response>,
-        },
-    }
-}
-
-impl<S, B, ResBody> Future for ResponseFuture<S, B>
-where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-    ResBody: From<String>,
-{
-    type Output = Result<S::Response, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Calling { fut } => return fut.poll(cx),
-                StateProj::Refused { response } => {
-                    return match response.take() {
-                        Some(r) => Poll::Ready(Ok(r)),
-                        // Only reachable by polling again after completion.
-                        None => Poll::Pending,
-                    };
-                }
-                StateProj::Deciding { decision, pending } => {
-                    let decided = ready!(Pin::new(decision).poll(cx));
-                    let Some((mut inner, req)) = pending.take() else {
-                        return Poll::Pending;
-                    };
-                    match decided {
-                        Ok(()) => {
-                            let fut = inner.call(req);
-                            state.set(State::Calling { fut });
-                        }
-                        Err(refusal) => {
-                            state.set(State::Refused {
-                                response: Some(refusal.into_response()),
-                            });
-                        }
-                    }
-                }
-            }
-        }
+        ResponseFuture::start(&mut self.inner, req, decision, |decided, req| {
+            decided.map(|()| req).map_err(Refusal::into_response)
+        })
     }
 }

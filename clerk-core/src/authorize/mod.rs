@@ -155,13 +155,7 @@ impl Requirement {
     /// kind) can hold; roles, plans, reverification, custom predicates and
     /// negations never do for machines.
     pub(crate) fn check_machine(&self, machine: &crate::machine::MachineAuth) -> Verdict {
-        let from_bool = |ok: bool| {
-            if ok {
-                Verdict::Allowed
-            } else {
-                Verdict::Denied
-            }
-        };
+        let from_bool = Verdict::from_bool;
         match self {
             Self::SignedIn => Verdict::Allowed,
             Self::Scope(s) => from_bool(machine.has_scope(s)),
@@ -250,13 +244,7 @@ impl Requirement {
         claims: &Session,
         user: Option<&crate::users::User>,
     ) -> Verdict {
-        let from_bool = |ok: bool| {
-            if ok {
-                Verdict::Allowed
-            } else {
-                Verdict::Denied
-            }
-        };
+        let from_bool = Verdict::from_bool;
         match self {
             Self::User(_, pred) => user.map_or(Verdict::NeedsUser, |u| from_bool(pred(u))),
             Self::SignedIn => Verdict::Allowed,
@@ -283,45 +271,9 @@ impl Requirement {
             ),
             Self::Custom(_, pred) => from_bool(pred(claims)),
             Self::Scope(_) => Verdict::Denied,
-            Self::All(reqs) => {
-                if reqs.is_empty() {
-                    return Verdict::Denied;
-                }
-                let mut step_up = None;
-                let mut needs_user = false;
-                for r in reqs {
-                    match r.check_with_user(claims, user) {
-                        Verdict::Allowed => {}
-                        Verdict::Denied => return Verdict::Denied,
-                        Verdict::NeedsUser => needs_user = true,
-                        Verdict::NeedsReverification(w) => {
-                            step_up.get_or_insert(w);
-                        }
-                    }
-                }
-                if needs_user {
-                    return Verdict::NeedsUser;
-                }
-                step_up.map_or(Verdict::Allowed, Verdict::NeedsReverification)
-            }
-            Self::Any(reqs) => {
-                let mut step_up = None;
-                let mut needs_user = false;
-                for r in reqs {
-                    match r.check_with_user(claims, user) {
-                        Verdict::Allowed => return Verdict::Allowed,
-                        Verdict::Denied => {}
-                        Verdict::NeedsUser => needs_user = true,
-                        Verdict::NeedsReverification(w) => {
-                            step_up.get_or_insert(w);
-                        }
-                    }
-                }
-                if needs_user {
-                    return Verdict::NeedsUser;
-                }
-                step_up.map_or(Verdict::Denied, Verdict::NeedsReverification)
-            }
+            Self::All(reqs) if reqs.is_empty() => Verdict::Denied,
+            Self::All(reqs) => combine(reqs, claims, user, Verdict::Denied, Verdict::Allowed),
+            Self::Any(reqs) => combine(reqs, claims, user, Verdict::Allowed, Verdict::Denied),
             Self::Not(r) => match r.check_with_user(claims, user) {
                 Verdict::Allowed => Verdict::Denied,
                 Verdict::NeedsUser => Verdict::NeedsUser,
@@ -329,6 +281,40 @@ impl Requirement {
             },
         }
     }
+}
+
+impl Verdict {
+    const fn from_bool(met: bool) -> Self {
+        if met { Self::Allowed } else { Self::Denied }
+    }
+}
+
+/// `All` (one `Denied` decides) or `Any` (one `Allowed` decides): without
+/// a deciding verdict, a needed user record comes first, then the first
+/// step-up, then `otherwise`.
+fn combine(
+    reqs: &[Requirement],
+    claims: &Session,
+    user: Option<&crate::users::User>,
+    deciding: Verdict,
+    otherwise: Verdict,
+) -> Verdict {
+    let mut step_up = None;
+    let mut needs_user = false;
+    for r in reqs {
+        match r.check_with_user(claims, user) {
+            v if v == deciding => return deciding,
+            Verdict::NeedsUser => needs_user = true,
+            Verdict::NeedsReverification(w) => {
+                step_up.get_or_insert(w);
+            }
+            Verdict::Allowed | Verdict::Denied => {}
+        }
+    }
+    if needs_user {
+        return Verdict::NeedsUser;
+    }
+    step_up.map_or(otherwise, Verdict::NeedsReverification)
 }
 
 fn has_permission(claims: &Session, permission: &str) -> bool {
