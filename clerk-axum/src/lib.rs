@@ -53,8 +53,9 @@ mod extract;
 mod rejection;
 mod webhook;
 
-pub use extract::{Auth, Claims, CurrentUser, Machine, Principal, Require, Session};
-pub use rejection::ClerkRejection;
+pub use extract::{
+    Auth, Claims, ClerkRejection, CurrentUser, Machine, Principal, Require, Session,
+};
 pub use webhook::Webhook;
 
 pub use clerk_core;

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod adapter;
 pub mod authorize;
 mod backend;
 pub mod clerk;

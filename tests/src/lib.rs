@@ -642,3 +642,29 @@ pub async fn run_table(target: &impl Target, dev: &DevMode) -> Vec<Outcome> {
     );
     outcomes
 }
+
+/// Serves the actix app `factory` builds on `127.0.0.1:0` with one worker,
+/// inside the current actix runtime: its address, and the handle that
+/// stops it.
+pub fn serve_actix<F, T, B>(factory: F) -> (std::net::SocketAddr, actix_web::dev::ServerHandle)
+where
+    F: Fn() -> actix_web::App<T> + Send + Clone + 'static,
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let server = actix_web::HttpServer::new(factory)
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .expect("a loopback port is free");
+    let addr = server.addrs()[0];
+    let running = server.run();
+    let handle = running.handle();
+    actix_web::rt::spawn(running);
+    (addr, handle)
+}

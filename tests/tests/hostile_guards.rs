@@ -597,14 +597,8 @@ async fn actix_guards_fail_closed_over_http() {
     let (dev, clerk) = dev_clerk();
     let hits = Hits::default();
     let app_hits = hits.clone();
-    let server = actix_web::HttpServer::new(move || actix_app(clerk.clone(), app_hits.clone()))
-        .workers(1)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-    let addr = server.addrs()[0];
-    let running = server.run();
-    let handle = running.handle();
-    actix_web::rt::spawn(running);
+    let (addr, handle) =
+        clerk_tests::serve_actix(move || actix_app(clerk.clone(), app_hits.clone()));
     let tally = run_raw(addr, &hits, &dev).await;
     handle.stop(true).await;
     tally.assert_closed("actix over HTTP", 5_000);

@@ -113,15 +113,8 @@ async fn actix_app_over_http() {
         .await
         .unwrap();
     let app_state = state.clone();
-    let server =
-        actix_web::HttpServer::new(move || clerk_examples::actix_app::app(app_state.clone()))
-            .workers(1)
-            .bind(("127.0.0.1", 0))
-            .unwrap();
-    let addr = server.addrs()[0];
-    let running = server.run();
-    let handle = running.handle();
-    actix_web::rt::spawn(running);
+    let (addr, handle) =
+        clerk_tests::serve_actix(move || clerk_examples::actix_app::app(app_state.clone()));
     exercise(&format!("http://{addr}"), &state).await;
     handle.stop(true).await;
 }
