@@ -1,23 +1,47 @@
-//! Verify Clerk session tokens and answer authorization questions, with no
-//! web framework attached.
+//! Clerk authentication and authorization for Rust services, with no web
+//! framework attached: the engine behind `clerk-tower`, `clerk-axum` and
+//! `clerk-actix`.
 //!
-//! `clerk-core` is the engine behind `clerk-tower`, `clerk-axum` and
-//! `clerk-actix`. It verifies session JWTs (RS256 with a networkless PEM key
-//! or a JWKS), normalises v1 and v2 claims (user, session, organization role
-//! and permissions, plan, features, factor-verification age, impersonation)
-//! and answers Clerk's `has()` questions with [`Requirement`]s.
+//! One request takes one path, and a handful of types carry it:
+//!
+//! * [`Clerk`] (built from a [`ClerkConfig`], or [`Clerk::from_env`])
+//!   authenticates a request from its headers: [`Clerk::authenticate`]
+//!   returns an owned future ([`Authenticate`]) of its [`Auth`], ready at
+//!   once on the hot path.
+//! * [`Auth`] is signed in (a [`Session`]: user, organization role and
+//!   permissions, plans, features, factor age, actor, custom claims, and
+//!   [`Session::user`], the user's cached Backend API record), a verified
+//!   machine token ([`MachineAuth`]), or signed out with Clerk's reason
+//!   ([`SignedOutReason`]).
+//! * [`Requirement`] says what a session must satisfy (Clerk's `has()`:
+//!   roles, permissions, plans, features, reverification, MFA, machine
+//!   scopes, your own checks).
+//! * [`Protect`] is the guard: which routes ([`RouteMatcher`], matched on
+//!   every reading of the path, failing closed), which requirement, what to
+//!   answer. [`Protect::decide`] returns a [`Decision`]: `Ok(())`, or the
+//!   one [`Refusal`] type with its status, headers and body.
+//! * [`webhook::WebhookVerifier`] verifies Clerk's webhook deliveries.
 //!
 //! ```
-//! use clerk_core::{Clerk, Requirement, testing::TestIssuer};
+//! use clerk_core::{Clerk, Protect, Requirement, RouteMatcher, testing::TestIssuer};
+//! use http::{HeaderMap, HeaderValue, header};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! // In production: `Clerk::from_env()?` reads CLERK_JWT_KEY and friends.
 //! let issuer = TestIssuer::new();
 //! let clerk = Clerk::new(issuer.config().build()?)?;
 //!
+//! let mut headers = HeaderMap::new();
 //! let token = issuer.token().org("org_1", "acme", "admin").build();
-//! let session = clerk.verify(&token).await?;
-//! assert!(Requirement::role("org:admin").is_met_by(&session));
+//! headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}"))?);
+//! let auth = clerk.authenticate(&headers).await;
+//! assert!(auth.has(&Requirement::role("org:admin")));
+//!
+//! let guard = Protect::new(Requirement::permission("org:billing:manage"))
+//!     .routes(RouteMatcher::new(["/billing(.*)"])?);
+//! assert!(guard.decide("GET", "/", &headers, &auth).await.is_ok());
+//! let refusal = guard.decide("GET", "/billing", &headers, &auth).await.unwrap_err();
+//! assert_eq!((refusal.status().as_u16(), refusal.reason()), (403, "requirement-not-met"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```

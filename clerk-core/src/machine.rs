@@ -223,7 +223,10 @@ impl MachineAuth {
             subject: answer.subject,
             scopes: strings(answer.scopes.as_ref()),
             name: answer.name,
-            claims: answer.claims.filter(|c| !c.is_null()).unwrap_or(json!({})),
+            claims: answer
+                .claims
+                .filter(|c| !c.is_null())
+                .unwrap_or_else(|| json!({})),
             expires_at,
             client_id: answer.client_id,
         })

@@ -66,6 +66,7 @@ use std::sync::Arc;
 use http::Method;
 use regex::RegexSet;
 
+#[cfg(doc)]
 use crate::protect::Refusal;
 
 /// A pattern could not be compiled.
@@ -78,8 +79,9 @@ pub struct RouteError {
 
 /// The request path has no reading the guard can trust (answer 400): see
 /// [the module docs](self#how-the-guard-reads-paths).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MalformedPath;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed request path")]
+pub struct MalformedPath;
 
 /// The path of a request as the framework routes it: the full path and,
 /// inside a nested router that strips its mount prefix (axum's `nest`),
@@ -213,19 +215,9 @@ impl RouteMatcher {
     /// [`RequestPath::nested`].
     ///
     /// # Errors
-    /// A 400 [`Refusal`] (`malformed-path`) when a path has no reading the
-    /// guard can trust.
+    /// [`MalformedPath`] when a path has no reading the guard can trust
+    /// (a guard answers it with a 400 [`Refusal`], which it converts into).
     pub fn matches<'a>(
-        &self,
-        method: &Method,
-        path: impl Into<RequestPath<'a>>,
-    ) -> Result<bool, Refusal> {
-        self.try_match(method, path)
-            .map_err(|MalformedPath| Refusal::malformed_path())
-    }
-
-    /// [`RouteMatcher::matches`], with the crate's own error.
-    pub(crate) fn try_match<'a>(
         &self,
         method: &Method,
         path: impl Into<RequestPath<'a>>,
@@ -661,11 +653,11 @@ mod tests {
     }
 
     fn hit(m: &RouteMatcher, path: &str) -> bool {
-        m.try_match(&Method::GET, path).unwrap()
+        m.matches(&Method::GET, path).unwrap()
     }
 
     fn malformed(m: &RouteMatcher, path: &str) -> bool {
-        m.try_match(&Method::GET, path) == Err(MalformedPath)
+        m.matches(&Method::GET, path) == Err(MalformedPath)
     }
 
     #[test]
@@ -855,7 +847,7 @@ mod tests {
         // Below a mount point, an empty remainder is the mount's root.
         let root = m(&["/"]);
         assert!(
-            root.try_match(&Method::GET, RequestPath::nested("/nested", ""))
+            root.matches(&Method::GET, RequestPath::nested("/nested", ""))
                 .unwrap()
         );
     }
@@ -960,11 +952,11 @@ mod tests {
         let full = m(&["/nested/admin(.*)"]);
         let mounted = m(&["/admin(.*)"]);
         let nested = RequestPath::nested("/nested/admin/x", "/admin/x");
-        assert!(full.try_match(&Method::GET, nested).unwrap());
-        assert!(mounted.try_match(&Method::GET, nested).unwrap());
-        assert!(!full.try_match(&Method::GET, "/admin/x").unwrap());
+        assert!(full.matches(&Method::GET, nested).unwrap());
+        assert!(mounted.matches(&Method::GET, nested).unwrap());
+        assert!(!full.matches(&Method::GET, "/admin/x").unwrap());
         let bad = RequestPath::nested("/nested/admin", "/admin%0A");
-        assert_eq!(full.try_match(&Method::GET, bad), Err(MalformedPath));
+        assert_eq!(full.matches(&Method::GET, bad), Err(MalformedPath));
         assert_eq!(RequestPath::nested("/a", "/a"), RequestPath::from("/a"));
     }
 
@@ -979,40 +971,37 @@ mod tests {
             ("/api/admin", None),
         ])
         .unwrap();
-        assert!(m.try_match(&Method::POST, "/api/settings/x").unwrap());
-        assert!(!m.try_match(&Method::GET, "/api/settings/x").unwrap());
-        assert!(!m.try_match(&Method::HEAD, "/api/settings/x").unwrap());
-        assert!(m.try_match(&Method::GET, "/api/admin").unwrap());
-        assert!(m.try_match(&Method::GET, "/api/reports").unwrap());
+        assert!(m.matches(&Method::POST, "/api/settings/x").unwrap());
+        assert!(!m.matches(&Method::GET, "/api/settings/x").unwrap());
+        assert!(!m.matches(&Method::HEAD, "/api/settings/x").unwrap());
+        assert!(m.matches(&Method::GET, "/api/admin").unwrap());
+        assert!(m.matches(&Method::GET, "/api/reports").unwrap());
         assert!(
-            m.try_match(&Method::HEAD, "/api/reports").unwrap(),
+            m.matches(&Method::HEAD, "/api/reports").unwrap(),
             "HEAD is GET"
         );
-        assert!(!m.try_match(&Method::POST, "/api/reports").unwrap());
+        assert!(!m.matches(&Method::POST, "/api/reports").unwrap());
         for loose in ["get", "Get", "head", "hEAD"] {
             let method = Method::from_bytes(loose.as_bytes()).unwrap();
-            assert!(m.try_match(&method, "/api/reports").unwrap(), "{loose}");
+            assert!(m.matches(&method, "/api/reports").unwrap(), "{loose}");
         }
         let delete = Method::from_bytes(b"delete").unwrap();
-        assert!(m.try_match(&delete, "/api/settings/x").unwrap());
+        assert!(m.matches(&delete, "/api/settings/x").unwrap());
         assert!(
-            !m.try_match(&Method::from_bytes(b"post").unwrap(), "/api/reports")
+            !m.matches(&Method::from_bytes(b"post").unwrap(), "/api/reports")
                 .unwrap()
         );
         let f =
             RouteMatcher::from_fn(|method, path| method == Method::PUT && path.ends_with(".json"));
-        assert!(f.try_match(&Method::PUT, "/x%2Ejson").unwrap());
-        assert!(!f.try_match(&Method::GET, "/x.json").unwrap());
+        assert!(f.matches(&Method::PUT, "/x%2Ejson").unwrap());
+        assert!(!f.matches(&Method::GET, "/x.json").unwrap());
         let get_only = RouteMatcher::from_fn(|method, _| method == Method::GET);
-        assert!(
-            get_only.try_match(&Method::HEAD, "/").unwrap(),
-            "HEAD is GET"
-        );
-        assert!(RouteMatcher::all().try_match(&Method::GET, "/").unwrap());
+        assert!(get_only.matches(&Method::HEAD, "/").unwrap(), "HEAD is GET");
+        assert!(RouteMatcher::all().matches(&Method::GET, "/").unwrap());
         // A function sees every reading.
         let raw_only = RouteMatcher::from_fn(|_, path| path == "/admin");
-        assert!(raw_only.try_match(&Method::GET, "/%61dmin").unwrap());
-        assert!(raw_only.try_match(&Method::GET, "//admin").unwrap());
+        assert!(raw_only.matches(&Method::GET, "/%61dmin").unwrap());
+        assert!(raw_only.matches(&Method::GET, "//admin").unwrap());
     }
 
     #[test]
@@ -1039,7 +1028,7 @@ mod tests {
     fn rule_methods_compare_case_insensitively() {
         let lower_post = Method::from_bytes(b"post").unwrap();
         let m = RouteMatcher::with_methods([("/api/x", Some(vec![lower_post]))]).unwrap();
-        assert!(m.try_match(&Method::POST, "/api/x").unwrap());
-        assert!(!m.try_match(&Method::GET, "/api/x").unwrap());
+        assert!(m.matches(&Method::POST, "/api/x").unwrap());
+        assert!(!m.matches(&Method::GET, "/api/x").unwrap());
     }
 }

@@ -27,7 +27,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::session::{ScopedList, Session, with_org_prefix};
+use crate::session::{ScopedList, Session};
 
 mod policy;
 mod reverification;
@@ -252,7 +252,7 @@ impl Requirement {
                 claims
                     .organization()
                     .and_then(|o| o.role())
-                    .is_some_and(|r| r == with_org_prefix(role)),
+                    .is_some_and(|r| is_org_name(r, role)),
             ),
             Self::Permission(p) => from_bool(has_permission(claims, p)),
             Self::Plan(p) => from_bool(has_scoped(claims.plans(), p)),
@@ -272,8 +272,8 @@ impl Requirement {
             Self::Custom(_, pred) => from_bool(pred(claims)),
             Self::Scope(_) => Verdict::Denied,
             Self::All(reqs) if reqs.is_empty() => Verdict::Denied,
-            Self::All(reqs) => combine(reqs, claims, user, Verdict::Denied, Verdict::Allowed),
-            Self::Any(reqs) => combine(reqs, claims, user, Verdict::Allowed, Verdict::Denied),
+            Self::All(reqs) => combine(reqs, claims, user, true),
+            Self::Any(reqs) => combine(reqs, claims, user, false),
             Self::Not(r) => match r.check_with_user(claims, user) {
                 Verdict::Allowed => Verdict::Denied,
                 Verdict::NeedsUser => Verdict::NeedsUser,
@@ -289,21 +289,21 @@ impl Verdict {
     }
 }
 
-/// `All` (one `Denied` decides) or `Any` (one `Allowed` decides): without
-/// a deciding verdict, a needed user record comes first, then the first
-/// step-up, then `otherwise`.
+/// `All` (`all`: one `Denied` decides) or `Any` (one `Allowed` decides):
+/// without a deciding verdict, a needed user record comes first, then the
+/// first step-up, then the other verdict.
 fn combine(
     reqs: &[Requirement],
     claims: &Session,
     user: Option<&crate::users::User>,
-    deciding: Verdict,
-    otherwise: Verdict,
+    all: bool,
 ) -> Verdict {
     let mut step_up = None;
     let mut needs_user = false;
     for r in reqs {
         match r.check_with_user(claims, user) {
-            v if v == deciding => return deciding,
+            Verdict::Denied if all => return Verdict::Denied,
+            Verdict::Allowed if !all => return Verdict::Allowed,
             Verdict::NeedsUser => needs_user = true,
             Verdict::NeedsReverification(w) => {
                 step_up.get_or_insert(w);
@@ -314,18 +314,30 @@ fn combine(
     if needs_user {
         return Verdict::NeedsUser;
     }
+    let otherwise = if all {
+        Verdict::Allowed
+    } else {
+        Verdict::Denied
+    };
     step_up.map_or(otherwise, Verdict::NeedsReverification)
 }
 
+/// `value` equals `wanted` read with exactly one `org:` prefix (`admin` and
+/// `org:admin` are the same role), without building the prefixed string.
+fn is_org_name(value: &str, wanted: &str) -> bool {
+    let bare = wanted.strip_prefix("org:").unwrap_or(wanted);
+    value.strip_prefix("org:") == Some(bare)
+}
+
 fn has_permission(claims: &Session, permission: &str) -> bool {
-    let wanted = with_org_prefix(permission);
-    if wanted.starts_with("org:sys_") {
+    let bare = permission.strip_prefix("org:").unwrap_or(permission);
+    if bare.starts_with("sys_") {
         return false;
     }
     claims
         .organization()
         .filter(|o| o.role().is_some())
-        .is_some_and(|o| o.permissions().contains(&wanted))
+        .is_some_and(|o| o.permissions().iter().any(|p| is_org_name(p, permission)))
 }
 
 fn has_scoped(list: &ScopedList, query: &str) -> bool {

@@ -180,9 +180,11 @@ impl Future for Decision {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
             // Polled again after completion: refused, never a panic.
-            DecisionState::Ready(result) => {
-                Poll::Ready(result.take().unwrap_or(Err(Refusal::new(Cause::Forbidden))))
-            }
+            DecisionState::Ready(result) => Poll::Ready(
+                result
+                    .take()
+                    .unwrap_or_else(|| Err(Refusal::new(Cause::Forbidden))),
+            ),
             DecisionState::Fetching(fut) => fut.as_mut().poll(cx),
         }
     }
@@ -324,7 +326,7 @@ impl Protect {
             return self.refuse(Cause::MalformedMethod, headers);
         };
         if let Some(routes) = &i.routes {
-            match routes.try_match(&method, path) {
+            match routes.matches(&method, path) {
                 Err(_) => return self.refuse(Cause::MalformedPath, headers),
                 Ok(false) => return Decision::ready(Ok(())),
                 Ok(true) => {}

@@ -161,10 +161,6 @@ impl Refusal {
         Self::new(Cause::SignedOut(reason))
     }
 
-    pub(crate) fn malformed_path() -> Self {
-        Self::new(Cause::MalformedPath)
-    }
-
     pub(crate) fn forbidden() -> Self {
         Self::new(Cause::Forbidden)
     }
@@ -224,6 +220,12 @@ impl Refusal {
             headers,
             String::new(),
         )
+    }
+}
+
+impl From<crate::routes::MalformedPath> for Refusal {
+    fn from(_: crate::routes::MalformedPath) -> Self {
+        Self::new(Cause::MalformedPath)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Typed session claims: one shape for Clerk's v1 and v2 session tokens.
+//! A verified session ([`Session`]) and the parts of its claims: one shape
+//! for Clerk's v1 and v2 session tokens.
 //!
 //! v1 tokens carry `org_id`, `org_role`, `org_slug` and `org_permissions`;
 //! v2 tokens (`"v":2`) carry a compact `o` object whose permissions are
@@ -40,7 +41,6 @@ pub use actor::Actor;
 pub use billing::{Scope, ScopedList};
 pub use factors::FactorAge;
 pub use organization::Organization;
-pub(crate) use organization::with_org_prefix;
 use organization::{v1_organization, v2_organization};
 
 use std::sync::{Arc, OnceLock};

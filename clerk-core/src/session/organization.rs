@@ -38,7 +38,7 @@ impl Organization {
 }
 
 /// `admin` and `org:admin` both become `org:admin`.
-pub(crate) fn with_org_prefix(role: &str) -> String {
+fn with_org_prefix(role: &str) -> String {
     if role.starts_with("org:") {
         role.to_owned()
     } else {
