@@ -40,8 +40,11 @@
 //! ```
 //!
 //! Note: actix's blanket `Option<T>` extractor turns every error into
-//! `None`, so `Option<Session>` without the middleware reads as signed out;
-//! `Auth` and `Session` answer 500 (`clerk-layer-missing`) instead.
+//! `None` (axum's passes 500 and 503 on): `Option<Session>` without the
+//! middleware reads as signed out, and `Option<CurrentUser>` is `None` when
+//! the Backend API cannot be reached. Take `Session` or `CurrentUser`
+//! itself where a wiring mistake or an outage must not read as signed out:
+//! they answer 500 (`clerk-layer-missing`) and 503.
 #![forbid(unsafe_code)]
 
 mod extract;

@@ -75,9 +75,15 @@ impl Future for Authenticate {
             // Polled again after completion: signed out, never a panic.
             AuthState::Ready(auth) => Poll::Ready(
                 auth.take()
-                    .unwrap_or(Auth::SignedOut(SignedOutReason::TokenMissing)),
+                    .unwrap_or_else(|| Auth::SignedOut(SignedOutReason::TokenMissing)),
             ),
-            AuthState::Waiting(fut) => fut.as_mut().poll(cx),
+            AuthState::Waiting(fut) => {
+                let auth = std::task::ready!(fut.as_mut().poll(cx));
+                // The boxed work is done: drop it, so a further poll
+                // answers signed out instead of resuming a finished future.
+                self.state = AuthState::Ready(None);
+                Poll::Ready(auth)
+            }
         }
     }
 }

@@ -100,8 +100,8 @@ pub struct ClerkConfig {
     pub(crate) machine_cache: crate::machine::MachineCache,
     pub(crate) user_cache_ttl: Duration,
     pub(crate) user_stale_window: Duration,
-    /// The process's one Backend API budget, shared by every `Clerk` and
-    /// `Verifier` built from this configuration.
+    /// The process's one Backend API budget, shared by every `Clerk`
+    /// built from this configuration.
     pub(crate) gate: Arc<crate::backend::Gate>,
     /// The one HTTP client every Backend and Frontend API call of a `Clerk`
     /// built from this configuration uses.

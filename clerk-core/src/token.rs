@@ -112,7 +112,7 @@ pub(crate) struct Header {
 pub(crate) struct ParsedToken<'a> {
     /// The checked header.
     pub header: Header,
-    /// The decoded payload JSON; [`crate::claims`] reads it (its structure
+    /// The decoded payload JSON; [`crate::session`] reads it (its structure
     /// before the signature is checked, its claims after).
     pub payload: Vec<u8>,
     /// `header.payload`, the bytes the signature covers.

@@ -85,3 +85,61 @@ async fn actix_protect_fetches_the_user() {
         );
     }
 }
+
+/// A decision or an authentication that had to wait (a user record, a
+/// Backend API answer for an API key) and has resolved answers a further
+/// poll with a refusal: never a panic, never the identity again.
+#[tokio::test]
+async fn finished_waiting_futures_polled_again_refuse() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    let state = AppState::start_dev(DevMode::new(), "/sign-in".into())
+        .await
+        .unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+
+    let dev = state.dev.clone().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {}", dev.api_key).parse().unwrap(),
+    );
+    let mut auth = state.clerk.authenticate(&headers);
+    assert!(
+        Pin::new(&mut auth).poll(&mut cx).is_pending(),
+        "an API key waits for the Backend API"
+    );
+    let first = (&mut auth).await;
+    assert!(matches!(first, clerk_core::Auth::Machine(_)), "{first:?}");
+    match Pin::new(&mut auth).poll(&mut cx) {
+        Poll::Ready(again) => assert!(matches!(again, clerk_core::Auth::SignedOut(_)), "{again:?}"),
+        Poll::Pending => panic!("a finished authentication answers at once"),
+    }
+
+    let headers = http::HeaderMap::new();
+    let session = state
+        .clerk
+        .authenticate(&{
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                "authorization",
+                format!("Bearer {}", token(&state, "fresh-mfa"))
+                    .parse()
+                    .unwrap(),
+            );
+            h
+        })
+        .await;
+    let protect = clerk_core::Protect::new(Requirement::mfa_enrolled());
+    let mut decision = protect.decide("GET", "/enforced", &headers, &session);
+    assert!(
+        Pin::new(&mut decision).poll(&mut cx).is_pending(),
+        "the user record is fetched"
+    );
+    assert!((&mut decision).await.is_ok());
+    match Pin::new(&mut decision).poll(&mut cx) {
+        Poll::Ready(again) => assert_eq!(again.unwrap_err().status(), 403),
+        Poll::Pending => panic!("a finished decision answers at once"),
+    }
+}

@@ -35,12 +35,6 @@ mod reverification;
 pub use policy::Policy;
 pub use reverification::{Level, Preset, Reverification};
 
-/// A predicate over claims, for checks Clerk has no name for.
-pub(crate) type Predicate = Arc<dyn Fn(&Session) -> bool + Send + Sync>;
-
-/// A predicate over the user's Backend API record.
-pub(crate) type UserPredicate = Arc<dyn Fn(&crate::users::User) -> bool + Send + Sync>;
-
 /// What a signed-in session must satisfy.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -63,9 +57,12 @@ pub enum Requirement {
     Scope(String),
     /// A check on the user's Backend API record (costs one cached lookup),
     /// with a name for logs.
-    User(&'static str, UserPredicate),
+    User(
+        &'static str,
+        Arc<dyn Fn(&crate::users::User) -> bool + Send + Sync>,
+    ),
     /// Your own check, with a name for logs and `Debug`.
-    Custom(&'static str, Predicate),
+    Custom(&'static str, Arc<dyn Fn(&Session) -> bool + Send + Sync>),
     /// Every one of these (empty is false).
     All(Vec<Requirement>),
     /// At least one of these (empty is false).

@@ -6,9 +6,12 @@
 //! `WWW-Authenticate: Bearer` (plus `error="invalid_token"` when a token was
 //! sent and refused); 403 when signed in but not allowed; 403 with Clerk's
 //! reverification body when only a step-up is missing; 503 when no
-//! verification key can be had; 400 for a path that cannot be decoded.
-//! Options: hide protected routes as 404, redirect signed-out page requests
-//! to a sign-in URL, or render responses yourself.
+//! verification key can be had or the user's record cannot be fetched
+//! (with `Retry-After` when the Backend API rate-limits), 401
+//! `user-not-found` when Clerk no longer knows the user; 400 for a path or
+//! method that cannot be read. Options: hide protected routes as 404,
+//! redirect signed-out page requests to a sign-in URL, or render responses
+//! yourself.
 //!
 //! **Fail closed.** A protection with [routes](Protect::routes) judges every
 //! reading of the path the framework might route by, and answers 400 for a
@@ -65,7 +68,7 @@ use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::{Auth, RequestHeaders, SignedOutReason};
 use crate::routes::{RequestPath, RouteMatcher};
 use crate::session::Session;
-use crate::users::User;
+use crate::users::{User, UserError};
 use refusal::Cause;
 pub use refusal::Refusal;
 
@@ -185,7 +188,13 @@ impl Future for Decision {
                     .take()
                     .unwrap_or_else(|| Err(Refusal::new(Cause::Forbidden))),
             ),
-            DecisionState::Fetching(fut) => fut.as_mut().poll(cx),
+            DecisionState::Fetching(fut) => {
+                let result = std::task::ready!(fut.as_mut().poll(cx));
+                // The boxed work is done: drop it, so a further poll is
+                // refused instead of resuming a finished future.
+                self.state = DecisionState::Ready(None);
+                Poll::Ready(result)
+            }
         }
     }
 }
@@ -253,7 +262,10 @@ impl Protect {
         self.edit(|i| i.routes = Some(routes))
     }
 
-    /// Answers 404 instead of 401/403, hiding that the route exists.
+    /// Answers 404 instead of 401/403 to whoever may not use the route,
+    /// hiding that it exists. A signed-in user who only needs to verify
+    /// again still gets the reverification answer, and an outage its 503
+    /// (a 404 there would tell a user with access the route is gone).
     #[must_use]
     pub fn hide_as_not_found(self) -> Self {
         self.edit(|i| i.hide = true)
@@ -270,7 +282,8 @@ impl Protect {
 
     /// Rewrites every refusal with `renderer` after the defaults (and
     /// hiding or redirecting) made it: change its status, headers or body,
-    /// e.g. to render an HTML page. [`Refusal::reason`] says why.
+    /// e.g. to render an HTML page. [`Refusal::reason`] says why. The 204
+    /// of an answered CORS preflight is not a refusal and is not rendered.
     #[must_use]
     pub fn render_with(self, renderer: impl Fn(&mut Refusal) + Send + Sync + 'static) -> Self {
         let renderer: Renderer = Arc::new(renderer);
@@ -389,7 +402,6 @@ impl Protect {
     }
 
     fn refuse<H: RequestHeaders + ?Sized>(&self, cause: Cause, headers: &H) -> Decision {
-        tracing::debug!(reason = cause.reason(), "request refused by protect");
         let page = matches!(cause, Cause::SignedOut(_)) && is_page_request(headers);
         Decision::ready(Err(self.refusal(cause, page)))
     }
@@ -399,6 +411,12 @@ impl Protect {
     fn refusal(&self, cause: Cause, page: bool) -> Refusal {
         let i = &*self.inner;
         let mut refusal = Refusal::new(cause);
+        if cause == Cause::Preflight {
+            // A CORS preflight's 204 is not a refusal to re-render: a
+            // renderer's 401 page would make browsers block the request.
+            return refusal;
+        }
+        tracing::debug!(reason = cause.reason(), "request refused by protect");
         match cause {
             Cause::SignedOut(r) if !r.is_unavailable() => {
                 if let (Some(location), true) = (&i.sign_in, page) {
@@ -425,7 +443,10 @@ impl Protect {
                     }
                 }
             }
-            Cause::Forbidden if i.hide => refusal = refusal.not_found(),
+            // A user Clerk no longer knows is signed out in effect.
+            Cause::Forbidden | Cause::UserLookup(UserError::NotFound) if i.hide => {
+                refusal = refusal.not_found();
+            }
             _ => {}
         }
         if let Some(render) = &i.renderer {
@@ -612,6 +633,22 @@ mod tests {
             reject(p.decide(GET, "/", &h, &signed_in(json!({})))).status(),
             404
         );
+        // The user's record decides: a user Clerk no longer knows is
+        // hidden too; an outage is not (a 404 would tell a user with access
+        // the route is gone), and a rate limit says when to come back.
+        let gone = p.refusal(Cause::UserLookup(UserError::NotFound), false);
+        assert_eq!(gone.status(), 404);
+        let limited = p.refusal(Cause::UserLookup(UserError::RateLimited(7)), false);
+        assert_eq!(
+            (
+                limited.status().as_u16(),
+                &limited.headers()[header::RETRY_AFTER]
+            ),
+            (503, &HeaderValue::from_static("7"))
+        );
+        let visible = Protect::signed_in().refusal(Cause::UserLookup(UserError::NotFound), false);
+        assert_eq!(visible.status(), 401);
+        assert_eq!(visible.reason(), "user-not-found");
         let custom = Protect::signed_in().render_with(|r| {
             let why = json!({"why": r.reason()}).to_string();
             *r.response_mut().status_mut() = StatusCode::IM_A_TEAPOT;
@@ -646,6 +683,14 @@ mod tests {
             reject(answering.decide("OPTIONS", "/x", &HeaderMap::new(), &out)).status(),
             401,
             "an OPTIONS that is not a preflight is judged"
+        );
+        let rendering = answering.clone().render_with(|r| {
+            *r.response_mut().status_mut() = StatusCode::UNAUTHORIZED;
+        });
+        assert_eq!(
+            reject(rendering.decide("OPTIONS", "/x", &h, &out)).status(),
+            204,
+            "a renderer never turns an answered preflight into a refusal"
         );
         assert!(
             allowed(answering.decide("OPTIONS", "/elsewhere", &h, &out)),

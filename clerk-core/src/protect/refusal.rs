@@ -134,6 +134,10 @@ impl Refusal {
             Cause::UserLookup(UserError::NotFound) => Some(false),
             _ => None,
         };
+        // A rate-limited lookup tells the client when to come back.
+        if let Cause::UserLookup(UserError::RateLimited(secs)) = cause {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
         if let Some(presented) = challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,

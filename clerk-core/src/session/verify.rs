@@ -172,8 +172,9 @@ impl Verifier {
     }
 
     /// Verifies without waiting: `None` only when the key set must be
-    /// fetched first, in which case call [`Verifier::verify`]. Adapters use
-    /// this to stay allocation-free on the hot path.
+    /// fetched first, in which case call [`Verifier::verify`].
+    /// [`crate::Clerk::authenticate`] uses this to stay allocation-free on
+    /// the hot path.
     pub(crate) fn verify_ready(&self, token: &str) -> Option<Result<Arc<Session>, VerifyError>> {
         let inner = &*self.inner;
         let now = inner.clock.now_unix();
