@@ -87,14 +87,16 @@ pub fn listen_addr(
 }
 
 /// What both example binaries do first: logging (`RUST_LOG`, default
-/// `info`), the state from the environment, where to listen
-/// ([`listen_addr`]), and the dev-mode banner or a key prefetch.
+/// `info`), the state from the environment, the listening socket
+/// ([`listen_addr`]; `PORT=0` picks a free port), and the dev-mode banner
+/// (with the port actually bound) or a key prefetch.
 ///
 /// # Errors
 /// When the configured keys are invalid, dev mode is refused
-/// ([`check_dev_mode_allowed`]) or cannot start.
-pub async fn start_from_env() -> Result<(AppState, std::net::SocketAddr), Box<dyn std::error::Error>>
-{
+/// ([`check_dev_mode_allowed`]) or cannot start, or the address cannot be
+/// bound.
+pub async fn start_from_env()
+-> Result<(AppState, std::net::TcpListener), Box<dyn std::error::Error>> {
     use tracing_subscriber::EnvFilter;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -102,11 +104,14 @@ pub async fn start_from_env() -> Result<(AppState, std::net::SocketAddr), Box<dy
         )
         .init();
     let state = AppState::from_env().await?;
-    let addr = listen_addr(state.dev.is_some(), &|k| std::env::var(k).ok())?;
-    let port = addr.port();
+    let listener = std::net::TcpListener::bind(listen_addr(state.dev.is_some(), &|k| {
+        std::env::var(k).ok()
+    })?)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
     if state.dev.is_some() {
         tracing::warn!("DEV MODE: verifying tokens signed by a throwaway local key");
-        state.print_dev_banner(port);
+        state.print_dev_banner(addr.port());
     } else if let Err(e) = state.clerk.prefetch().await {
         tracing::warn!(
             reason = e.reason().as_str(),
@@ -114,5 +119,5 @@ pub async fn start_from_env() -> Result<(AppState, std::net::SocketAddr), Box<dy
         );
     }
     tracing::info!(%addr, "listening");
-    Ok((state, addr))
+    Ok((state, listener))
 }

@@ -6,9 +6,9 @@
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One state (one key cache) for every worker.
-    let (state, addr) = clerk_examples::app::start_from_env().await?;
+    let (state, listener) = clerk_examples::app::start_from_env().await?;
     actix_web::HttpServer::new(move || clerk_examples::actix_app::app(state.clone()))
-        .bind(addr)?
+        .listen(listener)?
         .run()
         .await?;
     Ok(())

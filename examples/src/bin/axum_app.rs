@@ -6,9 +6,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (state, addr) = clerk_examples::app::start_from_env().await?;
+    let (state, listener) = clerk_examples::app::start_from_env().await?;
     let app = clerk_examples::axum_app::router(state);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
