@@ -31,6 +31,7 @@
 
 mod actor;
 mod billing;
+mod cache;
 mod factors;
 mod organization;
 mod payload;

@@ -28,10 +28,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use moka::Expiry;
-use moka::sync::Cache;
 use serde_json::Value;
 
 use crate::backend::BackendApi;
@@ -42,12 +39,11 @@ use crate::keys::{
     BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, VerifyingKey,
 };
 use crate::machine::{MachineAuth, TokenType};
+use crate::session::cache::{TokenCache, TokenKey};
 use crate::session::{Session, SessionStatus, parse_claims};
 use crate::token::{self, Shape};
 use crate::users::UserDirectory;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-type TokenCache = Cache<Box<str>, Arc<Session>, foldhash::fast::RandomState>;
 
 /// Verifies Clerk session tokens. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -73,27 +69,6 @@ struct ClaimRules {
     issuer: Option<String>,
     accept_pending: bool,
     accept_template_tokens: bool,
-}
-
-/// Keeps a verified token until its `exp` (plus skew) by the injected clock.
-struct UntilExpiry {
-    clock: Arc<dyn Clock>,
-    skew: i64,
-}
-
-impl Expiry<Box<str>, Arc<Session>> for UntilExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &Box<str>,
-        session: &Arc<Session>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        let left = session
-            .expires_at()
-            .saturating_add(self.skew)
-            .saturating_sub(self.clock.now_unix());
-        Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
-    }
 }
 
 impl Verifier {
@@ -122,13 +97,11 @@ impl Verifier {
             }
         };
         let cache = (config.token_cache_capacity > 0).then(|| {
-            Cache::builder()
-                .max_capacity(config.token_cache_capacity)
-                .expire_after(UntilExpiry {
-                    clock: config.clock.clone(),
-                    skew: config.skew_secs,
-                })
-                .build_with_hasher(foldhash::fast::RandomState::default())
+            TokenCache::new(
+                config.token_cache_capacity,
+                config.clock.clone(),
+                config.skew_secs,
+            )
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -167,7 +140,7 @@ impl Verifier {
                 ErrorReason::JwkFailedToResolve,
                 "key could not be resolved",
             )));
-        self.record(token, &result);
+        self.record(token, None, &result);
         result
     }
 
@@ -183,18 +156,29 @@ impl Verifier {
             let losses = inner.keys.losses();
             if losses != inner.seen_losses.load(Ordering::Relaxed) {
                 inner.seen_losses.store(losses, Ordering::Relaxed);
-                cache.invalidate_all();
+                cache.clear();
             }
-            if let Some(hit) = cache.get(token) {
-                return Some(inner.rules.check_times(&hit, now).map(|()| hit));
-            }
+            let key = match cache.get(token) {
+                Ok(hit) => return Some(inner.rules.check_times(&hit, now).map(|()| hit)),
+                Err(key) => key,
+            };
+            let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
+            self.record(token, Some(key), &result);
+            return Some(result);
         }
         let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
-        self.record(token, &result);
+        self.record(token, None, &result);
         Some(result)
     }
 
-    fn record(&self, token: &str, result: &Result<Arc<Session>, VerifyError>) {
+    /// Logs the outcome and caches a verified session under `key` (the
+    /// token's, computed here when the caller has not).
+    fn record(
+        &self,
+        token: &str,
+        key: Option<TokenKey>,
+        result: &Result<Arc<Session>, VerifyError>,
+    ) {
         match result {
             Ok(session) => {
                 tracing::debug!(user_id = session.user_id(), "session token verified");
@@ -205,7 +189,10 @@ impl Verifier {
                 if let Some(cache) = &self.inner.cache
                     && unchanged
                 {
-                    cache.insert(token.into(), session.clone());
+                    cache.insert(
+                        key.unwrap_or_else(|| crate::session::cache::token_key(token)),
+                        session.clone(),
+                    );
                 }
             }
             Err(e) => tracing::debug!(reason = e.reason().as_str(), "session token rejected"),
