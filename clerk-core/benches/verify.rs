@@ -2,7 +2,7 @@
 //! same signature with a pre-parsed key, measured in the same run.
 //!
 //! `cargo bench -p clerk-core --features testing`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, clippy::print_stderr)]
 
 use std::future::Future;
 use std::hint::black_box;
@@ -50,6 +50,20 @@ fn realistic_v2_token(issuer: &TestIssuer) -> String {
         .plan("o:pro")
         .feature("u:goldprofileborder")
         .factor_age(7, -1)
+        .build()
+}
+
+/// The realistic token with its own user and session ids.
+fn distinct_v2_token(issuer: &TestIssuer, i: usize) -> String {
+    issuer
+        .token()
+        .issued_at(NOW)
+        .user(&format!("user_2d3vF6Zh4iYkq8GdGPN{i:08}"))
+        .session(&format!("sess_2mUXsGJ8Ak2nY2a7HMd{i:08}"))
+        .azp("https://app.example.com")
+        .org("org_2d3ZBq1J6gM0Sxz8pGMfOMJdD6e", "marine-projex", "admin")
+        .permissions(["org:repositories:read", "org:projects:revoke"])
+        .plan("o:pro")
         .build()
 }
 
@@ -101,6 +115,32 @@ fn bench(c: &mut Criterion) {
     g.bench_function("cached_v2_token", |b| {
         b.iter(|| ready(cached.verify(black_box(&token))).unwrap())
     });
+    // More distinct tokens than the cache holds, round robin: calls miss,
+    // verify, insert and evict. Against the same tokens uncached, this is
+    // what the cache costs a miss (hashing, insertion, eviction).
+    let full = Clerk::new(config().token_cache_capacity(500).build().unwrap()).unwrap();
+    let distinct: Vec<String> = (0..2_000).map(|i| distinct_v2_token(&issuer, i)).collect();
+    let mut next = distinct.iter().cycle();
+    g.bench_function("distinct_tokens_uncached", |b| {
+        b.iter(|| ready(uncached.verify(black_box(next.next().unwrap()))).unwrap())
+    });
+    g.bench_function("distinct_tokens_full_cache", |b| {
+        b.iter(|| ready(full.verify(black_box(next.next().unwrap()))).unwrap())
+    });
+    // The cache may keep some of them (a hit costs nanoseconds): say how
+    // many, so the miss cost can be read off the two lines above.
+    let hits = distinct
+        .iter()
+        .filter(|t| {
+            let start = std::time::Instant::now();
+            ready(full.verify(t)).unwrap();
+            start.elapsed() < Duration::from_micros(2)
+        })
+        .count();
+    eprintln!(
+        "distinct_tokens_full_cache: {hits} of {} tokens were hits",
+        distinct.len()
+    );
     g.finish();
 
     let session = ready(cached.verify(&token)).unwrap();

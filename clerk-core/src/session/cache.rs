@@ -1,12 +1,16 @@
 //! The verified-token cache: sessions by the SHA-256 digest of their token,
 //! with a small table of recently reused tokens in front.
 //!
-//! * **Main cache** (moka, bounded, each entry until its `exp`): keyed by
-//!   the token's SHA-256 digest. 32 bytes are cheap to hash and compare and
+//! * **Main cache** (quick_cache, bounded, S3-FIFO eviction): keyed by the
+//!   token's SHA-256 digest. 32 bytes are cheap to hash and compare and
 //!   small to keep (a token is ~1 KB), and the digest binds every byte of
 //!   the token: two tokens share an entry only if they are the same token.
 //!   Never a non-cryptographic hash alone: a collision there would hand one
-//!   user's session to another.
+//!   user's session to another. quick_cache rather than moka (used for the
+//!   Backend API caches): a miss here is on the path of every new token,
+//!   and its insert and eviction cost a fraction of moka's (measured in
+//!   `benches/verify.rs`, `distinct_tokens_*`). It has no time-to-live:
+//!   entries leave by eviction, and every hit is checked against `exp`.
 //! * **Recent table** (`RECENT_SLOTS` slots): tokens seen again after they
 //!   were cached, kept whole, so a burst of requests with one token (a page
 //!   and its API calls, a keep-alive client) skips the digest. A hit needs
@@ -17,13 +21,8 @@
 //!
 //! Callers still check `exp`/`nbf` on every hit.
 
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use moka::Expiry;
-
-use crate::clock::Clock;
 use crate::session::Session;
+use std::sync::{Arc, RwLock};
 
 /// The SHA-256 digest of a token.
 pub(crate) type TokenKey = [u8; 32];
@@ -31,7 +30,12 @@ pub(crate) type TokenKey = [u8; 32];
 /// How many recently reused tokens are kept whole (at most ~130 KB).
 const RECENT_SLOTS: usize = 128;
 
-type Main = moka::sync::Cache<TokenKey, Arc<Session>, foldhash::fast::RandomState>;
+type Main = quick_cache::sync::Cache<
+    TokenKey,
+    Arc<Session>,
+    quick_cache::UnitWeighter,
+    foldhash::fast::RandomState,
+>;
 
 struct Recent {
     token: Box<str>,
@@ -41,27 +45,6 @@ struct Recent {
 pub(crate) struct TokenCache {
     main: Main,
     recent: Box<[RwLock<Option<Recent>>]>,
-}
-
-/// Keeps a verified token until its `exp` (plus skew) by the injected clock.
-struct UntilExpiry {
-    clock: Arc<dyn Clock>,
-    skew: i64,
-}
-
-impl Expiry<TokenKey, Arc<Session>> for UntilExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &TokenKey,
-        session: &Arc<Session>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        let left = session
-            .expires_at()
-            .saturating_add(self.skew)
-            .saturating_sub(self.clock.now_unix());
-        Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
-    }
 }
 
 /// The SHA-256 digest of `token`.
@@ -85,14 +68,18 @@ fn slot(token: &str) -> usize {
 }
 
 impl TokenCache {
-    /// A cache of at most `capacity` sessions, each until its `exp` plus
-    /// `skew` by `clock`.
-    pub(crate) fn new(capacity: u64, clock: Arc<dyn Clock>, skew: i64) -> Self {
+    /// A cache of at most `capacity` sessions.
+    pub(crate) fn new(capacity: u64) -> Self {
+        // The table grows as it fills: preallocate for a modest start only.
+        let estimate = usize::try_from(capacity.min(4_096)).unwrap_or(4_096);
         Self {
-            main: moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(UntilExpiry { clock, skew })
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            main: Main::with(
+                estimate,
+                capacity,
+                quick_cache::UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            ),
             recent: (0..RECENT_SLOTS).map(|_| RwLock::new(None)).collect(),
         }
     }
@@ -130,7 +117,7 @@ impl TokenCache {
 
     /// Forgets every token (a key they may have been signed with is gone).
     pub(crate) fn clear(&self) {
-        self.main.invalidate_all();
+        self.main.clear();
         for slot in &self.recent {
             if let Ok(mut recent) = slot.write() {
                 *recent = None;
@@ -142,7 +129,6 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
     use serde_json::json;
 
     fn session(sub: &str) -> Arc<Session> {
@@ -151,7 +137,7 @@ mod tests {
     }
 
     fn cache() -> TokenCache {
-        TokenCache::new(100, Arc::new(ManualClock::new(1_700_000_000)), 5)
+        TokenCache::new(100)
     }
 
     /// Hostile table: tokens that share a recent slot, a prefix, a length

@@ -96,13 +96,8 @@ impl Verifier {
                 remote(Arc::new(FrontendApiSource::new(config.http.clone(), url)))
             }
         };
-        let cache = (config.token_cache_capacity > 0).then(|| {
-            TokenCache::new(
-                config.token_cache_capacity,
-                config.clock.clone(),
-                config.skew_secs,
-            )
-        });
+        let cache =
+            (config.token_cache_capacity > 0).then(|| TokenCache::new(config.token_cache_capacity));
         Ok(Self {
             inner: Arc::new(Inner {
                 keys,
