@@ -2,7 +2,13 @@
 //! same signature with a pre-parsed key, measured in the same run.
 //!
 //! `cargo bench -p clerk-core --features testing`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    clippy::print_stderr
+)]
 
 use std::future::Future;
 use std::hint::black_box;

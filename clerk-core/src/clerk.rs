@@ -37,7 +37,7 @@ use crate::request::{
     Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
 };
 use crate::session::Session;
-use crate::session::verify::Verifier;
+use crate::session::verify::{Cached, Verifier};
 use crate::users::UserDirectory;
 
 /// Authenticates requests. Cheap to clone; build one per process (clones
@@ -210,7 +210,17 @@ impl Clerk {
                 ErrorReason::TokenTypeMismatch,
             )))
         };
+        let mut miss = None;
         if from_header && self.accepts.allows_machines() {
+            // A cached session token is a session token (the cache holds no
+            // machine subject, and its shape was checked when verified):
+            // answer it without decoding the token to detect its kind.
+            if self.accepts.allows(TokenType::SessionToken) && !is_opaque_machine_token(token) {
+                match self.verifier.cached(token) {
+                    Cached::Hit(result) => return AuthStep::Ready(session_auth(result)),
+                    Cached::Miss(key) => miss = Some(key),
+                }
+            }
             let kind = detect(token);
             if !self.accepts.allows(kind) {
                 return mismatch();
@@ -224,7 +234,11 @@ impl Clerk {
         } else if is_opaque_machine_token(token) || !self.accepts.allows(TokenType::SessionToken) {
             return mismatch();
         }
-        match self.verifier.verify_ready(token) {
+        let ready = match miss {
+            Some(key) => self.verifier.verify_missed(token, key),
+            None => self.verifier.verify_ready(token),
+        };
+        match ready {
             Some(result) => AuthStep::Ready(session_auth(result)),
             None => AuthStep::Pending(PendingAuth {
                 token: token.to_owned(),
@@ -300,6 +314,52 @@ fn session_auth(result: Result<Arc<Session>, VerifyError>) -> Auth {
 mod tests {
     use super::*;
     use crate::testing::TestIssuer;
+
+    fn ready(fut: Authenticate) -> Auth {
+        let mut fut = fut;
+        match Pin::new(&mut fut).poll(&mut Context::from_waker(std::task::Waker::noop())) {
+            Poll::Ready(auth) => auth,
+            Poll::Pending => panic!("expected a ready authentication"),
+        }
+    }
+
+    /// With machine tokens accepted, a session token answered from the
+    /// cache stays a session, and a JWT machine token is never read as a
+    /// cached session: the cache is asked first only for what it can hold.
+    #[test]
+    fn cached_sessions_and_machine_jwts_keep_their_kinds() {
+        let issuer = TestIssuer::new();
+        let clerk = Clerk::new(issuer.config().build().unwrap())
+            .unwrap()
+            .accepting(AcceptsToken::only([
+                TokenType::SessionToken,
+                TokenType::M2mToken,
+            ]));
+        let bearer = |t: String| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                http::header::AUTHORIZATION,
+                http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
+            );
+            h
+        };
+        let session = bearer(issuer.token().build());
+        for _ in 0..3 {
+            assert!(ready(clerk.authenticate(&session)).is_signed_in());
+        }
+        let machine = bearer(issuer.m2m_token("mch_1", &["read"]).build());
+        for _ in 0..3 {
+            assert!(matches!(
+                ready(clerk.authenticate(&machine)),
+                Auth::Machine(_)
+            ));
+        }
+        let sessions_only = Clerk::new(issuer.config().build().unwrap()).unwrap();
+        assert!(matches!(
+            ready(sessions_only.authenticate(&machine)),
+            Auth::SignedOut(_)
+        ));
+    }
 
     /// Polled again after it resolved, the future answers signed out: it
     /// never panics and never repeats an identity.

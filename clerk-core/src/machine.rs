@@ -74,6 +74,9 @@ pub(crate) fn is_opaque_machine_token(token: &str) -> bool {
 }
 
 /// Tells a token's kind from its prefix or JWT shape (without verifying it).
+/// The `sub` prefix of a machine (an M2M token's subject).
+pub(crate) const MACHINE_SUBJECT_PREFIX: &str = "mch_";
+
 pub(crate) fn detect(token: &str) -> TokenType {
     if token.starts_with("ak_") {
         return TokenType::ApiKey;
@@ -105,7 +108,7 @@ pub(crate) fn detect(token: &str) -> TokenType {
             if payload
                 .get("sub")
                 .and_then(Value::as_str)
-                .is_some_and(|s| s.starts_with("mch_")) =>
+                .is_some_and(|s| s.starts_with(MACHINE_SUBJECT_PREFIX)) =>
         {
             TokenType::M2mToken
         }
@@ -185,7 +188,7 @@ impl MachineAuth {
 
     /// The machine (M2M tokens).
     pub fn machine_id(&self) -> Option<&str> {
-        Some(self.subject.as_str()).filter(|s| s.starts_with("mch_"))
+        Some(self.subject.as_str()).filter(|s| s.starts_with(MACHINE_SUBJECT_PREFIX))
     }
 
     /// True when the token grants `scope`.

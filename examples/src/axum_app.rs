@@ -1,7 +1,7 @@
 //! The axum example app: the shared route table on axum.
 
 use axum::extract::{FromRef, State};
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use clerk_axum::{Auth, ClerkLayer, CurrentUser, Machine, ProtectLayer, Session, Webhook, protect};
@@ -66,8 +66,9 @@ async fn public(auth: Auth) -> Json<Value> {
     Json(app::public_json(&auth))
 }
 
-async fn me(session: Session) -> Json<Value> {
-    Json(app::session_json(&session))
+async fn me(session: Session) -> Response {
+    // Serialized while the session is borrowed: no JSON tree per request.
+    Json(app::session_json(&session)).into_response()
 }
 
 async fn dashboard(session: Session) -> Html<String> {

@@ -21,8 +21,8 @@ use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 /// only: no axum.
 struct TowerTarget(AppState);
 
-fn json(status: StatusCode, v: &serde_json::Value) -> Response<String> {
-    let mut r = Response::new(v.to_string());
+fn json(status: StatusCode, v: &impl serde::Serialize) -> Response<String> {
+    let mut r = Response::new(serde_json::to_string(v).unwrap());
     *r.status_mut() = status;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -45,6 +45,13 @@ use crate::token::{self, Shape};
 use crate::users::UserDirectory;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// A token cache lookup: the answer for a cached session token, or the
+/// token's cache key (`None` without a cache).
+pub(crate) enum Cached {
+    Hit(Result<Arc<Session>, VerifyError>),
+    Miss(Option<TokenKey>),
+}
+
 /// Verifies Clerk session tokens. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub(crate) struct Verifier {
@@ -144,25 +151,44 @@ impl Verifier {
     /// [`crate::Clerk::authenticate`] uses this to stay allocation-free on
     /// the hot path.
     pub(crate) fn verify_ready(&self, token: &str) -> Option<Result<Arc<Session>, VerifyError>> {
+        match self.cached(token) {
+            Cached::Hit(result) => Some(result),
+            Cached::Miss(key) => self.verify_missed(token, key),
+        }
+    }
+
+    /// The cached answer for `token` (its times checked), or on a miss its
+    /// cache key, for [`Verifier::verify_missed`].
+    pub(crate) fn cached(&self, token: &str) -> Cached {
+        let inner = &*self.inner;
+        let Some(cache) = &inner.cache else {
+            return Cached::Miss(None);
+        };
+        // A refresh found a key gone: forget tokens it may have signed.
+        let losses = inner.keys.losses();
+        if losses != inner.seen_losses.load(Ordering::Relaxed) {
+            inner.seen_losses.store(losses, Ordering::Relaxed);
+            cache.clear();
+        }
+        match cache.get(token) {
+            Ok(hit) => {
+                let now = inner.clock.now_unix();
+                Cached::Hit(inner.rules.check_times(&hit, now).map(|()| hit))
+            }
+            Err(key) => Cached::Miss(Some(key)),
+        }
+    }
+
+    /// [`Verifier::verify_ready`] after [`Verifier::cached`] missed.
+    pub(crate) fn verify_missed(
+        &self,
+        token: &str,
+        key: Option<TokenKey>,
+    ) -> Option<Result<Arc<Session>, VerifyError>> {
         let inner = &*self.inner;
         let now = inner.clock.now_unix();
-        if let Some(cache) = &inner.cache {
-            // A refresh found a key gone: forget tokens it may have signed.
-            let losses = inner.keys.losses();
-            if losses != inner.seen_losses.load(Ordering::Relaxed) {
-                inner.seen_losses.store(losses, Ordering::Relaxed);
-                cache.clear();
-            }
-            let key = match cache.get(token) {
-                Ok(hit) => return Some(inner.rules.check_times(&hit, now).map(|()| hit)),
-                Err(key) => key,
-            };
-            let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
-            self.record(token, Some(key), &result);
-            return Some(result);
-        }
         let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
-        self.record(token, None, &result);
+        self.record(token, key, &result);
         Some(result)
     }
 
@@ -181,8 +207,14 @@ impl Verifier {
                 // that verified this token may be gone.
                 let unchanged =
                     self.inner.keys.losses() == self.inner.seen_losses.load(Ordering::Relaxed);
+                // Never cache a session whose subject is a machine
+                // (`mch_`): callers read a cache hit as a session token
+                // without looking at the token (see `Clerk::authenticate`).
                 if let Some(cache) = &self.inner.cache
                     && unchanged
+                    && !session
+                        .user_id()
+                        .starts_with(crate::machine::MACHINE_SUBJECT_PREFIX)
                 {
                     cache.insert(
                         key.unwrap_or_else(|| crate::session::cache::token_key(token)),
@@ -282,7 +314,11 @@ impl Verifier {
             .with_payload(parsed.payload.clone());
         let now = self.inner.clock.now_unix();
         self.inner.rules.check_machine(&claims, now, kind)?;
-        if kind == TokenType::M2mToken && !claims.user_id().starts_with("mch_") {
+        if kind == TokenType::M2mToken
+            && !claims
+                .user_id()
+                .starts_with(crate::machine::MACHINE_SUBJECT_PREFIX)
+        {
             return Err(VerifyError::new(
                 ErrorReason::TokenTypeMismatch,
                 "an M2M token's subject must be a machine",
@@ -405,7 +441,9 @@ impl ClaimRules {
         // A machine's token is never a user's session, whatever its header
         // says (instances stamping Clerk's "ignore" category on every token
         // leave only the subject to tell them apart).
-        if c.user_id().starts_with("mch_") {
+        if c.user_id()
+            .starts_with(crate::machine::MACHINE_SUBJECT_PREFIX)
+        {
             return Err(VerifyError::new(
                 ErrorReason::TokenTypeMismatch,
                 "a machine's token is not a session token",

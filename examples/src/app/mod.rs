@@ -11,9 +11,9 @@ pub mod webhooks;
 
 pub use dev::{DEV_SECRET_KEY, DevMode, Persona};
 pub use routes::{
-    DASHBOARD_PATTERN, Guard, allowed_json, guards, machine_json, profile_json, public_json,
-    session_json,
+    DASHBOARD_PATTERN, Guard, SessionJson, allowed_json, guards, machine_json, profile_json,
+    public_json, session_json,
 };
 pub use start::{DevModeRefused, check_dev_mode_allowed, env_vars, listen_addr, start_from_env};
-pub use state::{AppState, accepted_tokens, has_clerk_keys};
+pub use state::{AppState, Shared, accepted_tokens, has_clerk_keys};
 pub use webhooks::{RECENT_EVENTS, WebhookState};

@@ -83,23 +83,44 @@ pub fn allowed_json(path: &str, session: &clerk_core::Session) -> Value {
 /// `org_slug`, `org_permissions`, `plan` (the raw `pla` entries,
 /// comma-joined), `features` (raw entries), `factor_age` (`[first, second]`,
 /// `-1` for never), `status` and `actor`; absent values are `null`.
-pub fn session_json(session: &clerk_core::Session) -> Value {
+///
+/// A struct serialized straight to the response, borrowing from the
+/// session: no JSON tree is built per request. Fields in alphabetical
+/// order, as a JSON object map would write them.
+pub fn session_json(session: &clerk_core::Session) -> SessionJson<'_> {
     use clerk_core::session::{Actor, FactorAge, Organization};
     let org = session.organization();
     let plans = session.plans();
-    json!({
-        "user_id": session.user_id(),
-        "session_id": session.session_id(),
-        "org_id": org.map(Organization::id),
-        "org_role": org.and_then(Organization::role),
-        "org_slug": org.and_then(Organization::slug),
-        "org_permissions": session.org_permissions(),
-        "plan": (!plans.is_empty()).then(|| plans.raw().collect::<Vec<_>>().join(",")),
-        "features": session.features().raw().collect::<Vec<_>>(),
-        "factor_age": session.factor_age().map(FactorAge::as_array),
-        "status": session.status().as_str(),
-        "actor": session.actor().map(Actor::raw),
-    })
+    SessionJson {
+        actor: session.actor().map(Actor::raw),
+        factor_age: session.factor_age().map(FactorAge::as_array),
+        features: session.features().raw().collect(),
+        org_id: org.map(Organization::id),
+        org_permissions: session.org_permissions(),
+        org_role: org.and_then(Organization::role),
+        org_slug: org.and_then(Organization::slug),
+        plan: (!plans.is_empty()).then(|| plans.raw().collect::<Vec<_>>().join(",")),
+        session_id: session.session_id(),
+        status: session.status().as_str(),
+        user_id: session.user_id(),
+    }
+}
+
+/// The JSON shape of [`session_json`].
+#[derive(Debug, serde::Serialize)]
+#[allow(missing_docs)]
+pub struct SessionJson<'a> {
+    pub actor: Option<&'a serde_json::Map<String, Value>>,
+    pub factor_age: Option<[i64; 2]>,
+    pub features: Vec<&'a str>,
+    pub org_id: Option<&'a str>,
+    pub org_permissions: &'a [String],
+    pub org_role: Option<&'a str>,
+    pub org_slug: Option<&'a str>,
+    pub plan: Option<String>,
+    pub session_id: Option<&'a str>,
+    pub status: &'a str,
+    pub user_id: &'a str,
 }
 
 /// `GET /api/machine`: the machine identity as JSON.
@@ -134,13 +155,13 @@ mod tests {
             "act":{"sub":"user_x"}}),
         );
         assert_eq!(
-            session_json(&c),
+            serde_json::to_value(session_json(&c)).unwrap(),
             json!({"user_id":"u","session_id":"s","org_id":"org_1","org_role":"org:admin",
                 "org_slug":"acme","org_permissions":["org:a:b"],"plan":"o:pro","features":[],
                 "factor_age":[1,-1],"status":"active","actor":{"sub":"user_x"}})
         );
         let bare = claims(json!({"sub":"u","exp":1}));
-        let bare = session_json(&bare);
+        let bare = serde_json::to_value(session_json(&bare)).unwrap();
         for key in [
             "session_id",
             "org_id",

@@ -14,9 +14,23 @@ use super::{
     DASHBOARD_PATTERN, DEV_SECRET_KEY, DevMode, WebhookState, check_dev_mode_allowed, env_vars,
 };
 
-/// What the handlers need.
+/// What the handlers need, behind one `Arc`: axum clones the router's
+/// state for every request, so a clone is one reference count. Reads go
+/// through to [`Shared`] (`state.clerk`).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of an [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// Authenticates requests.
     pub clerk: Clerk,
     /// Present in dev mode only.
@@ -62,13 +76,13 @@ impl AppState {
             let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
             let webhooks = WebhookVerifier::from_env_with(lookup)?
                 .map(|verifier| WebhookState::new(verifier, clerk.users().clone()));
-            return Ok(Self {
+            return Ok(Self(Arc::new(Shared {
                 clerk,
                 dev: None,
                 sign_in_url,
                 webhooks,
                 backend: None,
-            });
+            })));
         }
         check_dev_mode_allowed(env_vars())?;
         Self::start_dev(DevMode::new(), sign_in_url).await
@@ -104,13 +118,13 @@ impl AppState {
             WebhookVerifier::new(&dev.webhook_secret)?,
             clerk.users().clone(),
         ));
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             clerk,
             dev: Some(Arc::new(dev)),
             sign_in_url,
             webhooks,
             backend,
-        })
+        })))
     }
 
     /// `/api/machine`: API keys and M2M tokens only.

@@ -201,7 +201,8 @@ fn verify(args: VerifyArgs) -> ExitCode {
     for token in &tokens {
         let line = match runtime.block_on(verifier.verify(token)) {
             Ok(session) => {
-                let mut summary = clerk_examples::app::session_json(&session);
+                let mut summary = serde_json::to_value(clerk_examples::app::session_json(&session))
+                    .unwrap_or(Value::Null);
                 let results: Map<String, Value> = checks
                     .iter()
                     .map(|(expr, req)| (expr.clone(), Value::Bool(req.is_met_by(&session))))
