@@ -133,3 +133,6 @@ echo "  $(check d "$d" 1.8) quickstart / jsonwebtoken, distinct tokens: $d (>= 1
 echo "  $(check s "$s" 0.85) quickstart / no-auth, same token:         $s (>= 0.85)"
 echo "  $(check e "$e" 0.6) example app / no-auth, same token:        $e (>= 0.6)"
 echo "  $(checkle m "$per_token" 2.0) RSS growth per cached token:          $per_token KiB (<= 2.0; $rss0 -> $rss1 KiB after $cached tokens)"
+auth="$(awk -v a="${cpu[quickstart/distinct]}" -v b="${cpu[noauth/distinct]}" 'BEGIN {printf "%.1f", a - b}')"
+echo "  quickstart CPU over no-auth per distinct token: $auth us (the floor is one RSA-2048 verify:"
+echo "  'cargo bench -p clerk-core --features testing --bench verify -- raw_rsa' measures it)"

@@ -424,7 +424,10 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// How many verified tokens to remember (default 10,000; 0 disables).
+    /// How many verified tokens to remember (default 10,000; 0 disables),
+    /// keyed by the SHA-256 digest of the token (about 1.3 KiB each), plus
+    /// up to 128 recently reused tokens kept whole. Every hit is checked
+    /// against the token's `exp` and `nbf`.
     #[must_use]
     pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
         self.token_cache_capacity = capacity;
