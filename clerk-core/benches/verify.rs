@@ -43,19 +43,7 @@ fn realistic_v2_token(issuer: &TestIssuer) -> String {
         .issued_at(NOW)
         .user("user_2d3vF6Zh4iYkq8GdGPN4aIhF0Pa")
         .session("sess_2mUXsGJ8Ak2nY2a7HMdbCWxwf2e")
-        .azp("https://app.example.com")
-        .org("org_2d3ZBq1J6gM0Sxz8pGMfOMJdD6e", "marine-projex", "admin")
-        .permissions([
-            "org:repositories:read",
-            "org:repositories:create",
-            "org:repositories:update",
-            "org:projects:read",
-            "org:projects:update",
-            "org:projects:revoke",
-        ])
-        .plan("o:pro")
-        .feature("u:goldprofileborder")
-        .factor_age(7, -1)
+        .realistic()
         .build()
 }
 
@@ -66,10 +54,7 @@ fn distinct_v2_token(issuer: &TestIssuer, i: usize) -> String {
         .issued_at(NOW)
         .user(&format!("user_2d3vF6Zh4iYkq8GdGPN{i:08}"))
         .session(&format!("sess_2mUXsGJ8Ak2nY2a7HMd{i:08}"))
-        .azp("https://app.example.com")
-        .org("org_2d3ZBq1J6gM0Sxz8pGMfOMJdD6e", "marine-projex", "admin")
-        .permissions(["org:repositories:read", "org:projects:revoke"])
-        .plan("o:pro")
+        .realistic()
         .build()
 }
 

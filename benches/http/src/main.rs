@@ -47,19 +47,7 @@ fn mint(dir: &str, n: usize) -> Result<(), Error> {
             .ttl(900)
             .user(&format!("user_2d3vF6Zh4iYkq8GdGPN4a{i:07}"))
             .session(&format!("sess_2mUXsGJ8Ak2nY2a7HMdbC{i:07}"))
-            .azp("https://app.example.com")
-            .org("org_2d3ZBq1J6gM0Sxz8pGMfOMJdD6e", "marine-projex", "admin")
-            .permissions([
-                "org:repositories:read",
-                "org:repositories:create",
-                "org:repositories:update",
-                "org:projects:read",
-                "org:projects:update",
-                "org:projects:revoke",
-            ])
-            .plan("o:pro")
-            .feature("u:goldprofileborder")
-            .factor_age(7, -1)
+            .realistic()
             .build()
     };
     std::fs::write(dir.join("same.txt"), token(0) + "\n")?;
@@ -134,6 +122,7 @@ async fn jwt_middleware(
         .ok_or(StatusCode::UNAUTHORIZED)?;
     let data = jsonwebtoken::decode::<Claims>(token, &keys.0, &keys.1)
         .map_err(|_| StatusCode::UNAUTHORIZED)?;
-    req.extensions_mut().insert(std::sync::Arc::new(data.claims));
+    req.extensions_mut()
+        .insert(std::sync::Arc::new(data.claims));
     Ok(next.run(req).await)
 }

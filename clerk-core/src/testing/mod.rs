@@ -419,6 +419,26 @@ impl<'a> TokenBuilder<'a> {
         self.claim("fva", json!([first, second]))
     }
 
+    /// The claims of a typical production session (~1 KB token), for
+    /// benchmarks: `azp` `https://app.example.com`, an organization admin
+    /// with six permissions, a plan, a feature and a factor age.
+    #[must_use]
+    pub fn realistic(self) -> Self {
+        self.azp("https://app.example.com")
+            .org("org_2d3ZBq1J6gM0Sxz8pGMfOMJdD6e", "marine-projex", "admin")
+            .permissions([
+                "org:repositories:read",
+                "org:repositories:create",
+                "org:repositories:update",
+                "org:projects:read",
+                "org:projects:update",
+                "org:projects:revoke",
+            ])
+            .plan("o:pro")
+            .feature("u:goldprofileborder")
+            .factor_age(7, -1)
+    }
+
     /// Marks the session `pending`.
     #[must_use]
     pub fn pending(self) -> Self {
