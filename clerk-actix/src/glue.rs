@@ -18,16 +18,21 @@ impl RequestHeaders for ActixHeaders<'_> {
 
 /// Turns a core [`Refusal`] into an actix response.
 pub(crate) fn to_http_response(rejection: Refusal) -> HttpResponse {
-    let status = StatusCode::from_u16(rejection.status().as_u16())
+    from_http(rejection.into_response::<String>())
+}
+
+/// An `http` response from clerk-core as an actix response (every header
+/// value kept, so several `Set-Cookie`s stay several).
+pub(crate) fn from_http(response: http::Response<String>) -> HttpResponse {
+    let status = StatusCode::from_u16(response.status().as_u16())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = HttpResponse::build(status);
-    let response = rejection.into_response::<String>();
     for (name, value) in response.headers() {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_str().as_bytes()),
             HeaderValue::from_bytes(value.as_bytes()),
         ) {
-            res.insert_header((n, v));
+            res.append_header((n, v));
         }
     }
     res.body(response.into_body())

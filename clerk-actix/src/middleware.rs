@@ -6,14 +6,18 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use actix_web::HttpMessage;
+use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use clerk_core::Clerk;
+use clerk_core::browser::Handshake;
+use clerk_core::{Auth, Clerk};
 use pin_project_lite::pin_project;
 
-use crate::glue::ActixHeaders;
+use crate::glue::{ActixHeaders, from_http};
 
 /// Authenticates each request and stores its [`clerk_core::Auth`] in the
-/// request extensions; the inner service always runs.
+/// request extensions; the inner service runs, except for a page load that
+/// Clerk refreshes through a handshake ([`clerk_core::Auth::Handshake`]):
+/// the middleware answers that redirect itself.
 #[derive(Debug, Clone)]
 pub struct ClerkMiddleware {
     clerk: Clerk,
@@ -31,7 +35,7 @@ impl<S, B> Transform<S, ServiceRequest> for ClerkMiddleware
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
 {
-    type Response = ServiceResponse<B>;
+    type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
     type Transform = ClerkMiddlewareService<S>;
     type InitError = ();
@@ -52,23 +56,41 @@ pub struct ClerkMiddlewareService<S> {
     clerk: Clerk,
 }
 
-type Slow<B> = Pin<Box<dyn Future<Output = Result<ServiceResponse<B>, actix_web::Error>>>>;
+type Slow<B> =
+    Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>>>;
+
+/// A handshake redirect answered instead of calling the service.
+fn answer<B>(req: ServiceRequest, handshake: &Handshake) -> ServiceResponse<EitherBody<B>> {
+    let (http_req, _) = req.into_parts();
+    ServiceResponse::new(http_req, from_http(handshake.to_response::<String>()))
+        .map_into_right_body()
+}
 
 impl<S, B> Service<ServiceRequest> for ClerkMiddlewareService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
 {
-    type Response = ServiceResponse<B>;
+    type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
     type Future = ResponseFuture<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let mut auth = self.clerk.authenticate(&ActixHeaders(req.headers()));
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let mut auth = self.clerk.authenticate_request(
+            req.method().as_str(),
+            target,
+            &ActixHeaders(req.headers()),
+        );
         // One poll decides the hot path (no boxing of the service call); a
         // pending future re-registers the real waker when polled again.
         match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Auth::Handshake(h)) => ResponseFuture {
+                kind: Kind::Answered {
+                    res: Some(answer(req, &h)),
+                },
+            },
             Poll::Ready(auth) => {
                 req.extensions_mut().insert(auth);
                 ResponseFuture {
@@ -85,8 +107,14 @@ where
                     kind: Kind::Slow {
                         fut: Box::pin(async move {
                             let auth = auth.await;
+                            if let Auth::Handshake(h) = &auth {
+                                return Ok(answer(req, h));
+                            }
                             req.extensions_mut().insert(auth);
-                            service.call(req).await
+                            service
+                                .call(req)
+                                .await
+                                .map(ServiceResponse::map_into_left_body)
                         }),
                     },
                 }
@@ -108,6 +136,7 @@ pin_project! {
     enum Kind<F, B> {
         Ready { #[pin] fut: F },
         Slow { fut: Slow<B> },
+        Answered { res: Option<ServiceResponse<EitherBody<B>>> },
     }
 }
 
@@ -115,12 +144,19 @@ impl<F, B> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
 {
-    type Output = Result<ServiceResponse<B>, actix_web::Error>;
+    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Ready { fut } => fut.poll(cx),
+            KindProj::Ready { fut } => fut
+                .poll(cx)
+                .map(|r| r.map(ServiceResponse::map_into_left_body)),
             KindProj::Slow { fut } => fut.as_mut().poll(cx),
+            KindProj::Answered { res } => match res.take() {
+                Some(r) => Poll::Ready(Ok(r)),
+                // Only reachable by polling again after completion.
+                None => Poll::Pending,
+            },
         }
     }
 }

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::backend::BackendApi;
+use crate::browser::{Browser, Page, PageRequest, is_eligible};
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::machine::{
@@ -50,6 +51,8 @@ pub struct Clerk {
     accepts: Arc<AcceptsToken>,
     users: Arc<UserDirectory>,
     machine_id: Option<Arc<str>>,
+    /// Page requests Clerk's way (handshake), when the Frontend API is known.
+    browser: Option<Arc<Browser>>,
 }
 
 /// The authentication of one request: a future of its [`Auth`], owned (it
@@ -101,6 +104,8 @@ impl std::fmt::Debug for Authenticate {
 struct PendingAuth {
     token: String,
     kind: TokenType,
+    /// A page request to decide again once the keys are loaded.
+    page: Option<(String, http::HeaderMap)>,
 }
 
 enum AuthStep {
@@ -143,7 +148,17 @@ impl Clerk {
             config.machine_cache,
         ));
         let machine_id = config.machine_id.as_deref().map(Arc::from);
+        let browser = match (config.publishable_key(), &config.frontend_api_url) {
+            (Some(pk), Some(fapi)) if config.handshake => Some(Arc::new(Browser::new(
+                fapi,
+                pk.frontend_api(),
+                !pk.is_live(),
+                cookie_suffix.clone(),
+            ))),
+            _ => None,
+        };
         Ok(Self {
+            browser,
             verifier: Verifier::with_users(config, Some(users.clone()))?,
             cookie_suffix,
             machines,
@@ -229,6 +244,7 @@ impl Clerk {
                 return AuthStep::Pending(PendingAuth {
                     token: token.to_owned(),
                     kind,
+                    page: None,
                 });
             }
         } else if is_opaque_machine_token(token) || !self.accepts.allows(TokenType::SessionToken) {
@@ -243,12 +259,21 @@ impl Clerk {
             None => AuthStep::Pending(PendingAuth {
                 token: token.to_owned(),
                 kind: TokenType::SessionToken,
+                page: None,
             }),
         }
     }
 
     /// Finishes an authentication that had to wait.
     async fn complete(&self, pending: PendingAuth) -> Auth {
+        if let Some((path, headers)) = &pending.page {
+            // Load the keys, then decide the page request again.
+            let _ = self.verifier.prefetch().await;
+            return match self.page_step(path, headers) {
+                Some(AuthStep::Ready(auth)) => auth,
+                _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
+            };
+        }
         let rejected = |e: VerifyError| Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
         let machine = match pending.kind {
             TokenType::SessionToken => {
@@ -294,6 +319,61 @@ impl Clerk {
         Authenticate { state }
     }
 
+    /// Authenticates a request as [`Clerk::authenticate`] does, and page
+    /// loads the way Clerk's own middleware does: a `GET` document request
+    /// with cookies (no `Authorization` header) on a `Clerk` that knows its
+    /// Frontend API (a publishable key) may come back as
+    /// [`Auth::Handshake`], the redirect that refreshes its session cookies
+    /// (see [`crate::browser`]). `path_and_query` is the request target as
+    /// received (`/dashboard?tab=1`). The layers call this.
+    pub fn authenticate_request<H: RequestHeaders + ?Sized>(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &H,
+    ) -> Authenticate {
+        let step = if self.browser.is_some()
+            && is_eligible(method, headers)
+            && headers.values("authorization").next().is_none()
+        {
+            self.page_step(path_and_query, headers)
+        } else {
+            None
+        };
+        let state = match step.unwrap_or_else(|| self.step(headers)) {
+            AuthStep::Ready(auth) => AuthState::Ready(Some(auth)),
+            AuthStep::Pending(pending) => {
+                let clerk = self.clone();
+                AuthState::Waiting(Box::pin(async move { clerk.complete(pending).await }))
+            }
+        };
+        Authenticate { state }
+    }
+
+    /// The browser path for an eligible page request; `None` when the
+    /// request cannot be read as a page (no host): then as an API request.
+    fn page_step<H: RequestHeaders + ?Sized>(
+        &self,
+        path_and_query: &str,
+        headers: &H,
+    ) -> Option<AuthStep> {
+        let browser = self.browser.as_ref()?;
+        let page = PageRequest::read(path_and_query, headers)?;
+        let now = self.verifier.now();
+        let verify = |t: &str| self.verifier.verify_ready(t);
+        let directives = |t: &str| self.verifier.handshake_directives(t);
+        Some(match browser.decide(&page, now, &verify, &directives) {
+            Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
+            Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
+            Page::Handshake(h) => AuthStep::Ready(Auth::Handshake(Arc::new(h))),
+            Page::NeedsKeys => AuthStep::Pending(PendingAuth {
+                token: String::new(),
+                kind: TokenType::SessionToken,
+                page: Some((path_and_query.to_owned(), owned_headers(headers))),
+            }),
+        })
+    }
+
     /// Verifies a session token already taken from a request.
     ///
     /// # Errors
@@ -301,6 +381,26 @@ impl Clerk {
     pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
         self.verifier.verify(token).await
     }
+}
+
+/// The headers the browser path reads, owned (for a decision that waits).
+fn owned_headers<H: RequestHeaders + ?Sized>(headers: &H) -> http::HeaderMap {
+    let mut owned = http::HeaderMap::new();
+    for name in [
+        "host",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "cookie",
+        "sec-fetch-dest",
+        "accept",
+    ] {
+        for v in headers.values(name) {
+            if let Ok(v) = http::HeaderValue::from_bytes(v) {
+                owned.append(name, v);
+            }
+        }
+    }
+    owned
 }
 
 fn session_auth(result: Result<Arc<Session>, VerifyError>) -> Auth {

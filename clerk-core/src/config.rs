@@ -95,6 +95,8 @@ pub struct ClerkConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) http_timeout: Duration,
     pub(crate) frontend_api_url: Option<String>,
+    /// Page loads through Clerk's handshake (default on).
+    pub(crate) handshake: bool,
     pub(crate) machine_secret_key: Option<String>,
     pub(crate) machine_id: Option<String>,
     pub(crate) machine_cache: crate::machine::MachineCache,
@@ -204,6 +206,7 @@ pub struct ClerkConfigBuilder {
     connect_timeout: Duration,
     http_timeout: Duration,
     frontend_api_url: Option<String>,
+    handshake: bool,
     machine_secret_key: Option<String>,
     machine_id: Option<String>,
     machine_cache: crate::machine::MachineCache,
@@ -232,6 +235,7 @@ impl Default for ClerkConfigBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             frontend_api_url: None,
+            handshake: true,
             machine_secret_key: None,
             machine_id: None,
             machine_cache: crate::machine::MachineCache::default(),
@@ -326,6 +330,7 @@ impl ClerkConfigBuilder {
             secret_key: get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned()),
             publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
             api_url: get("CLERK_API_URL"),
+            frontend_api_url: get("CLERK_PROXY_URL").map(|s| s.trim().to_owned()),
             machine_secret_key: get("CLERK_MACHINE_SECRET_KEY").map(|s| s.trim().to_owned()),
             machine_id: get("CLERK_MACHINE_ID").map(|s| s.trim().to_owned()),
             authorized_parties: get("CLERK_AUTHORIZED_PARTIES")
@@ -488,6 +493,16 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// Page loads Clerk's way (default on, with a publishable key): a
+    /// `GET` document request whose session cookie is expired, missing or
+    /// outdated is sent through a handshake with the Frontend API instead
+    /// of being called signed out (see [`crate::browser`]).
+    #[must_use]
+    pub fn handshake(mut self, enabled: bool) -> Self {
+        self.handshake = enabled;
+        self
+    }
+
     /// A machine secret key (`ak_…`) used to verify M2M tokens
     /// (`CLERK_MACHINE_SECRET_KEY`); the secret key is used otherwise.
     #[must_use]
@@ -614,6 +629,7 @@ impl ClerkConfigBuilder {
             connect_timeout: self.connect_timeout,
             http_timeout: self.http_timeout,
             frontend_api_url,
+            handshake: self.handshake,
             machine_secret_key: self.machine_secret_key,
             machine_id: self.machine_id,
             user_stale_window: self.user_stale_window,

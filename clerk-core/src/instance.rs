@@ -23,7 +23,6 @@ pub(crate) struct PublishableKey {
 
 impl PublishableKey {
     /// The frontend API host encoded in the key, e.g. `clerk.example.com`.
-    #[cfg(test)]
     pub(crate) fn frontend_api(&self) -> &str {
         &self.frontend_api
     }
@@ -35,7 +34,6 @@ impl PublishableKey {
     }
 
     /// True for a production (`pk_live_`) key.
-    #[cfg(test)]
     pub(crate) fn is_live(&self) -> bool {
         self.live
     }

@@ -53,6 +53,7 @@
 mod adapter;
 pub mod authorize;
 mod backend;
+pub mod browser;
 pub mod clerk;
 pub mod clock;
 pub mod config;

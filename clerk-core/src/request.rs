@@ -154,6 +154,9 @@ pub enum SignedOutReason {
     MalformedHeader,
     /// A token was sent and refused, with Clerk's reason.
     Rejected(ErrorReason),
+    /// A page request's cookies say signed out, or a handshake could not
+    /// refresh them (Clerk's browser reasons; see [`crate::browser`]).
+    Browser(crate::browser::BrowserReason),
 }
 
 impl SignedOutReason {
@@ -163,13 +166,18 @@ impl SignedOutReason {
             Self::TokenMissing => "session-token-missing",
             Self::MalformedHeader => ErrorReason::TokenInvalid.as_str(),
             Self::Rejected(r) => r.as_str(),
+            Self::Browser(r) => r.as_str(),
         }
     }
 
     /// True when a token (or something meant as one) was sent and refused:
     /// the 401 then says `error="invalid_token"`.
     pub const fn token_presented(self) -> bool {
-        !matches!(self, Self::TokenMissing)
+        !matches!(
+            self,
+            Self::TokenMissing
+                | Self::Browser(crate::browser::BrowserReason::SessionTokenAndUatMissing)
+        )
     }
 
     /// True when the token could not be checked because no key was
@@ -195,6 +203,11 @@ pub enum Auth {
     Machine(Arc<MachineAuth>),
     /// No usable session, and why.
     SignedOut(SignedOutReason),
+    /// A page load that Clerk refreshes through a handshake with the
+    /// Frontend API: the layer answers with this redirect and never calls
+    /// the handler (only from [`crate::Clerk::authenticate_request`]). A
+    /// guard or extractor that meets it refuses, as signed out.
+    Handshake(Arc<crate::browser::Handshake>),
 }
 
 impl Auth {

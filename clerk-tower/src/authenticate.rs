@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use clerk_core::{Authenticate, Clerk};
+use clerk_core::{Auth, Authenticate, Clerk};
 use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -10,7 +10,9 @@ use tower_service::Service;
 use crate::ResponseFuture;
 
 /// Authenticates each request and inserts its [`clerk_core::Auth`] into the request
-/// extensions; the inner service always runs.
+/// extensions; the inner service runs, except for a page load that Clerk
+/// refreshes through a handshake ([`clerk_core::Auth::Handshake`]): the
+/// layer answers that redirect itself.
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
     clerk: Clerk,
@@ -45,9 +47,10 @@ impl<S> ClerkService<S> {
     crate::define_inner_service_accessors!();
 }
 
-impl<S, B> Service<Request<B>> for ClerkService<S>
+impl<S, B, ResBody> Service<Request<B>> for ClerkService<S>
 where
-    S: Service<Request<B>> + Clone,
+    S: Service<Request<B>, Response = http::Response<ResBody>> + Clone,
+    ResBody: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -58,8 +61,15 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let auth = self.clerk.authenticate(req.headers());
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let auth = self
+            .clerk
+            .authenticate_request(req.method().as_str(), target, req.headers());
         ResponseFuture::start(&mut self.inner, req, auth, |auth, mut req| {
+            // A page load Clerk refreshes through a handshake: answer it.
+            if let Auth::Handshake(h) = &auth {
+                return Err(h.to_response());
+            }
             req.extensions_mut().insert(auth);
             Ok(req)
         })

@@ -269,6 +269,50 @@ impl Verifier {
         )
     }
 
+    /// Verifies a handshake token from the Frontend API without waiting
+    /// (`None`: a key must be fetched first): Clerk's `verifyHandshakeJwt`
+    /// (`typ`, algorithm, session category, signature by the instance's
+    /// key; no claim checks) and returns its cookie directives (`handshake`).
+    pub(crate) fn handshake_directives(
+        &self,
+        token: &str,
+    ) -> Option<Result<Vec<String>, VerifyError>> {
+        let parsed = match token::parse(token) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        let key = match self.inner.keys.key_ready(parsed.header.kid.as_deref())? {
+            Ok(k) => k,
+            Err(e) => return Some(Err(e)),
+        };
+        if key.algorithm() != parsed.header.alg
+            || !key.verify(parsed.signing_input.as_bytes(), &parsed.signature)
+        {
+            return Some(Err(VerifyError::new(
+                ErrorReason::TokenInvalidSignature,
+                "handshake signature is invalid",
+            )));
+        }
+        let payload: Value = match serde_json::from_slice(&parsed.payload) {
+            Ok(v) => v,
+            Err(_) => {
+                return Some(Err(VerifyError::new(
+                    ErrorReason::TokenInvalid,
+                    "handshake payload is not JSON",
+                )));
+            }
+        };
+        Some(Ok(payload
+            .get("handshake")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()))
+    }
+
     /// Verifies a JWT-shaped machine token (M2M, or an OAuth access token)
     /// with the instance's keys: signature, times and issuer as for session
     /// tokens; `typ` and `cat` per kind; no `sid` or `azp`.
@@ -330,6 +374,11 @@ impl Verifier {
             claims.user_id(),
             claims.expires_at(),
         ))
+    }
+
+    /// Now, by the verifier's clock (unix seconds).
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.now_unix()
     }
 
     /// True when a usable key set is loaded (for health checks).

@@ -1,0 +1,651 @@
+//! Browser sessions the way Clerk's own middleware does them: the request
+//! states of a cookie-authenticated page load (signed in, signed out, or a
+//! **handshake** with the instance's Frontend API that refreshes the
+//! cookies), and the handshake's start and finish.
+//!
+//! Mirrors `authenticateRequest` in `@clerk/backend`
+//! (`packages/backend/src/tokens/request.ts`, `handshake.ts`,
+//! `authenticateContext.ts`, `constants.ts`; read at commit `e21ae9a4`,
+//! `@clerk/backend` 3.16.10), in Clerk's order and with its reason strings.
+//!
+//! Only a request Clerk would send through a handshake takes this path:
+//! `GET` with `Sec-Fetch-Dest: document` or `iframe` (or, without
+//! `Sec-Fetch-Dest`, an `Accept` that starts with `text/html`), no
+//! `Authorization` header, on a `Clerk` that knows its Frontend API (a
+//! publishable key or `frontend_api_url`). Every other request keeps the
+//! answers of [`crate::Clerk::authenticate`] exactly (a deliberate
+//! difference: Clerk reports its browser reasons on API requests too).
+//!
+//! Not done (yet): the server-side refresh through `__refresh_<suffix>`
+//! (an expired token with that cookie reports
+//! `session-token-expired-refresh-missing-api-client`, as Clerk does
+//! without a Backend API client), satellite domains, organization sync,
+//! the handshake nonce (`format=nonce` is not sent: the Frontend API then
+//! answers with the `__clerk_handshake` token), and the production form of
+//! the finish (cookies added to the page's own response): every finish
+//! redirects to the clean URL, as Clerk does on development instances.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::error::{ErrorReason, VerifyError};
+use crate::machine::{TokenType, detect};
+use crate::request::{MAX_HEADER_LEN, RequestHeaders};
+use crate::session::Session;
+
+/// Cookie and query names (`constants.ts`).
+const SESSION: &str = "__session";
+const CLIENT_UAT: &str = "__client_uat";
+const REFRESH: &str = "__refresh";
+const DEV_BROWSER: &str = "__clerk_db_jwt";
+const LEGACY_DEV_BROWSER: &str = "__dev_session";
+const HANDSHAKE: &str = "__clerk_handshake";
+const HANDSHAKE_NONCE: &str = "__clerk_handshake_nonce";
+const HANDSHAKE_HELP: &str = "__clerk_help";
+const REDIRECT_COUNT: &str = "__clerk_redirect_count";
+/// The Backend API version Clerk's SDK names in the handshake URL.
+const API_VERSION: &str = "2026-05-12";
+/// A handshake redirect loop ends signed out at this count.
+const MAX_REDIRECTS: u32 = 3;
+
+/// Why a page request is signed out or sent through a handshake: Clerk's
+/// `AuthErrorReason` strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BrowserReason {
+    /// No `__client_uat` and no `__session`.
+    SessionTokenAndUatMissing,
+    /// `__client_uat` says a client is signed in, but no `__session`.
+    ClientUatButNoSessionToken,
+    /// A `__session` without a signed-in client (`__client_uat` 0 or none).
+    SessionTokenButNoClientUat,
+    /// The session token was issued before the client last changed.
+    SessionTokenIatBeforeClientUat,
+    /// Expired; refresh does not apply to a non-`GET` request.
+    ExpiredRefreshNonEligibleNonGet,
+    /// Expired; no `__refresh_<suffix>` cookie.
+    ExpiredRefreshNonEligibleNoRefreshCookie,
+    /// Expired; a refresh cookie, but this SDK does not refresh itself.
+    ExpiredRefreshMissingApiClient,
+    /// The token is not valid yet (`nbf`).
+    SessionTokenNbf,
+    /// The token's `iat` is in the future.
+    SessionTokenIatInTheFuture,
+    /// Development instance: the dev-browser token is in the query.
+    DevBrowserSync,
+    /// Development instance: no dev-browser token.
+    DevBrowserMissing,
+}
+
+impl BrowserReason {
+    /// Clerk's reason string.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SessionTokenAndUatMissing => "session-token-and-uat-missing",
+            Self::ClientUatButNoSessionToken => "client-uat-but-no-session-token",
+            Self::SessionTokenButNoClientUat => "session-token-but-no-client-uat",
+            Self::SessionTokenIatBeforeClientUat => "session-token-iat-before-client-uat",
+            Self::ExpiredRefreshNonEligibleNonGet => {
+                "session-token-expired-refresh-non-eligible-non-get"
+            }
+            Self::ExpiredRefreshNonEligibleNoRefreshCookie => {
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie"
+            }
+            Self::ExpiredRefreshMissingApiClient => {
+                "session-token-expired-refresh-missing-api-client"
+            }
+            Self::SessionTokenNbf => "session-token-nbf",
+            Self::SessionTokenIatInTheFuture => "session-token-iat-in-the-future",
+            Self::DevBrowserSync => "dev-browser-sync",
+            Self::DevBrowserMissing => "dev-browser-missing",
+        }
+    }
+}
+
+/// The answer a layer sends instead of calling the handler for a page
+/// request Clerk's way: a 307 to the Frontend API's handshake, or back to
+/// the page after it (with the refreshed cookies). Its `Debug` shows the
+/// reason and status only (the URL can carry a token).
+#[derive(Clone)]
+pub struct Handshake {
+    reason: &'static str,
+    /// How a guard or extractor that meets it reads it.
+    signed_out: crate::request::SignedOutReason,
+    headers: HeaderMap,
+}
+
+impl Handshake {
+    /// Why: a [`BrowserReason`] string when starting, `handshake-complete`
+    /// (signed in) or `session-token-missing` when finishing.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// What a guard or extractor answers if it meets a handshake (a layer
+    /// answers it first): signed out, with the handshake's reason.
+    pub fn signed_out_reason(&self) -> crate::request::SignedOutReason {
+        self.signed_out
+    }
+
+    /// Always 307 Temporary Redirect.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::TEMPORARY_REDIRECT
+    }
+
+    /// `Location`, `Cache-Control: no-store`, `Set-Cookie`s and the
+    /// `x-clerk-auth-*` debug headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The response, with an empty body.
+    pub fn to_response<B: Default>(&self) -> http::Response<B> {
+        let mut response = http::Response::new(B::default());
+        *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+}
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshake")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Verifies a session token without waiting (`None`: keys must load).
+pub(crate) type VerifyNow<'a> = &'a dyn Fn(&str) -> Option<Result<Arc<Session>, VerifyError>>;
+/// Verifies a handshake token without waiting, giving its directives.
+pub(crate) type DirectivesNow<'a> = &'a dyn Fn(&str) -> Option<Result<Vec<String>, VerifyError>>;
+
+/// What the browser path decided.
+pub(crate) enum Page {
+    SignedIn(Arc<Session>),
+    SignedOut(crate::request::SignedOutReason),
+    Handshake(Handshake),
+    /// A key must be fetched before this can be decided.
+    NeedsKeys,
+}
+
+/// A `Clerk`'s browser settings, known when it is built.
+#[derive(Debug)]
+pub(crate) struct Browser {
+    /// The Frontend API base URL (or proxy URL), no trailing slash.
+    frontend_api: String,
+    /// The Frontend API host from the publishable key (the issuer check of
+    /// `usesSuffixedCookies`).
+    instance_host: String,
+    development: bool,
+    suffix: Option<Arc<str>>,
+}
+
+impl Browser {
+    pub(crate) fn new(
+        frontend_api: &str,
+        instance_host: &str,
+        development: bool,
+        suffix: Option<Arc<str>>,
+    ) -> Self {
+        let base = if frontend_api.starts_with("http") {
+            frontend_api.to_owned()
+        } else {
+            format!("https://{frontend_api}")
+        };
+        Self {
+            frontend_api: base.trim_end_matches('/').to_owned(),
+            instance_host: instance_host
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .to_owned(),
+            development,
+            suffix,
+        }
+    }
+}
+
+/// The request as the browser path reads it.
+pub(crate) struct PageRequest<'a> {
+    url: url::Url,
+    cookies: Vec<(&'a str, &'a str)>,
+}
+
+/// True when Clerk would send this request through a handshake
+/// (`isRequestEligibleForHandshake`, `handshake.ts`).
+pub(crate) fn is_eligible<H: RequestHeaders + ?Sized>(method: &str, headers: &H) -> bool {
+    if method != "GET" {
+        return false;
+    }
+    match first(headers, "sec-fetch-dest") {
+        Some("document" | "iframe") => true,
+        Some(_) => false,
+        None => first(headers, "accept").is_some_and(|a| a.starts_with("text/html")),
+    }
+}
+
+fn first<'a, H: RequestHeaders + ?Sized>(headers: &'a H, name: &'static str) -> Option<&'a str> {
+    headers
+        .values(name)
+        .next()
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+impl<'a> PageRequest<'a> {
+    /// The page's absolute URL (Clerk's `clerkUrl`: `X-Forwarded-Host` /
+    /// `Host`, `X-Forwarded-Proto`, else `https`, or `http` for a loopback
+    /// host) and its cookies; `None` when the URL cannot be built (no or a
+    /// malformed host) or a cookie header cannot be read.
+    pub(crate) fn read<H: RequestHeaders + ?Sized>(
+        path_and_query: &str,
+        headers: &'a H,
+    ) -> Option<Self> {
+        let host = first(headers, "x-forwarded-host")
+            .or_else(|| first(headers, "host"))?
+            .split(',')
+            .next()?
+            .trim();
+        let authority: http::uri::Authority = host.parse().ok()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        let proto = match first(headers, "x-forwarded-proto").and_then(|p| p.split(',').next()) {
+            Some(p) if p.trim() == "http" => "http",
+            Some(p) if p.trim() == "https" => "https",
+            Some(_) => return None,
+            None if matches!(authority.host(), "localhost" | "127.0.0.1" | "[::1]") => "http",
+            None => "https",
+        };
+        if !path_and_query.starts_with('/') || path_and_query.starts_with("//") {
+            return None;
+        }
+        let url = url::Url::parse(&format!("{proto}://{authority}{path_and_query}")).ok()?;
+        let mut cookies = Vec::new();
+        for value in headers.values("cookie") {
+            if value.len() > MAX_HEADER_LEN {
+                return None;
+            }
+            let value = std::str::from_utf8(value).ok()?;
+            for pair in value.split(';') {
+                if let Some((name, v)) = pair.split_once('=') {
+                    cookies.push((name.trim(), v.trim().trim_matches('"')));
+                }
+            }
+        }
+        Some(Self { url, cookies })
+    }
+
+    /// The first cookie `name` (Clerk's `cookie` parser keeps the first).
+    fn cookie(&self, name: &str) -> Option<&'a str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn suffixed(&self, name: &str, suffix: Option<&str>) -> Option<&'a str> {
+        self.cookie(&format!("{name}_{}", suffix?))
+    }
+
+    fn query(&self, name: &str) -> Option<String> {
+        self.url
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn has_query(&self, name: &str) -> bool {
+        self.url.query_pairs().any(|(k, _)| k == name)
+    }
+}
+
+/// The loosely decoded payload of a JWT (no verification), as Clerk's
+/// `decodeJwt`.
+fn decode_payload(token: &str) -> Option<serde_json::Map<String, Value>> {
+    let mut parts = token.split('.');
+    let (_, Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok()?) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+fn int_claim(payload: Option<&serde_json::Map<String, Value>>, name: &str) -> i64 {
+    payload
+        .and_then(|p| p.get(name))
+        .and_then(Value::as_f64)
+        .map_or(0, |v| v as i64)
+}
+
+/// JavaScript's `parseInt(x) || 0` for `__client_uat`.
+fn client_uat(value: Option<&str>) -> i64 {
+    let digits: String = value
+        .unwrap_or("")
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap_or(0)
+}
+
+impl Browser {
+    /// `usesSuffixedCookies()` (`authenticateContext.ts`), in Clerk's order.
+    fn uses_suffixed(&self, req: &PageRequest<'_>, now: i64) -> bool {
+        let suffix = self.suffix.as_deref();
+        let suffixed_uat = req.suffixed(CLIENT_UAT, suffix);
+        let uat = req.cookie(CLIENT_UAT);
+        let suffixed_session = req.suffixed(SESSION, suffix).unwrap_or("");
+        let session = req.cookie(SESSION).unwrap_or("");
+        if !session.is_empty() {
+            let iss = decode_payload(session).and_then(|p| p.get("iss").cloned());
+            let Some(Value::String(iss)) = iss else {
+                return false;
+            };
+            let host = iss
+                .trim_start_matches("https://")
+                .trim_start_matches("http://");
+            if host != self.instance_host {
+                return true;
+            }
+        }
+        if suffixed_uat.is_none() && suffixed_session.is_empty() {
+            return false;
+        }
+        let session_payload = decode_payload(session);
+        let suffixed_payload = decode_payload(suffixed_session);
+        let session_iat = int_claim(session_payload.as_ref(), "iat");
+        let suffixed_iat = int_claim(suffixed_payload.as_ref(), "iat");
+        if suffixed_uat != Some("0") && uat != Some("0") && session_iat > suffixed_iat {
+            return false;
+        }
+        if suffixed_uat == Some("0") && uat != Some("0") {
+            return false;
+        }
+        if self.development {
+            let expired = suffixed_payload
+                .as_ref()
+                .is_some_and(|p| int_claim(Some(p), "exp") <= now);
+            if suffixed_uat != Some("0") && uat == Some("0") && expired {
+                return false;
+            }
+        }
+        if suffixed_uat.is_none() && !suffixed_session.is_empty() {
+            return false;
+        }
+        true
+    }
+
+    /// Decides a page request (`authenticateRequestWithTokenInCookie`).
+    /// `verify` verifies a session token without waiting (`None`: a key
+    /// must be fetched first); `handshake_directives` verifies a handshake
+    /// token the same way and returns its cookie directives.
+    pub(crate) fn decide(
+        &self,
+        req: &PageRequest<'_>,
+        now: i64,
+        verify: VerifyNow<'_>,
+        handshake_directives: DirectivesNow<'_>,
+    ) -> Page {
+        use crate::request::SignedOutReason as Out;
+        let suffixed = self.uses_suffixed(req, now);
+        let suffix = if suffixed {
+            self.suffix.as_deref()
+        } else {
+            None
+        };
+        let pick = |name: &str| {
+            if suffix.is_some() {
+                req.suffixed(name, suffix)
+            } else {
+                req.cookie(name)
+            }
+        };
+        let session_token = pick(SESSION);
+        let uat = client_uat(pick(CLIENT_UAT));
+        let dev_browser = req
+            .query(DEV_BROWSER)
+            .or_else(|| pick(DEV_BROWSER).map(str::to_owned));
+        let loops = req
+            .cookie(REDIRECT_COUNT)
+            .and_then(|c| c.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+
+        // A. Back from the Frontend API with a handshake token.
+        if let Some(token) = req
+            .query(HANDSHAKE)
+            .or_else(|| req.cookie(HANDSHAKE).map(str::to_owned))
+        {
+            return match handshake_directives(&token) {
+                None => Page::NeedsKeys,
+                // Clerk throws (dev) or falls through (prod); never an
+                // error page here: signed out with the reason.
+                Some(Err(e)) => Page::SignedOut(Out::Rejected(e.reason())),
+                Some(Ok(directives)) => self.finish(req, &directives, verify),
+            };
+        }
+        let handshake = |reason: BrowserReason| -> Page {
+            if loops >= MAX_REDIRECTS {
+                tracing::warn!(
+                    reason = reason.as_str(),
+                    "Clerk: refreshing the session token resulted in an infinite redirect loop; \
+                     check that the instance keys match"
+                );
+                return Page::SignedOut(Out::Browser(reason));
+            }
+            Page::Handshake(self.start(
+                req,
+                reason,
+                suffixed,
+                session_token,
+                dev_browser.as_deref(),
+                loops,
+            ))
+        };
+        // F, G. Development instances need the dev browser.
+        if self.development && req.has_query(DEV_BROWSER) {
+            return handshake(BrowserReason::DevBrowserSync);
+        }
+        if self.development && dev_browser.is_none() {
+            return handshake(BrowserReason::DevBrowserMissing);
+        }
+        // H, I, J.
+        let token = match (uat != 0, session_token) {
+            (false, None) => {
+                return Page::SignedOut(Out::Browser(BrowserReason::SessionTokenAndUatMissing));
+            }
+            (false, Some(_)) => return handshake(BrowserReason::SessionTokenButNoClientUat),
+            (true, None) => return handshake(BrowserReason::ClientUatButNoSessionToken),
+            (true, Some(t)) => t,
+        };
+        // K. Undecodable.
+        let Some(payload) = decode_payload(token) else {
+            return Page::SignedOut(Out::Rejected(ErrorReason::TokenInvalid));
+        };
+        // L. A machine's or an OAuth token in the session cookie.
+        if detect(token) != TokenType::SessionToken {
+            return Page::SignedOut(Out::Rejected(ErrorReason::TokenTypeMismatch));
+        }
+        // M. Issued before the client last changed (strict, seconds).
+        if payload
+            .get("iat")
+            .and_then(Value::as_f64)
+            .is_some_and(|iat| (iat as i64) < uat)
+        {
+            return handshake(BrowserReason::SessionTokenIatBeforeClientUat);
+        }
+        // N. Verify.
+        match verify(token) {
+            None => Page::NeedsKeys,
+            Some(Ok(session)) => Page::SignedIn(session),
+            Some(Err(e)) => match e.reason() {
+                ErrorReason::TokenExpired => handshake(if self.refresh_cookie(req).is_some() {
+                    BrowserReason::ExpiredRefreshMissingApiClient
+                } else {
+                    BrowserReason::ExpiredRefreshNonEligibleNoRefreshCookie
+                }),
+                ErrorReason::TokenNotActiveYet => handshake(BrowserReason::SessionTokenNbf),
+                ErrorReason::TokenIatInTheFuture => {
+                    handshake(BrowserReason::SessionTokenIatInTheFuture)
+                }
+                other => Page::SignedOut(Out::Rejected(other)),
+            },
+        }
+    }
+
+    /// `__refresh_<suffix>` (only ever read suffixed).
+    fn refresh_cookie<'a>(&self, req: &PageRequest<'a>) -> Option<&'a str> {
+        req.suffixed(REFRESH, self.suffix.as_deref())
+    }
+
+    /// The redirect to the Frontend API's handshake
+    /// (`buildRedirectToHandshake`), with the loop counter.
+    fn start(
+        &self,
+        req: &PageRequest<'_>,
+        reason: BrowserReason,
+        suffixed: bool,
+        session_token: Option<&str>,
+        dev_browser: Option<&str>,
+        loops: u32,
+    ) -> Handshake {
+        let mut back = req.url.clone();
+        remove_query(&mut back, &[DEV_BROWSER, LEGACY_DEV_BROWSER]);
+        let mut location = format!("{}/v1/client/handshake?", self.frontend_api);
+        {
+            let mut q = url::form_urlencoded::Serializer::for_suffix(&mut location, 0);
+            q.append_pair("redirect_url", back.as_str());
+            q.append_pair("__clerk_api_version", API_VERSION);
+            q.append_pair("suffixed_cookies", if suffixed { "true" } else { "false" });
+            q.append_pair("__clerk_hs_reason", reason.as_str());
+            if let Some(token) = session_token {
+                q.append_pair(SESSION, token);
+            }
+            if self.development
+                && let Some(db) = dev_browser
+            {
+                q.append_pair(DEV_BROWSER, db);
+            }
+            q.finish();
+        }
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, header::LOCATION, &location);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        insert(
+            &mut headers,
+            header::SET_COOKIE,
+            &format!(
+                "{REDIRECT_COUNT}={}; SameSite=Lax; HttpOnly; Max-Age=2",
+                loops + 1
+            ),
+        );
+        debug_headers(&mut headers, "handshake", reason.as_str());
+        Handshake {
+            reason: reason.as_str(),
+            signed_out: crate::request::SignedOutReason::Browser(reason),
+            headers,
+        }
+    }
+
+    /// Back from the handshake: set its cookies and redirect to the page
+    /// without the handshake parameters (`resolveHandshake`, development
+    /// form).
+    fn finish(&self, req: &PageRequest<'_>, directives: &[String], verify: VerifyNow<'_>) -> Page {
+        let mut headers = HeaderMap::new();
+        let mut session_token = None;
+        for d in directives {
+            let Ok(value) = HeaderValue::from_str(d) else {
+                continue;
+            };
+            headers.append(header::SET_COOKIE, value);
+            let first = d.split(';').next().unwrap_or("");
+            let mut kv = first.split('=');
+            if kv.next().is_some_and(|n| n.starts_with(SESSION)) {
+                session_token = kv.next().filter(|v| !v.is_empty());
+            }
+        }
+        // A handshake carried by cookie is used up here.
+        for name in [HANDSHAKE, HANDSHAKE_NONCE] {
+            if req.cookie(name).is_some() {
+                insert(
+                    &mut headers,
+                    header::SET_COOKIE,
+                    &format!("{name}=; Path=/; Max-Age=0"),
+                );
+            }
+        }
+        let mut clean = req.url.clone();
+        remove_query(
+            &mut clean,
+            &[HANDSHAKE, HANDSHAKE_HELP, DEV_BROWSER, HANDSHAKE_NONCE],
+        );
+        insert(&mut headers, header::LOCATION, clean.as_str());
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            HeaderName::from_static("access-control-allow-origin"),
+            HeaderValue::from_static("null"),
+        );
+        headers.insert(
+            HeaderName::from_static("access-control-allow-credentials"),
+            HeaderValue::from_static("true"),
+        );
+        let reason = match session_token.map(verify) {
+            Some(None) => return Page::NeedsKeys,
+            Some(Some(Ok(_))) => "handshake-complete",
+            Some(Some(Err(e))) => e.reason().as_str(),
+            None => "session-token-missing",
+        };
+        if reason != "handshake-complete" {
+            debug_headers(&mut headers, "signed-out", reason);
+        }
+        Page::Handshake(Handshake {
+            reason,
+            signed_out: crate::request::SignedOutReason::TokenMissing,
+            headers,
+        })
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.append(name, v);
+    }
+}
+
+/// `x-clerk-auth-status` and `x-clerk-auth-reason` (`authStatus.ts`).
+pub(crate) fn debug_headers(headers: &mut HeaderMap, status: &'static str, reason: &'static str) {
+    headers.insert(
+        HeaderName::from_static("x-clerk-auth-status"),
+        HeaderValue::from_static(status),
+    );
+    headers.insert(
+        HeaderName::from_static("x-clerk-auth-reason"),
+        HeaderValue::from_static(reason),
+    );
+}
+
+/// Removes the query parameters `names` (WHATWG `searchParams.delete`,
+/// which re-serializes the rest).
+fn remove_query(url: &mut url::Url, names: &[&str]) {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !names.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
