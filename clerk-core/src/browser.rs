@@ -524,7 +524,8 @@ impl Browser {
         remove_query(&mut back, &[DEV_BROWSER, LEGACY_DEV_BROWSER]);
         let mut location = format!("{}/v1/client/handshake?", self.frontend_api);
         {
-            let mut q = url::form_urlencoded::Serializer::for_suffix(&mut location, 0);
+            let start = location.len();
+            let mut q = url::form_urlencoded::Serializer::for_suffix(&mut location, start);
             q.append_pair("redirect_url", back.as_str());
             q.append_pair("__clerk_api_version", API_VERSION);
             q.append_pair("suffixed_cookies", if suffixed { "true" } else { "false" });
@@ -647,5 +648,399 @@ fn remove_query(url: &mut url::Url, names: &[&str]) {
         url.set_query(None);
     } else {
         url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The request-state table, with Clerk's cookie, query and reason
+    //! names, through `Clerk::authenticate_request`, and its hostile rows.
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    use http::HeaderMap;
+    use serde_json::json;
+
+    use super::*;
+    use crate::Clerk;
+    use crate::clock::{Clock, SystemClock};
+    use crate::request::{Auth, SignedOutReason};
+    use crate::testing::{TestIssuer, publishable_key_for};
+
+    const HOST: &str = "clerk.test.invalid";
+
+    fn clerk(issuer: &TestIssuer, live: bool) -> Clerk {
+        Clerk::new(
+            issuer
+                .config()
+                .publishable_key(publishable_key_for(HOST, live))
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn page(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("app.example.com"));
+        h.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+        for (k, v) in pairs {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn run(clerk: &Clerk, method: &str, target: &str, h: &HeaderMap) -> Auth {
+        let mut fut = clerk.authenticate_request(method, target, h);
+        match Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(auth) => auth,
+            Poll::Pending => panic!("local keys never wait"),
+        }
+    }
+
+    fn handshake(auth: &Auth) -> &Handshake {
+        match auth {
+            Auth::Handshake(h) => h,
+            other => panic!("expected a handshake, got {other:?}"),
+        }
+    }
+
+    fn signed_out(auth: &Auth) -> &'static str {
+        match auth {
+            Auth::SignedOut(r) => r.as_str(),
+            other => panic!("expected signed out, got {other:?}"),
+        }
+    }
+
+    fn now() -> i64 {
+        SystemClock.now_unix()
+    }
+
+    #[test]
+    fn the_state_table_of_a_production_instance() {
+        let issuer = TestIssuer::new();
+        let c = clerk(&issuer, true);
+        let valid = issuer.token().build();
+        let uat = format!("__client_uat={}", now() - 3600);
+        let cases: Vec<(String, &str)> = vec![
+            (String::new(), "session-token-and-uat-missing"),
+            ("__client_uat=0".into(), "session-token-and-uat-missing"),
+            (
+                format!("__client_uat=0; __session={valid}"),
+                "session-token-but-no-client-uat",
+            ),
+            (
+                format!("__session={valid}"),
+                "session-token-but-no-client-uat",
+            ),
+            (
+                format!("__client_uat=abc; __session={valid}"),
+                "session-token-but-no-client-uat",
+            ),
+            (uat.clone(), "client-uat-but-no-session-token"),
+            (
+                format!("{uat}; __session={}", issuer.token().expired().build()),
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie",
+            ),
+            (
+                format!(
+                    "{uat}; __session={}",
+                    issuer.token().not_yet_valid().build()
+                ),
+                "session-token-nbf",
+            ),
+            (
+                format!(
+                    "__client_uat={}; __session={}",
+                    now() + 30,
+                    issuer.token().build()
+                ),
+                "session-token-iat-before-client-uat",
+            ),
+        ];
+        for (cookie, reason) in cases {
+            let h = page(&[("cookie", &cookie)]);
+            let auth = run(&c, "GET", "/dashboard", &h);
+            let got = match &auth {
+                Auth::Handshake(h) => h.reason(),
+                Auth::SignedOut(r) => r.as_str(),
+                other => panic!("{cookie}: {other:?}"),
+            };
+            assert_eq!(got, reason, "{cookie}");
+        }
+        let h = page(&[("cookie", &format!("{uat}; __session={valid}"))]);
+        assert!(run(&c, "GET", "/dashboard", &h).is_signed_in());
+    }
+
+    #[test]
+    fn the_handshake_redirect_has_clerks_parameters_and_counts_loops() {
+        let issuer = TestIssuer::new();
+        let c = clerk(&issuer, true);
+        let token = issuer.token().build();
+        let h = page(&[("cookie", &format!("__session={token}"))]);
+        let auth = run(&c, "GET", "/dashboard?a=1", &h);
+        let hs = handshake(&auth);
+        let location = hs.headers()[header::LOCATION].to_str().unwrap();
+        assert_eq!(
+            location,
+            format!(
+                "https://{HOST}/v1/client/handshake?redirect_url=https%3A%2F%2Fapp.example.com%2Fdashboard%3Fa%3D1\
+                 &__clerk_api_version=2026-05-12&suffixed_cookies=false\
+                 &__clerk_hs_reason=session-token-but-no-client-uat&__session={token}"
+            )
+        );
+        assert_eq!(hs.to_response::<String>().status(), 307);
+        assert_eq!(hs.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(
+            hs.headers()[header::SET_COOKIE],
+            "__clerk_redirect_count=1; SameSite=Lax; HttpOnly; Max-Age=2"
+        );
+        assert_eq!(hs.headers()["x-clerk-auth-status"], "handshake");
+        assert_eq!(
+            hs.headers()["x-clerk-auth-reason"],
+            "session-token-but-no-client-uat"
+        );
+        assert!(!format!("{hs:?}").contains(&token), "Debug hides the URL");
+        // The third redirect in a row ends signed out with the reason.
+        let h = page(&[(
+            "cookie",
+            &format!("__clerk_redirect_count=3; __session={token}"),
+        )]);
+        assert_eq!(
+            signed_out(&run(&c, "GET", "/dashboard", &h)),
+            "session-token-but-no-client-uat"
+        );
+        let h = page(&[(
+            "cookie",
+            &format!("__clerk_redirect_count=2; __session={token}"),
+        )]);
+        let auth = run(&c, "GET", "/dashboard", &h);
+        assert_eq!(
+            handshake(&auth).headers()[header::SET_COOKIE],
+            "__clerk_redirect_count=3; SameSite=Lax; HttpOnly; Max-Age=2"
+        );
+    }
+
+    /// API requests keep `authenticate`'s answers: only a GET document
+    /// (or `Accept: text/html` without `Sec-Fetch-Dest`) with no
+    /// `Authorization` header is a page; a request whose URL cannot be
+    /// built is read as an API request.
+    #[test]
+    fn only_page_loads_take_the_browser_path() {
+        let issuer = TestIssuer::new();
+        let c = clerk(&issuer, true);
+        let expired = format!("__session={}", issuer.token().expired().build());
+        let api = |pairs: &[(&str, &str)], method: &str| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            signed_out(&run(&c, method, "/x", &h))
+        };
+        let host = ("host", "app.example.com");
+        for (pairs, method) in [
+            (vec![host, ("cookie", expired.as_str())], "GET"),
+            (
+                vec![host, ("cookie", &expired), ("sec-fetch-dest", "empty")],
+                "GET",
+            ),
+            (
+                vec![host, ("cookie", &expired), ("sec-fetch-dest", "document")],
+                "POST",
+            ),
+            (
+                vec![host, ("cookie", &expired), ("sec-fetch-dest", "document")],
+                "get",
+            ),
+            (
+                vec![
+                    host,
+                    ("cookie", &expired),
+                    ("accept", "application/json, text/html"),
+                ],
+                "GET",
+            ),
+            // No host, or hosts and schemes that cannot make a URL.
+            (
+                vec![("cookie", expired.as_str()), ("sec-fetch-dest", "document")],
+                "GET",
+            ),
+            (
+                vec![
+                    ("host", "evil.com/x"),
+                    ("cookie", &expired),
+                    ("sec-fetch-dest", "document"),
+                ],
+                "GET",
+            ),
+            (
+                vec![
+                    ("host", "u@evil.com"),
+                    ("cookie", &expired),
+                    ("sec-fetch-dest", "document"),
+                ],
+                "GET",
+            ),
+            (
+                vec![
+                    host,
+                    ("x-forwarded-proto", "javascript"),
+                    ("cookie", &expired),
+                    ("sec-fetch-dest", "document"),
+                ],
+                "GET",
+            ),
+        ] {
+            assert_eq!(api(&pairs, method), "token-expired", "{pairs:?} {method}");
+        }
+        // Any Authorization header keeps the API path (another scheme
+        // shadows the cookie, as before).
+        let h = page(&[("cookie", &expired), ("authorization", "Basic eA==")]);
+        assert_eq!(
+            signed_out(&run(&c, "GET", "/x", &h)),
+            "session-token-missing"
+        );
+        // `Accept: text/html…` without Sec-Fetch-Dest is a page.
+        let h = {
+            let mut h = HeaderMap::new();
+            h.insert("host", HeaderValue::from_static("app.example.com"));
+            h.insert(
+                "accept",
+                HeaderValue::from_static("text/html,application/xhtml+xml"),
+            );
+            h.insert(
+                "cookie",
+                HeaderValue::from_str(&format!("__client_uat=1; {expired}")).unwrap(),
+            );
+            h
+        };
+        assert!(matches!(run(&c, "GET", "/x", &h), Auth::Handshake(_)));
+        // Without a publishable key there is no browser path at all.
+        let plain = Clerk::new(issuer.config().build().unwrap()).unwrap();
+        assert_eq!(signed_out(&run(&plain, "GET", "/x", &h)), "token-expired");
+    }
+
+    #[test]
+    fn odd_cookies_are_refused_not_trusted() {
+        let issuer = TestIssuer::new();
+        let c = clerk(&issuer, true);
+        let uat = format!("__client_uat={}", now() - 3600);
+        let m2m = issuer.m2m_token("mch_1", &["read"]).build();
+        let other = TestIssuer::new().token().build();
+        for (session, reason) in [
+            ("garbage".to_owned(), "token-invalid"),
+            ("a.b".to_owned(), "token-invalid"),
+            (m2m, "token-type-mismatch"),
+            (other, "token-invalid-signature"),
+        ] {
+            let h = page(&[("cookie", &format!("{uat}; __session={session}"))]);
+            assert_eq!(signed_out(&run(&c, "GET", "/", &h)), reason, "{session}");
+        }
+        // An expired token with a refresh cookie: Clerk would refresh it
+        // through the Backend API; this SDK reports it has no client for it.
+        let suffix = crate::request::cookie_suffix(&publishable_key_for(HOST, true));
+        let h = page(&[(
+            "cookie",
+            &format!(
+                "{uat}; __session={}; __refresh_{suffix}=r",
+                issuer.token().expired().build()
+            ),
+        )]);
+        assert_eq!(
+            handshake(&run(&c, "GET", "/", &h)).reason(),
+            "session-token-expired-refresh-missing-api-client"
+        );
+    }
+
+    #[test]
+    fn development_instances_need_the_dev_browser() {
+        let issuer = TestIssuer::new();
+        let c = clerk(&issuer, false);
+        let h = page(&[]);
+        assert_eq!(
+            handshake(&run(&c, "GET", "/", &h)).reason(),
+            "dev-browser-missing"
+        );
+        let auth = run(&c, "GET", "/p?__clerk_db_jwt=dvb_1&x=1", &h);
+        let hs = handshake(&auth);
+        assert_eq!(hs.reason(), "dev-browser-sync");
+        let location = hs.headers()[header::LOCATION].to_str().unwrap();
+        assert!(
+            location.contains("redirect_url=https%3A%2F%2Fapp.example.com%2Fp%3Fx%3D1&"),
+            "{location}"
+        );
+        assert!(location.ends_with("&__clerk_db_jwt=dvb_1"), "{location}");
+        let h = page(&[("cookie", "__clerk_db_jwt=dvb_1")]);
+        assert_eq!(
+            signed_out(&run(&c, "GET", "/", &h)),
+            "session-token-and-uat-missing"
+        );
+    }
+
+    fn handshake_token(issuer: &TestIssuer, directives: &[String]) -> String {
+        issuer.sign_raw(
+            &json!({"alg": "RS256", "kid": issuer.kid(), "typ": "JWT"}),
+            &json!({"handshake": directives}),
+        )
+    }
+
+    #[test]
+    fn finishing_sets_the_cookies_and_returns_to_the_clean_url() {
+        let issuer = TestIssuer::new();
+        let c = clerk(&issuer, false);
+        let session = issuer.token().build();
+        let directives = vec![
+            format!("__session={session}; Path=/; SameSite=Lax"),
+            format!("__client_uat={}; Path=/; Max-Age=315360000", now()),
+        ];
+        let token = handshake_token(&issuer, &directives);
+        let h = page(&[]);
+        let target = format!("/dashboard?tab=2&__clerk_handshake={token}&__clerk_db_jwt=dvb_1");
+        let auth = run(&c, "GET", &target, &h);
+        let hs = handshake(&auth);
+        assert_eq!(hs.reason(), "handshake-complete");
+        assert_eq!(
+            hs.headers()[header::LOCATION],
+            "https://app.example.com/dashboard?tab=2"
+        );
+        let cookies: Vec<_> = hs.headers().get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies.len(), 2);
+        assert!(hs.headers().get("x-clerk-auth-status").is_none());
+
+        // No session among the directives: back, signed out.
+        let token = handshake_token(&issuer, &["__client_uat=0; Path=/".to_owned()]);
+        let auth = run(&c, "GET", &format!("/?__clerk_handshake={token}"), &h);
+        let hs = handshake(&auth);
+        assert_eq!(hs.reason(), "session-token-missing");
+        assert_eq!(hs.headers()["x-clerk-auth-status"], "signed-out");
+        assert_eq!(hs.headers()[header::LOCATION], "https://app.example.com/");
+
+        // Forged (another key) or not a JWT: signed out, never an error
+        // page and never its cookies.
+        let forged = handshake_token(&TestIssuer::new(), &directives);
+        for bad in [forged, "x.y.z".to_owned(), "garbage".to_owned()] {
+            let auth = run(&c, "GET", &format!("/?__clerk_handshake={bad}"), &h);
+            assert!(
+                matches!(auth, Auth::SignedOut(SignedOutReason::Rejected(_))),
+                "{auth:?}"
+            );
+        }
+        // From a cookie, the handshake cookie is cleared on the way back.
+        let token = handshake_token(&issuer, &directives);
+        let h = page(&[("cookie", &format!("__clerk_handshake={token}"))]);
+        let auth = run(&c, "GET", "/", &h);
+        let cleared = handshake(&auth)
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|v| v == "__clerk_handshake=; Path=/; Max-Age=0");
+        assert!(cleared);
     }
 }
