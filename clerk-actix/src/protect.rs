@@ -178,5 +178,5 @@ where
 
 /// The full raw path, and the (decoded) part below the scopes matched so far.
 fn request_path(req: &ServiceRequest) -> RequestPath<'_> {
-    RequestPath::nested(req.path(), req.match_info().unprocessed())
+    RequestPath::nested(req.path(), req.match_info().unprocessed()).with_query(req.uri().query())
 }

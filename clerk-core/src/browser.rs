@@ -238,6 +238,34 @@ fn first<'a, H: RequestHeaders + ?Sized>(headers: &'a H, name: &'static str) -> 
         .filter(|v| !v.is_empty())
 }
 
+/// The absolute URL of a request (Clerk's `clerkUrl`; see
+/// [`PageRequest::read`]), when it can be built.
+pub(crate) fn page_url<H: RequestHeaders + ?Sized>(
+    path_and_query: &str,
+    headers: &H,
+) -> Option<url::Url> {
+    let host = first(headers, "x-forwarded-host")
+        .or_else(|| first(headers, "host"))?
+        .split(',')
+        .next()?
+        .trim();
+    let authority: http::uri::Authority = host.parse().ok()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let proto = match first(headers, "x-forwarded-proto").and_then(|p| p.split(',').next()) {
+        Some(p) if p.trim() == "http" => "http",
+        Some(p) if p.trim() == "https" => "https",
+        Some(_) => return None,
+        None if matches!(authority.host(), "localhost" | "127.0.0.1" | "[::1]") => "http",
+        None => "https",
+    };
+    if !path_and_query.starts_with('/') || path_and_query.starts_with("//") {
+        return None;
+    }
+    url::Url::parse(&format!("{proto}://{authority}{path_and_query}")).ok()
+}
+
 impl<'a> PageRequest<'a> {
     /// The page's absolute URL (Clerk's `clerkUrl`: `X-Forwarded-Host` /
     /// `Host`, `X-Forwarded-Proto`, else `https`, or `http` for a loopback
@@ -247,26 +275,7 @@ impl<'a> PageRequest<'a> {
         path_and_query: &str,
         headers: &'a H,
     ) -> Option<Self> {
-        let host = first(headers, "x-forwarded-host")
-            .or_else(|| first(headers, "host"))?
-            .split(',')
-            .next()?
-            .trim();
-        let authority: http::uri::Authority = host.parse().ok()?;
-        if authority.as_str().contains('@') {
-            return None;
-        }
-        let proto = match first(headers, "x-forwarded-proto").and_then(|p| p.split(',').next()) {
-            Some(p) if p.trim() == "http" => "http",
-            Some(p) if p.trim() == "https" => "https",
-            Some(_) => return None,
-            None if matches!(authority.host(), "localhost" | "127.0.0.1" | "[::1]") => "http",
-            None => "https",
-        };
-        if !path_and_query.starts_with('/') || path_and_query.starts_with("//") {
-            return None;
-        }
-        let url = url::Url::parse(&format!("{proto}://{authority}{path_and_query}")).ok()?;
+        let url = page_url(path_and_query, headers)?;
         let mut cookies = Vec::new();
         for value in headers.values("cookie") {
             if value.len() > MAX_HEADER_LEN {

@@ -91,6 +91,8 @@ pub struct MalformedPath;
 pub struct RequestPath<'a> {
     full: &'a str,
     mounted: Option<&'a str>,
+    /// The query, for the sign-in redirect's `redirect_url` only.
+    query: Option<&'a str>,
 }
 
 impl<'a> RequestPath<'a> {
@@ -100,7 +102,27 @@ impl<'a> RequestPath<'a> {
         let mounted = if mounted.is_empty() { "/" } else { mounted };
         Self {
             full,
+            query: None,
             mounted: (mounted != full).then_some(mounted),
+        }
+    }
+}
+
+impl<'a> RequestPath<'a> {
+    /// The same path with the request's query (never matched: it goes
+    /// into the `redirect_url` of a sign-in redirect, so the visitor comes
+    /// back to the page they asked for).
+    #[must_use]
+    pub fn with_query(mut self, query: Option<&'a str>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// The full path and query, as requested.
+    pub(crate) fn target(&self) -> String {
+        match self.query {
+            Some(q) => format!("{}?{q}", self.full),
+            None => self.full.to_owned(),
         }
     }
 }
@@ -110,6 +132,7 @@ impl<'a> From<&'a str> for RequestPath<'a> {
         Self {
             full,
             mounted: None,
+            query: None,
         }
     }
 }

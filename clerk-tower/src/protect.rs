@@ -76,10 +76,11 @@ impl<S> ProtectService<S> {
 /// when a router keeps one that differs.
 fn request_path<B>(req: &Request<B>, original_uri: Option<OriginalUri>) -> RequestPath<'_> {
     let path = req.uri().path();
-    match original_uri.and_then(|find| find(req.extensions())) {
+    let path = match original_uri.and_then(|find| find(req.extensions())) {
         Some(full) => RequestPath::nested(full.path(), path),
         None => path.into(),
-    }
+    };
+    path.with_query(req.uri().query())
 }
 
 impl<S, B, ResBody> Service<Request<B>> for ProtectService<S>

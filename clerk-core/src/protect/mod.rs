@@ -337,12 +337,13 @@ impl Protect {
         auth: &Auth,
     ) -> Decision {
         let i = &*self.inner;
+        let path: RequestPath<'p> = path.into();
         let Ok(method) = Method::from_bytes(method.as_bytes()) else {
-            return self.refuse(Cause::MalformedMethod, headers);
+            return self.refuse(Cause::MalformedMethod, headers, &path);
         };
         if let Some(routes) = &i.routes {
             match routes.matches(&method, path) {
-                Err(_) => return self.refuse(Cause::MalformedPath, headers),
+                Err(_) => return self.refuse(Cause::MalformedPath, headers, &path),
                 Ok(false) => return Decision::ready(Ok(())),
                 Ok(true) => {}
             }
@@ -354,11 +355,11 @@ impl Protect {
                 .next()
                 .is_some()
         {
-            return self.refuse(Cause::Preflight, headers);
+            return self.refuse(Cause::Preflight, headers, &path);
         }
         let verdict = match self.judge(auth, None) {
             Ok(verdict) => verdict,
-            Err(cause) => return self.refuse(cause, headers),
+            Err(cause) => return self.refuse(cause, headers, &path),
         };
         match (verdict, auth) {
             (Verdict::NeedsUser, Auth::SignedIn(session)) if i.needs_user => {
@@ -385,7 +386,7 @@ impl Protect {
             }
             (verdict, _) => match verdict.into_refusal() {
                 None => Decision::ready(Ok(())),
-                Some(c) => self.refuse(c, headers),
+                Some(c) => self.refuse(c, headers, &path),
             },
         }
     }
@@ -404,9 +405,34 @@ impl Protect {
         }
     }
 
-    fn refuse<H: RequestHeaders + ?Sized>(&self, cause: Cause, headers: &H) -> Decision {
+    fn refuse<H: RequestHeaders + ?Sized>(
+        &self,
+        cause: Cause,
+        headers: &H,
+        path: &RequestPath<'_>,
+    ) -> Decision {
         let page = matches!(cause, Cause::SignedOut(_)) && is_page_request(headers);
-        Decision::ready(Err(self.refusal(cause, page)))
+        let mut refusal = self.refusal(cause, page);
+        // A sign-in redirect names the page to come back to (Clerk's
+        // `redirect_url`, the page's absolute URL).
+        if page
+            && refusal.status() == http::StatusCode::TEMPORARY_REDIRECT
+            && let Some(back) = crate::browser::page_url(&path.target(), headers)
+            && let Some(location) = refusal.headers().get(header::LOCATION)
+            && let Ok(location) = location.to_str()
+        {
+            let sep = if location.contains('?') { '&' } else { '?' };
+            let with_back: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("redirect_url", back.as_str())
+                .finish();
+            if let Ok(v) = HeaderValue::from_str(&format!("{location}{sep}{with_back}")) {
+                refusal
+                    .response_mut()
+                    .headers_mut()
+                    .insert(header::LOCATION, v);
+            }
+        }
+        Decision::ready(Err(refusal))
     }
 
     /// The response for `cause` under this policy; `page` when the request
@@ -624,6 +650,34 @@ mod tests {
             reject(p.decide(GET, "/dashboard", &api, &out)).status(),
             401
         );
+    }
+
+    /// A signed-out page is sent to sign in with `redirect_url`, the
+    /// page's absolute URL and query, so the visitor comes back to it.
+    #[test]
+    fn sign_in_redirects_name_the_page_to_come_back_to() {
+        let p = Protect::signed_in().redirect_pages_to("/sign-in");
+        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let mut h = HeaderMap::new();
+        h.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+        h.insert("host", HeaderValue::from_static("app.example.com"));
+        let path = RequestPath::from("/dashboard/a b").with_query(Some("tab=1&x=%2F"));
+        let r = reject(p.decide(GET, path, &h, &out));
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "/sign-in?redirect_url=https%3A%2F%2Fapp.example.com%2Fdashboard%2Fa%2520b%3Ftab%3D1%26x%3D%252F"
+        );
+        let with_query =
+            Protect::signed_in().redirect_pages_to("https://accounts.example.com/sign-in?x=1");
+        let r = reject(with_query.decide(GET, "/d", &h, &out));
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "https://accounts.example.com/sign-in?x=1&redirect_url=https%3A%2F%2Fapp.example.com%2Fd"
+        );
+        // No host to build the URL from: the bare sign-in URL.
+        h.remove("host");
+        let r = reject(p.decide(GET, "/d", &h, &out));
+        assert_eq!(r.headers()[header::LOCATION], "/sign-in");
     }
 
     #[test]
