@@ -32,6 +32,8 @@ pub fn app(
                 .wrap(ClerkProtect::new(state.machine_protect()))
                 .route(web::get().to(machine)),
         )
+        .route("/sign-in", web::get().to(sign_in))
+        .route("/sign-out", web::get().to(sign_out))
         .route("/dashboard", web::get().to(dashboard))
         .route("/dashboard/{rest:.*}", web::get().to(dashboard));
     for guard in app::guards() {
@@ -84,10 +86,28 @@ async fn me(session: Session) -> HttpResponse {
 async fn dashboard(session: Session) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(format!(
-            "<!doctype html><h1>Dashboard</h1><p>Signed in as {}</p>",
-            session.user_id()
-        ))
+        .body(app::dev::dashboard_html(session.user_id()))
+}
+
+/// Dev mode: the dev Frontend API's sign-in page (404 otherwise).
+async fn sign_in(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
+    match state.sign_in_location(Some(req.query_string())) {
+        Some(to) => HttpResponse::SeeOther()
+            .insert_header(("location", to))
+            .finish(),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// Dev mode: sign out at the dev Frontend API (404 otherwise).
+async fn sign_out(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
+    let host = req.headers().get("host").and_then(|h| h.to_str().ok());
+    match state.sign_out_location(host) {
+        Some(to) => HttpResponse::SeeOther()
+            .insert_header(("location", to))
+            .finish(),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 async fn webhook(hooks: web::Data<WebhookState>, Webhook(event): Webhook) -> HttpResponse {

@@ -1,7 +1,7 @@
 //! The axum example app: the shared route table on axum.
 
-use axum::extract::{FromRef, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{FromRef, RawQuery, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use clerk_axum::{Auth, ClerkLayer, CurrentUser, Machine, ProtectLayer, Session, Webhook, protect};
@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
             "/api/machine",
             get(machine).route_layer(ProtectLayer::new(state.machine_protect())),
         )
+        .route("/sign-in", get(sign_in))
+        .route("/sign-out", get(sign_out))
         .route("/dashboard", get(dashboard))
         .route("/dashboard/{*rest}", get(dashboard))
         .merge(api)
@@ -72,10 +74,24 @@ async fn me(session: Session) -> Response {
 }
 
 async fn dashboard(session: Session) -> Html<String> {
-    Html(format!(
-        "<!doctype html><h1>Dashboard</h1><p>Signed in as {}</p>",
-        session.user_id()
-    ))
+    Html(app::dev::dashboard_html(session.user_id()))
+}
+
+/// Dev mode: the dev Frontend API's sign-in page (404 otherwise).
+async fn sign_in(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    match state.sign_in_location(query.as_deref()) {
+        Some(to) => Redirect::to(&to).into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Dev mode: sign out at the dev Frontend API (404 otherwise).
+async fn sign_out(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let host = headers.get("host").and_then(|h| h.to_str().ok());
+    match state.sign_out_location(host) {
+        Some(to) => Redirect::to(&to).into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn webhook(State(hooks): State<WebhookState>, Webhook(event): Webhook) -> Json<Value> {

@@ -186,23 +186,54 @@ impl AppState {
         println!("\n{line}");
     }
 
-    /// `GET /`: a small page; in dev mode, sign-in buttons per persona.
+    /// `GET /`: a small page; in dev mode, a sign-in link to the dev
+    /// Frontend API's persona page and a sign-out link.
     pub fn index_html(&self) -> String {
-        let mut buttons = String::new();
-        if let Some(dev) = &self.dev {
-            buttons.push_str("<h2>Dev mode: sign in as</h2>\n");
-            for p in &dev.personas {
-                buttons.push_str(&format!(
-                    "<p><button onclick=\"document.cookie='__session={}; path=/'; location.reload()\">{}</button> {}</p>\n",
-                    p.token, p.name, p.description
-                ));
-            }
-            buttons.push_str(
-                "<p><button onclick=\"document.cookie='__session=; path=/; max-age=0'; location.reload()\">sign out</button></p>\n",
+        let mut links = String::new();
+        if self.dev.is_some() {
+            links.push_str(
+                "<h2>Dev mode</h2>\n<p><a class=\"button\" href=\"/sign-in\">Sign in as a persona</a> \
+                 <a class=\"button\" href=\"/sign-out\">Sign out</a></p>\n",
             );
         }
         format!(
-            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>clerk-kit example</title></head>\n<body>\n<h1>clerk-kit example</h1>\n<p>Try <a href=\"/api/me\">/api/me</a>, <a href=\"/api/public\">/api/public</a>, <a href=\"/dashboard\">/dashboard</a>.</p>\n{buttons}</body></html>\n"
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>clerk-kit example</title><style>{}</style></head>\n<body><main>\n<h1>clerk-kit example</h1>\n<p>Try <a href=\"/api/me\">/api/me</a>, <a href=\"/api/public\">/api/public</a>, <a href=\"/dashboard\">/dashboard</a>.</p>\n{links}</main></body></html>\n",
+            super::routes::STYLE
         )
     }
+
+    /// `GET /sign-in` in dev mode: where the dev Frontend API shows the
+    /// personas (the query, with `redirect_url`, passed on).
+    pub fn sign_in_location(&self, query: Option<&str>) -> Option<String> {
+        let base = self.frontend.as_ref()?.base_url();
+        Some(match query {
+            Some(q) if !q.is_empty() => format!("{base}/sign-in?{q}"),
+            _ => format!("{base}/sign-in"),
+        })
+    }
+
+    /// `GET /sign-out` in dev mode: the dev Frontend API's sign-out, back
+    /// to this app's home page on `host`.
+    pub fn sign_out_location(&self, host: Option<&str>) -> Option<String> {
+        let base = self.frontend.as_ref()?.base_url();
+        let host = host.filter(|h| h.parse::<axum::http::uri::Authority>().is_ok())?;
+        Some(format!(
+            "{base}/v1/dev/sign-out?redirect_url=http%3A%2F%2F{}%2F",
+            host.replace(':', "%3A")
+        ))
+    }
+}
+
+/// The dashboard page: who is signed in, and a way out.
+pub fn dashboard_html(user_id: &str) -> String {
+    let user = user_id
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Dashboard</title><style>{}</style></head>\
+         <body><main><h1>Dashboard</h1><p>Signed in as <strong id=\"user\">{user}</strong></p>\
+         <p><a class=\"button\" href=\"/sign-out\">Sign out</a></p></main></body></html>",
+        super::routes::STYLE
+    )
 }

@@ -4,6 +4,7 @@
 //! (start-up).
 
 pub mod dev;
+pub mod frontend;
 pub mod routes;
 pub mod start;
 pub mod state;

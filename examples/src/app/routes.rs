@@ -3,6 +3,13 @@
 use clerk_core::{Preset, Requirement};
 use serde_json::{Value, json};
 
+/// The little CSS of the example pages and the dev sign-in page.
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f6f7fb;color:#1f2330;margin:0}\
+main{max-width:40rem;margin:3rem auto;background:#fff;padding:2rem 2.5rem;border-radius:12px;\
+box-shadow:0 2px 12px rgba(0,0,0,.08)}h1{margin-top:0}a.persona,a.button{display:inline-block;\
+padding:.4rem .9rem;margin:.2rem 0;border-radius:8px;background:#6c47ff;color:#fff;text-decoration:none}\
+li{list-style:none;margin:.5rem 0}ul{padding:0}.note{color:#667}span{color:#556}";
+
 /// A guarded API route: method, path, and what it requires.
 #[derive(Debug, Clone)]
 pub struct Guard {

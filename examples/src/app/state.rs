@@ -10,6 +10,7 @@ use clerk_core::webhook::WebhookVerifier;
 use clerk_core::{Clerk, ClerkConfig, ConfigError, Protect};
 use serde_json::{Value, json};
 
+use super::frontend::DevFrontendApi;
 use super::{
     DASHBOARD_PATTERN, DEV_SECRET_KEY, DevMode, WebhookState, check_dev_mode_allowed, env_vars,
 };
@@ -42,6 +43,8 @@ pub struct Shared {
     pub webhooks: Option<WebhookState>,
     /// The dev Backend API, in dev mode.
     pub backend: Option<FakeBackendApi>,
+    /// The dev Frontend API stand-in (sign-in page, handshake), in dev mode.
+    pub frontend: Option<DevFrontendApi>,
 }
 
 /// The token kinds the apps' authentication layer verifies: sessions, and
@@ -82,6 +85,7 @@ impl AppState {
                 sign_in_url,
                 webhooks,
                 backend: None,
+                frontend: None,
             })));
         }
         check_dev_mode_allowed(env_vars())?;
@@ -97,7 +101,18 @@ impl AppState {
         sign_in_url: String,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let backend = dev.start_backend().await?;
-        Ok(Self::dev(dev, sign_in_url, Some(backend))?)
+        let dev = Arc::new(dev);
+        let ttl = std::env::var("CLERK_DEV_TOKEN_TTL")
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(60);
+        let frontend = DevFrontendApi::start(dev.clone(), ttl).await?;
+        Ok(Self::build_dev(
+            dev,
+            sign_in_url,
+            Some(backend),
+            Some(frontend),
+        )?)
     }
 
     /// Dev mode with the given throwaway issuer.
@@ -109,9 +124,28 @@ impl AppState {
         sign_in_url: String,
         backend: Option<FakeBackendApi>,
     ) -> Result<Self, ConfigError> {
+        Self::build_dev(Arc::new(dev), sign_in_url, backend, None)
+    }
+
+    fn build_dev(
+        dev: Arc<DevMode>,
+        sign_in_url: String,
+        backend: Option<FakeBackendApi>,
+        frontend: Option<DevFrontendApi>,
+    ) -> Result<Self, ConfigError> {
         let mut config = dev.config();
         if let Some(b) = &backend {
             config = config.secret_key(DEV_SECRET_KEY).api_url(b.base_url());
+        }
+        if let Some(f) = &frontend {
+            // A development instance whose Frontend API is the stand-in:
+            // page loads go through its handshake.
+            config = config
+                .publishable_key(clerk_core::testing::publishable_key_for(
+                    "clerk.test.invalid",
+                    false,
+                ))
+                .frontend_api_url(f.base_url());
         }
         let clerk = Clerk::new(config.build()?)?.accepting(accepted_tokens());
         let webhooks = Some(WebhookState::new(
@@ -120,10 +154,11 @@ impl AppState {
         ));
         Ok(Self(Arc::new(Shared {
             clerk,
-            dev: Some(Arc::new(dev)),
+            dev: Some(dev),
             sign_in_url,
             webhooks,
             backend,
+            frontend,
         })))
     }
 
