@@ -139,3 +139,230 @@ async fn an_expired_page_session_goes_through_the_handshake_in_both_adapters() {
     assert_eq!(actix_call(&clerk, &hits, &req).await.0, 200);
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
+
+/// A browser stand-in: one cookie jar (every server is on `localhost`,
+/// and cookies ignore ports), redirects followed by hand so each hop can
+/// be checked, page headers on every request.
+struct Visitor {
+    http: reqwest::Client,
+    jar: std::collections::BTreeMap<String, String>,
+}
+
+/// One response on the way: URL, status, Location, `x-clerk-auth-reason`.
+#[derive(Debug)]
+struct Hop {
+    url: String,
+    status: u16,
+    location: Option<String>,
+    reason: Option<String>,
+    body: String,
+}
+
+impl Visitor {
+    fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: Default::default(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Hop {
+        let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let res = self
+            .http
+            .get(url)
+            .header("sec-fetch-dest", "document")
+            .header("accept", "text/html")
+            .header("cookie", cookie.join("; "))
+            .send()
+            .await
+            .unwrap();
+        for set in res.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let first = set.split(';').next().unwrap();
+            let (name, value) = first.split_once('=').unwrap();
+            let gone = value.is_empty() || set.contains("Max-Age=0");
+            if gone {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let header = |n: &str| res.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+        let (location, reason) = (header("location"), header("x-clerk-auth-reason"));
+        let status = res.status().as_u16();
+        Hop {
+            url: url.to_owned(),
+            status,
+            location,
+            reason,
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    /// Follows redirects (at most 10) and returns every hop.
+    async fn visit(&mut self, url: &str) -> Vec<Hop> {
+        let mut hops = Vec::new();
+        let mut url = url.to_owned();
+        for _ in 0..10 {
+            let hop = self.get(&url).await;
+            let next = hop.location.clone();
+            let base = reqwest::Url::parse(&url).unwrap();
+            hops.push(hop);
+            match next {
+                Some(to) if (300..400).contains(&hops.last().unwrap().status) => {
+                    url = base.join(&to).unwrap().to_string();
+                }
+                _ => return hops,
+            }
+        }
+        panic!("too many redirects: {hops:#?}");
+    }
+}
+
+fn subject(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    json["sub"].as_str().unwrap().to_owned()
+}
+
+/// The dev app and its Frontend API stand-in over real HTTP, the way a
+/// browser goes: signed out to sign-in and back, an expired session
+/// refreshed through the handshake, forged handshakes and loops signed
+/// out, sign-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
+    let state =
+        clerk_examples::AppState::start_dev(clerk_examples::DevMode::new(), "/sign-in".into())
+            .await
+            .unwrap();
+    let dev = state.dev.clone().unwrap();
+    let member = dev.personas.iter().find(|p| p.name == "member").unwrap();
+    let user = subject(&member.token);
+    let fapi = state.frontend.clone().unwrap();
+    let app = clerk_examples::axum_app::router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let site = format!("http://localhost:{port}");
+    let dashboard = format!("{site}/dashboard");
+    let mut v = Visitor::new();
+
+    // Signed out: a handshake gives the browser its dev browser, then the
+    // guard sends it to sign in, naming the page to come back to.
+    let hops = v.visit(&dashboard).await;
+    assert_eq!(hops[0].status, 307);
+    assert_eq!(hops[0].reason.as_deref(), Some("dev-browser-missing"));
+    assert!(
+        hops[0]
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{}/v1/client/handshake?", fapi.base_url()))
+    );
+    let last = hops.last().unwrap();
+    assert_eq!(last.status, 200, "{hops:#?}");
+    assert!(
+        last.url
+            .starts_with(&format!("{}/sign-in?redirect_url=", fapi.base_url())),
+        "{hops:#?}"
+    );
+    assert!(
+        last.url.contains("redirect_url=http%3A%2F%2Flocalhost%3A"),
+        "{hops:#?}"
+    );
+    assert!(last.body.contains("member"));
+    assert!(v.jar.contains_key("__clerk_db_jwt"));
+
+    // Sign in as a persona: back on the dashboard, signed in.
+    let sign_in = format!(
+        "{}/v1/dev/sign-in?persona=member&redirect_url={}",
+        fapi.base_url(),
+        dashboard.replace(':', "%3A").replace('/', "%2F")
+    );
+    let hops = v.visit(&sign_in).await;
+    let last = hops.last().unwrap();
+    assert_eq!(
+        (last.status, last.url.as_str()),
+        (200, dashboard.as_str()),
+        "{hops:#?}"
+    );
+    assert!(last.body.contains(&user), "{}", last.body);
+
+    // An hour later: the session token has expired. The page load goes
+    // through the handshake and comes back signed in, on the clean URL.
+    let expired = dev
+        .issuer
+        .token()
+        .user(&user)
+        .issued_at(1_000_000_000)
+        .build();
+    v.jar.insert("__session".into(), expired);
+    v.jar.insert("__client_uat".into(), "999999999".into());
+    let hops = v.visit(&format!("{dashboard}?tab=2")).await;
+    assert_eq!(
+        hops[0].reason.as_deref(),
+        Some("session-token-expired-refresh-non-eligible-no-refresh-cookie"),
+        "{hops:#?}"
+    );
+    assert!(hops[1].url.starts_with(fapi.base_url()));
+    assert!(hops[2].url.contains("__clerk_handshake="), "{hops:#?}");
+    assert_eq!(
+        hops[2].location.as_deref(),
+        Some(format!("{dashboard}?tab=2").as_str())
+    );
+    let last = hops.last().unwrap();
+    assert_eq!(last.status, 200, "{hops:#?}");
+    assert!(last.body.contains(&user));
+    assert_eq!(hops.len(), 4, "{hops:#?}");
+
+    // A forged handshake token is never applied: signed out, sent to sign in.
+    let forged = clerk_core::testing::TestIssuer::new().sign_raw(
+        &serde_json::json!({"alg": "RS256", "kid": dev.issuer.kid(), "typ": "JWT"}),
+        &serde_json::json!({"handshake": ["__session=forged; Path=/"]}),
+    );
+    let hop = v
+        .get(&format!("{dashboard}?__clerk_handshake={forged}"))
+        .await;
+    assert_eq!(hop.status, 307);
+    assert!(hop.location.unwrap().starts_with("/sign-in?redirect_url="));
+    assert_ne!(v.jar.get("__session").map(String::as_str), Some("forged"));
+
+    // A loop ends signed out: the third handshake in a row is not sent.
+    let expired = dev
+        .issuer
+        .token()
+        .user(&user)
+        .issued_at(1_000_000_000)
+        .build();
+    v.jar.insert("__session".into(), expired);
+    v.jar.insert("__clerk_redirect_count".into(), "3".into());
+    let hop = v.get(&dashboard).await;
+    assert_eq!(hop.status, 307);
+    assert!(
+        hop.location.unwrap().starts_with("/sign-in?redirect_url="),
+        "signed out, to sign in"
+    );
+    v.jar.remove("__clerk_redirect_count");
+
+    // Sign out: the dashboard sends the browser to sign in again.
+    let hops = v.visit(&format!("{site}/sign-out")).await;
+    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    let hops = v.visit(&dashboard).await;
+    assert!(
+        hops.last()
+            .unwrap()
+            .url
+            .starts_with(&format!("{}/sign-in", fapi.base_url())),
+        "{hops:#?}"
+    );
+}
