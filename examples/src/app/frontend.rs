@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use clerk_core::clock::{Clock, SystemClock};
+use clerk_core::clock::Clock;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -38,15 +38,20 @@ pub struct DevFrontendApi {
 struct Fapi {
     dev: Arc<DevMode>,
     ttl: i64,
+    clock: Arc<dyn Clock>,
 }
 
 impl DevFrontendApi {
     /// Starts it on `127.0.0.1:0`; session tokens it mints live `ttl`
-    /// seconds (Clerk's are 60).
+    /// seconds (Clerk's are 60) by `clock`.
     ///
     /// # Errors
     /// When no local port can be bound.
-    pub async fn start(dev: Arc<DevMode>, ttl: i64) -> std::io::Result<Self> {
+    pub async fn start(
+        dev: Arc<DevMode>,
+        ttl: i64,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let app = Router::new()
@@ -54,7 +59,7 @@ impl DevFrontendApi {
             .route("/v1/dev/sign-in", get(sign_in))
             .route("/v1/dev/sign-out", get(sign_out))
             .route("/v1/client/handshake", get(handshake))
-            .with_state(Fapi { dev, ttl });
+            .with_state(Fapi { dev, ttl, clock });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -87,10 +92,6 @@ fn local(url: Option<&str>) -> String {
         }
         _ => "/".to_owned(),
     }
-}
-
-fn now() -> i64 {
-    SystemClock.now_unix()
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -157,7 +158,7 @@ fn mint(f: &Fapi, persona: &str) -> Option<String> {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header: Value = serde_json::from_slice(&b64.decode(h).ok()?).ok()?;
     let mut payload: Value = serde_json::from_slice(&b64.decode(b).ok()?).ok()?;
-    let now = now();
+    let now = f.clock.now_unix();
     payload["iat"] = json!(now);
     payload["nbf"] = json!(now - 10);
     payload["exp"] = json!(now + f.ttl);
@@ -205,7 +206,7 @@ async fn sign_in(State(f): State<Fapi>, Query(q): Query<Back>) -> Response {
     else {
         return (StatusCode::BAD_REQUEST, "unknown persona").into_response();
     };
-    let uat = now();
+    let uat = f.clock.now_unix();
     let mut cookies = session_cookies(&f, Some((&persona, uat)));
     cookies.push(format!(
         "{CLIENT}={persona}:{uat}; Path=/; HttpOnly; SameSite=Lax"

@@ -100,18 +100,39 @@ impl AppState {
         dev: DevMode,
         sign_in_url: String,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let backend = dev.start_backend().await?;
-        let dev = Arc::new(dev);
         let ttl = std::env::var("CLERK_DEV_TOKEN_TTL")
             .ok()
             .and_then(|t| t.trim().parse().ok())
             .unwrap_or(60);
-        let frontend = DevFrontendApi::start(dev.clone(), ttl).await?;
+        Self::start_dev_with(
+            dev,
+            sign_in_url,
+            ttl,
+            Arc::new(clerk_core::clock::SystemClock),
+        )
+        .await
+    }
+
+    /// Dev mode whose dev Frontend API mints session tokens living `ttl`
+    /// seconds, on `clock` (shared by the app's verification and the
+    /// stand-in, so tests move time instead of waiting).
+    ///
+    /// # Errors
+    /// When the dev Backend or Frontend API cannot start.
+    pub async fn start_dev_with(
+        dev: DevMode,
+        sign_in_url: String,
+        ttl: i64,
+        clock: Arc<dyn clerk_core::clock::Clock>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let backend = dev.start_backend().await?;
+        let dev = Arc::new(dev);
+        let frontend = DevFrontendApi::start(dev.clone(), ttl, clock.clone()).await?;
         Ok(Self::build_dev(
             dev,
             sign_in_url,
             Some(backend),
-            Some(frontend),
+            Some((frontend, clock)),
         )?)
     }
 
@@ -131,16 +152,17 @@ impl AppState {
         dev: Arc<DevMode>,
         sign_in_url: String,
         backend: Option<FakeBackendApi>,
-        frontend: Option<DevFrontendApi>,
+        frontend: Option<(DevFrontendApi, Arc<dyn clerk_core::clock::Clock>)>,
     ) -> Result<Self, ConfigError> {
         let mut config = dev.config();
         if let Some(b) = &backend {
             config = config.secret_key(DEV_SECRET_KEY).api_url(b.base_url());
         }
-        if let Some(f) = &frontend {
+        if let Some((f, clock)) = &frontend {
             // A development instance whose Frontend API is the stand-in:
             // page loads go through its handshake.
             config = config
+                .clock(clock.clone())
                 .publishable_key(clerk_core::testing::publishable_key_for(
                     "clerk.test.invalid",
                     false,
@@ -158,7 +180,7 @@ impl AppState {
             sign_in_url,
             webhooks,
             backend,
-            frontend,
+            frontend: frontend.map(|(f, _)| f),
         })))
     }
 
