@@ -3,7 +3,7 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
@@ -59,6 +59,23 @@ pub struct ClerkMiddlewareService<S> {
 type Slow<B> =
     Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>>>;
 
+/// Clerk's debug headers for a request's [`Auth`], when on.
+type Debug = Option<[(&'static str, &'static str); 2]>;
+
+fn debug_of(on: bool, auth: &Auth) -> Debug {
+    if on { auth.debug_headers() } else { None }
+}
+
+fn with_debug<B>(mut res: ServiceResponse<B>, debug: Debug) -> ServiceResponse<B> {
+    for (name, value) in debug.into_iter().flatten() {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(name),
+            actix_web::http::header::HeaderValue::from_static(value),
+        );
+    }
+    res
+}
+
 /// A handshake redirect answered instead of calling the service.
 fn answer<B>(req: ServiceRequest, handshake: &Handshake) -> ServiceResponse<EitherBody<B>> {
     let (http_req, _) = req.into_parts();
@@ -92,10 +109,12 @@ where
                 },
             },
             Poll::Ready(auth) => {
+                let debug = debug_of(self.clerk.debug_headers(), &auth);
                 req.extensions_mut().insert(auth);
                 ResponseFuture {
                     kind: Kind::Ready {
                         fut: self.service.call(req),
+                        debug,
                     },
                 }
             }
@@ -103,6 +122,7 @@ where
             // Backend API: rarer, boxed.
             Poll::Pending => {
                 let service = Rc::clone(&self.service);
+                let on = self.clerk.debug_headers();
                 ResponseFuture {
                     kind: Kind::Slow {
                         fut: Box::pin(async move {
@@ -110,10 +130,12 @@ where
                             if let Auth::Handshake(h) = &auth {
                                 return Ok(answer(req, h));
                             }
+                            let debug = debug_of(on, &auth);
                             req.extensions_mut().insert(auth);
                             service
                                 .call(req)
                                 .await
+                                .map(|res| with_debug(res, debug))
                                 .map(ServiceResponse::map_into_left_body)
                         }),
                     },
@@ -134,7 +156,7 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
-        Ready { #[pin] fut: F },
+        Ready { #[pin] fut: F, debug: Debug },
         Slow { fut: Slow<B> },
         Answered { res: Option<ServiceResponse<EitherBody<B>>> },
     }
@@ -148,9 +170,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Ready { fut } => fut
-                .poll(cx)
-                .map(|r| r.map(ServiceResponse::map_into_left_body)),
+            KindProj::Ready { fut, debug } => {
+                let res = ready!(fut.poll(cx));
+                let debug = debug.take();
+                Poll::Ready(res.map(|r| with_debug(r, debug).map_into_left_body()))
+            }
             KindProj::Slow { fut } => fut.as_mut().poll(cx),
             KindProj::Answered { res } => match res.take() {
                 Some(r) => Poll::Ready(Ok(r)),

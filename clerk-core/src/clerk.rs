@@ -53,6 +53,8 @@ pub struct Clerk {
     machine_id: Option<Arc<str>>,
     /// Page requests Clerk's way (handshake), when the Frontend API is known.
     browser: Option<Arc<Browser>>,
+    /// Whether the layers add `Auth::debug_headers` to responses.
+    debug_headers: bool,
 }
 
 /// The authentication of one request: a future of its [`Auth`], owned (it
@@ -157,7 +159,9 @@ impl Clerk {
             ))),
             _ => None,
         };
+        let debug_headers = config.debug_headers;
         Ok(Self {
+            debug_headers,
             browser,
             verifier: Verifier::with_users(config, Some(users.clone()))?,
             cookie_suffix,
@@ -183,6 +187,12 @@ impl Clerk {
             accepts: Arc::new(accepts),
             ..self.clone()
         }
+    }
+
+    /// Whether the layers add [`Auth::debug_headers`] to responses (the
+    /// config's `debug_headers`, default on).
+    pub fn debug_headers(&self) -> bool {
+        self.debug_headers
     }
 
     /// Cached Backend API lookups of users and organizations.

@@ -97,6 +97,8 @@ pub struct ClerkConfig {
     pub(crate) frontend_api_url: Option<String>,
     /// Page loads through Clerk's handshake (default on).
     pub(crate) handshake: bool,
+    /// `x-clerk-auth-*` debug headers on signed-out responses (default on).
+    pub(crate) debug_headers: bool,
     pub(crate) machine_secret_key: Option<String>,
     pub(crate) machine_id: Option<String>,
     pub(crate) machine_cache: crate::machine::MachineCache,
@@ -207,6 +209,7 @@ pub struct ClerkConfigBuilder {
     http_timeout: Duration,
     frontend_api_url: Option<String>,
     handshake: bool,
+    debug_headers: bool,
     machine_secret_key: Option<String>,
     machine_id: Option<String>,
     machine_cache: crate::machine::MachineCache,
@@ -236,6 +239,7 @@ impl Default for ClerkConfigBuilder {
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             frontend_api_url: None,
             handshake: true,
+            debug_headers: true,
             machine_secret_key: None,
             machine_id: None,
             machine_cache: crate::machine::MachineCache::default(),
@@ -503,6 +507,15 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// Clerk's `x-clerk-auth-status` / `x-clerk-auth-reason` headers on
+    /// the responses to signed-out requests (default on, as Clerk); they
+    /// name why a request is signed out, never a token.
+    #[must_use]
+    pub fn debug_headers(mut self, enabled: bool) -> Self {
+        self.debug_headers = enabled;
+        self
+    }
+
     /// A machine secret key (`ak_…`) used to verify M2M tokens
     /// (`CLERK_MACHINE_SECRET_KEY`); the secret key is used otherwise.
     #[must_use]
@@ -630,6 +643,7 @@ impl ClerkConfigBuilder {
             http_timeout: self.http_timeout,
             frontend_api_url,
             handshake: self.handshake,
+            debug_headers: self.debug_headers,
             machine_secret_key: self.machine_secret_key,
             machine_id: self.machine_id,
             user_stale_window: self.user_stale_window,

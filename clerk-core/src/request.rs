@@ -237,6 +237,22 @@ impl Auth {
         self.session().map(|s| s.user_id())
     }
 
+    /// Clerk's debug headers for this outcome (`authStatus.ts`
+    /// `withDebugHeaders`): `x-clerk-auth-status: signed-out` and
+    /// `x-clerk-auth-reason` when signed out; none when signed in or a
+    /// machine (as Clerk) and none for a handshake (its answer carries
+    /// them). The layers add them to the response unless
+    /// `ClerkConfigBuilder::debug_headers(false)`.
+    pub fn debug_headers(&self) -> Option<[(&'static str, &'static str); 2]> {
+        match self {
+            Self::SignedOut(reason) => Some([
+                ("x-clerk-auth-status", "signed-out"),
+                ("x-clerk-auth-reason", reason.as_str()),
+            ]),
+            _ => None,
+        }
+    }
+
     /// Clerk's `has()`: false when signed out, and false for machine
     /// tokens (check their scopes with [`MachineAuth::has_scope`]).
     pub fn has(&self, requirement: &Requirement) -> bool {

@@ -65,13 +65,19 @@ where
         let auth = self
             .clerk
             .authenticate_request(req.method().as_str(), target, req.headers());
-        ResponseFuture::start(&mut self.inner, req, auth, |auth, mut req| {
-            // A page load Clerk refreshes through a handshake: answer it.
-            if let Auth::Handshake(h) = &auth {
-                return Err(h.to_response());
-            }
-            req.extensions_mut().insert(auth);
-            Ok(req)
-        })
+        ResponseFuture::start(
+            &mut self.inner,
+            req,
+            auth,
+            |auth, mut req| {
+                // A page load Clerk refreshes through a handshake: answer it.
+                if let Auth::Handshake(h) = &auth {
+                    return Err(h.to_response());
+                }
+                req.extensions_mut().insert(auth);
+                Ok(req)
+            },
+            self.clerk.debug_headers(),
+        )
     }
 }

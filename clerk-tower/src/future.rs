@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
 
+use clerk_core::Auth;
 use http::Request;
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -13,6 +14,18 @@ use tower_service::Service;
 /// Turns what was waited for into the request to pass on, or the response
 /// to send instead.
 pub(crate) type Pass<W, B, R> = fn(<W as Future>::Output, Request<B>) -> Result<Request<B>, R>;
+
+/// Clerk's debug headers to add to the response, from the request's
+/// [`Auth`] (see [`clerk_core::Auth::debug_headers`]).
+type Debug = Option<[(&'static str, &'static str); 2]>;
+
+fn debug_of<B>(on: bool, req: &Request<B>) -> Debug {
+    if on {
+        req.extensions().get::<Auth>().and_then(Auth::debug_headers)
+    } else {
+        None
+    }
+}
 
 pin_project! {
     /// Response future of [`ClerkService`](crate::ClerkService) (waiting on
@@ -33,10 +46,12 @@ pin_project! {
             wait: W,
             pending: Option<(S, Request<B>)>,
             pass: Pass<W, B, S::Response>,
+            debug: bool,
         },
         Calling {
             #[pin]
             fut: S::Future,
+            debug: Debug,
         },
         Answered {
             response: Option<S::Response>,
@@ -60,10 +75,12 @@ where
         req: Request<B>,
         mut wait: W,
         pass: Pass<W, B, S::Response>,
+        debug: bool,
     ) -> Self {
         let state = match Pin::new(&mut wait).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(out) => match pass(out, req) {
                 Ok(req) => State::Calling {
+                    debug: debug_of(debug, &req),
                     fut: inner.call(req),
                 },
                 Err(response) => State::Answered {
@@ -77,6 +94,7 @@ where
                     wait,
                     pending: Some((ready, req)),
                     pass,
+                    debug,
                 }
             }
         };
@@ -84,9 +102,9 @@ where
     }
 }
 
-impl<S, B, W> Future for ResponseFuture<S, B, W>
+impl<S, B, W, ResBody> Future for ResponseFuture<S, B, W>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>, Response = http::Response<ResBody>>,
     W: Future + Unpin,
 {
     type Output = Result<S::Response, S::Error>;
@@ -95,7 +113,17 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Calling { fut } => return fut.poll(cx),
+                StateProj::Calling { fut, debug } => {
+                    let mut res = ready!(fut.poll(cx));
+                    if let (Ok(res), Some(headers)) = (&mut res, debug.take()) {
+                        for (name, value) in headers {
+                            if let Ok(v) = http::HeaderValue::from_str(value) {
+                                res.headers_mut().insert(name, v);
+                            }
+                        }
+                    }
+                    return Poll::Ready(res);
+                }
                 StateProj::Answered { response } => {
                     return match response.take() {
                         Some(r) => Poll::Ready(Ok(r)),
@@ -107,6 +135,7 @@ where
                     wait,
                     pending,
                     pass,
+                    debug,
                 } => {
                     let out = ready!(Pin::new(wait).poll(cx));
                     let Some((mut inner, req)) = pending.take() else {
@@ -114,8 +143,9 @@ where
                     };
                     match pass(out, req) {
                         Ok(req) => {
+                            let debug = debug_of(*debug, &req);
                             let fut = inner.call(req);
-                            state.set(State::Calling { fut });
+                            state.set(State::Calling { fut, debug });
                         }
                         Err(response) => state.set(State::Answered {
                             response: Some(response),

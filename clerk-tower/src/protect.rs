@@ -109,8 +109,12 @@ where
                 Decision::ready(Err(Refusal::layer_missing()))
             }
         };
-        ResponseFuture::start(&mut self.inner, req, decision, |decided, req| {
-            decided.map(|()| req).map_err(Refusal::into_response)
-        })
+        ResponseFuture::start(
+            &mut self.inner,
+            req,
+            decision,
+            |decided, req| decided.map(|()| req).map_err(Refusal::into_response),
+            false,
+        )
     }
 }

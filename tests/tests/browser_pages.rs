@@ -121,13 +121,51 @@ async fn an_expired_page_session_goes_through_the_handshake_in_both_adapters() {
 
     // The same cookie on an API request (fetch) reaches the handler
     // signed out, as before: the layer never rejects.
+    // Clerk's debug headers say why, the same in both.
     let req = page(
         format!("__client_uat=999999999; __session={expired}"),
         "empty",
     );
-    assert_eq!(axum_call(&clerk, &hits, req.clone()).await.0, 200);
-    assert_eq!(actix_call(&clerk, &hits, &req).await.0, 200);
+    let (axum, actix) = (
+        axum_call(&clerk, &hits, req.clone()).await,
+        actix_call(&clerk, &hits, &req).await,
+    );
+    assert_eq!(axum.0, 200);
+    let debug: Vec<_> = axum
+        .1
+        .iter()
+        .filter(|(n, _)| n.starts_with("x-clerk-auth"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        debug,
+        [
+            ("x-clerk-auth-reason".to_owned(), "token-expired".to_owned()),
+            ("x-clerk-auth-status".to_owned(), "signed-out".to_owned())
+        ]
+    );
+    assert_eq!(axum, actix);
     assert_eq!(hits.load(Ordering::SeqCst), 2);
+    // Turned off, there are none.
+    let quiet = Clerk::new(
+        issuer
+            .config()
+            .publishable_key(publishable_key_for("clerk.test.invalid", true))
+            .debug_headers(false)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    for seen in [
+        axum_call(&quiet, &hits, req.clone()).await,
+        actix_call(&quiet, &hits, &req).await,
+    ] {
+        assert!(
+            !seen.1.iter().any(|(n, _)| n.starts_with("x-clerk")),
+            "{seen:?}"
+        );
+    }
+    hits.fetch_sub(2, Ordering::SeqCst);
 
     // A valid session passes to the handler.
     let fresh = issuer.token().build();
@@ -135,8 +173,15 @@ async fn an_expired_page_session_goes_through_the_handshake_in_both_adapters() {
         format!("__client_uat=999999999; __session={fresh}"),
         "document",
     );
-    assert_eq!(axum_call(&clerk, &hits, req.clone()).await.0, 200);
-    assert_eq!(actix_call(&clerk, &hits, &req).await.0, 200);
+    let (axum, actix) = (
+        axum_call(&clerk, &hits, req.clone()).await,
+        actix_call(&clerk, &hits, &req).await,
+    );
+    assert_eq!((axum.0, actix.0), (200, 200));
+    assert!(
+        !axum.1.iter().any(|(n, _)| n.starts_with("x-clerk")),
+        "none when signed in"
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
 
