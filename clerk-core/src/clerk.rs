@@ -106,8 +106,9 @@ impl std::fmt::Debug for Authenticate {
 struct PendingAuth {
     token: String,
     kind: TokenType,
-    /// A page request to decide again once the keys are loaded.
-    page: Option<(String, http::HeaderMap)>,
+    /// A page request to decide again once the keys are loaded (boxed:
+    /// rare, and the step travels by value on the hot path).
+    page: Option<Box<(String, http::HeaderMap)>>,
 }
 
 enum AuthStep {
@@ -276,7 +277,8 @@ impl Clerk {
 
     /// Finishes an authentication that had to wait.
     async fn complete(&self, pending: PendingAuth) -> Auth {
-        if let Some((path, headers)) = &pending.page {
+        if let Some(page) = &pending.page {
+            let (path, headers) = &**page;
             // Load the keys, then decide the page request again.
             let _ = self.verifier.prefetch().await;
             return match self.page_step(path, headers) {
@@ -342,15 +344,17 @@ impl Clerk {
         path_and_query: &str,
         headers: &H,
     ) -> Authenticate {
-        let step = if self.browser.is_some()
+        let page = self.browser.is_some()
             && is_eligible(method, headers)
-            && headers.values("authorization").next().is_none()
+            && headers.values("authorization").next().is_none();
+        let step = match page
+            .then(|| self.page_step(path_and_query, headers))
+            .flatten()
         {
-            self.page_step(path_and_query, headers)
-        } else {
-            None
+            Some(step) => step,
+            None => self.step(headers),
         };
-        let state = match step.unwrap_or_else(|| self.step(headers)) {
+        let state = match step {
             AuthStep::Ready(auth) => AuthState::Ready(Some(auth)),
             AuthStep::Pending(pending) => {
                 let clerk = self.clone();
@@ -379,7 +383,10 @@ impl Clerk {
             Page::NeedsKeys => AuthStep::Pending(PendingAuth {
                 token: String::new(),
                 kind: TokenType::SessionToken,
-                page: Some((path_and_query.to_owned(), owned_headers(headers))),
+                page: Some(Box::new((
+                    path_and_query.to_owned(),
+                    owned_headers(headers),
+                ))),
             }),
         })
     }

@@ -74,8 +74,9 @@ where
                 if let Auth::Handshake(h) = &auth {
                     return Err(h.to_response());
                 }
+                let debug = auth.debug_headers();
                 req.extensions_mut().insert(auth);
-                Ok(req)
+                Ok((req, debug))
             },
             self.clerk.debug_headers(),
         )

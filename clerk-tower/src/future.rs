@@ -6,26 +6,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
 
-use clerk_core::Auth;
 use http::Request;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 /// Turns what was waited for into the request to pass on, or the response
 /// to send instead.
-pub(crate) type Pass<W, B, R> = fn(<W as Future>::Output, Request<B>) -> Result<Request<B>, R>;
+/// It also names Clerk's debug headers for the response (see
+/// [`clerk_core::Auth::debug_headers`]), added when the future was started
+/// with them on.
+pub(crate) type Pass<W, B, R> =
+    fn(<W as Future>::Output, Request<B>) -> Result<(Request<B>, Debug), R>;
 
-/// Clerk's debug headers to add to the response, from the request's
-/// [`Auth`] (see [`clerk_core::Auth::debug_headers`]).
-type Debug = Option<[(&'static str, &'static str); 2]>;
-
-fn debug_of<B>(on: bool, req: &Request<B>) -> Debug {
-    if on {
-        req.extensions().get::<Auth>().and_then(Auth::debug_headers)
-    } else {
-        None
-    }
-}
+/// Clerk's debug headers to add to the response.
+pub(crate) type Debug = Option<[(&'static str, &'static str); 2]>;
 
 pin_project! {
     /// Response future of [`ClerkService`](crate::ClerkService) (waiting on
@@ -79,8 +73,8 @@ where
     ) -> Self {
         let state = match Pin::new(&mut wait).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(out) => match pass(out, req) {
-                Ok(req) => State::Calling {
-                    debug: debug_of(debug, &req),
+                Ok((req, tags)) => State::Calling {
+                    debug: tags.filter(|_| debug),
                     fut: inner.call(req),
                 },
                 Err(response) => State::Answered {
@@ -142,8 +136,8 @@ where
                         return Poll::Pending;
                     };
                     match pass(out, req) {
-                        Ok(req) => {
-                            let debug = debug_of(*debug, &req);
+                        Ok((req, tags)) => {
+                            let debug = tags.filter(|_| *debug);
                             let fut = inner.call(req);
                             state.set(State::Calling { fut, debug });
                         }

@@ -113,7 +113,11 @@ where
             &mut self.inner,
             req,
             decision,
-            |decided, req| decided.map(|()| req).map_err(Refusal::into_response),
+            |decided, req| {
+                decided
+                    .map(|()| (req, None))
+                    .map_err(Refusal::into_response)
+            },
             false,
         )
     }
