@@ -43,35 +43,23 @@ fn ensure_chromium() -> bool {
         return true;
     }
     eprintln!("browser test: installing Debian's chromium and chromium-driver");
-    let ok = Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let _ = Command::new("apt-get")
-            .arg("update")
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
-        let _ = Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let install = [
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ];
+    if !apt(&install) && apt(&["update"]) {
+        apt(&install);
     }
     present()
 }

@@ -345,13 +345,15 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
 
     // An hour later: the session token has expired. The page load goes
     // through the handshake and comes back signed in, on the clean URL.
-    let expired = dev
-        .issuer
-        .token()
-        .user(&user)
-        .issued_at(1_000_000_000)
-        .build();
-    v.jar.insert("__session".into(), expired);
+    // Issued long ago, so expired (and after an old `__client_uat`).
+    let expired = || {
+        dev.issuer
+            .token()
+            .user(&user)
+            .issued_at(1_000_000_000)
+            .build()
+    };
+    v.jar.insert("__session".into(), expired());
     v.jar.insert("__client_uat".into(), "999999999".into());
     let hops = v.visit(&format!("{dashboard}?tab=2")).await;
     assert_eq!(
@@ -383,13 +385,7 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
     assert_ne!(v.jar.get("__session").map(String::as_str), Some("forged"));
 
     // A loop ends signed out: the third handshake in a row is not sent.
-    let expired = dev
-        .issuer
-        .token()
-        .user(&user)
-        .issued_at(1_000_000_000)
-        .build();
-    v.jar.insert("__session".into(), expired);
+    v.jar.insert("__session".into(), expired());
     v.jar.insert("__clerk_redirect_count".into(), "3".into());
     let hop = v.get(&dashboard).await;
     assert_eq!(hop.status, 307);
