@@ -80,6 +80,9 @@ pub enum BrowserReason {
     DevBrowserSync,
     /// Development instance: no dev-browser token.
     DevBrowserMissing,
+    /// Signed in, but arriving from another site: synced through a
+    /// handshake first (multi-domain sessions).
+    PrimaryDomainCrossOriginSync,
 }
 
 impl BrowserReason {
@@ -103,6 +106,7 @@ impl BrowserReason {
             Self::SessionTokenIatInTheFuture => "session-token-iat-in-the-future",
             Self::DevBrowserSync => "dev-browser-sync",
             Self::DevBrowserMissing => "dev-browser-missing",
+            Self::PrimaryDomainCrossOriginSync => "primary-domain-cross-origin-sync",
         }
     }
 }
@@ -214,6 +218,10 @@ impl Browser {
 pub(crate) struct PageRequest<'a> {
     url: url::Url,
     cookies: Vec<(&'a str, &'a str)>,
+    /// `Sec-Fetch-Dest` is exactly `document` (not an iframe, not absent).
+    document: bool,
+    /// The `Referer`, when it parses.
+    referer: Option<url::Url>,
 }
 
 /// True when Clerk would send this request through a handshake
@@ -288,7 +296,14 @@ impl<'a> PageRequest<'a> {
                 }
             }
         }
-        Some(Self { url, cookies })
+        let document = first(headers, "sec-fetch-dest") == Some("document");
+        let referer = first(headers, "referer").and_then(|r| url::Url::parse(r).ok());
+        Some(Self {
+            url,
+            cookies,
+            document,
+            referer,
+        })
     }
 
     /// The first cookie `name` (Clerk's `cookie` parser keeps the first).
@@ -497,6 +512,11 @@ impl Browser {
         // N. Verify.
         match verify(token) {
             None => Page::NeedsKeys,
+            // A document navigation from another site, not from Clerk's
+            // own pages, syncs once through a handshake.
+            Some(Ok(_)) if req.document && loops == 0 && self.cross_origin_referrer(req) => {
+                handshake(BrowserReason::PrimaryDomainCrossOriginSync)
+            }
             Some(Ok(session)) => Page::SignedIn(session),
             Some(Err(e)) => match e.reason() {
                 ErrorReason::TokenExpired => handshake(if self.refresh_cookie(req).is_some() {
@@ -511,6 +531,37 @@ impl Browser {
                 other => Page::SignedOut(Out::Rejected(other)),
             },
         }
+    }
+
+    /// `isCrossOriginReferrer() && !isKnownClerkReferrer()`
+    /// (`authenticateContext.ts`): the `Referer` is another origin, and
+    /// not the Frontend API or the instance's Account Portal.
+    fn cross_origin_referrer(&self, req: &PageRequest<'_>) -> bool {
+        let Some(referer) = &req.referer else {
+            return false;
+        };
+        if referer.origin() == req.url.origin() {
+            return false;
+        }
+        let host = referer.host_str().unwrap_or("");
+        let fapi_host = url::Url::parse(&self.frontend_api)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        if host == fapi_host {
+            return false;
+        }
+        if self.development
+            && host.ends_with(".accounts.dev")
+            && !host.ends_with(".clerk.accounts.dev")
+        {
+            return false;
+        }
+        // `buildAccountsBaseUrl`: `clerk.x` → `accounts.x`.
+        let accounts = fapi_host
+            .replacen("clerk.accounts.", "accounts.", 1)
+            .replacen("clerk.", "accounts.", 1);
+        !(referer.scheme() == "https" && host == accounts)
     }
 
     /// `__refresh_<suffix>` (only ever read suffixed).
@@ -783,6 +834,48 @@ mod tests {
         }
         let h = page(&[("cookie", &format!("{uat}; __session={valid}"))]);
         assert!(run(&c, "GET", "/dashboard", &h).is_signed_in());
+    }
+
+    /// A signed-in document navigation from another site syncs through
+    /// a handshake once; from the same site, the Frontend API or the
+    /// Account Portal, or after a redirect, it does not.
+    #[test]
+    fn cross_origin_navigations_sync_once() {
+        let issuer = TestIssuer::new();
+        let c = clerk(&issuer, true);
+        let cookie = format!(
+            "__client_uat={}; __session={}",
+            now() - 3600,
+            issuer.token().build()
+        );
+        let with = |referer: &str, extra: &str| {
+            page(&[
+                ("cookie", &format!("{cookie}{extra}")),
+                ("referer", referer),
+            ])
+        };
+        let h = with("https://news.example.org/post", "");
+        assert_eq!(
+            handshake(&run(&c, "GET", "/", &h)).reason(),
+            "primary-domain-cross-origin-sync"
+        );
+        for (referer, extra) in [
+            ("https://app.example.com/other", ""),
+            ("https://clerk.test.invalid/v1/client", ""),
+            ("https://accounts.test.invalid/sign-in", ""),
+            (
+                "https://news.example.org/post",
+                "; __clerk_redirect_count=1",
+            ),
+            ("not a url", ""),
+        ] {
+            let h = with(referer, extra);
+            assert!(run(&c, "GET", "/", &h).is_signed_in(), "{referer}{extra}");
+        }
+        // Only `Sec-Fetch-Dest: document` (not an iframe, not `Accept`).
+        let mut h = with("https://news.example.org/post", "");
+        h.insert("sec-fetch-dest", HeaderValue::from_static("iframe"));
+        assert!(run(&c, "GET", "/", &h).is_signed_in());
     }
 
     #[test]
