@@ -16,6 +16,24 @@
 //! answers of [`crate::Clerk::authenticate`] exactly (a deliberate
 //! difference: Clerk reports its browser reasons on API requests too).
 //!
+//! Deliberately stricter or different from Clerk's SDK:
+//! * a handshake token in the query is taken on development instances
+//!   only (production reads the `__clerk_handshake` cookie its Frontend
+//!   API sets), so a link carrying someone's handshake signs no one in;
+//! * a handshake token that does not verify is logged and the request's
+//!   own cookies decide (Clerk's production behaviour; on development
+//!   instances Clerk answers 500);
+//! * a handshake that came by cookie is cleared on the way back; the
+//!   finish's `Handshake::reason` is `handshake-complete` when it signed
+//!   in (Clerk has no reason for signed in);
+//! * the redirect loop ends at 3 or more (Clerk: exactly 3);
+//! * two `Host` or `X-Forwarded-Host` lines, a host with user info or an
+//!   `X-Forwarded-Proto` other than `http`/`https` make the request an API
+//!   request (no page handling, no `redirect_url`);
+//! * cookie values are read as sent (not percent-decoded); no
+//!   `x-clerk-auth-message`; no 24-hour clock-skew retry on a development
+//!   finish.
+//!
 //! Not done (yet): the server-side refresh through `__refresh_<suffix>`
 //! (an expired token with that cookie reports
 //! `session-token-expired-refresh-missing-api-client`, as Clerk does
@@ -24,6 +42,9 @@
 //! answers with the `__clerk_handshake` token), and the production form of
 //! the finish (cookies added to the page's own response): every finish
 //! redirects to the clean URL, as Clerk does on development instances.
+//! The satellite-domain states (`satellite-needs-syncing`,
+//! `primary-responds-to-syncing`) and organization sync are not done
+//! either.
 
 use std::sync::Arc;
 
@@ -47,6 +68,10 @@ const LEGACY_DEV_BROWSER: &str = "__dev_session";
 const HANDSHAKE: &str = "__clerk_handshake";
 const HANDSHAKE_NONCE: &str = "__clerk_handshake_nonce";
 const HANDSHAKE_HELP: &str = "__clerk_help";
+/// The query parameters of a handshake in progress, never kept in a
+/// `redirect_url`.
+pub(crate) const HANDSHAKE_PARAMS: [&str; 4] =
+    [HANDSHAKE, HANDSHAKE_HELP, DEV_BROWSER, HANDSHAKE_NONCE];
 const REDIRECT_COUNT: &str = "__clerk_redirect_count";
 /// The Backend API version Clerk's SDK names in the handshake URL.
 const API_VERSION: &str = "2026-05-12";
@@ -174,8 +199,8 @@ pub(crate) enum Page {
     SignedIn(Arc<Session>),
     SignedOut(crate::request::SignedOutReason),
     Handshake(Handshake),
-    /// A key must be fetched before this can be decided.
-    NeedsKeys,
+    /// The key `kid` must be fetched before this can be decided.
+    NeedsKeys(Option<String>),
 }
 
 /// A `Clerk`'s browser settings, known when it is built.
@@ -252,6 +277,12 @@ pub(crate) fn page_url<H: RequestHeaders + ?Sized>(
     path_and_query: &str,
     headers: &H,
 ) -> Option<url::Url> {
+    // Two `Host` (or `X-Forwarded-Host`) lines: no URL is trusted.
+    if headers.values("host").nth(1).is_some()
+        || headers.values("x-forwarded-host").nth(1).is_some()
+    {
+        return None;
+    }
     let host = first(headers, "x-forwarded-host")
         .or_else(|| first(headers, "host"))?
         .split(',')
@@ -330,6 +361,11 @@ impl<'a> PageRequest<'a> {
     fn has_query(&self, name: &str) -> bool {
         self.url.query_pairs().any(|(k, _)| k == name)
     }
+}
+
+/// The `kid` of a token's header, for the key to wait for.
+fn kid_of(token: &str) -> Option<String> {
+    crate::token::parse(token).ok().and_then(|p| p.header.kid)
 }
 
 /// The loosely decoded payload of a JWT (no verification), as Clerk's
@@ -446,18 +482,27 @@ impl Browser {
             .and_then(|c| c.trim().parse::<u32>().ok())
             .unwrap_or(0);
 
-        // A. Back from the Frontend API with a handshake token.
-        if let Some(token) = req
-            .query(HANDSHAKE)
-            .or_else(|| req.cookie(HANDSHAKE).map(str::to_owned))
-        {
-            return match handshake_directives(&token) {
-                None => Page::NeedsKeys,
-                // Clerk throws (dev) or falls through (prod); never an
-                // error page here: signed out with the reason.
-                Some(Err(e)) => Page::SignedOut(Out::Rejected(e.reason())),
-                Some(Ok(directives)) => self.finish(req, &directives, verify),
-            };
+        // A. Back from the Frontend API with a handshake token: in the
+        // query only on development instances (production's Frontend API
+        // sets a cookie; a link carrying someone's handshake token must not
+        // sign a visitor in as them).
+        let carried = if self.development {
+            req.query(HANDSHAKE)
+        } else {
+            None
+        };
+        if let Some(token) = carried.or_else(|| req.cookie(HANDSHAKE).map(str::to_owned)) {
+            match handshake_directives(&token) {
+                None => return Page::NeedsKeys(kid_of(&token)),
+                Some(Ok(directives)) => return self.finish(req, &directives, verify),
+                // As Clerk in production: logged, and the request's own
+                // cookies decide (a stray or forged handshake never signs
+                // anyone out, nor in).
+                Some(Err(e)) => tracing::debug!(
+                    reason = e.reason().as_str(),
+                    "handshake token refused; deciding from the cookies"
+                ),
+            }
         }
         let handshake = |reason: BrowserReason| -> Page {
             if loops >= MAX_REDIRECTS {
@@ -511,7 +556,7 @@ impl Browser {
         }
         // N. Verify.
         match verify(token) {
-            None => Page::NeedsKeys,
+            None => Page::NeedsKeys(kid_of(token)),
             // A document navigation from another site, not from Clerk's
             // own pages, syncs once through a handshake.
             Some(Ok(_)) if req.document && loops == 0 && self.cross_origin_referrer(req) => {
@@ -661,10 +706,10 @@ impl Browser {
             HeaderName::from_static("access-control-allow-credentials"),
             HeaderValue::from_static("true"),
         );
-        let reason = match session_token.map(verify) {
-            Some(None) => return Page::NeedsKeys,
-            Some(Some(Ok(_))) => "handshake-complete",
-            Some(Some(Err(e))) => e.reason().as_str(),
+        let reason = match session_token.map(|t| (t, verify(t))) {
+            Some((t, None)) => return Page::NeedsKeys(kid_of(t)),
+            Some((_, Some(Ok(_)))) => "handshake-complete",
+            Some((_, Some(Err(e)))) => e.reason().as_str(),
             None => "session-token-missing",
         };
         if reason != "handshake-complete" {
@@ -698,7 +743,7 @@ pub(crate) fn debug_headers(headers: &mut HeaderMap, status: &'static str, reaso
 
 /// Removes the query parameters `names` (WHATWG `searchParams.delete`,
 /// which re-serializes the rest).
-fn remove_query(url: &mut url::Url, names: &[&str]) {
+pub(crate) fn remove_query(url: &mut url::Url, names: &[&str]) {
     let kept: Vec<(String, String)> = url
         .query_pairs()
         .filter(|(k, _)| !names.contains(&k.as_ref()))
@@ -725,7 +770,7 @@ mod tests {
     use super::*;
     use crate::Clerk;
     use crate::clock::{Clock, SystemClock};
-    use crate::request::{Auth, SignedOutReason};
+    use crate::request::Auth;
     use crate::testing::{TestIssuer, publishable_key_for};
 
     const HOST: &str = "clerk.test.invalid";
@@ -1124,16 +1169,27 @@ mod tests {
         assert_eq!(hs.headers()["x-clerk-auth-status"], "signed-out");
         assert_eq!(hs.headers()[header::LOCATION], "https://app.example.com/");
 
-        // Forged (another key) or not a JWT: signed out, never an error
-        // page and never its cookies.
+        // Forged (another key) or not a JWT: never its cookies; the
+        // request's own cookies decide (here: no dev browser yet).
         let forged = handshake_token(&TestIssuer::new(), &directives);
         for bad in [forged, "x.y.z".to_owned(), "garbage".to_owned()] {
             let auth = run(&c, "GET", &format!("/?__clerk_handshake={bad}"), &h);
+            let hs = handshake(&auth);
+            assert_eq!(hs.reason(), "dev-browser-missing", "{auth:?}");
             assert!(
-                matches!(auth, Auth::SignedOut(SignedOutReason::Rejected(_))),
+                hs.headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .all(|c| c.to_str().unwrap().starts_with("__clerk_redirect_count=")),
                 "{auth:?}"
             );
         }
+        // A production instance takes a handshake from its cookie only: a
+        // link carrying someone's handshake token signs no one in.
+        let prod = clerk(&issuer, true);
+        let token = handshake_token(&issuer, &directives);
+        let auth = run(&prod, "GET", &format!("/?__clerk_handshake={token}"), &h);
+        assert_eq!(signed_out(&auth), "session-token-and-uat-missing");
         // From a cookie, the handshake cookie is cleared on the way back.
         let token = handshake_token(&issuer, &directives);
         let h = page(&[("cookie", &format!("__clerk_handshake={token}"))]);

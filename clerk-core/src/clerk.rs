@@ -104,6 +104,7 @@ impl std::fmt::Debug for Authenticate {
 /// What must still be awaited for a token (owned, so it can move into the
 /// boxed future).
 struct PendingAuth {
+    /// The token; for a page, the `kid` of the key to wait for.
     token: String,
     kind: TokenType,
     /// A page request to decide again once the keys are loaded (boxed:
@@ -279,8 +280,12 @@ impl Clerk {
     async fn complete(&self, pending: PendingAuth) -> Auth {
         if let Some(page) = &pending.page {
             let (path, headers) = &**page;
-            // Load the keys, then decide the page request again.
-            let _ = self.verifier.prefetch().await;
+            // Wait for the key by the key store's rules (cool-down, one
+            // fetch at a time), then decide the page request again.
+            let kid = Some(pending.token.as_str()).filter(|k| !k.is_empty());
+            if let Err(e) = self.verifier.load_key(kid).await {
+                return Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
+            }
             return match self.page_step(path, headers) {
                 Some(AuthStep::Ready(auth)) => auth,
                 _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
@@ -345,6 +350,7 @@ impl Clerk {
         headers: &H,
     ) -> Authenticate {
         let page = self.browser.is_some()
+            && self.accepts.allows(TokenType::SessionToken)
             && is_eligible(method, headers)
             && headers.values("authorization").next().is_none();
         let step = match page
@@ -380,8 +386,8 @@ impl Clerk {
             Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
             Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
             Page::Handshake(h) => AuthStep::Ready(Auth::Handshake(Arc::new(h))),
-            Page::NeedsKeys => AuthStep::Pending(PendingAuth {
-                token: String::new(),
+            Page::NeedsKeys(kid) => AuthStep::Pending(PendingAuth {
+                token: kid.unwrap_or_default(),
                 kind: TokenType::SessionToken,
                 page: Some(Box::new((
                     path_and_query.to_owned(),
@@ -410,6 +416,7 @@ fn owned_headers<H: RequestHeaders + ?Sized>(headers: &H) -> http::HeaderMap {
         "cookie",
         "sec-fetch-dest",
         "accept",
+        "referer",
     ] {
         for v in headers.values(name) {
             if let Ok(v) = http::HeaderValue::from_bytes(v) {

@@ -334,7 +334,11 @@ impl ClerkConfigBuilder {
             secret_key: get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned()),
             publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
             api_url: get("CLERK_API_URL"),
-            frontend_api_url: get("CLERK_PROXY_URL").map(|s| s.trim().to_owned()),
+            // A relative proxy path (`/__clerk`) is resolved per request by
+            // Clerk's SDK; here only an absolute proxy URL is used.
+            frontend_api_url: get("CLERK_PROXY_URL")
+                .map(|s| s.trim().to_owned())
+                .filter(|s| s.starts_with("http")),
             machine_secret_key: get("CLERK_MACHINE_SECRET_KEY").map(|s| s.trim().to_owned()),
             machine_id: get("CLERK_MACHINE_ID").map(|s| s.trim().to_owned()),
             authorized_parties: get("CLERK_AUTHORIZED_PARTIES")

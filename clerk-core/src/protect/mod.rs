@@ -417,10 +417,11 @@ impl Protect {
         // `redirect_url`, the page's absolute URL).
         if page
             && refusal.status() == http::StatusCode::TEMPORARY_REDIRECT
-            && let Some(back) = crate::browser::page_url(&path.target(), headers)
+            && let Some(mut back) = crate::browser::page_url(&path.target(), headers)
             && let Some(location) = refusal.headers().get(header::LOCATION)
             && let Ok(location) = location.to_str()
         {
+            crate::browser::remove_query(&mut back, &crate::browser::HANDSHAKE_PARAMS);
             let sep = if location.contains('?') { '&' } else { '?' };
             let with_back: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("redirect_url", back.as_str())

@@ -56,7 +56,7 @@ impl Cause {
 /// type of every guard and extractor; both clerk-axum and clerk-actix wrap
 /// it as `ClerkRejection` and only translate it.
 ///
-/// A renderer ([`Protect::render_with`]) rewrites the response through
+/// A renderer ([`Protect::render_with`](crate::Protect::render_with)) rewrites the response through
 /// [`Refusal::response_mut`].
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -197,7 +197,7 @@ impl Refusal {
         self.response.body()
     }
 
-    /// The response, to rewrite (in a [`Protect::render_with`] renderer).
+    /// The response, to rewrite (in a [`Protect::render_with`](crate::Protect::render_with) renderer).
     pub fn response_mut(&mut self) -> &mut http::Response<String> {
         &mut self.response
     }

@@ -376,6 +376,12 @@ impl Verifier {
         ))
     }
 
+    /// Waits for the key `kid` by the key store's rules (cool-down, one
+    /// fetch at a time, the shared budget).
+    pub(crate) async fn load_key(&self, kid: Option<&str>) -> Result<(), VerifyError> {
+        self.inner.keys.key_for(kid).await.map(|_| ())
+    }
+
     /// Now, by the verifier's clock (unix seconds).
     pub(crate) fn now(&self) -> i64 {
         self.inner.clock.now_unix()

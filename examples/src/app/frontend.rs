@@ -80,18 +80,18 @@ struct Back {
     persona: Option<String>,
 }
 
-/// Only back to a local page: this stand-in never redirects elsewhere.
+/// Only back to a local page: this stand-in never redirects elsewhere
+/// (an `http` URL whose host is `localhost` or `127.0.0.1`, no user info).
 fn local(url: Option<&str>) -> String {
-    match url {
-        Some(u)
-            if ["http://localhost:", "http://127.0.0.1:"]
-                .iter()
-                .any(|p| u.starts_with(p)) =>
-        {
-            u.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
+    let ok = url.and_then(|u| {
+        let uri: axum::http::Uri = u.parse().ok()?;
+        let authority = uri.authority()?;
+        let local = uri.scheme_str() == Some("http")
+            && !authority.as_str().contains('@')
+            && matches!(authority.host(), "localhost" | "127.0.0.1");
+        local.then(|| u.to_owned())
+    });
+    ok.unwrap_or_else(|| "/".to_owned())
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -239,4 +239,25 @@ async fn handshake(State(f): State<Fapi>, Query(q): Query<Back>, headers: Header
         res.headers_mut().insert(header::LOCATION, v);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redirects_stay_local() {
+        for ok in ["http://localhost:3000/dashboard?x=1", "http://127.0.0.1:9/"] {
+            assert_eq!(super::local(Some(ok)), ok);
+        }
+        for bad in [
+            "http://localhost:@evil.com/",
+            "http://localhost.evil.com/",
+            "https://evil.com/",
+            "//evil.com/",
+            "javascript:alert(1)",
+            "http://evil.com/http://localhost:3000/",
+            "",
+        ] {
+            assert_eq!(super::local(Some(bad)), "/", "{bad}");
+        }
+    }
 }
