@@ -157,22 +157,19 @@ impl Handshake {
 
     /// What a guard or extractor answers if it meets a handshake (a layer
     /// answers it first): signed out, with the handshake's reason.
-    pub fn signed_out_reason(&self) -> crate::request::SignedOutReason {
+    pub(crate) fn signed_out_reason(&self) -> crate::request::SignedOutReason {
         self.signed_out
-    }
-
-    /// Always 307 Temporary Redirect.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::TEMPORARY_REDIRECT
     }
 
     /// `Location`, `Cache-Control: no-store`, `Set-Cookie`s and the
     /// `x-clerk-auth-*` debug headers.
-    pub fn headers(&self) -> &HeaderMap {
+    #[cfg(test)]
+    pub(crate) fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
-    /// The response, with an empty body.
+    /// The response: 307, `Location`, `Cache-Control: no-store`,
+    /// `Set-Cookie`s and the `x-clerk-auth-*` debug headers; empty body.
     pub fn to_response<B: Default>(&self) -> http::Response<B> {
         let mut response = http::Response::new(B::default());
         *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;

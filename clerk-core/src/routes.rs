@@ -229,7 +229,8 @@ impl RouteMatcher {
     }
 
     /// Matches every request.
-    pub fn all() -> Self {
+    #[cfg(test)]
+    pub(crate) fn all() -> Self {
         Self::from_fn(|_, _| true)
     }
 

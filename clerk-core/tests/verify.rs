@@ -601,7 +601,7 @@ async fn v1_and_v2_tokens_verify_to_the_same_shape() {
             .claim("metadata", json!({"role": "editor"}))
             .build();
         let s = v.verify(&t).await.unwrap();
-        assert_eq!(s.org_id(), Some("org_1"));
+        assert_eq!(s.organization().map(|o| o.id()), Some("org_1"));
         assert_eq!(s.org_role(), Some("org:admin"));
         let mut perms = s.org_permissions().to_vec();
         perms.sort();

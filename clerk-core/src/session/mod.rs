@@ -366,7 +366,7 @@ impl Session {
     }
 
     /// The token format version: 1 or 2.
-    pub fn version(&self) -> u8 {
+    pub(crate) fn version(&self) -> u8 {
         self.extras().version
     }
 
@@ -378,11 +378,6 @@ impl Session {
     /// The active organization, when there is one.
     pub fn organization(&self) -> Option<&Organization> {
         self.extras().organization.as_ref()
-    }
-
-    /// The organization id, when an organization is active.
-    pub fn org_id(&self) -> Option<&str> {
-        self.organization().map(Organization::id)
     }
 
     /// The organization role (`org:` prefixed), when an organization is active.
