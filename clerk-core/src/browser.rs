@@ -73,6 +73,8 @@ const HANDSHAKE_HELP: &str = "__clerk_help";
 pub(crate) const HANDSHAKE_PARAMS: [&str; 4] =
     [HANDSHAKE, HANDSHAKE_HELP, DEV_BROWSER, HANDSHAKE_NONCE];
 const REDIRECT_COUNT: &str = "__clerk_redirect_count";
+const SYNCED: &str = "__clerk_synced";
+const REDIRECT_URL: &str = "__clerk_redirect_url";
 /// The Backend API version Clerk's SDK names in the handshake URL.
 const API_VERSION: &str = "2026-05-12";
 /// A handshake redirect loop ends signed out at this count.
@@ -108,6 +110,10 @@ pub enum BrowserReason {
     /// Signed in, but arriving from another site: synced through a
     /// handshake first (multi-domain sessions).
     PrimaryDomainCrossOriginSync,
+    /// A satellite domain syncs its session with the primary.
+    SatelliteNeedsSyncing,
+    /// A development primary sends a syncing satellite back.
+    PrimaryRespondsToSyncing,
 }
 
 impl BrowserReason {
@@ -132,6 +138,8 @@ impl BrowserReason {
             Self::DevBrowserSync => "dev-browser-sync",
             Self::DevBrowserMissing => "dev-browser-missing",
             Self::PrimaryDomainCrossOriginSync => "primary-domain-cross-origin-sync",
+            Self::SatelliteNeedsSyncing => "satellite-needs-syncing",
+            Self::PrimaryRespondsToSyncing => "primary-responds-to-syncing",
         }
     }
 }
@@ -210,9 +218,22 @@ pub(crate) struct Browser {
     instance_host: String,
     development: bool,
     suffix: Option<Arc<str>>,
+    /// This app is a satellite domain of the instance.
+    satellite: bool,
+    /// The primary's sign-in URL (development satellites sync through it).
+    sign_in_url: Option<String>,
 }
 
 impl Browser {
+    /// As a satellite domain: production satellites hand shake with
+    /// `frontend_api` (`clerk.<domain>` or the proxy), development ones
+    /// sync through the primary's `sign_in_url`.
+    pub(crate) fn satellite(mut self, sign_in_url: Option<String>) -> Self {
+        self.satellite = true;
+        self.sign_in_url = sign_in_url;
+        self
+    }
+
     pub(crate) fn new(
         frontend_api: &str,
         instance_host: &str,
@@ -232,6 +253,8 @@ impl Browser {
                 .to_owned(),
             development,
             suffix,
+            satellite: false,
+            sign_in_url: None,
         }
     }
 }
@@ -501,7 +524,7 @@ impl Browser {
                 ),
             }
         }
-        let handshake = |reason: BrowserReason| -> Page {
+        let redirect = |reason: BrowserReason, elsewhere: Option<String>| -> Page {
             if loops >= MAX_REDIRECTS {
                 tracing::warn!(
                     reason = reason.as_str(),
@@ -517,8 +540,50 @@ impl Browser {
                 session_token,
                 dev_browser.as_deref(),
                 loops,
+                elsewhere,
             ))
         };
+        let handshake = |reason: BrowserReason| redirect(reason, None);
+        // B–D. A satellite domain syncs a document navigation with the
+        // primary until `__clerk_synced=true` says it did.
+        let synced = req.query(SYNCED);
+        let needs_sync = synced.as_deref() == Some("false");
+        let has_cookies = session_token.is_some() || uat != 0;
+        if self.satellite && req.document && synced.as_deref() != Some("true") {
+            if !has_cookies && !needs_sync {
+                return Page::SignedOut(Out::Browser(BrowserReason::SessionTokenAndUatMissing));
+            }
+            if !has_cookies || needs_sync {
+                if !self.development {
+                    return handshake(BrowserReason::SatelliteNeedsSyncing);
+                }
+                let to = self
+                    .sign_in_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok());
+                if let Some(mut to) = to {
+                    to.query_pairs_mut()
+                        .append_pair(REDIRECT_URL, req.url.as_str());
+                    return redirect(BrowserReason::SatelliteNeedsSyncing, Some(to.into()));
+                }
+            }
+        }
+        // E. A development primary sends a syncing satellite back, with
+        // its dev browser and `__clerk_synced=true`.
+        if self.development
+            && !self.satellite
+            && let Some(mut back) = req
+                .query(REDIRECT_URL)
+                .and_then(|u| url::Url::parse(&u).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            if let Some(db) = &dev_browser {
+                back.query_pairs_mut().append_pair(DEV_BROWSER, db);
+            }
+            remove_query(&mut back, &[SYNCED]);
+            back.query_pairs_mut().append_pair(SYNCED, "true");
+            return redirect(BrowserReason::PrimaryRespondsToSyncing, Some(back.into()));
+        }
         // F, G. Development instances need the dev browser.
         if self.development && req.has_query(DEV_BROWSER) {
             return handshake(BrowserReason::DevBrowserSync);
@@ -613,6 +678,7 @@ impl Browser {
 
     /// The redirect to the Frontend API's handshake
     /// (`buildRedirectToHandshake`), with the loop counter.
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         req: &PageRequest<'_>,
@@ -621,11 +687,15 @@ impl Browser {
         session_token: Option<&str>,
         dev_browser: Option<&str>,
         loops: u32,
+        elsewhere: Option<String>,
     ) -> Handshake {
         let mut back = req.url.clone();
         remove_query(&mut back, &[DEV_BROWSER, LEGACY_DEV_BROWSER]);
         let mut location = format!("{}/v1/client/handshake?", self.frontend_api);
-        {
+        if let Some(to) = elsewhere {
+            // A satellite sync redirect: its own Location, the same guard.
+            location = to;
+        } else {
             let start = location.len();
             let mut q = url::form_urlencoded::Serializer::for_suffix(&mut location, start);
             q.append_pair("redirect_url", back.as_str());
@@ -918,6 +988,138 @@ mod tests {
         let mut h = with("https://news.example.org/post", "");
         h.insert("sec-fetch-dest", HeaderValue::from_static("iframe"));
         assert!(run(&c, "GET", "/", &h).is_signed_in());
+    }
+
+    fn satellite(issuer: &TestIssuer, live: bool) -> Clerk {
+        Clerk::new(
+            issuer
+                .config()
+                .publishable_key(publishable_key_for(HOST, live))
+                .satellite("sat.example.com")
+                .sign_in_url("https://primary.example.com/sign-in")
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn location(auth: &Auth) -> String {
+        handshake(auth).headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Satellite domains sync document navigations with the primary
+    /// (steps C–E of `authenticateRequestWithTokenInCookie`).
+    #[test]
+    fn satellites_sync_with_the_primary() {
+        let issuer = TestIssuer::new();
+        let cookies = format!(
+            "__client_uat={}; __session={}",
+            now() - 3600,
+            issuer.token().build()
+        );
+        // Production: no cookies and no sync asked: signed out, no hop.
+        let prod = satellite(&issuer, true);
+        assert_eq!(
+            signed_out(&run(&prod, "GET", "/p", &page(&[]))),
+            "session-token-and-uat-missing"
+        );
+        // Asked to sync: a handshake with `clerk.<domain>`.
+        let auth = run(&prod, "GET", "/p?__clerk_synced=false", &page(&[]));
+        assert_eq!(handshake(&auth).reason(), "satellite-needs-syncing");
+        assert!(location(&auth).starts_with("https://clerk.sat.example.com/v1/client/handshake?"));
+        // Cookies already there, or the sync done: the usual flow.
+        assert!(run(&prod, "GET", "/p", &page(&[("cookie", &cookies)])).is_signed_in());
+        assert_eq!(
+            signed_out(&run(&prod, "GET", "/p?__clerk_synced=true", &page(&[]))),
+            "session-token-and-uat-missing"
+        );
+        // Only document navigations (not `Accept: text/html` alone).
+        let mut accept = HeaderMap::new();
+        accept.insert("host", HeaderValue::from_static("app.example.com"));
+        accept.insert("accept", HeaderValue::from_static("text/html"));
+        assert_eq!(
+            signed_out(&run(&prod, "GET", "/p?__clerk_synced=false", &accept)),
+            "session-token-and-uat-missing"
+        );
+
+        // Development: through the primary's sign-in page.
+        let dev = satellite(&issuer, false);
+        let auth = run(&dev, "GET", "/p?__clerk_synced=false", &page(&[]));
+        assert_eq!(handshake(&auth).reason(), "satellite-needs-syncing");
+        assert_eq!(
+            location(&auth),
+            "https://primary.example.com/sign-in?__clerk_redirect_url=\
+             https%3A%2F%2Fapp.example.com%2Fp%3F__clerk_synced%3Dfalse"
+        );
+
+        // A development primary sends the satellite back, synced.
+        let primary = clerk(&issuer, false);
+        let h = page(&[("cookie", "__clerk_db_jwt=dvb_1")]);
+        let auth = run(
+            &primary,
+            "GET",
+            "/sign-in?__clerk_redirect_url=https%3A%2F%2Fsat.example.com%2Fx%3F__clerk_synced%3Dfalse",
+            &h,
+        );
+        assert_eq!(handshake(&auth).reason(), "primary-responds-to-syncing");
+        assert_eq!(
+            location(&auth),
+            "https://sat.example.com/x?__clerk_db_jwt=dvb_1&__clerk_synced=true"
+        );
+        // Only to an http(s) URL.
+        let auth = run(
+            &primary,
+            "GET",
+            "/sign-in?__clerk_redirect_url=javascript%3Aalert(1)",
+            &h,
+        );
+        assert!(!matches!(auth, Auth::Handshake(_)), "{auth:?}");
+    }
+
+    #[test]
+    fn satellites_need_a_domain_and_development_ones_a_sign_in_url() {
+        let issuer = TestIssuer::new();
+        let base = || {
+            issuer
+                .config()
+                .publishable_key(publishable_key_for(HOST, true))
+        };
+        let no_domain = crate::ClerkConfig::builder()
+            .jwks_json(issuer.jwks_json())
+            .publishable_key(publishable_key_for(HOST, true));
+        let mut env = std::collections::HashMap::new();
+        env.insert("CLERK_IS_SATELLITE", "true");
+        let from_env =
+            crate::ClerkConfigBuilder::from_env_with(|k| env.get(k).map(|v| (*v).to_owned()))
+                .unwrap()
+                .jwks_json(issuer.jwks_json())
+                .publishable_key(publishable_key_for(HOST, true));
+        assert!(matches!(
+            from_env.build(),
+            Err(crate::ConfigError::Satellite(_))
+        ));
+        assert!(no_domain.build().is_ok(), "not a satellite");
+        assert!(base().satellite("sat.example.com").build().is_ok());
+        let dev = issuer
+            .config()
+            .publishable_key(publishable_key_for(HOST, false))
+            .satellite("sat.example.com");
+        assert!(matches!(
+            dev.clone().build(),
+            Err(crate::ConfigError::Satellite(_))
+        ));
+        assert!(matches!(
+            dev.clone().sign_in_url("/sign-in").build(),
+            Err(crate::ConfigError::Satellite(_))
+        ));
+        assert!(
+            dev.sign_in_url("https://primary.example.com/sign-in")
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -153,12 +153,18 @@ impl Clerk {
         ));
         let machine_id = config.machine_id.as_deref().map(Arc::from);
         let browser = match (config.publishable_key(), &config.frontend_api_url) {
-            (Some(pk), Some(fapi)) if config.handshake => Some(Arc::new(Browser::new(
-                fapi,
-                pk.frontend_api(),
-                !pk.is_live(),
-                cookie_suffix.clone(),
-            ))),
+            (Some(pk), Some(fapi)) if config.handshake => {
+                let browser = Browser::new(
+                    fapi,
+                    pk.frontend_api(),
+                    !pk.is_live(),
+                    cookie_suffix.clone(),
+                );
+                Some(Arc::new(match &config.satellite {
+                    Some(sign_in) => browser.satellite(sign_in.clone()),
+                    None => browser,
+                }))
+            }
             _ => None,
         };
         let debug_headers = config.debug_headers;

@@ -97,6 +97,8 @@ pub struct ClerkConfig {
     pub(crate) frontend_api_url: Option<String>,
     /// Page loads through Clerk's handshake (default on).
     pub(crate) handshake: bool,
+    /// This app is a satellite domain, and the primary's sign-in URL.
+    pub(crate) satellite: Option<Option<String>>,
     /// `x-clerk-auth-*` debug headers on signed-out responses (default on).
     pub(crate) debug_headers: bool,
     pub(crate) machine_secret_key: Option<String>,
@@ -210,6 +212,9 @@ pub struct ClerkConfigBuilder {
     frontend_api_url: Option<String>,
     handshake: bool,
     debug_headers: bool,
+    is_satellite: bool,
+    domain: Option<String>,
+    sign_in_url: Option<String>,
     machine_secret_key: Option<String>,
     machine_id: Option<String>,
     machine_cache: crate::machine::MachineCache,
@@ -240,6 +245,9 @@ impl Default for ClerkConfigBuilder {
             frontend_api_url: None,
             handshake: true,
             debug_headers: true,
+            is_satellite: false,
+            domain: None,
+            sign_in_url: None,
             machine_secret_key: None,
             machine_id: None,
             machine_cache: crate::machine::MachineCache::default(),
@@ -285,7 +293,7 @@ impl ClerkConfigBuilder {
     ///
     /// # Errors
     /// When a number variable is not a whole number of seconds.
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let secs = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
             get(name).map_or(Ok(default), |v| {
@@ -334,6 +342,11 @@ impl ClerkConfigBuilder {
             secret_key: get("CLERK_SECRET_KEY").map(|s| s.trim().to_owned()),
             publishable_key: get("CLERK_PUBLISHABLE_KEY").map(|s| s.trim().to_owned()),
             api_url: get("CLERK_API_URL"),
+            is_satellite: get("CLERK_IS_SATELLITE").is_some_and(|v| v.trim() == "true"),
+            domain: get("CLERK_DOMAIN")
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            sign_in_url: get("CLERK_SIGN_IN_URL").map(|s| s.trim().to_owned()),
             // A relative proxy path (`/__clerk`) is resolved per request by
             // Clerk's SDK; here only an absolute proxy URL is used.
             frontend_api_url: get("CLERK_PROXY_URL")
@@ -511,6 +524,26 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// This app runs on a satellite domain of the instance (Clerk's
+    /// `isSatellite` and `domain`, `CLERK_IS_SATELLITE` / `CLERK_DOMAIN`):
+    /// document navigations sync the session with the primary. A
+    /// development satellite also needs
+    /// [`sign_in_url`](Self::sign_in_url).
+    #[must_use]
+    pub fn satellite(mut self, domain: impl Into<String>) -> Self {
+        self.is_satellite = true;
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// The primary's sign-in page, absolute (`CLERK_SIGN_IN_URL`):
+    /// development satellites sync through it.
+    #[must_use]
+    pub fn sign_in_url(mut self, url: impl Into<String>) -> Self {
+        self.sign_in_url = Some(url.into());
+        self
+    }
+
     /// Clerk's `x-clerk-auth-status` / `x-clerk-auth-reason` headers on
     /// the responses to signed-out requests (default on, as Clerk); they
     /// name why a request is signed out, never a token.
@@ -594,7 +627,37 @@ impl ClerkConfigBuilder {
             Some(iss) => Some(checked_url(&iss, "issuer")?),
             None => publishable_key.as_ref().map(PublishableKey::issuer),
         };
-        let frontend_api_url = match self.frontend_api_url {
+        // A satellite (`isSatellite`, `domain`, `signInUrl` in Clerk's
+        // SDK): production satellites use `clerk.<domain>` unless proxied;
+        // development satellites sync through the primary's sign-in page.
+        let live = publishable_key
+            .as_ref()
+            .is_some_and(PublishableKey::is_live);
+        let satellite_api = match (self.is_satellite, &self.domain, &self.frontend_api_url) {
+            (false, _, _) | (true, _, Some(_)) => None,
+            (true, Some(domain), None) if live => {
+                let domain = domain.trim().trim_start_matches("https://");
+                Some(format!("https://clerk.{}", domain.trim_end_matches('/')))
+            }
+            (true, Some(_), None) => None,
+            (true, None, None) => {
+                return Err(ConfigError::Satellite(
+                    "a satellite needs a domain (CLERK_DOMAIN) or a proxy URL (CLERK_PROXY_URL)",
+                ));
+            }
+        };
+        if self.is_satellite
+            && !live
+            && !self
+                .sign_in_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return Err(ConfigError::Satellite(
+                "a development satellite needs the primary's absolute sign-in URL (CLERK_SIGN_IN_URL)",
+            ));
+        }
+        let frontend_api_url = match self.frontend_api_url.or(satellite_api) {
             Some(url) => Some(checked_remote_url(&url, "frontend API URL")?),
             None => publishable_key.as_ref().map(PublishableKey::issuer),
         };
@@ -647,6 +710,7 @@ impl ClerkConfigBuilder {
             http_timeout: self.http_timeout,
             frontend_api_url,
             handshake: self.handshake,
+            satellite: self.is_satellite.then_some(self.sign_in_url),
             debug_headers: self.debug_headers,
             machine_secret_key: self.machine_secret_key,
             machine_id: self.machine_id,

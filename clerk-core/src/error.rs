@@ -203,6 +203,9 @@ pub enum ConfigError {
     /// The webhook signing secret cannot be used.
     #[error("invalid webhook signing secret: {0}")]
     InvalidWebhookSecret(&'static str),
+    /// A satellite-domain setting is missing or not usable.
+    #[error("satellite configuration: {0}")]
+    Satellite(&'static str),
     /// The configured key source is not available in this build.
     #[error("key source not supported yet: {0}")]
     Unsupported(&'static str),
