@@ -293,7 +293,9 @@ impl ClerkConfigBuilder {
     ///
     /// # Errors
     /// When a number variable is not a whole number of seconds.
-    pub(crate) fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_env_with(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let secs = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
             get(name).map_or(Ok(default), |v| {
