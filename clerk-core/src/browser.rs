@@ -995,8 +995,10 @@ mod tests {
             issuer
                 .config()
                 .publishable_key(publishable_key_for(HOST, live))
-                .satellite("sat.example.com")
-                .sign_in_url("https://primary.example.com/sign-in")
+                .satellite(
+                    "sat.example.com",
+                    Some("https://primary.example.com/sign-in"),
+                )
                 .build()
                 .unwrap(),
         )
@@ -1102,21 +1104,24 @@ mod tests {
             Err(crate::ConfigError::Satellite(_))
         ));
         assert!(no_domain.build().is_ok(), "not a satellite");
-        assert!(base().satellite("sat.example.com").build().is_ok());
-        let dev = issuer
-            .config()
-            .publishable_key(publishable_key_for(HOST, false))
-            .satellite("sat.example.com");
-        assert!(matches!(
-            dev.clone().build(),
-            Err(crate::ConfigError::Satellite(_))
-        ));
-        assert!(matches!(
-            dev.clone().sign_in_url("/sign-in").build(),
-            Err(crate::ConfigError::Satellite(_))
-        ));
+        assert!(base().satellite("sat.example.com", None).build().is_ok());
+        let dev = || {
+            issuer
+                .config()
+                .publishable_key(publishable_key_for(HOST, false))
+        };
+        for sign_in in [None, Some("/sign-in")] {
+            assert!(matches!(
+                dev().satellite("sat.example.com", sign_in).build(),
+                Err(crate::ConfigError::Satellite(_))
+            ));
+        }
         assert!(
-            dev.sign_in_url("https://primary.example.com/sign-in")
+            dev()
+                .satellite(
+                    "sat.example.com",
+                    Some("https://primary.example.com/sign-in")
+                )
                 .build()
                 .is_ok()
         );

@@ -527,22 +527,15 @@ impl ClerkConfigBuilder {
     }
 
     /// This app runs on a satellite domain of the instance (Clerk's
-    /// `isSatellite` and `domain`, `CLERK_IS_SATELLITE` / `CLERK_DOMAIN`):
-    /// document navigations sync the session with the primary. A
-    /// development satellite also needs
-    /// [`sign_in_url`](Self::sign_in_url).
+    /// `isSatellite`, `domain` and `signInUrl`; `CLERK_IS_SATELLITE`,
+    /// `CLERK_DOMAIN`, `CLERK_SIGN_IN_URL`): document navigations sync the
+    /// session with the primary. A development satellite syncs through the
+    /// primary's absolute `sign_in_url`, which it then needs.
     #[must_use]
-    pub fn satellite(mut self, domain: impl Into<String>) -> Self {
+    pub fn satellite(mut self, domain: impl Into<String>, sign_in_url: Option<&str>) -> Self {
         self.is_satellite = true;
         self.domain = Some(domain.into());
-        self
-    }
-
-    /// The primary's sign-in page, absolute (`CLERK_SIGN_IN_URL`):
-    /// development satellites sync through it.
-    #[must_use]
-    pub fn sign_in_url(mut self, url: impl Into<String>) -> Self {
-        self.sign_in_url = Some(url.into());
+        self.sign_in_url = sign_in_url.map(str::to_owned);
         self
     }
 

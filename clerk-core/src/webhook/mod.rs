@@ -196,7 +196,7 @@ impl WebhookVerifier {
     ///
     /// # Errors
     /// Why the delivery is not authentic.
-    pub(crate) fn verify_signature<H: RequestHeaders + ?Sized>(
+    pub fn verify_signature<H: RequestHeaders + ?Sized>(
         &self,
         headers: &H,
         body: &[u8],
