@@ -16,6 +16,37 @@
 //! answers of [`crate::Clerk::authenticate`] exactly (a deliberate
 //! difference: Clerk reports its browser reasons on API requests too).
 //!
+//! ```
+//! use clerk_core::testing::{TestIssuer, publishable_key_for};
+//! use clerk_core::{Auth, Clerk};
+//! use http::{HeaderMap, HeaderValue};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let issuer = TestIssuer::new();
+//! let pk = publishable_key_for("clerk.test.invalid", true);
+//! let clerk = Clerk::new(issuer.config().publishable_key(pk).build()?)?;
+//! // A page load whose session cookie expired a while ago.
+//! let expired = issuer.token().issued_at(1_700_000_000).build();
+//! let mut headers = HeaderMap::new();
+//! headers.insert("host", HeaderValue::from_static("app.example.com"));
+//! headers.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+//! headers.insert("cookie", format!("__client_uat=1; __session={expired}").parse()?);
+//! let Auth::Handshake(handshake) = clerk.authenticate_request("GET", "/dashboard", &headers).await
+//! else { panic!("expected a handshake") };
+//! let response = handshake.to_response::<String>();
+//! assert_eq!(response.status(), 307);
+//! assert!(response.headers()["location"]
+//!     .to_str()?
+//!     .starts_with("https://clerk.test.invalid/v1/client/handshake?redirect_url="));
+//! // The same cookie on a fetch (no Sec-Fetch-Dest: document) is an API
+//! // request: signed out, as `authenticate` says.
+//! headers.insert("sec-fetch-dest", HeaderValue::from_static("empty"));
+//! let auth = clerk.authenticate_request("GET", "/api/me", &headers).await;
+//! assert_eq!(auth.debug_headers().unwrap()[1], ("x-clerk-auth-reason", "token-expired"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
 //! Deliberately stricter or different from Clerk's SDK:
 //! * a handshake token in the query is taken on development instances
 //!   only (production reads the `__clerk_handshake` cookie its Frontend
@@ -27,6 +58,10 @@
 //!   finish's `Handshake::reason` is `handshake-complete` when it signed
 //!   in (Clerk has no reason for signed in);
 //! * the redirect loop ends at 3 or more (Clerk: exactly 3);
+//! * a development primary answers `__clerk_redirect_url` only with an
+//!   `http(s)` URL (Clerk: any URL); like Clerk's, to any host, so it is an
+//!   open redirect on development instances, carrying the dev-browser
+//!   token (never a session);
 //! * two `Host` or `X-Forwarded-Host` lines, a host with user info or an
 //!   `X-Forwarded-Proto` other than `http`/`https` make the request an API
 //!   request (no page handling, no `redirect_url`);
@@ -37,14 +72,11 @@
 //! Not done (yet): the server-side refresh through `__refresh_<suffix>`
 //! (an expired token with that cookie reports
 //! `session-token-expired-refresh-missing-api-client`, as Clerk does
-//! without a Backend API client), satellite domains, organization sync,
-//! the handshake nonce (`format=nonce` is not sent: the Frontend API then
+//! without a Backend API client), the handshake nonce (`format=nonce` is not sent: the Frontend API then
 //! answers with the `__clerk_handshake` token), and the production form of
 //! the finish (cookies added to the page's own response): every finish
 //! redirects to the clean URL, as Clerk does on development instances.
-//! The satellite-domain states (`satellite-needs-syncing`,
-//! `primary-responds-to-syncing`) and organization sync are not done
-//! either.
+//! Organization sync and `satelliteAutoSync` are not done either.
 
 use std::sync::Arc;
 
