@@ -69,13 +69,20 @@
 //!   `x-clerk-auth-message`; no 24-hour clock-skew retry on a development
 //!   finish.
 //!
-//! Not done (yet): the server-side refresh through `__refresh_<suffix>`
-//! (an expired token with that cookie reports
-//! `session-token-expired-refresh-missing-api-client`, as Clerk does
-//! without a Backend API client), the handshake nonce (`format=nonce` is not sent: the Frontend API then
-//! answers with the `__clerk_handshake` token), and the production form of
-//! the finish (cookies added to the page's own response): every finish
-//! redirects to the clean URL, as Clerk does on development instances.
+//! An expired page session with a `__refresh_<suffix>` cookie is refreshed
+//! server-side as Clerk does (`POST /v1/sessions/{sid}/refresh` with the
+//! secret key), and answered with a redirect to the same page carrying the
+//! new cookies (Clerk adds them to the page's own response); a failed
+//! refresh goes on to the handshake with Clerk's
+//! `session-token-expired-refresh-*` reason (`-missing-api-client` without
+//! a secret key). The request's headers are not forwarded in the refresh
+//! call (`request_headers` is empty).
+//!
+//! Not done (yet): the handshake nonce (`format=nonce` is not sent: the
+//! Frontend API then answers with the `__clerk_handshake` token), and the
+//! production form of the finish (cookies added to the page's own
+//! response): every finish redirects to the clean URL, as Clerk does on
+//! development instances.
 //! Organization sync and `satelliteAutoSync` are not done either.
 
 use std::sync::Arc;
@@ -129,8 +136,18 @@ pub enum BrowserReason {
     ExpiredRefreshNonEligibleNonGet,
     /// Expired; no `__refresh_<suffix>` cookie.
     ExpiredRefreshNonEligibleNoRefreshCookie,
-    /// Expired; a refresh cookie, but this SDK does not refresh itself.
+    /// Expired; a refresh cookie, but no Backend API (no secret key).
     ExpiredRefreshMissingApiClient,
+    /// Expired; the expired token names no session (`sid`).
+    ExpiredRefreshMissingSidClaim,
+    /// Expired; the refresh call could not be made or answered.
+    ExpiredRefreshFetchError,
+    /// Expired; the Backend API refused the refresh.
+    ExpiredRefreshUnexpectedBapiError,
+    /// Expired; the refresh gave no session cookie.
+    ExpiredRefreshUnexpectedSdkError,
+    /// Expired; the refreshed session token does not verify.
+    ExpiredRefreshInvalidSessionToken,
     /// The token is not valid yet (`nbf`).
     SessionTokenNbf,
     /// The token's `iat` is in the future.
@@ -164,6 +181,19 @@ impl BrowserReason {
             }
             Self::ExpiredRefreshMissingApiClient => {
                 "session-token-expired-refresh-missing-api-client"
+            }
+            Self::ExpiredRefreshMissingSidClaim => {
+                "session-token-expired-refresh-expired-session-token-missing-sid-claim"
+            }
+            Self::ExpiredRefreshFetchError => "session-token-expired-refresh-fetch-error",
+            Self::ExpiredRefreshUnexpectedBapiError => {
+                "session-token-expired-refresh-unexpected-bapi-error"
+            }
+            Self::ExpiredRefreshUnexpectedSdkError => {
+                "session-token-expired-refresh-unexpected-sdk-error"
+            }
+            Self::ExpiredRefreshInvalidSessionToken => {
+                "session-token-expired-refresh-invalid-session-token"
             }
             Self::SessionTokenNbf => "session-token-nbf",
             Self::SessionTokenIatInTheFuture => "session-token-iat-in-the-future",
@@ -238,6 +268,58 @@ pub(crate) enum Page {
     Handshake(Handshake),
     /// The key `kid` must be fetched before this can be decided.
     NeedsKeys(Option<String>),
+    /// An expired session with a refresh cookie: refresh it through the
+    /// Backend API first.
+    Refresh(Box<Refresh>),
+}
+
+/// Whether `decide` may ask for a server-side refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshMode {
+    /// No Backend API (no secret key).
+    Unavailable,
+    /// Ask for one.
+    Allowed,
+    /// One was tried and failed for this reason.
+    Failed(BrowserReason),
+}
+
+/// A server-side refresh to make (`POST /v1/sessions/{sid}/refresh`,
+/// `request.ts` `refreshToken`).
+#[derive(Debug)]
+pub(crate) struct Refresh {
+    /// `/sessions/{sid}/refresh[?suffixed_cookies=true]`.
+    pub(crate) path: String,
+    /// `{format, expired_token, refresh_token, request_origin,
+    /// request_headers}` (no request headers are forwarded).
+    pub(crate) body: Value,
+}
+
+impl Refresh {
+    /// The answer to a refreshed page: its cookies, and back to the same
+    /// URL (Clerk adds them to the page's own response instead).
+    pub(crate) fn answer(cookies: &[String], back: &str) -> Handshake {
+        let mut headers = HeaderMap::new();
+        for c in cookies {
+            insert(&mut headers, header::SET_COOKIE, c);
+        }
+        insert(&mut headers, header::LOCATION, back);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Handshake {
+            reason: "session-token-refreshed",
+            signed_out: crate::request::SignedOutReason::TokenMissing,
+            headers,
+        }
+    }
+
+    /// The session token among refreshed cookies (the last `__session*`).
+    pub(crate) fn session_token(cookies: &[String]) -> Option<&str> {
+        cookies
+            .iter()
+            .filter_map(|d| d.split(';').next()?.split_once('='))
+            .rfind(|(n, v)| n.starts_with(SESSION) && !v.is_empty())
+            .map(|(_, v)| v)
+    }
 }
 
 /// A `Clerk`'s browser settings, known when it is built.
@@ -509,6 +591,7 @@ impl Browser {
         now: i64,
         verify: VerifyNow<'_>,
         handshake_directives: DirectivesNow<'_>,
+        refresh: RefreshMode,
     ) -> Page {
         use crate::request::SignedOutReason as Out;
         let suffixed = self.uses_suffixed(req, now);
@@ -658,11 +741,41 @@ impl Browser {
             }
             Some(Ok(session)) => Page::SignedIn(session),
             Some(Err(e)) => match e.reason() {
-                ErrorReason::TokenExpired => handshake(if self.refresh_cookie(req).is_some() {
-                    BrowserReason::ExpiredRefreshMissingApiClient
-                } else {
-                    BrowserReason::ExpiredRefreshNonEligibleNoRefreshCookie
-                }),
+                ErrorReason::TokenExpired => match (self.refresh_cookie(req), refresh) {
+                    (None, _) => handshake(BrowserReason::ExpiredRefreshNonEligibleNoRefreshCookie),
+                    (Some(_), RefreshMode::Unavailable) => {
+                        handshake(BrowserReason::ExpiredRefreshMissingApiClient)
+                    }
+                    (Some(_), RefreshMode::Failed(reason)) => handshake(reason),
+                    (Some(refresh_token), RefreshMode::Allowed) => {
+                        // The session id goes into a path: ids only.
+                        let sid = payload.get("sid").and_then(Value::as_str).filter(|s| {
+                            !s.is_empty()
+                                && s.len() <= 64
+                                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        });
+                        match sid {
+                            None => handshake(BrowserReason::ExpiredRefreshMissingSidClaim),
+                            Some(sid) => Page::Refresh(Box::new(Refresh {
+                                path: format!(
+                                    "/sessions/{sid}/refresh{}",
+                                    if suffixed {
+                                        "?suffixed_cookies=true"
+                                    } else {
+                                        ""
+                                    }
+                                ),
+                                body: serde_json::json!({
+                                    "format": "cookie",
+                                    "expired_token": token,
+                                    "refresh_token": refresh_token,
+                                    "request_origin": req.url.origin().ascii_serialization(),
+                                    "request_headers": {},
+                                }),
+                            })),
+                        }
+                    }
+                },
                 ErrorReason::TokenNotActiveYet => handshake(BrowserReason::SessionTokenNbf),
                 ErrorReason::TokenIatInTheFuture => {
                     handshake(BrowserReason::SessionTokenIatInTheFuture)
@@ -1365,6 +1478,104 @@ mod tests {
             signed_out(&run(&c, "GET", "/", &h)),
             "session-token-and-uat-missing"
         );
+    }
+
+    /// Clerk's server-side refresh: an expired page session with a
+    /// `__refresh_<suffix>` cookie is refreshed through the Backend API and
+    /// the page reloaded with the new cookies; when the refresh fails, the
+    /// handshake goes ahead with the refresh's reason.
+    #[tokio::test]
+    async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api() {
+        let issuer = TestIssuer::new();
+        let backend = crate::testing::FakeBackendApi::start().await.unwrap();
+        let pk = publishable_key_for(HOST, true);
+        let c = Clerk::new(
+            issuer
+                .config()
+                .publishable_key(pk.clone())
+                .secret_key("sk_test_your_clerk_key_here")
+                .api_url(backend.base_url())
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let suffix = crate::request::cookie_suffix(&pk);
+        let expired = issuer
+            .token()
+            .session("sess_r1")
+            .issued_at(1_700_000_000)
+            .build();
+        let h = page(&[(
+            "cookie",
+            &format!("__client_uat=1; __session={expired}; __refresh_{suffix}=rt_1"),
+        )]);
+        // The Backend API knows no such session: the handshake, with why.
+        let auth = c.authenticate_request("GET", "/p?x=1", &h).await;
+        assert_eq!(
+            handshake(&auth).reason(),
+            "session-token-expired-refresh-unexpected-bapi-error"
+        );
+        let seen = backend.seen();
+        let call = seen.last().unwrap();
+        assert_eq!(call.line, "POST /v1/sessions/sess_r1/refresh");
+        let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(body["format"], "cookie");
+        assert_eq!(body["refresh_token"], "rt_1");
+        assert_eq!(body["expired_token"], expired.as_str());
+        assert_eq!(body["request_origin"], "https://app.example.com");
+
+        // It refreshes: the new cookies, back to the same page.
+        let fresh = issuer.token().session("sess_r1").build();
+        backend.add_session_refresh(
+            "sess_r1",
+            vec![
+                format!("__session_{suffix}={fresh}; Path=/; SameSite=Lax"),
+                format!("__client_uat_{suffix}=2; Path=/"),
+            ],
+        );
+        let auth = c.authenticate_request("GET", "/p?x=1", &h).await;
+        let hs = handshake(&auth);
+        assert_eq!(hs.reason(), "session-token-refreshed");
+        assert_eq!(
+            hs.headers()[header::LOCATION],
+            "https://app.example.com/p?x=1"
+        );
+        assert_eq!(hs.headers().get_all(header::SET_COOKIE).iter().count(), 2);
+
+        // A refresh answer whose session does not verify is not applied.
+        let forged = TestIssuer::new().token().session("sess_r2").build();
+        backend.add_session_refresh("sess_r2", vec![format!("__session={forged}; Path=/")]);
+        let expired = issuer
+            .token()
+            .session("sess_r2")
+            .issued_at(1_700_000_000)
+            .build();
+        let h = page(&[(
+            "cookie",
+            &format!("__client_uat=1; __session={expired}; __refresh_{suffix}=rt_2"),
+        )]);
+        let auth = c.authenticate_request("GET", "/p", &h).await;
+        assert_eq!(
+            handshake(&auth).reason(),
+            "session-token-expired-refresh-invalid-session-token"
+        );
+        // A session id that cannot go into a path is never sent.
+        let calls = backend.calls();
+        let odd = issuer
+            .token()
+            .session("../users")
+            .issued_at(1_700_000_000)
+            .build();
+        let h = page(&[(
+            "cookie",
+            &format!("__client_uat=1; __session={odd}; __refresh_{suffix}=rt_3"),
+        )]);
+        let auth = c.authenticate_request("GET", "/p", &h).await;
+        assert_eq!(
+            handshake(&auth).reason(),
+            "session-token-expired-refresh-expired-session-token-missing-sid-claim"
+        );
+        assert_eq!(backend.calls(), calls);
     }
 
     fn handshake_token(issuer: &TestIssuer, directives: &[String]) -> String {

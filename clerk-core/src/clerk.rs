@@ -28,7 +28,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::backend::BackendApi;
-use crate::browser::{Browser, Page, PageRequest, is_eligible};
+use crate::backend::{BackendError, Caller};
+use crate::browser::{
+    Browser, BrowserReason, Page, PageRequest, Refresh, RefreshMode, is_eligible,
+};
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::machine::{
@@ -55,6 +58,8 @@ pub struct Clerk {
     browser: Option<Arc<Browser>>,
     /// Whether the layers add `Auth::debug_headers` to responses.
     debug_headers: bool,
+    /// The Backend API (with a secret key): server-side session refresh.
+    api: Option<BackendApi>,
 }
 
 /// The authentication of one request: a future of its [`Auth`], owned (it
@@ -110,6 +115,8 @@ struct PendingAuth {
     /// A page request to decide again once the keys are loaded (boxed:
     /// rare, and the step travels by value on the hot path).
     page: Option<Box<(String, http::HeaderMap)>>,
+    /// A session refresh to make for that page first.
+    refresh: Option<Box<Refresh>>,
 }
 
 enum AuthStep {
@@ -146,7 +153,7 @@ impl Clerk {
                 .with_stale_window(config.user_stale_window),
         );
         let machines = Arc::new(MachineVerifier::new(
-            api,
+            api.clone(),
             m2m_api,
             config.clock.clone(),
             config.machine_cache,
@@ -169,6 +176,7 @@ impl Clerk {
         };
         let debug_headers = config.debug_headers;
         Ok(Self {
+            api,
             debug_headers,
             browser,
             verifier: Verifier::with_users(config, Some(users.clone()))?,
@@ -263,6 +271,7 @@ impl Clerk {
                     token: token.to_owned(),
                     kind,
                     page: None,
+                    refresh: None,
                 });
             }
         } else if is_opaque_machine_token(token) || !self.accepts.allows(TokenType::SessionToken) {
@@ -278,6 +287,7 @@ impl Clerk {
                 token: token.to_owned(),
                 kind: TokenType::SessionToken,
                 page: None,
+                refresh: None,
             }),
         }
     }
@@ -286,13 +296,22 @@ impl Clerk {
     async fn complete(&self, pending: PendingAuth) -> Auth {
         if let Some(page) = &pending.page {
             let (path, headers) = &**page;
-            // Wait for the key by the key store's rules (cool-down, one
-            // fetch at a time), then decide the page request again.
-            let kid = Some(pending.token.as_str()).filter(|k| !k.is_empty());
-            if let Err(e) = self.verifier.load_key(kid).await {
-                return Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
-            }
-            return match self.page_step(path, headers) {
+            let mode = match &pending.refresh {
+                Some(refresh) => match self.refresh(refresh, path, headers).await {
+                    Ok(answer) => return answer,
+                    Err(reason) => RefreshMode::Failed(reason),
+                },
+                None => {
+                    // Wait for the key by the key store's rules (cool-down,
+                    // one fetch at a time), then decide the page again.
+                    let kid = Some(pending.token.as_str()).filter(|k| !k.is_empty());
+                    if let Err(e) = self.verifier.load_key(kid).await {
+                        return Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
+                    }
+                    self.refresh_mode()
+                }
+            };
+            return match self.page_step(path, headers, mode) {
                 Some(AuthStep::Ready(auth)) => auth,
                 _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
             };
@@ -360,7 +379,7 @@ impl Clerk {
             && is_eligible(method, headers)
             && headers.values("authorization").next().is_none();
         let step = match page
-            .then(|| self.page_step(path_and_query, headers))
+            .then(|| self.page_step(path_and_query, headers, self.refresh_mode()))
             .flatten()
         {
             Some(step) => step,
@@ -382,25 +401,89 @@ impl Clerk {
         &self,
         path_and_query: &str,
         headers: &H,
+        refresh: RefreshMode,
     ) -> Option<AuthStep> {
         let browser = self.browser.as_ref()?;
         let page = PageRequest::read(path_and_query, headers)?;
         let now = self.verifier.now();
         let verify = |t: &str| self.verifier.verify_ready(t);
         let directives = |t: &str| self.verifier.handshake_directives(t);
-        Some(match browser.decide(&page, now, &verify, &directives) {
-            Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
-            Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
-            Page::Handshake(h) => AuthStep::Ready(Auth::Handshake(Arc::new(h))),
-            Page::NeedsKeys(kid) => AuthStep::Pending(PendingAuth {
-                token: kid.unwrap_or_default(),
-                kind: TokenType::SessionToken,
-                page: Some(Box::new((
-                    path_and_query.to_owned(),
-                    owned_headers(headers),
-                ))),
-            }),
-        })
+        Some(
+            match browser.decide(&page, now, &verify, &directives, refresh) {
+                Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
+                Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
+                Page::Handshake(h) => AuthStep::Ready(Auth::Handshake(Arc::new(h))),
+                Page::NeedsKeys(kid) => AuthStep::Pending(PendingAuth {
+                    token: kid.unwrap_or_default(),
+                    kind: TokenType::SessionToken,
+                    page: Some(Box::new((
+                        path_and_query.to_owned(),
+                        owned_headers(headers),
+                    ))),
+                    refresh: None,
+                }),
+                Page::Refresh(refresh) => AuthStep::Pending(PendingAuth {
+                    token: String::new(),
+                    kind: TokenType::SessionToken,
+                    page: Some(Box::new((
+                        path_and_query.to_owned(),
+                        owned_headers(headers),
+                    ))),
+                    refresh: Some(refresh),
+                }),
+            },
+        )
+    }
+
+    fn refresh_mode(&self) -> RefreshMode {
+        if self.api.is_some() {
+            RefreshMode::Allowed
+        } else {
+            RefreshMode::Unavailable
+        }
+    }
+
+    /// Clerk's server-side refresh (`request.ts` `refreshToken`): the new
+    /// cookies from the Backend API, their session verified, answered as a
+    /// redirect to the same page; or why it failed.
+    async fn refresh(
+        &self,
+        refresh: &Refresh,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Auth, BrowserReason> {
+        let api = self
+            .api
+            .as_ref()
+            .ok_or(BrowserReason::ExpiredRefreshMissingApiClient)?;
+        let answer = api
+            .post_as(Caller::Users, &refresh.path, &refresh.body)
+            .await
+            .map_err(|e| match e {
+                BackendError::Unreachable => BrowserReason::ExpiredRefreshFetchError,
+                _ => BrowserReason::ExpiredRefreshUnexpectedBapiError,
+            })?;
+        let cookies: Vec<String> = answer
+            .get("cookies")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let token = Refresh::session_token(&cookies)
+            .ok_or(BrowserReason::ExpiredRefreshUnexpectedSdkError)?;
+        self.verifier
+            .verify(token)
+            .await
+            .map_err(|_| BrowserReason::ExpiredRefreshInvalidSessionToken)?;
+        let back = crate::browser::page_url(path, headers)
+            .ok_or(BrowserReason::ExpiredRefreshUnexpectedSdkError)?;
+        Ok(Auth::Handshake(Arc::new(Refresh::answer(
+            &cookies,
+            back.as_str(),
+        ))))
     }
 
     /// Verifies a session token already taken from a request.

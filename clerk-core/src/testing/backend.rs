@@ -22,6 +22,8 @@ pub enum Outage {
 #[derive(Debug, Default)]
 struct State {
     tokens: HashMap<String, Value>,
+    /// Session id → the cookies a refresh of it answers.
+    refreshes: HashMap<String, Vec<String>>,
     users: HashMap<String, Value>,
     organizations: HashMap<String, Value>,
     jwks: Option<String>,
@@ -73,6 +75,19 @@ impl FakeBackendApi {
                     .map_or_else(not_found, |jwks| Answer::Respond(200, Vec::new(), jwks));
             }
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            if let Some(rest) = req.line.strip_prefix("POST /v1/sessions/") {
+                let sid = rest.split('/').next().unwrap_or("");
+                return match s.refreshes.get(sid) {
+                    Some(cookies) if rest.starts_with(&format!("{sid}/refresh")) => {
+                        Answer::Respond(
+                            200,
+                            Vec::new(),
+                            json!({"object": "cookies", "cookies": cookies}).to_string(),
+                        )
+                    }
+                    _ => not_found(),
+                };
+            }
             let token_field = match req.line.as_str() {
                 "POST /v1/api_keys/verify" => Some("secret"),
                 "POST /v1/m2m_tokens/verify" => Some("token"),
@@ -123,6 +138,12 @@ impl FakeBackendApi {
     /// Serves `jwks` (a JWKS document) at `/v1/jwks`.
     pub fn set_jwks(&self, jwks: String) {
         self.lock().jwks = Some(jwks);
+    }
+
+    /// Answers `POST /v1/sessions/{sid}/refresh` with `cookies` (Clerk's
+    /// `{"object": "cookies", "cookies": [...]}`).
+    pub fn add_session_refresh(&self, sid: &str, cookies: Vec<String>) {
+        self.lock().refreshes.insert(sid.to_owned(), cookies);
     }
 
     /// Serves `org` at `/v1/organizations/{id}`.
