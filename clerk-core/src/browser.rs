@@ -78,11 +78,14 @@
 //! a secret key). The request's headers are not forwarded in the refresh
 //! call (`request_headers` is empty).
 //!
-//! Not done (yet): the handshake nonce (`format=nonce` is not sent: the
-//! Frontend API then answers with the `__clerk_handshake` token), and the
-//! production form of the finish (cookies added to the page's own
-//! response): every finish redirects to the clean URL, as Clerk does on
-//! development instances.
+//! A handshake nonce (`__clerk_handshake_nonce`) is resolved through the
+//! Backend API (`GET /v1/clients/handshake_payload`), before a handshake
+//! token, as Clerk; an unknown nonce gives no cookies (signed out).
+//! `format=nonce` is not sent, so the Frontend API answers with a token.
+//!
+//! Not done (yet): the production form of the finish (cookies added to the
+//! page's own response): every finish redirects to the clean URL, as Clerk
+//! does on development instances.
 //! Organization sync and `satelliteAutoSync` are not done either.
 
 use std::sync::Arc;
@@ -271,6 +274,9 @@ pub(crate) enum Page {
     /// An expired session with a refresh cookie: refresh it through the
     /// Backend API first.
     Refresh(Box<Refresh>),
+    /// Back from a handshake with a nonce: fetch its cookie directives
+    /// from the Backend API (`/v1/clients/handshake_payload`) first.
+    Nonce(String),
 }
 
 /// Whether `decide` may ask for a server-side refresh.
@@ -592,6 +598,7 @@ impl Browser {
         verify: VerifyNow<'_>,
         handshake_directives: DirectivesNow<'_>,
         refresh: RefreshMode,
+        fetched: Option<&[String]>,
     ) -> Page {
         use crate::request::SignedOutReason as Out;
         let suffixed = self.uses_suffixed(req, now);
@@ -626,10 +633,35 @@ impl Browser {
         } else {
             None
         };
-        if let Some(token) = carried.or_else(|| req.cookie(HANDSHAKE).map(str::to_owned)) {
+        // A. (and the nonce, first, as Clerk) unless the redirect guard says
+        // this has gone round too often: then the cookies decide.
+        let finishing = loops < MAX_REDIRECTS;
+        // The nonce first, as Clerk: its directives come from the Backend
+        // API (an empty list when it cannot say, as Clerk's catch).
+        let nonce = if self.development {
+            req.query(HANDSHAKE_NONCE)
+        } else {
+            None
+        };
+        if let Some(nonce) = nonce
+            .or_else(|| req.cookie(HANDSHAKE_NONCE).map(str::to_owned))
+            .filter(|_| finishing)
+        {
+            match fetched {
+                Some(directives) => return self.finish(req, directives, verify, loops),
+                None if refresh != RefreshMode::Unavailable && nonce.len() <= 256 => {
+                    return Page::Nonce(nonce);
+                }
+                None => return self.finish(req, &[], verify, loops),
+            }
+        }
+        if let Some(token) = carried
+            .or_else(|| req.cookie(HANDSHAKE).map(str::to_owned))
+            .filter(|_| finishing)
+        {
             match handshake_directives(&token) {
                 None => return Page::NeedsKeys(kid_of(&token)),
-                Some(Ok(directives)) => return self.finish(req, &directives, verify),
+                Some(Ok(directives)) => return self.finish(req, &directives, verify, loops),
                 // As Clerk in production: logged, and the request's own
                 // cookies decide (a stray or forged handshake never signs
                 // anyone out, nor in).
@@ -879,8 +911,27 @@ impl Browser {
     /// Back from the handshake: set its cookies and redirect to the page
     /// without the handshake parameters (`resolveHandshake`, development
     /// form).
-    fn finish(&self, req: &PageRequest<'_>, directives: &[String], verify: VerifyNow<'_>) -> Page {
+    fn finish(
+        &self,
+        req: &PageRequest<'_>,
+        directives: &[String],
+        verify: VerifyNow<'_>,
+        loops: u32,
+    ) -> Page {
         let mut headers = HeaderMap::new();
+        // A handshake carried by cookie may outlive its clearing (set for a
+        // parent domain): its redirect counts, so such a loop ends at the
+        // guard's limit. One in the query leaves with the clean URL.
+        if req.cookie(HANDSHAKE).is_some() || req.cookie(HANDSHAKE_NONCE).is_some() {
+            insert(
+                &mut headers,
+                header::SET_COOKIE,
+                &format!(
+                    "{REDIRECT_COUNT}={}; SameSite=Lax; HttpOnly; Max-Age=2",
+                    loops + 1
+                ),
+            );
+        }
         let mut session_token = None;
         for d in directives {
             let Ok(value) = HeaderValue::from_str(d) else {
@@ -1578,6 +1629,64 @@ mod tests {
         assert_eq!(backend.calls(), calls);
     }
 
+    /// Back from a handshake with a nonce (cookie in production): its
+    /// directives come from the Backend API; an unknown nonce gives none,
+    /// so the visitor is signed out, as Clerk.
+    #[tokio::test]
+    async fn a_handshake_nonce_is_resolved_through_the_backend_api() {
+        let issuer = TestIssuer::new();
+        let backend = crate::testing::FakeBackendApi::start().await.unwrap();
+        let c = Clerk::new(
+            issuer
+                .config()
+                .publishable_key(publishable_key_for(HOST, true))
+                .secret_key("sk_test_your_clerk_key_here")
+                .api_url(backend.base_url())
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let session = issuer.token().build();
+        backend.add_handshake_nonce(
+            "n_1",
+            vec![
+                format!("__session={session}; Path=/"),
+                "__client_uat=5; Path=/".to_owned(),
+            ],
+        );
+        let h = page(&[("cookie", "__clerk_handshake_nonce=n_1")]);
+        let auth = c.authenticate_request("GET", "/p", &h).await;
+        let hs = handshake(&auth);
+        assert_eq!(hs.reason(), "handshake-complete");
+        assert_eq!(hs.headers()[header::LOCATION], "https://app.example.com/p");
+        let cookies: Vec<_> = hs.headers().get_all(header::SET_COOKIE).iter().collect();
+        assert!(
+            cookies
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("__session="))
+        );
+        assert!(
+            cookies
+                .iter()
+                .any(|c| *c == "__clerk_handshake_nonce=; Path=/; Max-Age=0")
+        );
+        assert!(
+            backend
+                .seen()
+                .iter()
+                .any(|r| r.line == "GET /v1/clients/handshake_payload?nonce=n_1")
+        );
+
+        let h = page(&[("cookie", "__clerk_handshake_nonce=unknown")]);
+        let auth = c.authenticate_request("GET", "/p", &h).await;
+        assert_eq!(handshake(&auth).reason(), "session-token-missing");
+        // In production the query form is ignored.
+        let auth = c
+            .authenticate_request("GET", "/p?__clerk_handshake_nonce=n_1", &page(&[]))
+            .await;
+        assert_eq!(signed_out(&auth), "session-token-and-uat-missing");
+    }
+
     fn handshake_token(issuer: &TestIssuer, directives: &[String]) -> String {
         issuer.sign_raw(
             &json!({"alg": "RS256", "kid": issuer.kid(), "typ": "JWT"}),
@@ -1605,8 +1714,21 @@ mod tests {
             "https://app.example.com/dashboard?tab=2"
         );
         let cookies: Vec<_> = hs.headers().get_all(header::SET_COOKIE).iter().collect();
-        assert_eq!(cookies.len(), 2);
+        assert_eq!(
+            cookies.len(),
+            2,
+            "the two directives (a query finish is not counted)"
+        );
         assert!(hs.headers().get("x-clerk-auth-status").is_none());
+        // Round too often: the handshake is not applied again, the cookies
+        // decide (here: no dev browser yet).
+        let token = handshake_token(&issuer, &directives);
+        let looping = page(&[(
+            "cookie",
+            &format!("__clerk_redirect_count=3; __clerk_handshake={token}"),
+        )]);
+        let auth = run(&c, "GET", "/dashboard", &looping);
+        assert!(!matches!(&auth, Auth::Handshake(h) if h.reason() == "handshake-complete"));
 
         // No session among the directives: back, signed out.
         let token = handshake_token(&issuer, &["__client_uat=0; Path=/".to_owned()]);
@@ -1647,5 +1769,13 @@ mod tests {
             .iter()
             .any(|v| v == "__clerk_handshake=; Path=/; Max-Age=0");
         assert!(cleared);
+        assert!(
+            handshake(&auth)
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .any(|v| v.to_str().unwrap().starts_with("__clerk_redirect_count=1;")),
+            "a finish from a cookie counts"
+        );
     }
 }

@@ -117,6 +117,8 @@ struct PendingAuth {
     page: Option<Box<(String, http::HeaderMap)>>,
     /// A session refresh to make for that page first.
     refresh: Option<Box<Refresh>>,
+    /// A handshake nonce whose directives to fetch for that page first.
+    nonce: Option<String>,
 }
 
 enum AuthStep {
@@ -272,6 +274,7 @@ impl Clerk {
                     kind,
                     page: None,
                     refresh: None,
+                    nonce: None,
                 });
             }
         } else if is_opaque_machine_token(token) || !self.accepts.allows(TokenType::SessionToken) {
@@ -288,6 +291,7 @@ impl Clerk {
                 kind: TokenType::SessionToken,
                 page: None,
                 refresh: None,
+                nonce: None,
             }),
         }
     }
@@ -296,6 +300,15 @@ impl Clerk {
     async fn complete(&self, pending: PendingAuth) -> Auth {
         if let Some(page) = &pending.page {
             let (path, headers) = &**page;
+            if let Some(nonce) = &pending.nonce {
+                let directives = self.handshake_payload(nonce).await;
+                return match self.page_step(path, headers, self.refresh_mode(), Some(&directives)) {
+                    Some(AuthStep::Ready(auth)) => auth,
+                    _ => {
+                        Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve))
+                    }
+                };
+            }
             let mode = match &pending.refresh {
                 Some(refresh) => match self.refresh(refresh, path, headers).await {
                     Ok(answer) => return answer,
@@ -311,7 +324,7 @@ impl Clerk {
                     self.refresh_mode()
                 }
             };
-            return match self.page_step(path, headers, mode) {
+            return match self.page_step(path, headers, mode, None) {
                 Some(AuthStep::Ready(auth)) => auth,
                 _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
             };
@@ -379,7 +392,7 @@ impl Clerk {
             && is_eligible(method, headers)
             && headers.values("authorization").next().is_none();
         let step = match page
-            .then(|| self.page_step(path_and_query, headers, self.refresh_mode()))
+            .then(|| self.page_step(path_and_query, headers, self.refresh_mode(), None))
             .flatten()
         {
             Some(step) => step,
@@ -402,37 +415,69 @@ impl Clerk {
         path_and_query: &str,
         headers: &H,
         refresh: RefreshMode,
+        fetched: Option<&[String]>,
     ) -> Option<AuthStep> {
         let browser = self.browser.as_ref()?;
         let page = PageRequest::read(path_and_query, headers)?;
         let now = self.verifier.now();
         let verify = |t: &str| self.verifier.verify_ready(t);
         let directives = |t: &str| self.verifier.handshake_directives(t);
+        // What must be awaited for this page, owned for the boxed future.
+        let pending = |token: String, refresh: Option<Box<Refresh>>, nonce: Option<String>| {
+            AuthStep::Pending(PendingAuth {
+                token,
+                kind: TokenType::SessionToken,
+                page: Some(Box::new((
+                    path_and_query.to_owned(),
+                    owned_headers(headers),
+                ))),
+                refresh,
+                nonce,
+            })
+        };
         Some(
-            match browser.decide(&page, now, &verify, &directives, refresh) {
+            match browser.decide(&page, now, &verify, &directives, refresh, fetched) {
                 Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
                 Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
                 Page::Handshake(h) => AuthStep::Ready(Auth::Handshake(Arc::new(h))),
-                Page::NeedsKeys(kid) => AuthStep::Pending(PendingAuth {
-                    token: kid.unwrap_or_default(),
-                    kind: TokenType::SessionToken,
-                    page: Some(Box::new((
-                        path_and_query.to_owned(),
-                        owned_headers(headers),
-                    ))),
-                    refresh: None,
-                }),
-                Page::Refresh(refresh) => AuthStep::Pending(PendingAuth {
-                    token: String::new(),
-                    kind: TokenType::SessionToken,
-                    page: Some(Box::new((
-                        path_and_query.to_owned(),
-                        owned_headers(headers),
-                    ))),
-                    refresh: Some(refresh),
-                }),
+                Page::NeedsKeys(kid) => pending(kid.unwrap_or_default(), None, None),
+                Page::Refresh(refresh) => pending(String::new(), Some(refresh), None),
+                Page::Nonce(nonce) => pending(String::new(), None, Some(nonce)),
             },
         )
+    }
+
+    /// The cookie directives of a handshake nonce
+    /// (`GET /v1/clients/handshake_payload?nonce=`), empty when the Backend
+    /// API cannot say (Clerk logs and goes on with none).
+    async fn handshake_payload(&self, nonce: &str) -> Vec<String> {
+        let Some(api) = &self.api else {
+            return Vec::new();
+        };
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("nonce", nonce)
+            .finish();
+        match api
+            .get_as(
+                Caller::Users,
+                &format!("/clients/handshake_payload?{query}"),
+            )
+            .await
+        {
+            Ok(v) => v
+                .get("directives")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|d| d.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "Clerk: could not get the handshake payload");
+                Vec::new()
+            }
+        }
     }
 
     fn refresh_mode(&self) -> RefreshMode {

@@ -165,6 +165,21 @@ impl Session {
         v.as_str().unwrap().to_owned()
     }
 
+    /// The current URL once it is `want`: a click's navigation may still
+    /// be under way when the click returns (bounded: 200 WebDriver round
+    /// trips, no sleeping).
+    async fn wait_for_url(&self, want: &str) -> String {
+        let mut url = self.url().await;
+        for _ in 0..200 {
+            if url == want {
+                break;
+            }
+            tokio::task::yield_now().await;
+            url = self.url().await;
+        }
+        url
+    }
+
     async fn source(&self) -> String {
         let v = self
             .call(reqwest::Method::GET, "/source", Value::Null)
@@ -270,7 +285,7 @@ async fn a_real_browser_stays_signed_in_through_the_handshake() {
 
     // Sign in as a persona: back on the dashboard, showing them.
     browser.click("a.persona[href*='persona=member']").await;
-    assert_eq!(browser.url().await, dashboard);
+    assert_eq!(browser.wait_for_url(&dashboard).await, dashboard);
     let user = {
         use base64::Engine as _;
         let payload = member.token.split('.').nth(1).unwrap();

@@ -24,6 +24,8 @@ struct State {
     tokens: HashMap<String, Value>,
     /// Session id → the cookies a refresh of it answers.
     refreshes: HashMap<String, Vec<String>>,
+    /// Handshake nonce → its cookie directives.
+    nonces: HashMap<String, Vec<String>>,
     users: HashMap<String, Value>,
     organizations: HashMap<String, Value>,
     jwks: Option<String>,
@@ -75,6 +77,17 @@ impl FakeBackendApi {
                     .map_or_else(not_found, |jwks| Answer::Respond(200, Vec::new(), jwks));
             }
             let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            if let Some(nonce) = req
+                .line
+                .strip_prefix("GET /v1/clients/handshake_payload?nonce=")
+            {
+                return match s.nonces.get(nonce) {
+                    Some(d) => {
+                        Answer::Respond(200, Vec::new(), json!({"directives": d}).to_string())
+                    }
+                    None => not_found(),
+                };
+            }
             if let Some(rest) = req.line.strip_prefix("POST /v1/sessions/") {
                 let sid = rest.split('/').next().unwrap_or("");
                 return match s.refreshes.get(sid) {
@@ -144,6 +157,12 @@ impl FakeBackendApi {
     /// `{"object": "cookies", "cookies": [...]}`).
     pub fn add_session_refresh(&self, sid: &str, cookies: Vec<String>) {
         self.lock().refreshes.insert(sid.to_owned(), cookies);
+    }
+
+    /// Answers `GET /v1/clients/handshake_payload?nonce={nonce}` with
+    /// `directives` (`{"directives": [...]}`).
+    pub fn add_handshake_nonce(&self, nonce: &str, directives: Vec<String>) {
+        self.lock().nonces.insert(nonce.to_owned(), directives);
     }
 
     /// Serves `org` at `/v1/organizations/{id}`.
