@@ -1551,15 +1551,15 @@ mod tests {
         )
         .unwrap();
         let suffix = crate::request::cookie_suffix(&pk);
-        let expired = issuer
-            .token()
-            .session("sess_r1")
-            .issued_at(1_700_000_000)
-            .build();
-        let h = page(&[(
-            "cookie",
-            &format!("__client_uat=1; __session={expired}; __refresh_{suffix}=rt_1"),
-        )]);
+        // A page whose session `sid` expired long ago, with a refresh cookie.
+        let expired = |sid: &str| issuer.token().session(sid).issued_at(1_700_000_000).build();
+        let refreshing = |token: &str, refresh: &str| {
+            page(&[(
+                "cookie",
+                &format!("__client_uat=1; __session={token}; __refresh_{suffix}={refresh}"),
+            )])
+        };
+        let h = refreshing(&expired("sess_r1"), "rt_1");
         // The Backend API knows no such session: the handshake, with why.
         let auth = c.authenticate_request("GET", "/p?x=1", &h).await;
         assert_eq!(
@@ -1572,7 +1572,7 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
         assert_eq!(body["format"], "cookie");
         assert_eq!(body["refresh_token"], "rt_1");
-        assert_eq!(body["expired_token"], expired.as_str());
+        assert_eq!(body["expired_token"], expired("sess_r1").as_str());
         assert_eq!(body["request_origin"], "https://app.example.com");
 
         // It refreshes: the new cookies, back to the same page.
@@ -1596,15 +1596,7 @@ mod tests {
         // A refresh answer whose session does not verify is not applied.
         let forged = TestIssuer::new().token().session("sess_r2").build();
         backend.add_session_refresh("sess_r2", vec![format!("__session={forged}; Path=/")]);
-        let expired = issuer
-            .token()
-            .session("sess_r2")
-            .issued_at(1_700_000_000)
-            .build();
-        let h = page(&[(
-            "cookie",
-            &format!("__client_uat=1; __session={expired}; __refresh_{suffix}=rt_2"),
-        )]);
+        let h = refreshing(&expired("sess_r2"), "rt_2");
         let auth = c.authenticate_request("GET", "/p", &h).await;
         assert_eq!(
             handshake(&auth).reason(),
@@ -1612,15 +1604,7 @@ mod tests {
         );
         // A session id that cannot go into a path is never sent.
         let calls = backend.calls();
-        let odd = issuer
-            .token()
-            .session("../users")
-            .issued_at(1_700_000_000)
-            .build();
-        let h = page(&[(
-            "cookie",
-            &format!("__client_uat=1; __session={odd}; __refresh_{suffix}=rt_3"),
-        )]);
+        let h = refreshing(&expired("../users"), "rt_3");
         let auth = c.authenticate_request("GET", "/p", &h).await;
         assert_eq!(
             handshake(&auth).reason(),
