@@ -97,7 +97,6 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::error::{ErrorReason, VerifyError};
-use crate::machine::{TokenType, detect};
 use crate::request::{MAX_HEADER_LEN, RequestHeaders};
 use crate::session::Session;
 
@@ -135,8 +134,6 @@ pub enum BrowserReason {
     SessionTokenButNoClientUat,
     /// The session token was issued before the client last changed.
     SessionTokenIatBeforeClientUat,
-    /// Expired; refresh does not apply to a non-`GET` request.
-    ExpiredRefreshNonEligibleNonGet,
     /// Expired; no `__refresh_<suffix>` cookie.
     ExpiredRefreshNonEligibleNoRefreshCookie,
     /// Expired; a refresh cookie, but no Backend API (no secret key).
@@ -176,9 +173,6 @@ impl BrowserReason {
             Self::ClientUatButNoSessionToken => "client-uat-but-no-session-token",
             Self::SessionTokenButNoClientUat => "session-token-but-no-client-uat",
             Self::SessionTokenIatBeforeClientUat => "session-token-iat-before-client-uat",
-            Self::ExpiredRefreshNonEligibleNonGet => {
-                "session-token-expired-refresh-non-eligible-non-get"
-            }
             Self::ExpiredRefreshNonEligibleNoRefreshCookie => {
                 "session-token-expired-refresh-non-eligible-no-refresh-cookie"
             }
@@ -508,6 +502,31 @@ fn kid_of(token: &str) -> Option<String> {
     crate::token::parse(token).ok().and_then(|p| p.header.kid)
 }
 
+/// Not a machine's token (`sub` `mch_…`), not an OAuth access token
+/// (`typ` `at+jwt`), and no category but a session's; `None` when the
+/// header cannot be decoded.
+fn session_shaped(token: &str, payload: &serde_json::Map<String, Value>) -> Option<bool> {
+    use crate::machine::MACHINE_SUBJECT_PREFIX;
+    use crate::token::{CATEGORY_IGNORE, CATEGORY_SESSION};
+    if payload
+        .get("sub")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.starts_with(MACHINE_SUBJECT_PREFIX))
+    {
+        return Some(false);
+    }
+    let header = URL_SAFE_NO_PAD
+        .decode(token.split('.').next()?.trim_end_matches('='))
+        .ok()?;
+    let header: serde_json::Map<String, Value> = serde_json::from_slice(&header).ok()?;
+    let typ = header.get("typ").and_then(Value::as_str);
+    let cat = header.get("cat").and_then(Value::as_str);
+    Some(
+        !matches!(typ, Some("at+jwt" | "application/at+jwt"))
+            && cat.is_none_or(|c| c == CATEGORY_SESSION || c == CATEGORY_IGNORE),
+    )
+}
+
 /// The loosely decoded payload of a JWT (no verification), as Clerk's
 /// `decodeJwt`.
 fn decode_payload(token: &str) -> Option<serde_json::Map<String, Value>> {
@@ -751,9 +770,13 @@ impl Browser {
         let Some(payload) = decode_payload(token) else {
             return Page::SignedOut(Out::Rejected(ErrorReason::TokenInvalid));
         };
-        // L. A machine's or an OAuth token in the session cookie.
-        if detect(token) != TokenType::SessionToken {
-            return Page::SignedOut(Out::Rejected(ErrorReason::TokenTypeMismatch));
+        // L. A machine's or an OAuth token in the session cookie
+        // (`isMachineJwt || hasNonSessionJwtCategory`), read from the
+        // payload already decoded and the small header.
+        match session_shaped(token, &payload) {
+            None => return Page::SignedOut(Out::Rejected(ErrorReason::TokenInvalid)),
+            Some(false) => return Page::SignedOut(Out::Rejected(ErrorReason::TokenTypeMismatch)),
+            Some(true) => {}
         }
         // M. Issued before the client last changed (strict, seconds).
         if payload
@@ -1384,7 +1407,7 @@ mod tests {
         let api = |pairs: &[(&str, &str)], method: &str| {
             let mut h = HeaderMap::new();
             for (k, v) in pairs {
-                h.insert(
+                h.append(
                     HeaderName::from_bytes(k.as_bytes()).unwrap(),
                     HeaderValue::from_str(v).unwrap(),
                 );
@@ -1411,6 +1434,26 @@ mod tests {
                     host,
                     ("cookie", &expired),
                     ("accept", "application/json, text/html"),
+                ],
+                "GET",
+            ),
+            // Two Host (or X-Forwarded-Host) lines: no URL is trusted.
+            (
+                vec![
+                    host,
+                    ("host", "evil.example.com"),
+                    ("cookie", &expired),
+                    ("sec-fetch-dest", "document"),
+                ],
+                "GET",
+            ),
+            (
+                vec![
+                    host,
+                    ("cookie", &expired),
+                    ("sec-fetch-dest", "document"),
+                    ("x-forwarded-host", "a.example.com"),
+                    ("x-forwarded-host", "b.example.com"),
                 ],
                 "GET",
             ),
@@ -1447,6 +1490,11 @@ mod tests {
         ] {
             assert_eq!(api(&pairs, method), "token-expired", "{pairs:?} {method}");
         }
+        // A cookie header over the size limit is not read as a page either:
+        // the API path refuses it.
+        let huge = format!("{expired}; pad={}", "x".repeat(MAX_HEADER_LEN));
+        let h = page(&[("cookie", &huge)]);
+        assert_eq!(signed_out(&run(&c, "GET", "/x", &h)), "token-invalid");
         // Any Authorization header keeps the API path (another scheme
         // shadows the cookie, as before).
         let h = page(&[("cookie", &expired), ("authorization", "Basic eA==")]);
@@ -1481,10 +1529,19 @@ mod tests {
         let uat = format!("__client_uat={}", now() - 3600);
         let m2m = issuer.m2m_token("mch_1", &["read"]).build();
         let other = TestIssuer::new().token().build();
+        let oauth = issuer.oauth_token("user_1", "client_1", &["email"]).build();
+        let template = issuer.token().header("cat", "cl_B7d4PD222AAA").build();
+        let undecodable_header = format!(
+            "e30x!.{}",
+            issuer.token().build().split_once('.').unwrap().1
+        );
         for (session, reason) in [
             ("garbage".to_owned(), "token-invalid"),
             ("a.b".to_owned(), "token-invalid"),
+            (undecodable_header, "token-invalid"),
             (m2m, "token-type-mismatch"),
+            (oauth, "token-type-mismatch"),
+            (template, "token-type-mismatch"),
             (other, "token-invalid-signature"),
         ] {
             let h = page(&[("cookie", &format!("{uat}; __session={session}"))]);
@@ -1664,6 +1721,14 @@ mod tests {
         let h = page(&[("cookie", "__clerk_handshake_nonce=unknown")]);
         let auth = c.authenticate_request("GET", "/p", &h).await;
         assert_eq!(handshake(&auth).reason(), "session-token-missing");
+        // An oversized nonce is never sent to the Backend API.
+        let calls = backend.calls();
+        let long = format!("__clerk_handshake_nonce={}", "n".repeat(300));
+        let auth = c
+            .authenticate_request("GET", "/p", &page(&[("cookie", &long)]))
+            .await;
+        assert_eq!(handshake(&auth).reason(), "session-token-missing");
+        assert_eq!(backend.calls(), calls);
         // In production the query form is ignored.
         let auth = c
             .authenticate_request("GET", "/p?__clerk_handshake_nonce=n_1", &page(&[]))

@@ -109,21 +109,33 @@ impl std::fmt::Debug for Authenticate {
 /// What must still be awaited for a token (owned, so it can move into the
 /// boxed future).
 struct PendingAuth {
-    /// The token; for a page, the `kid` of the key to wait for.
     token: String,
     kind: TokenType,
-    /// A page request to decide again once the keys are loaded (boxed:
-    /// rare, and the step travels by value on the hot path).
-    page: Option<Box<(String, http::HeaderMap)>>,
-    /// A session refresh to make for that page first.
-    refresh: Option<Box<Refresh>>,
-    /// A handshake nonce whose directives to fetch for that page first.
-    nonce: Option<String>,
+}
+
+/// A page request to decide again once what it waits for is had (owned,
+/// for the boxed future).
+struct PendingPage {
+    path_and_query: String,
+    headers: http::HeaderMap,
+    wait: PageWait,
+}
+
+/// What a page request waits for.
+enum PageWait {
+    /// The key `kid`.
+    Key(Option<String>),
+    /// A server-side session refresh.
+    Refresh(Box<Refresh>),
+    /// A handshake nonce's directives.
+    Nonce(String),
 }
 
 enum AuthStep {
     Ready(Auth),
     Pending(PendingAuth),
+    /// Boxed: rare, and the step travels by value on the hot path.
+    PendingPage(Box<PendingPage>),
 }
 
 impl Clerk {
@@ -272,9 +284,6 @@ impl Clerk {
                 return AuthStep::Pending(PendingAuth {
                     token: token.to_owned(),
                     kind,
-                    page: None,
-                    refresh: None,
-                    nonce: None,
                 });
             }
         } else if is_opaque_machine_token(token) || !self.accepts.allows(TokenType::SessionToken) {
@@ -289,46 +298,40 @@ impl Clerk {
             None => AuthStep::Pending(PendingAuth {
                 token: token.to_owned(),
                 kind: TokenType::SessionToken,
-                page: None,
-                refresh: None,
-                nonce: None,
             }),
+        }
+    }
+
+    /// Finishes a page request that had to wait: gets what it waited for,
+    /// then decides it again.
+    async fn complete_page(&self, page: PendingPage) -> Auth {
+        let (path, headers) = (&page.path_and_query, &page.headers);
+        let (mode, fetched) = match page.wait {
+            PageWait::Nonce(nonce) => (
+                self.refresh_mode(),
+                Some(self.handshake_payload(&nonce).await),
+            ),
+            PageWait::Refresh(refresh) => match self.refresh(&refresh, path, headers).await {
+                Ok(answer) => return answer,
+                Err(reason) => (RefreshMode::Failed(reason), None),
+            },
+            PageWait::Key(kid) => {
+                // By the key store's rules (cool-down, one fetch at a time).
+                if let Err(e) = self.verifier.load_key(kid.as_deref()).await {
+                    return Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
+                }
+                (self.refresh_mode(), None)
+            }
+        };
+        match self.page_step(path, headers, mode, fetched.as_deref()) {
+            Some(AuthStep::Ready(auth)) => auth,
+            // Still waiting after the wait: refused, never a loop.
+            _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
         }
     }
 
     /// Finishes an authentication that had to wait.
     async fn complete(&self, pending: PendingAuth) -> Auth {
-        if let Some(page) = &pending.page {
-            let (path, headers) = &**page;
-            if let Some(nonce) = &pending.nonce {
-                let directives = self.handshake_payload(nonce).await;
-                return match self.page_step(path, headers, self.refresh_mode(), Some(&directives)) {
-                    Some(AuthStep::Ready(auth)) => auth,
-                    _ => {
-                        Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve))
-                    }
-                };
-            }
-            let mode = match &pending.refresh {
-                Some(refresh) => match self.refresh(refresh, path, headers).await {
-                    Ok(answer) => return answer,
-                    Err(reason) => RefreshMode::Failed(reason),
-                },
-                None => {
-                    // Wait for the key by the key store's rules (cool-down,
-                    // one fetch at a time), then decide the page again.
-                    let kid = Some(pending.token.as_str()).filter(|k| !k.is_empty());
-                    if let Err(e) = self.verifier.load_key(kid).await {
-                        return Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
-                    }
-                    self.refresh_mode()
-                }
-            };
-            return match self.page_step(path, headers, mode, None) {
-                Some(AuthStep::Ready(auth)) => auth,
-                _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
-            };
-        }
         let rejected = |e: VerifyError| Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
         let machine = match pending.kind {
             TokenType::SessionToken => {
@@ -364,11 +367,20 @@ impl Clerk {
     /// Authenticates a request from its headers: an owned future of its
     /// [`Auth`] ([`Authenticate`]), ready at once on the hot path.
     pub fn authenticate<H: RequestHeaders + ?Sized>(&self, headers: &H) -> Authenticate {
-        let state = match self.step(headers) {
+        self.start(self.step(headers))
+    }
+
+    /// The future for a step: ready, or the waiting boxed.
+    fn start(&self, step: AuthStep) -> Authenticate {
+        let state = match step {
             AuthStep::Ready(auth) => AuthState::Ready(Some(auth)),
             AuthStep::Pending(pending) => {
                 let clerk = self.clone();
                 AuthState::Waiting(Box::pin(async move { clerk.complete(pending).await }))
+            }
+            AuthStep::PendingPage(page) => {
+                let clerk = self.clone();
+                AuthState::Waiting(Box::pin(async move { clerk.complete_page(*page).await }))
             }
         };
         Authenticate { state }
@@ -398,14 +410,7 @@ impl Clerk {
             Some(step) => step,
             None => self.step(headers),
         };
-        let state = match step {
-            AuthStep::Ready(auth) => AuthState::Ready(Some(auth)),
-            AuthStep::Pending(pending) => {
-                let clerk = self.clone();
-                AuthState::Waiting(Box::pin(async move { clerk.complete(pending).await }))
-            }
-        };
-        Authenticate { state }
+        self.start(step)
     }
 
     /// The browser path for an eligible page request; `None` when the
@@ -422,27 +427,21 @@ impl Clerk {
         let now = self.verifier.now();
         let verify = |t: &str| self.verifier.verify_ready(t);
         let directives = |t: &str| self.verifier.handshake_directives(t);
-        // What must be awaited for this page, owned for the boxed future.
-        let pending = |token: String, refresh: Option<Box<Refresh>>, nonce: Option<String>| {
-            AuthStep::Pending(PendingAuth {
-                token,
-                kind: TokenType::SessionToken,
-                page: Some(Box::new((
-                    path_and_query.to_owned(),
-                    owned_headers(headers),
-                ))),
-                refresh,
-                nonce,
-            })
+        let pending = |wait| {
+            AuthStep::PendingPage(Box::new(PendingPage {
+                path_and_query: path_and_query.to_owned(),
+                headers: owned_headers(headers),
+                wait,
+            }))
         };
         Some(
             match browser.decide(&page, now, &verify, &directives, refresh, fetched) {
                 Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
                 Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
                 Page::Handshake(h) => AuthStep::Ready(Auth::Handshake(Arc::new(h))),
-                Page::NeedsKeys(kid) => pending(kid.unwrap_or_default(), None, None),
-                Page::Refresh(refresh) => pending(String::new(), Some(refresh), None),
-                Page::Nonce(nonce) => pending(String::new(), None, Some(nonce)),
+                Page::NeedsKeys(kid) => pending(PageWait::Key(kid)),
+                Page::Refresh(refresh) => pending(PageWait::Refresh(refresh)),
+                Page::Nonce(nonce) => pending(PageWait::Nonce(nonce)),
             },
         )
     }
@@ -464,15 +463,7 @@ impl Clerk {
             )
             .await
         {
-            Ok(v) => v
-                .get("directives")
-                .and_then(serde_json::Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|d| d.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            Ok(v) => strings(&v, "directives"),
             Err(e) => {
                 tracing::warn!(error = %e, "Clerk: could not get the handshake payload");
                 Vec::new()
@@ -508,15 +499,7 @@ impl Clerk {
                 BackendError::Unreachable => BrowserReason::ExpiredRefreshFetchError,
                 _ => BrowserReason::ExpiredRefreshUnexpectedBapiError,
             })?;
-        let cookies: Vec<String> = answer
-            .get("cookies")
-            .and_then(serde_json::Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cookies = strings(&answer, "cookies");
         let token = Refresh::session_token(&cookies)
             .ok_or(BrowserReason::ExpiredRefreshUnexpectedSdkError)?;
         self.verifier
@@ -538,6 +521,20 @@ impl Clerk {
     pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
         self.verifier.verify(token).await
     }
+}
+
+/// The strings of the array `key` of a Backend API answer (others
+/// skipped; none when absent).
+fn strings(answer: &serde_json::Value, key: &str) -> Vec<String> {
+    answer
+        .get(key)
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The headers the browser path reads, owned (for a decision that waits).
