@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde_json::Value;
 
 use crate::clock::Clock;
@@ -289,8 +289,10 @@ impl BackendApi {
 
     /// `GET {api}/v1{path}`.
     pub(crate) async fn get_as(&self, caller: Caller, path: &str) -> Result<Value, BackendError> {
-        self.send(caller, self.client.get(self.url(path)), path)
-            .await
+        let body = self
+            .call(caller, Method::GET, path, None, MAX_RESPONSE_BYTES)
+            .await?;
+        serde_json::from_slice(&body).map_err(|_| BackendError::InvalidResponse)
     }
 
     /// `POST {api}/v1{path}` with a JSON body.
@@ -300,16 +302,10 @@ impl BackendApi {
         path: &str,
         body: &Value,
     ) -> Result<Value, BackendError> {
-        let req = self
-            .client
-            .post(self.url(path))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-        self.send(caller, req, path).await
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/v1{path}", self.base)
+        let body = self
+            .call(caller, Method::POST, path, Some(body), MAX_RESPONSE_BYTES)
+            .await?;
+        serde_json::from_slice(&body).map_err(|_| BackendError::InvalidResponse)
     }
 
     /// `GET {api}/v1{path}`: the body as bytes, at most `cap` of them.
@@ -319,39 +315,46 @@ impl BackendApi {
         path: &str,
         cap: usize,
     ) -> Result<Vec<u8>, BackendError> {
-        self.send_bytes(caller, self.client.get(self.url(path)), path, cap)
-            .await
+        Ok(self.call(caller, Method::GET, path, None, cap).await?)
     }
 
-    async fn send(
+    /// Every call goes through here: the gate, the secret, the version and
+    /// agent headers, the capped read, the 429 pause and the timing log.
+    /// `path_and_query` starts with `/` and is already validated and
+    /// encoded by the caller. No retry here: the typed client retries
+    /// idempotent reads itself.
+    pub(crate) async fn call(
         &self,
         caller: Caller,
-        req: reqwest::RequestBuilder,
-        path: &str,
-    ) -> Result<Value, BackendError> {
-        let body = self
-            .send_bytes(caller, req, path, MAX_RESPONSE_BYTES)
-            .await?;
-        serde_json::from_slice(&body).map_err(|_| BackendError::InvalidResponse)
-    }
-
-    /// Every call goes through here: the gate, the secret, the status
-    /// mapping, the capped read and the timing log.
-    async fn send_bytes(
-        &self,
-        caller: Caller,
-        req: reqwest::RequestBuilder,
-        path: &str,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
         cap: usize,
-    ) -> Result<Vec<u8>, BackendError> {
-        self.gate
-            .acquire(caller)
-            .map_err(|wait| BackendError::RateLimited(Some(wait)))?;
-        let result = self.send_now(req, path, cap).await;
-        if let Err(BackendError::RateLimited(after)) = &result {
-            return Err(BackendError::RateLimited(Some(self.gate.pause(*after))));
+    ) -> Result<Vec<u8>, Failure> {
+        self.gate.acquire(caller).map_err(Failure::Refused)?;
+        let mut req = self
+            .client
+            .request(method, format!("{}/v1{path_and_query}", self.base));
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
         }
-        result
+        let result = self.send_now(req, path_and_query, cap).await;
+        match result {
+            Err(Failure::Status {
+                status: 429,
+                retry_after,
+                trace_id,
+                body,
+            }) => Err(Failure::Status {
+                status: 429,
+                retry_after: Some(self.gate.pause(retry_after)),
+                trace_id,
+                body,
+            }),
+            other => other,
+        }
     }
 
     async fn send_now(
@@ -359,50 +362,109 @@ impl BackendApi {
         req: reqwest::RequestBuilder,
         path: &str,
         cap: usize,
-    ) -> Result<Vec<u8>, BackendError> {
+    ) -> Result<Vec<u8>, Failure> {
         let started = Instant::now();
         let result = async {
             let res = req
                 .header(ACCEPT, "application/json")
+                .header(USER_AGENT, AGENT)
+                .header(API_VERSION_HEADER, API_VERSION)
                 .header(AUTHORIZATION, self.authorization.clone())
                 .send()
                 .await
-                .map_err(|_| BackendError::Unreachable)?;
+                .map_err(|_| Failure::Unreachable)?;
             let status = res.status();
-            match status {
-                s if s.is_success() => {}
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(BackendError::Unauthorized);
-                }
-                StatusCode::NOT_FOUND
-                | StatusCode::BAD_REQUEST
-                | StatusCode::UNPROCESSABLE_ENTITY => {
-                    return Err(BackendError::NotFound);
-                }
-                StatusCode::TOO_MANY_REQUESTS => {
-                    let after = res
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    return Err(BackendError::RateLimited(after));
-                }
-                s => return Err(BackendError::Status(s.as_u16())),
+            if !status.is_success() {
+                let retry_after = res
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let trace_id = res
+                    .headers()
+                    .get(TRACE_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| v.len() <= 128)
+                    .map(str::to_owned);
+                // Clerk's error body, read for its codes; what cannot be
+                // read in time or is too large is simply not there.
+                let body = read_capped(res, MAX_ERROR_BYTES).await.unwrap_or_default();
+                return Err(Failure::Status {
+                    status: status.as_u16(),
+                    retry_after,
+                    trace_id,
+                    body,
+                });
             }
             read_capped(res, cap).await.map_err(|e| match e {
-                CappedRead::TooLarge => BackendError::InvalidResponse,
-                CappedRead::Failed => BackendError::Unreachable,
+                CappedRead::TooLarge => Failure::TooLarge,
+                CappedRead::Failed => Failure::Unreachable,
             })
         }
         .await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let endpoint = path.split('/').nth(1).unwrap_or("");
+        let endpoint = path.split(['/', '?']).nth(1).unwrap_or("");
         match &result {
             Ok(_) => tracing::debug!(endpoint, elapsed_ms, "Backend API call succeeded"),
-            Err(e) => tracing::warn!(endpoint, error = %e, elapsed_ms, "Backend API call failed"),
+            Err(e) => tracing::warn!(endpoint, error = %BackendError::from(e), elapsed_ms, "Backend API call failed"),
         }
         result
+    }
+}
+
+/// The `Clerk-API-Version` every Backend API call sends: the dated version
+/// this crate is written against, the one `@clerk/backend` 3.7+ sends
+/// (`packages/backend/src/constants.ts`, `SUPPORTED_BAPI_VERSION`). Under it,
+/// metadata is changed only through the `/metadata` endpoints.
+pub const API_VERSION: &str = "2026-05-12";
+const API_VERSION_HEADER: &str = "clerk-api-version";
+/// Where Clerk's trace id is when the body has no `clerk_trace_id`
+/// (`@clerk/backend`, `src/api/request.ts`, `getTraceId`).
+const TRACE_HEADER: &str = "cf-ray";
+/// `User-Agent`: this crate and its version.
+const AGENT: &str = concat!("clerk-core/", env!("CARGO_PKG_VERSION"), " (Rust)");
+/// Error bodies larger than this are not read.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// How one call failed, before a caller reads it as a [`BackendError`]
+/// (token and key paths) or a public `ApiError` (the typed client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// No call made: the budget is spent or a 429 pause lasts this long.
+    Refused(Duration),
+    /// A non-2xx answer; a 429's `retry_after` is the pause imposed.
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        trace_id: Option<String>,
+        body: Vec<u8>,
+    },
+    /// Timeout, connection failure or a body cut short.
+    Unreachable,
+    /// A success body over the cap.
+    TooLarge,
+}
+
+impl From<&Failure> for BackendError {
+    fn from(f: &Failure) -> Self {
+        match f {
+            Failure::Refused(wait) => Self::RateLimited(Some(*wait)),
+            Failure::Status { status, retry_after, .. } => match *status {
+                401 | 403 => Self::Unauthorized,
+                400 | 404 | 422 => Self::NotFound,
+                429 => Self::RateLimited(*retry_after),
+                s => Self::Status(s),
+            },
+            Failure::Unreachable => Self::Unreachable,
+            Failure::TooLarge => Self::InvalidResponse,
+        }
+    }
+}
+
+impl From<Failure> for BackendError {
+    fn from(f: Failure) -> Self {
+        Self::from(&f)
     }
 }
 

@@ -42,6 +42,7 @@ use crate::request::{
 };
 use crate::session::Session;
 use crate::session::verify::{Cached, Verifier};
+use crate::api::Api;
 use crate::users::UserDirectory;
 
 /// Authenticates requests. Cheap to clone; build one per process (clones
@@ -53,6 +54,7 @@ pub struct Clerk {
     machines: Arc<MachineVerifier>,
     accepts: Arc<AcceptsToken>,
     users: Arc<UserDirectory>,
+    typed_api: Api,
     machine_id: Option<Arc<str>>,
     /// Page requests Clerk's way (handshake), when the Frontend API is known.
     browser: Option<Arc<Browser>>,
@@ -162,8 +164,9 @@ impl Clerk {
             .map(|sk| BackendApi::with_bearer(client, config.api_url(), sk))
             .transpose()?
             .map(|api| api.gated(gate.clone()));
+        let typed_api = Api::new(api.clone());
         let users = Arc::new(
-            UserDirectory::new(api.clone(), config.clock.clone(), config.user_cache_ttl)
+            UserDirectory::new(typed_api.clone(), config.clock.clone(), config.user_cache_ttl)
                 .with_stale_window(config.user_stale_window),
         );
         let machines = Arc::new(MachineVerifier::new(
@@ -198,6 +201,7 @@ impl Clerk {
             machines,
             accepts: Arc::new(AcceptsToken::default()),
             users,
+            typed_api,
             machine_id,
         })
     }
@@ -228,6 +232,12 @@ impl Clerk {
     /// Cached Backend API lookups of users and organizations.
     pub fn users(&self) -> &Arc<UserDirectory> {
         &self.users
+    }
+
+    /// The typed Backend API client (users, organizations, sessions,
+    /// billing), on this `Clerk`'s secret key, HTTP client and budget.
+    pub fn api(&self) -> &Api {
+        &self.typed_api
     }
 
     /// True when a usable key set is loaded (for health checks).

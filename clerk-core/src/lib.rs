@@ -51,6 +51,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
+pub mod api;
 pub mod authorize;
 mod backend;
 pub mod browser;

@@ -33,127 +33,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
-use crate::backend::{BackendApi, BackendError, Caller};
+use crate::api::{Api, ApiError};
 use crate::clock::Clock;
-pub use crate::webhook::{EmailAddress, PhoneNumber};
-
-/// A Clerk user, with the fields apps use (unknown fields ignored).
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default)]
-pub struct User {
-    /// `user_…`.
-    pub id: String,
-    /// Your id for the user.
-    pub external_id: Option<String>,
-    /// Username.
-    pub username: Option<String>,
-    /// First name.
-    pub first_name: Option<String>,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Profile image.
-    pub image_url: Option<String>,
-    /// Every email address.
-    pub email_addresses: Vec<EmailAddress>,
-    /// Which is primary.
-    pub primary_email_address_id: Option<String>,
-    /// Every phone number.
-    pub phone_numbers: Vec<PhoneNumber>,
-    /// Which is primary.
-    pub primary_phone_number_id: Option<String>,
-    /// Public metadata (often drives RBAC: `public_metadata.role`).
-    pub public_metadata: Value,
-    /// Private metadata.
-    pub private_metadata: Value,
-    /// Unsafe metadata.
-    pub unsafe_metadata: Value,
-    /// Any second factor enrolled.
-    pub two_factor_enabled: bool,
-    /// An authenticator app enrolled.
-    pub totp_enabled: bool,
-    /// Backup codes enrolled.
-    pub backup_code_enabled: bool,
-    /// Banned by an admin.
-    pub banned: bool,
-    /// Locked out.
-    pub locked: bool,
-    /// Created, ms since the epoch.
-    pub created_at: Option<i64>,
-    /// Updated, ms since the epoch.
-    pub updated_at: Option<i64>,
-    /// Last sign-in, ms since the epoch.
-    pub last_sign_in_at: Option<i64>,
-}
-
-impl User {
-    /// The primary email address.
-    pub fn primary_email(&self) -> Option<&str> {
-        let id = self.primary_email_address_id.as_deref()?;
-        self.email_addresses
-            .iter()
-            .find(|e| e.id == id)
-            .map(|e| e.email_address.as_str())
-    }
-
-    /// The primary phone number.
-    pub fn primary_phone(&self) -> Option<&str> {
-        let id = self.primary_phone_number_id.as_deref()?;
-        self.phone_numbers
-            .iter()
-            .find(|p| p.id == id)
-            .map(|p| p.phone_number.as_str())
-    }
-
-    /// First and last name joined, when any.
-    pub fn full_name(&self) -> Option<String> {
-        let parts: Vec<&str> = [self.first_name.as_deref(), self.last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(" "))
-    }
-
-    /// Public metadata as your own type.
-    ///
-    /// # Errors
-    /// When it does not fit `T`.
-    pub fn public_metadata_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.public_metadata)
-    }
-}
-
-/// A Clerk organization, with the fields apps use.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default)]
-pub struct OrganizationRecord {
-    /// `org_…`.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Slug.
-    pub slug: Option<String>,
-    /// Logo.
-    pub image_url: Option<String>,
-    /// The creator's user id.
-    pub created_by: Option<String>,
-    /// Members.
-    pub members_count: Option<u64>,
-    /// Membership limit.
-    pub max_allowed_memberships: Option<u64>,
-    /// Public metadata.
-    pub public_metadata: Value,
-    /// Private metadata.
-    pub private_metadata: Value,
-    /// Created, ms since the epoch.
-    pub created_at: Option<i64>,
-    /// Updated, ms since the epoch.
-    pub updated_at: Option<i64>,
-}
+pub use crate::api::{EmailAddress, OrganizationRecord, PhoneNumber, User};
 
 /// Why a lookup failed. Never carries the secret or a response body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -208,7 +92,7 @@ type Cache<T> = moka::future::Cache<String, Entry<T>, foldhash::fast::RandomStat
 /// Cached Backend API lookups of users and organizations. Cheap to share
 /// (`Arc`); one per process.
 pub struct UserDirectory {
-    api: Option<BackendApi>,
+    api: Api,
     users: Cache<User>,
     orgs: Cache<OrganizationRecord>,
     last_users: LastGood<User>,
@@ -247,9 +131,9 @@ fn cache<T: Send + Sync + 'static>(capacity: u64) -> Cache<T> {
 }
 
 impl UserDirectory {
-    /// Lookups through `api` (none: every lookup is `NotConfigured`),
+    /// Lookups through `api` (without a secret key: `NotConfigured`),
     /// fresh for `ttl`, by `clock`.
-    pub(crate) fn new(api: Option<BackendApi>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
+    pub(crate) fn new(api: Api, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
         Self {
             api,
             users: cache(10_000),
@@ -387,21 +271,25 @@ impl UserDirectory {
         path: &str,
         id: &str,
     ) -> Result<Arc<T>, UserError> {
-        let Some(api) = &self.api else {
-            return Err(UserError::NotConfigured);
-        };
         // The shared gate makes no call while a 429 pause (capped) or an
         // exhausted budget lasts, and answers `RateLimited` itself.
-        match api.get_as(Caller::Users, &format!("{path}{id}")).await {
-            Ok(v) => T::deserialize(&v)
-                .map(Arc::new)
-                .map_err(|_| UserError::Unavailable),
-            Err(BackendError::NotFound) => Err(UserError::NotFound),
-            Err(BackendError::Unauthorized) => Err(UserError::SecretKeyInvalid),
-            Err(BackendError::RateLimited(after)) => Err(UserError::RateLimited(
-                after.map_or(1, |d| d.as_secs().max(1)),
-            )),
-            Err(_) => Err(UserError::Unavailable),
+        match self
+            .api
+            .call::<T>(reqwest::Method::GET, &format!("{path}{id}"), None)
+            .await
+        {
+            Ok(v) => Ok(Arc::new(v)),
+            Err(ApiError::NotConfigured) => Err(UserError::NotConfigured),
+            Err(e) => Err(match e.status() {
+                Some(400 | 404 | 422) => UserError::NotFound,
+                Some(401 | 403) => UserError::SecretKeyInvalid,
+                _ => match e {
+                    ApiError::RateLimited { retry_after, .. } => {
+                        UserError::RateLimited(retry_after.as_secs().max(1))
+                    }
+                    _ => UserError::Unavailable,
+                },
+            }),
         }
     }
 }

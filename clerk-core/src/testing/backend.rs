@@ -2,7 +2,7 @@
 //! keys, M2M, OAuth) and users/organizations, counting calls and failing on
 //! demand.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -26,8 +26,12 @@ struct State {
     refreshes: HashMap<String, Vec<String>>,
     /// Handshake nonce → its cookie directives.
     nonces: HashMap<String, Vec<String>>,
-    users: HashMap<String, Value>,
+    users: BTreeMap<String, Value>,
     organizations: HashMap<String, Value>,
+    /// Organization id → its memberships, in order.
+    memberships: HashMap<String, Vec<Value>>,
+    /// `METHOD /v1/path` (no query) → a fixed answer, before anything else.
+    canned: HashMap<String, Answer>,
     jwks: Option<String>,
     outage: Option<Outage>,
     seen: Vec<SeenRequest>,
@@ -69,6 +73,13 @@ impl FakeBackendApi {
                     return Answer::Respond(*code, extra, "{}".to_owned());
                 }
                 None => {}
+            }
+            let path_only = req.line.split('?').next().unwrap_or("");
+            if let Some(answer) = s.canned.get(path_only) {
+                return answer.clone();
+            }
+            if let Some(answer) = users_and_members(&mut s, req) {
+                return answer;
             }
             if req.line == "GET /v1/jwks" {
                 return s
@@ -123,9 +134,7 @@ impl FakeBackendApi {
                     .and_then(|id| map.get(id))
                     .map(|v| Answer::Respond(200, Vec::new(), v.to_string()))
             };
-            get("GET /v1/users/", &s.users)
-                .or_else(|| get("GET /v1/organizations/", &s.organizations))
-                .unwrap_or_else(not_found)
+            get("GET /v1/organizations/", &s.organizations).unwrap_or_else(not_found)
         }))
         .await?;
         Ok(Self { addr, state })
@@ -146,6 +155,33 @@ impl FakeBackendApi {
         if let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) {
             self.lock().users.insert(id, user);
         }
+    }
+
+    /// Adds `membership` (a Clerk organization membership) to the list
+    /// `GET /v1/organizations/{org_id}/memberships` pages through.
+    pub fn add_membership(&self, org_id: &str, membership: Value) {
+        self.lock()
+            .memberships
+            .entry(org_id.to_owned())
+            .or_default()
+            .push(membership);
+    }
+
+    /// Answers `method path` (no query, e.g. `("POST", "/v1/users")`) with
+    /// `status`, `headers` and `body` from now on, before any other rule.
+    pub fn respond(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        headers: &[(&'static str, &str)],
+        body: &Value,
+    ) {
+        let headers = headers.iter().map(|(n, v)| (*n, (*v).to_owned())).collect();
+        self.lock().canned.insert(
+            format!("{method} {path}"),
+            Answer::Respond(status, headers, body.to_string()),
+        );
     }
 
     /// Serves `jwks` (a JWKS document) at `/v1/jwks`.
@@ -189,5 +225,86 @@ impl FakeBackendApi {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn ok(body: &Value) -> Answer {
+    Answer::Respond(200, Vec::new(), body.to_string())
+}
+
+/// The stateful part of the fake: users (get, list, count, metadata merge
+/// and replace) and organization memberships, paged as Clerk pages.
+fn users_and_members(s: &mut State, req: &SeenRequest) -> Option<Answer> {
+    let (method, target) = req.line.split_once(' ')?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let window = |all: Vec<Value>| -> Vec<Value> {
+        let offset = param("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let limit = param("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
+        all.into_iter().skip(offset).take(limit).collect()
+    };
+    let matches = |u: &Value| {
+        params.iter().all(|(k, v)| match k.as_str() {
+            "user_id" => u["id"] == v.as_str(),
+            "email_address" => u["email_addresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|e| e["email_address"] == v.as_str())),
+            "query" => u.to_string().contains(v.as_str()),
+            _ => true,
+        })
+    };
+    let segments: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
+    match (method, segments.as_slice()) {
+        ("GET", ["users"]) => {
+            let all: Vec<Value> = s.users.values().filter(|u| matches(u)).cloned().collect();
+            Some(ok(&Value::Array(window(all))))
+        }
+        ("GET", ["users", "count"]) => {
+            let n = s.users.values().filter(|u| matches(u)).count();
+            Some(ok(&json!({"object": "total_count", "total_count": n})))
+        }
+        ("GET", ["users", id]) => Some(s.users.get(*id).map_or_else(not_found, ok)),
+        ("PATCH" | "PUT", ["users", id, "metadata"]) => {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let user = s.users.get_mut(*id)?;
+            for kind in ["public_metadata", "private_metadata", "unsafe_metadata"] {
+                if let Some(given) = body.get(kind) {
+                    if method == "PUT" {
+                        user[kind] = given.clone();
+                    } else {
+                        merge(&mut user[kind], given);
+                    }
+                }
+            }
+            let updated = user["updated_at"].as_i64().unwrap_or(0) + 1;
+            user["updated_at"] = json!(updated);
+            Some(ok(user))
+        }
+        ("GET", ["organizations", id, "memberships"]) => {
+            let all = s.memberships.get(*id).cloned().unwrap_or_default();
+            let total = all.len();
+            Some(ok(&json!({"data": window(all), "total_count": total})))
+        }
+        _ => None,
+    }
+}
+
+/// Clerk's metadata merge: objects merge key by key, `null` removes a key,
+/// anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
     }
 }

@@ -20,8 +20,25 @@ pub struct SeenRequest {
     /// The `Authorization` header, when sent (this is test code: it keeps
     /// it so tests can check where a secret went).
     pub authorization: Option<String>,
+    /// Every header, names lower-case, in the order sent.
+    pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+}
+
+impl SeenRequest {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// What a test server answers.
@@ -70,6 +87,16 @@ async fn respond(
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let body = Limited::new(req.into_body(), MAX_BODY)
         .collect()
         .await
@@ -78,6 +105,7 @@ async fn respond(
     let seen = SeenRequest {
         line,
         authorization,
+        headers,
         body,
     };
     match handler(&seen) {

@@ -8,7 +8,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use crate::users::{OrganizationRecord, User};
+pub use crate::api::{
+    DeletedObject, EmailAddress, InvitationData, MembershipData, OrganizationRecord, PhoneNumber,
+    PublicUserData, SessionData, User,
+};
 
 /// One verified webhook delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,122 +56,6 @@ pub enum EventData {
     Email(EmailData),
     /// Any other event type, or data that did not fit the typed shape.
     Other(Value),
-}
-
-/// An email address of a user.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default)]
-pub struct EmailAddress {
-    /// `idn_...`.
-    pub id: String,
-    /// The address.
-    pub email_address: String,
-}
-
-/// A phone number of a user.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default)]
-pub struct PhoneNumber {
-    /// `idn_...`.
-    pub id: String,
-    /// The number, E.164.
-    pub phone_number: String,
-}
-
-/// A deleted object: its id and `deleted: true`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default)]
-pub struct DeletedObject {
-    /// The id of what was deleted.
-    pub id: Option<String>,
-    /// The object type, e.g. `user`.
-    pub object: Option<String>,
-    /// Always true.
-    pub deleted: bool,
-}
-
-/// A session.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default)]
-pub struct SessionData {
-    /// `sess_...`.
-    pub id: String,
-    /// `user_...`.
-    pub user_id: String,
-    /// `client_...`.
-    pub client_id: Option<String>,
-    /// `active`, `ended`, `removed`, `revoked`, ...
-    pub status: String,
-    /// Last activity, ms since the epoch.
-    pub last_active_at: Option<i64>,
-    /// Expiry, ms since the epoch.
-    pub expire_at: Option<i64>,
-    /// Created, ms since the epoch.
-    pub created_at: Option<i64>,
-    /// Updated, ms since the epoch.
-    pub updated_at: Option<i64>,
-}
-
-/// The public part of a member's user.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default)]
-pub struct PublicUserData {
-    /// `user_...`.
-    pub user_id: String,
-    /// First name.
-    pub first_name: Option<String>,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Email or phone used to identify the user.
-    pub identifier: Option<String>,
-    /// Profile image.
-    pub image_url: Option<String>,
-}
-
-/// An organization membership.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default)]
-pub struct MembershipData {
-    /// `orgmem_...`.
-    pub id: String,
-    /// Role, e.g. `org:admin`.
-    pub role: String,
-    /// The organization.
-    pub organization: OrganizationRecord,
-    /// The member.
-    pub public_user_data: PublicUserData,
-    /// Public metadata.
-    pub public_metadata: Value,
-    /// Private metadata.
-    pub private_metadata: Value,
-    /// Created, ms since the epoch.
-    pub created_at: Option<i64>,
-    /// Updated, ms since the epoch.
-    pub updated_at: Option<i64>,
-}
-
-/// An organization invitation.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default)]
-pub struct InvitationData {
-    /// `orginv_...`.
-    pub id: String,
-    /// Invited address.
-    pub email_address: String,
-    /// `org_...`.
-    pub organization_id: Option<String>,
-    /// Role offered.
-    pub role: Option<String>,
-    /// `pending`, `accepted`, `revoked`.
-    pub status: Option<String>,
-    /// Public metadata.
-    pub public_metadata: Value,
-    /// Private metadata.
-    pub private_metadata: Value,
-    /// Created, ms since the epoch.
-    pub created_at: Option<i64>,
-    /// Updated, ms since the epoch.
-    pub updated_at: Option<i64>,
 }
 
 /// An email Clerk sent (`email.created`).

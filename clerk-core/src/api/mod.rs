@@ -1,0 +1,487 @@
+//! Clerk's Backend API, typed: users, organizations (memberships and
+//! invitations), sessions, billing subscriptions and session tokens.
+//!
+//! [`Api`] (from [`Clerk::api`](crate::Clerk::api)) uses the same secret
+//! key, HTTP client and Backend API budget as the rest of the crate. Every
+//! call sends `Clerk-API-Version` ([`API_VERSION`]) and a `User-Agent`
+//! naming this crate. Records ignore fields they do not know and keep
+//! unknown status values as `Other(..)`, so a change on Clerk's side never
+//! fails a call. Ids, slugs and template names are checked before they go
+//! into a path (no call is made for a bad one).
+//!
+//! Reads (`GET`) are retried once after a 5xx or a timeout; writes are
+//! never retried: a timed-out write may have happened, and only you know
+//! whether repeating it is safe. A 429 pauses every Backend API call of the
+//! process for its `Retry-After` (capped) and answers
+//! [`ApiError::RateLimited`] at once.
+//!
+//! ```
+//! use clerk_core::{Clerk, api::{Metadata, UserList}};
+//! use serde_json::json;
+//!
+//! async fn upgrade(clerk: &Clerk, user_id: &str) -> Result<(), clerk_core::api::ApiError> {
+//!     // Merged into public_metadata, as Clerk's metadata endpoint does.
+//!     let user = clerk
+//!         .api()
+//!         .users()
+//!         .update_metadata(user_id, &Metadata::new().public(json!({"plan": "pro"})))
+//!         .await?;
+//!     assert_eq!(user.public_metadata["plan"], "pro");
+//!
+//!     // A paginated list, walked page by page; stop whenever you like.
+//!     let mut pages = clerk.api().users().list(UserList::new().query("example.com"));
+//!     while let Some(page) = pages.next_page().await {
+//!         for user in page? {
+//!             if user.banned { return Ok(()) }
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
+
+mod models;
+mod organizations;
+mod sessions;
+mod users;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::backend::{BackendApi, Caller, Failure};
+
+pub use crate::backend::API_VERSION;
+pub use models::{
+    DeletedObject, EmailAddress, Feature, InvitationData, InvitationStatus, MembershipData,
+    OrganizationRecord, PhoneNumber, Plan, PublicUserData, SessionData, SessionStatus,
+    Subscription, SubscriptionItem, SubscriptionStatus, User,
+};
+pub use organizations::{NewInvitation, OrganizationFields, Organizations};
+pub use sessions::Sessions;
+pub use users::{UserFields, UserList, Users};
+
+/// Responses larger than this are refused (a page of 500 users fits).
+const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+/// Items per page unless the caller says otherwise.
+const DEFAULT_PAGE: u32 = 100;
+/// Clerk's largest page.
+const MAX_PAGE: u32 = 500;
+
+/// The typed Backend API client. Cheap to clone; get it from
+/// [`Clerk::api`](crate::Clerk::api).
+#[derive(Clone)]
+pub struct Api {
+    backend: Option<BackendApi>,
+}
+
+impl fmt::Debug for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Api")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Api {
+    pub(crate) fn new(backend: Option<BackendApi>) -> Self {
+        Self { backend }
+    }
+
+    /// Users: get, list, count, create, update, metadata, delete, ban,
+    /// lock, MFA, memberships, subscription.
+    pub fn users(&self) -> Users<'_> {
+        Users { api: self }
+    }
+
+    /// Organizations, their memberships, invitations and subscription.
+    pub fn organizations(&self) -> Organizations<'_> {
+        Organizations { api: self }
+    }
+
+    /// Sessions: list, get, revoke, and tokens from JWT templates.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { api: self }
+    }
+
+    /// One call, decoded as `T`. `GET` is retried once after a 5xx or a
+    /// timeout; nothing else is retried.
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<T, ApiError> {
+        let bytes = self.call_bytes(method, path_and_query, body).await?;
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::InvalidResponse)
+    }
+
+    async fn call_bytes(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let Some(backend) = &self.backend else {
+            return Err(ApiError::NotConfigured);
+        };
+        let idempotent = method == Method::GET;
+        let mut retried = false;
+        loop {
+            let result = backend
+                .call(
+                    Caller::Users,
+                    method.clone(),
+                    path_and_query,
+                    body,
+                    MAX_RESPONSE_BYTES,
+                )
+                .await;
+            match result {
+                Ok(bytes) => return Ok(bytes),
+                Err(Failure::Unreachable | Failure::Status { status: 500..=599, .. })
+                    if idempotent && !retried =>
+                {
+                    retried = true;
+                }
+                Err(f) => return Err(ApiError::from(f)),
+            }
+        }
+    }
+
+    /// `DELETE`, answered by Clerk's deleted object.
+    pub(crate) async fn delete(&self, path: &str) -> Result<(), ApiError> {
+        let _: DeletedObject = self.call(Method::DELETE, path, None).await?;
+        Ok(())
+    }
+
+    /// A walk of `path`; a path refused by [`segment`] gives its error on
+    /// the first page, with no call made.
+    pub(crate) fn pages<T>(
+        &self,
+        path: Result<String, ApiError>,
+        query: Vec<(String, String)>,
+        limit: u32,
+    ) -> Pages<T> {
+        let (path, refused) = match path {
+            Ok(p) => (p, None),
+            Err(e) => (String::new(), Some(e)),
+        };
+        Pages {
+            api: self.clone(),
+            path,
+            refused,
+            query,
+            limit: limit.clamp(1, MAX_PAGE),
+            offset: 0,
+            total: None,
+            done: false,
+            item: PhantomData,
+        }
+    }
+}
+
+/// Checks an id, slug or template name before it goes into a path: 1 to
+/// 128 ASCII letters, digits, `_` or `-` (Clerk's ids are `prefix_base62`;
+/// slugs add `-`). Nothing else can reach a path, so no `/`, `.`, `%` or
+/// `?` ever changes which endpoint is called.
+pub(crate) fn segment<'a>(what: &'static str, s: &'a str) -> Result<&'a str, ApiError> {
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok { Ok(s) } else { Err(ApiError::InvalidInput(what)) }
+}
+
+/// `?a=1&b=2`, form-encoded (empty when there is nothing).
+pub(crate) fn query_string(pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let mut q = url::form_urlencoded::Serializer::new(String::from("?"));
+    for (k, v) in pairs {
+        q.append_pair(k, v);
+    }
+    // The serializer starts after the `?` we gave it.
+    q.finish()
+}
+
+/// Metadata to merge (`update_metadata`: Clerk deep-merges it; a key set to
+/// `null` is removed) or to replace (`replace_metadata`: the whole object).
+/// Only the kinds you set are sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata {
+    fields: Map<String, Value>,
+}
+
+impl Metadata {
+    /// Nothing to change yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `public_metadata`: readable by the frontend, writable by the backend
+    /// only (and what session claims usually carry).
+    #[must_use]
+    pub fn public(self, value: Value) -> Self {
+        self.set("public_metadata", value)
+    }
+
+    /// `private_metadata`: backend only.
+    #[must_use]
+    pub fn private(self, value: Value) -> Self {
+        self.set("private_metadata", value)
+    }
+
+    /// `unsafe_metadata` (users only): writable by the user from the
+    /// frontend, so never trust it for authorization.
+    #[must_use]
+    pub fn unsafe_metadata(self, value: Value) -> Self {
+        self.set("unsafe_metadata", value)
+    }
+
+    fn set(mut self, key: &str, value: Value) -> Self {
+        self.fields.insert(key.to_owned(), value);
+        self
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Object(self.fields.clone())
+    }
+}
+
+/// A paginated list, fetched one page at a time as you ask: stop whenever
+/// you like and no further call is made. An error ends the walk.
+///
+/// ```
+/// # async fn f(clerk: &clerk_core::Clerk) -> Result<(), clerk_core::api::ApiError> {
+/// let mut members = clerk.api().organizations().memberships("org_123");
+/// while let Some(page) = members.next_page().await {
+///     for m in page? {
+///         println!("{} is {}", m.public_user_data.user_id, m.role);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Pages<T> {
+    api: Api,
+    path: String,
+    refused: Option<ApiError>,
+    query: Vec<(String, String)>,
+    limit: u32,
+    offset: u64,
+    total: Option<u64>,
+    done: bool,
+    item: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Pages<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pages")
+            .field("path", &self.path)
+            .field("offset", &self.offset)
+            .field("total", &self.total)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A page as Clerk answers it: a bare array (users, sessions) or
+/// `{ "data": [...], "total_count": n }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PageBody<T> {
+    Bare(Vec<T>),
+    Counted {
+        data: Vec<T>,
+        #[serde(default)]
+        total_count: Option<u64>,
+    },
+}
+
+impl<T: DeserializeOwned> Pages<T> {
+    /// The next page, `None` once the list is walked (or after an error).
+    pub async fn next_page(&mut self) -> Option<Result<Vec<T>, ApiError>> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.refused.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        let mut query = self.query.clone();
+        query.push(("limit".to_owned(), self.limit.to_string()));
+        query.push(("offset".to_owned(), self.offset.to_string()));
+        let target = format!("{}{}", self.path, query_string(&query));
+        let body: PageBody<T> = match self.api.call(Method::GET, &target, None).await {
+            Ok(b) => b,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        let items = match body {
+            PageBody::Bare(items) => items,
+            PageBody::Counted { data, total_count } => {
+                self.total = total_count.or(self.total);
+                data
+            }
+        };
+        self.offset = self.offset.saturating_add(items.len() as u64);
+        let short = items.len() < self.limit as usize;
+        let all = self.total.is_some_and(|t| self.offset >= t);
+        if short || all {
+            self.done = true;
+        }
+        if items.is_empty() {
+            return None;
+        }
+        Some(Ok(items))
+    }
+
+    /// The list's total, once a page that carries it has arrived.
+    pub fn total_count(&self) -> Option<u64> {
+        self.total
+    }
+}
+
+/// Why a Backend API call failed. Never carries the secret key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// An id, slug or template name not safe in a path: no call was made.
+    #[error("invalid {0}: no Backend API call made")]
+    InvalidInput(&'static str),
+    /// No secret key is configured.
+    #[error("no secret key configured for the Backend API")]
+    NotConfigured,
+    /// Clerk answered with an error status (other than 429).
+    #[error("{0}")]
+    Clerk(ErrorResponse),
+    /// A 429, or no call made because the process's Backend API budget is
+    /// spent or calls are paused after a 429: retry after this long.
+    #[error("rate limited by the Backend API; retry after {}s", .retry_after.as_secs())]
+    RateLimited {
+        /// When a call may be made again.
+        retry_after: Duration,
+        /// Clerk's trace id, when a 429 carried one.
+        trace_id: Option<String>,
+    },
+    /// Timeout or connection failure (a read was tried twice).
+    #[error("the Backend API cannot be reached")]
+    Unreachable,
+    /// A success whose body is not what the endpoint documents.
+    #[error("unexpected response from the Backend API")]
+    InvalidResponse,
+}
+
+impl ApiError {
+    /// The HTTP status: Clerk's, or 429 for [`ApiError::RateLimited`]
+    /// (also when the pause after an earlier 429 kept the call from being
+    /// made).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Clerk(r) => Some(r.status),
+            Self::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+
+    /// Clerk's first error code (`errors[0].code`, e.g.
+    /// `resource_not_found`, `form_identifier_exists`).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Clerk(r) => r.errors.first().map(|e| e.code.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Clerk's trace id (`clerk_trace_id`), to quote to Clerk's support.
+    pub fn trace_id(&self) -> Option<&str> {
+        match self {
+            Self::Clerk(r) => r.trace_id.as_deref(),
+            Self::RateLimited { trace_id, .. } => trace_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Clerk's error answer: the status, `errors[]` and `clerk_trace_id`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ErrorResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Clerk's errors, first the main one.
+    pub errors: Vec<ErrorDetail>,
+    /// Clerk's trace id (from the body, else its header).
+    pub trace_id: Option<String>,
+}
+
+impl fmt::Display for ErrorResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the Backend API answered {}", self.status)?;
+        if let Some(e) = self.errors.first() {
+            write!(f, " ({}): {}", e.code, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// One of Clerk's errors.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// A stable code, e.g. `resource_not_found`.
+    pub code: String,
+    /// A short message.
+    pub message: String,
+    /// A longer message.
+    pub long_message: Option<String>,
+    /// Details, e.g. `{"param_name": "email_address"}`.
+    pub meta: Value,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ErrorBody {
+    errors: Vec<ErrorDetail>,
+    clerk_trace_id: Option<String>,
+}
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(retry_after) => Self::RateLimited {
+                retry_after,
+                trace_id: None,
+            },
+            Failure::Status {
+                status,
+                retry_after,
+                trace_id,
+                body,
+            } => {
+                let parsed: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+                let trace_id = parsed.clerk_trace_id.filter(|t| t.len() <= 128).or(trace_id);
+                if status == 429 {
+                    return Self::RateLimited {
+                        retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+                        trace_id,
+                    };
+                }
+                Self::Clerk(ErrorResponse {
+                    status,
+                    errors: parsed.errors,
+                    trace_id,
+                })
+            }
+            Failure::Unreachable => Self::Unreachable,
+            Failure::TooLarge => Self::InvalidResponse,
+        }
+    }
+}
