@@ -407,7 +407,9 @@ impl BackendApi {
         let endpoint = path.split(['/', '?']).nth(1).unwrap_or("");
         match &result {
             Ok(_) => tracing::debug!(endpoint, elapsed_ms, "Backend API call succeeded"),
-            Err(e) => tracing::warn!(endpoint, error = %BackendError::from(e), elapsed_ms, "Backend API call failed"),
+            Err(e) => {
+                tracing::warn!(endpoint, error = %BackendError::from(e), elapsed_ms, "Backend API call failed")
+            }
         }
         result
     }
@@ -450,7 +452,11 @@ impl From<&Failure> for BackendError {
     fn from(f: &Failure) -> Self {
         match f {
             Failure::Refused(wait) => Self::RateLimited(Some(*wait)),
-            Failure::Status { status, retry_after, .. } => match *status {
+            Failure::Status {
+                status,
+                retry_after,
+                ..
+            } => match *status {
                 401 | 403 => Self::Unauthorized,
                 400 | 404 | 422 => Self::NotFound,
                 429 => Self::RateLimited(*retry_after),

@@ -27,6 +27,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::api::Api;
 use crate::backend::BackendApi;
 use crate::backend::{BackendError, Caller};
 use crate::browser::{
@@ -42,7 +43,6 @@ use crate::request::{
 };
 use crate::session::Session;
 use crate::session::verify::{Cached, Verifier};
-use crate::api::Api;
 use crate::users::UserDirectory;
 
 /// Authenticates requests. Cheap to clone; build one per process (clones
@@ -166,8 +166,12 @@ impl Clerk {
             .map(|api| api.gated(gate.clone()));
         let typed_api = Api::new(api.clone());
         let users = Arc::new(
-            UserDirectory::new(typed_api.clone(), config.clock.clone(), config.user_cache_ttl)
-                .with_stale_window(config.user_stale_window),
+            UserDirectory::new(
+                typed_api.clone(),
+                config.clock.clone(),
+                config.user_cache_ttl,
+            )
+            .with_stale_window(config.user_stale_window),
         );
         let machines = Arc::new(MachineVerifier::new(
             api.clone(),

@@ -36,8 +36,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::api::{Api, ApiError};
-use crate::clock::Clock;
 pub use crate::api::{EmailAddress, OrganizationRecord, PhoneNumber, User};
+use crate::clock::Clock;
 
 /// Why a lookup failed. Never carries the secret or a response body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -143,9 +143,12 @@ impl Api {
                 .await;
             match result {
                 Ok(bytes) => return Ok(bytes),
-                Err(Failure::Unreachable | Failure::Status { status: 500..=599, .. })
-                    if idempotent && !retried =>
-                {
+                Err(
+                    Failure::Unreachable
+                    | Failure::Status {
+                        status: 500..=599, ..
+                    },
+                ) if idempotent && !retried => {
                     retried = true;
                 }
                 Err(f) => return Err(ApiError::from(f)),
@@ -193,7 +196,11 @@ pub(crate) fn segment<'a>(what: &'static str, s: &'a str) -> Result<&'a str, Api
     let ok = (1..=128).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok { Ok(s) } else { Err(ApiError::InvalidInput(what)) }
+    if ok {
+        Ok(s)
+    } else {
+        Err(ApiError::InvalidInput(what))
+    }
 }
 
 /// `?a=1&b=2`, form-encoded (empty when there is nothing).
@@ -201,12 +208,11 @@ pub(crate) fn query_string(pairs: &[(String, String)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let mut q = url::form_urlencoded::Serializer::new(String::from("?"));
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         q.append_pair(k, v);
     }
-    // The serializer starts after the `?` we gave it.
-    q.finish()
+    format!("?{}", q.finish())
 }
 
 /// Metadata to merge (`update_metadata`: Clerk deep-merges it; a key set to
@@ -467,7 +473,10 @@ impl From<Failure> for ApiError {
                 body,
             } => {
                 let parsed: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-                let trace_id = parsed.clerk_trace_id.filter(|t| t.len() <= 128).or(trace_id);
+                let trace_id = parsed
+                    .clerk_trace_id
+                    .filter(|t| t.len() <= 128)
+                    .or(trace_id);
                 if status == 429 {
                     return Self::RateLimited {
                         retry_after: retry_after.unwrap_or(Duration::from_secs(1)),

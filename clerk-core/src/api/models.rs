@@ -4,8 +4,8 @@
 //! never fails a call or a webhook. Metadata stays `serde_json::Value`, with
 //! `public_metadata_as` to read it as your own type.
 
-use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::Value;
 
 /// A string enum of Clerk's whose unknown values are kept, not refused.
@@ -343,7 +343,7 @@ pub struct InvitationData {
     /// Role offered.
     pub role: Option<String>,
     /// `pending`, `accepted`, `revoked`, `expired`.
-    pub status: Option<InvitationStatus>,
+    pub status: InvitationStatus,
     /// Public metadata.
     pub public_metadata: Value,
     /// Private metadata.

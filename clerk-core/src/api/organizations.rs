@@ -139,9 +139,14 @@ impl Organizations<'_> {
     ///
     /// # Errors
     /// See [`ApiError`].
-    pub async fn create(&self, fields: &OrganizationFields) -> Result<OrganizationRecord, ApiError> {
+    pub async fn create(
+        &self,
+        fields: &OrganizationFields,
+    ) -> Result<OrganizationRecord, ApiError> {
         let body = Value::Object(fields.fields.clone());
-        self.api.call(Method::POST, "/organizations", Some(&body)).await
+        self.api
+            .call(Method::POST, "/organizations", Some(&body))
+            .await
     }
 
     /// `PATCH /organizations/{id}`.
@@ -242,7 +247,11 @@ impl Organizations<'_> {
     ///
     /// # Errors
     /// See [`ApiError`].
-    pub async fn remove_member(&self, org_id: &str, user_id: &str) -> Result<MembershipData, ApiError> {
+    pub async fn remove_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> Result<MembershipData, ApiError> {
         let id = org(org_id)?;
         let user = segment("user id", user_id)?;
         self.api

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    Api, ApiError, DEFAULT_PAGE, MembershipData, Metadata, Pages, Subscription, User,
-    query_string, segment,
+    Api, ApiError, DEFAULT_PAGE, MembershipData, Metadata, Pages, Subscription, User, query_string,
+    segment,
 };
 
 /// The users of the instance: `clerk.api().users()`.
@@ -198,7 +198,9 @@ impl Users<'_> {
     /// 404.
     pub async fn get(&self, user_id: &str) -> Result<User, ApiError> {
         let id = segment("user id", user_id)?;
-        self.api.call(Method::GET, &format!("/users/{id}"), None).await
+        self.api
+            .call(Method::GET, &format!("/users/{id}"), None)
+            .await
     }
 
     /// `GET /users`, paginated.
@@ -251,7 +253,11 @@ impl Users<'_> {
     ///
     /// # Errors
     /// See [`ApiError`].
-    pub async fn update_metadata(&self, user_id: &str, metadata: &Metadata) -> Result<User, ApiError> {
+    pub async fn update_metadata(
+        &self,
+        user_id: &str,
+        metadata: &Metadata,
+    ) -> Result<User, ApiError> {
         let id = segment("user id", user_id)?;
         self.api
             .call(
@@ -267,7 +273,11 @@ impl Users<'_> {
     ///
     /// # Errors
     /// See [`ApiError`].
-    pub async fn replace_metadata(&self, user_id: &str, metadata: &Metadata) -> Result<User, ApiError> {
+    pub async fn replace_metadata(
+        &self,
+        user_id: &str,
+        metadata: &Metadata,
+    ) -> Result<User, ApiError> {
         let id = segment("user id", user_id)?;
         self.api
             .call(
@@ -343,7 +353,8 @@ impl Users<'_> {
 
     /// `GET /users/{id}/organization_memberships`, paginated.
     pub fn organization_memberships(&self, user_id: &str) -> Pages<MembershipData> {
-        let path = segment("user id", user_id).map(|id| format!("/users/{id}/organization_memberships"));
+        let path =
+            segment("user id", user_id).map(|id| format!("/users/{id}/organization_memberships"));
         self.api.pages(path, Vec::new(), DEFAULT_PAGE)
     }
 
@@ -354,7 +365,11 @@ impl Users<'_> {
     pub async fn subscription(&self, user_id: &str) -> Result<Subscription, ApiError> {
         let id = segment("user id", user_id)?;
         self.api
-            .call(Method::GET, &format!("/users/{id}/billing/subscription"), None)
+            .call(
+                Method::GET,
+                &format!("/users/{id}/billing/subscription"),
+                None,
+            )
             .await
     }
 }

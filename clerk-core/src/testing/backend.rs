@@ -240,7 +240,12 @@ fn users_and_members(s: &mut State, req: &SeenRequest) -> Option<Answer> {
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let window = |all: Vec<Value>| -> Vec<Value> {
         let offset = param("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
         let limit = param("limit").and_then(|v| v.parse().ok()).unwrap_or(10);

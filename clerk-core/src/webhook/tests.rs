@@ -266,8 +266,8 @@ fn deletions_sessions_orgs_memberships_invitations_emails() {
         panic!()
     };
     assert_eq!(
-        (i.email_address.as_str(), i.status.as_deref()),
-        ("invitee@example.com", Some("pending"))
+        (i.email_address.as_str(), i.status.as_str()),
+        ("invitee@example.com", "pending")
     );
     let e = deliver(
         &json!({"data": {"body": "<p>123456</p>", "data": {"app": {"name": "Acme"}, "otp_code": "123456"},
