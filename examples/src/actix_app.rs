@@ -5,6 +5,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
 use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, CurrentUser, Machine, Session, Webhook};
 
+use crate::app::admin::Reply;
 use crate::app::{self, AppState, WebhookState};
 
 /// Builds the app (call it inside `HttpServer::new` with a clone of one
@@ -51,6 +52,17 @@ pub fn app(
                 .wrap(ClerkProtect::requiring(guard.requirement)),
         );
     }
+    app = app
+        .service(
+            web::resource(app::admin::PLAN_PATH)
+                .route(web::post().to(set_plan))
+                .wrap(ClerkProtect::requiring(app::admin::requirement())),
+        )
+        .service(
+            web::resource(app::admin::MEMBERS_PATH)
+                .route(web::get().to(members))
+                .wrap(ClerkProtect::requiring(app::admin::requirement())),
+        );
     if let Some(hooks) = state.webhooks.clone() {
         app = app
             .app_data(web::Data::new(hooks.verifier.clone()))
@@ -111,7 +123,31 @@ async fn sign_out(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Ht
 }
 
 async fn webhook(hooks: web::Data<WebhookState>, Webhook(event): Webhook) -> HttpResponse {
-    HttpResponse::Ok().json(hooks.handle(&event).await)
+    reply(hooks.handle(&event).await)
+}
+
+async fn set_plan(
+    state: web::Data<AppState>,
+    session: Session,
+    user_id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    reply(app::admin::set_plan(state.clerk.api(), &session, &user_id, &body).await)
+}
+
+async fn members(state: web::Data<AppState>, session: Session) -> HttpResponse {
+    reply(app::admin::members(state.clerk.api(), &session).await)
+}
+
+/// An app [`Reply`] as an actix response.
+fn reply(r: Reply) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(r.status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = HttpResponse::build(status);
+    if let Some(secs) = r.retry_after {
+        res.insert_header(("retry-after", secs.to_string()));
+    }
+    res.json(r.body)
 }
 
 async fn recent_webhooks(hooks: web::Data<WebhookState>) -> HttpResponse {

@@ -1,6 +1,8 @@
 //! The axum example app: the shared route table on axum.
 
-use axum::extract::{FromRef, RawQuery, State};
+use axum::body::Bytes;
+use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
@@ -8,6 +10,7 @@ use clerk_axum::{Auth, ClerkLayer, CurrentUser, Machine, ProtectLayer, Session, 
 use clerk_core::webhook::WebhookVerifier;
 use serde_json::Value;
 
+use crate::app::admin::Reply;
 use crate::app::{self, AppState, WebhookState};
 
 impl FromRef<WebhookState> for WebhookVerifier {
@@ -29,6 +32,15 @@ pub fn router(state: AppState) -> Router {
         };
         api = api.route(path, method.route_layer(protect(guard.requirement)));
     }
+    api = api
+        .route(
+            app::admin::PLAN_PATH,
+            post(set_plan).route_layer(protect(app::admin::requirement())),
+        )
+        .route(
+            app::admin::MEMBERS_PATH,
+            get(members).route_layer(protect(app::admin::requirement())),
+        );
     if let Some(hooks) = state.webhooks.clone() {
         let mut routes = Router::new().route("/webhooks/clerk", post(webhook));
         if state.dev.is_some() {
@@ -94,8 +106,31 @@ async fn sign_out(State(state): State<AppState>, headers: axum::http::HeaderMap)
     }
 }
 
-async fn webhook(State(hooks): State<WebhookState>, Webhook(event): Webhook) -> Json<Value> {
-    Json(hooks.handle(&event).await)
+async fn webhook(State(hooks): State<WebhookState>, Webhook(event): Webhook) -> Response {
+    reply(hooks.handle(&event).await)
+}
+
+async fn set_plan(
+    State(state): State<AppState>,
+    session: Session,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    reply(app::admin::set_plan(state.clerk.api(), &session, &user_id, &body).await)
+}
+
+async fn members(State(state): State<AppState>, session: Session) -> Response {
+    reply(app::admin::members(state.clerk.api(), &session).await)
+}
+
+/// An app [`Reply`] as an axum response.
+fn reply(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = (status, Json(r.body)).into_response();
+    if let Some(secs) = r.retry_after {
+        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    res
 }
 
 async fn recent_webhooks(State(hooks): State<WebhookState>) -> Json<Value> {

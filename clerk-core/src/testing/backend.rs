@@ -288,6 +288,17 @@ fn users_and_members(s: &mut State, req: &SeenRequest) -> Option<Answer> {
             user["updated_at"] = json!(updated);
             Some(ok(user))
         }
+        ("GET", ["users", id, "organization_memberships"]) => {
+            let all: Vec<Value> = s
+                .memberships
+                .values()
+                .flatten()
+                .filter(|m| m["public_user_data"]["user_id"] == *id)
+                .cloned()
+                .collect();
+            let total = all.len();
+            Some(ok(&json!({"data": window(all), "total_count": total})))
+        }
         ("GET", ["organizations", id, "memberships"]) => {
             let all = s.memberships.get(*id).cloned().unwrap_or_default();
             let total = all.len();

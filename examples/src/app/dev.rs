@@ -118,8 +118,24 @@ impl DevMode {
                 "email_addresses": [{"id": format!("idn_{id}"), "email_address": email}],
                 "primary_email_address_id": format!("idn_{id}"),
                 "two_factor_enabled": mfa, "totp_enabled": mfa, "backup_code_enabled": false,
-                "public_metadata": {}, "private_metadata": {}, "unsafe_metadata": {}
+                "public_metadata": {}, "private_metadata": {}, "unsafe_metadata": {},
+                "updated_at": 1_700_000_000_000_i64
             }));
+        }
+        let acme = json!({"object": "organization", "id": "org_acme", "name": "Acme", "slug": "acme",
+            "public_metadata": {}, "updated_at": 1_700_000_000_000_i64});
+        backend.add_organization(acme.clone());
+        for (user, email, role) in [
+            ("user_admin", "admin@example.com", "org:admin"),
+            ("user_member", "member@example.com", "org:member"),
+        ] {
+            backend.add_membership(
+                "org_acme",
+                json!({"object": "organization_membership", "id": format!("orgmem_{user}"),
+                    "role": role, "organization": acme,
+                    "public_user_data": {"user_id": user, "identifier": email},
+                    "updated_at": 1_700_000_000_000_i64}),
+            );
         }
         Ok(backend)
     }

@@ -1,13 +1,16 @@
 //! The route table, key handling and dev mode shared by the example apps,
-//! one concern a file: [`routes`] (the table and its JSON), [`dev`] (dev
-//! mode), [`webhooks`], [`state`] (what handlers need) and [`start`]
+//! one concern a file: [`routes`] (the table and its JSON), [`admin`] (the
+//! Backend API routes), [`dev`] (dev mode), [`webhooks`], [`sync`] (the
+//! local users table), [`state`] (what handlers need) and [`start`]
 //! (start-up).
 
+pub mod admin;
 pub mod dev;
 pub mod frontend;
 pub mod routes;
 pub mod start;
 pub mod state;
+pub mod sync;
 pub mod webhooks;
 
 pub use dev::{DEV_SECRET_KEY, DevMode, Persona};

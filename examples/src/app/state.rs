@@ -11,6 +11,7 @@ use clerk_core::{Clerk, ClerkConfig, ConfigError, Protect};
 use serde_json::{Value, json};
 
 use super::frontend::DevFrontendApi;
+use super::sync::UserStore;
 use super::{
     DASHBOARD_PATTERN, DEV_SECRET_KEY, DevMode, WebhookState, check_dev_mode_allowed, env_vars,
 };
@@ -75,10 +76,12 @@ impl AppState {
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error>> {
         let lookup = |k: &str| std::env::var(k).ok();
         let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
+        // The local users table the webhooks keep (`DATABASE_URL`).
+        let store = super::sync::open_from_env().await?;
         if has_clerk_keys(&lookup) {
             let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
             let webhooks = WebhookVerifier::from_env_with(lookup)?
-                .map(|verifier| WebhookState::new(verifier, clerk.users().clone()));
+                .map(|verifier| WebhookState::new(verifier, clerk.users().clone(), Some(store)));
             return Ok(Self(Arc::new(Shared {
                 clerk,
                 dev: None,
@@ -89,10 +92,11 @@ impl AppState {
             })));
         }
         check_dev_mode_allowed(env_vars())?;
-        Self::start_dev(DevMode::new(), sign_in_url).await
+        Self::start_dev_in(DevMode::new(), sign_in_url, dev_token_ttl(), store).await
     }
 
-    /// Dev mode with its local Backend API started.
+    /// Dev mode with its local Backend API started, and an in-memory users
+    /// table.
     ///
     /// # Errors
     /// When the dev Backend API cannot start.
@@ -100,17 +104,27 @@ impl AppState {
         dev: DevMode,
         sign_in_url: String,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let ttl = std::env::var("CLERK_DEV_TOKEN_TTL")
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(60);
-        Self::start_dev_with(
+        let store = UserStore::open("sqlite::memory:").await?;
+        Self::start_dev_in(dev, sign_in_url, dev_token_ttl(), store).await
+    }
+
+    async fn start_dev_in(
+        dev: DevMode,
+        sign_in_url: String,
+        ttl: i64,
+        store: UserStore,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let clock: Arc<dyn clerk_core::clock::Clock> = Arc::new(clerk_core::clock::SystemClock);
+        let backend = dev.start_backend().await?;
+        let dev = Arc::new(dev);
+        let frontend = DevFrontendApi::start(dev.clone(), ttl, clock.clone()).await?;
+        Ok(Self::build_dev(
             dev,
             sign_in_url,
-            ttl,
-            Arc::new(clerk_core::clock::SystemClock),
-        )
-        .await
+            Some(backend),
+            Some((frontend, clock)),
+            Some(store),
+        )?)
     }
 
     /// Dev mode whose dev Frontend API mints session tokens living `ttl`
@@ -128,11 +142,13 @@ impl AppState {
         let backend = dev.start_backend().await?;
         let dev = Arc::new(dev);
         let frontend = DevFrontendApi::start(dev.clone(), ttl, clock.clone()).await?;
+        let store = UserStore::open("sqlite::memory:").await?;
         Ok(Self::build_dev(
             dev,
             sign_in_url,
             Some(backend),
             Some((frontend, clock)),
+            Some(store),
         )?)
     }
 
@@ -145,7 +161,7 @@ impl AppState {
         sign_in_url: String,
         backend: Option<FakeBackendApi>,
     ) -> Result<Self, ConfigError> {
-        Self::build_dev(Arc::new(dev), sign_in_url, backend, None)
+        Self::build_dev(Arc::new(dev), sign_in_url, backend, None, None)
     }
 
     fn build_dev(
@@ -153,6 +169,7 @@ impl AppState {
         sign_in_url: String,
         backend: Option<FakeBackendApi>,
         frontend: Option<(DevFrontendApi, Arc<dyn clerk_core::clock::Clock>)>,
+        store: Option<UserStore>,
     ) -> Result<Self, ConfigError> {
         let mut config = dev.config();
         if let Some(b) = &backend {
@@ -173,6 +190,7 @@ impl AppState {
         let webhooks = Some(WebhookState::new(
             WebhookVerifier::new(&dev.webhook_secret)?,
             clerk.users().clone(),
+            store,
         ));
         Ok(Self(Arc::new(Shared {
             clerk,
@@ -205,4 +223,13 @@ impl AppState {
     pub fn health(&self) -> Value {
         json!({"status": "ok", "keys_ready": self.clerk.is_ready()})
     }
+}
+
+/// `CLERK_DEV_TOKEN_TTL` (seconds, default 60): how long the dev Frontend
+/// API's session tokens live.
+fn dev_token_ttl() -> i64 {
+    std::env::var("CLERK_DEV_TOKEN_TTL")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(60)
 }

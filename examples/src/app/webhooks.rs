@@ -1,10 +1,14 @@
-//! Webhook handling: verification, cache invalidation, the recent-events log.
+//! Webhook handling: verification, cache invalidation, the local users
+//! table ([`super::sync`]), the recent-events log.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use clerk_core::webhook::{WebhookEvent, WebhookVerifier};
 use serde_json::{Value, json};
+
+use super::admin::Reply;
+use super::sync::UserStore;
 
 /// Webhook handling: the verifier, the user cache to invalidate, and the
 /// last events received.
@@ -13,6 +17,7 @@ pub struct WebhookState {
     /// Verifies deliveries.
     pub verifier: WebhookVerifier,
     users: Arc<clerk_core::users::UserDirectory>,
+    store: Option<UserStore>,
     recent: Arc<Mutex<VecDeque<Value>>>,
 }
 
@@ -22,17 +27,39 @@ pub const RECENT_EVENTS: usize = 100;
 impl WebhookState {
     /// Handling with `verifier`, invalidating `users` on user and
     /// organization changes, and an empty event log.
-    pub fn new(verifier: WebhookVerifier, users: Arc<clerk_core::users::UserDirectory>) -> Self {
+    pub fn new(
+        verifier: WebhookVerifier,
+        users: Arc<clerk_core::users::UserDirectory>,
+        store: Option<UserStore>,
+    ) -> Self {
         Self {
             verifier,
             users,
+            store,
             recent: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_EVENTS))),
         }
     }
 
-    /// Handles a verified event: forgets cached users and organizations it
-    /// changed, logs it and remembers it; returns the response body.
-    pub async fn handle(&self, event: &WebhookEvent) -> Value {
+    /// The local users table the events keep, when there is one.
+    pub fn store(&self) -> Option<&UserStore> {
+        self.store.as_ref()
+    }
+
+    /// Handles a verified event: applies it to the local tables (one
+    /// transaction, idempotent on the delivery id), forgets cached users
+    /// and organizations it changed, logs it and remembers it. A database
+    /// failure answers 500, so Clerk delivers the event again.
+    pub async fn handle(&self, event: &WebhookEvent) -> Reply {
+        let applied = match &self.store {
+            Some(store) => match store.apply(event).await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::error!(kind = %event.kind, delivery_id = %event.delivery_id, error = %e, "webhook not applied; Clerk will redeliver");
+                    return Reply::new(500, json!({"error": "sync-failed"}));
+                }
+            },
+            None => None,
+        };
         match (event.kind.as_str(), event.object_id()) {
             ("user.updated" | "user.deleted", Some(id)) => self.users.invalidate_user(id).await,
             ("organization.updated" | "organization.deleted", Some(id)) => {
@@ -40,7 +67,11 @@ impl WebhookState {
             }
             _ => {}
         }
-        self.record(event)
+        let mut body = self.record(event);
+        if let Some(a) = applied {
+            body["applied"] = json!(format!("{a:?}").to_lowercase());
+        }
+        Reply::new(200, body)
     }
 
     /// Logs and remembers a verified event; returns the response body.
