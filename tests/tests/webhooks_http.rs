@@ -1,5 +1,6 @@
 //! Both example apps over real HTTP (127.0.0.1:0): a correctly signed Clerk
-//! webhook is accepted and recorded, a forged one is refused with 400, an
+//! webhook is accepted, recorded and kept in the local users table (once,
+//! however often delivered), a forged one is refused with 400, an
 //! oversized one with 413.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -40,6 +41,17 @@ async fn exercise(base: &str, state: &AppState) {
     assert_eq!(got["event"]["type"], "user.created");
     assert_eq!(got["event"]["delivery_id"], NOW_SKEW_FREE);
     assert_eq!(got["event"]["object_id"], "user_http");
+    assert_eq!(got["applied"], "changed", "kept in the local users table");
+
+    // Delivered again (Clerk retries): answered 200, applied once.
+    let res = send(signed.clone(), body.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let got: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(got["applied"], "duplicate");
+    let store = state.webhooks.as_ref().unwrap().store().unwrap();
+    assert_eq!(store.count("users").await.unwrap(), 1);
+    let row = store.user("user_http").await.unwrap().unwrap();
+    assert_eq!(row.primary_email.as_deref(), Some("a@example.com"));
 
     // Forged: same headers, another body.
     let forged = body.replace("user_http", "user_admin");
@@ -81,7 +93,7 @@ async fn exercise(base: &str, state: &AppState) {
     .unwrap();
     assert_eq!(res.status(), 413);
 
-    // Dev mode shows what arrived: only the accepted delivery.
+    // Dev mode shows what arrived: only the accepted delivery (twice).
     let recent: Value = client
         .get(format!("{base}/webhooks/recent"))
         .send()
@@ -91,7 +103,8 @@ async fn exercise(base: &str, state: &AppState) {
         .await
         .map(|b| serde_json::from_slice(&b).unwrap())
         .unwrap();
-    assert_eq!(recent.as_array().unwrap().len(), 1);
+    assert_eq!(recent.as_array().unwrap().len(), 2);
+    assert_eq!(recent[1]["delivery_id"], NOW_SKEW_FREE);
     assert_eq!(recent[0]["delivery_id"], NOW_SKEW_FREE);
 }
 

@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clerk_core::api::{Api, ApiError, MembershipData, OrganizationRecord, User, UserList};
 use clerk_core::webhook::{EventData, WebhookEvent};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
 
 /// The database of the example apps when `DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:clerk-example.db";
@@ -114,8 +114,7 @@ impl UserStore {
                 .connect_with(options)
                 .await?
         };
-        let migrations =
-            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+        let migrations = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
         sqlx::migrate::Migrator::new(migrations)
             .await?
             .run(&pool)

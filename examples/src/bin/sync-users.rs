@@ -16,7 +16,9 @@ use std::process::ExitCode;
 
 use clerk_core::{Clerk, ClerkConfig};
 use clerk_examples::app::sync::{self, UserStore};
-use clerk_examples::app::{DEV_SECRET_KEY, DevMode, check_dev_mode_allowed, env_vars, has_clerk_keys};
+use clerk_examples::app::{
+    DEV_SECRET_KEY, DevMode, check_dev_mode_allowed, env_vars, has_clerk_keys,
+};
 
 /// Users per Backend API page.
 const PAGE_SIZE: u32 = 100;
