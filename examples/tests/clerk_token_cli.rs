@@ -9,6 +9,10 @@ use clerk_core::testing::TestIssuer;
 use serde_json::{Value, json};
 
 fn cli(args: &[&str], stdin: Option<&str>) -> Output {
+    cli_bytes(args, stdin.map(str::as_bytes))
+}
+
+fn cli_bytes(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_clerk-token"))
         .args(args)
         .stdin(Stdio::piped())
@@ -18,7 +22,7 @@ fn cli(args: &[&str], stdin: Option<&str>) -> Output {
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
     if let Some(input) = stdin {
-        pipe.write_all(input.as_bytes()).unwrap();
+        pipe.write_all(input).unwrap();
     }
     drop(pipe);
     child.wait_with_output().unwrap()
@@ -160,13 +164,17 @@ fn mint_then_verify_with_pem_and_stdin() {
     let out = verify("1700000060");
     assert_eq!(out.status.code(), Some(1));
     let got = lines(&out);
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 3, "one answer per input line");
     assert_eq!(got[0]["valid"], true);
     assert_eq!(got[0]["user_id"], "user_m");
     assert_eq!(got[0]["org_role"], "org:member");
     assert_eq!(got[0]["checks"], json!({}));
     assert_eq!(
         got[1],
+        json!({"valid": false, "reason": "token-invalid", "message": "line 2 is empty"})
+    );
+    assert_eq!(
+        got[2],
         json!({"valid": false, "reason": "token-invalid", "message": "token must have exactly three segments"})
     );
     // Past exp + skew: expired.
@@ -243,4 +251,43 @@ fn usage_and_configuration_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = cli(&["frobnicate"], None);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_stdin_line_gets_one_answer_even_when_not_utf8_or_huge() {
+    let dir = tempdir("odd");
+    keygen(&dir, "ins_odd");
+    let public = dir.join("public.pem");
+    let args = ["verify", "--jwt-key", public.to_str().unwrap()];
+    // The issue's own input: a line that is not UTF-8 between two others.
+    let out = cli_bytes(&args, Some(b"abc\n\xff\ndef\n"));
+    assert_eq!(out.status.code(), Some(1));
+    let got = lines(&out);
+    assert_eq!(got.len(), 3, "{out:?}");
+    assert_eq!(
+        got[1],
+        json!({"valid": false, "reason": "token-invalid", "message": "line 2 is not valid UTF-8"})
+    );
+    assert_eq!(
+        got[2]["message"], "token must have exactly three segments",
+        "reading went on"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 2 is not valid UTF-8"), "{stderr}");
+
+    // CRLF endings, no final newline, a line longer than the cap, and
+    // invalid UTF-8 split across what a reader might buffer.
+    let mut input = b"abc\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 200 * 1024));
+    input.extend(b"\n\xe2\x82\nlast");
+    let out = cli_bytes(&args, Some(&input));
+    let got = lines(&out);
+    assert_eq!(got.len(), 4, "{out:?}");
+    assert_eq!(
+        got[0]["message"], "token must have exactly three segments",
+        "\\r stripped"
+    );
+    assert_eq!(got[1]["message"], "line 2 is longer than 65536 bytes");
+    assert_eq!(got[2]["message"], "line 3 is not valid UTF-8");
+    assert_eq!(got[3]["reason"], "token-invalid");
 }

@@ -11,7 +11,7 @@
 //! usage or configuration errors.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a CLI talks on stdio
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -181,51 +181,124 @@ fn verify(args: VerifyArgs) -> ExitCode {
         Ok(v) => v,
         Err(e) => return usage_error(&e),
     };
-    let tokens: Vec<String> = if args.tokens.is_empty() {
-        std::io::stdin()
-            .lock()
-            .lines()
-            .map_while(Result::ok)
-            .map(|l| l.trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .collect()
-    } else {
-        args.tokens
-    };
     let runtime = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(rt) => rt,
         Err(e) => return usage_error(&format!("cannot start runtime: {e}")),
     };
     let mut all_valid = true;
     let mut out = std::io::stdout().lock();
-    for token in &tokens {
-        let line = match runtime.block_on(verifier.verify(token)) {
-            Ok(session) => {
-                let mut summary = serde_json::to_value(clerk_examples::app::session_json(&session))
-                    .unwrap_or(Value::Null);
-                let results: Map<String, Value> = checks
-                    .iter()
-                    .map(|(expr, req)| (expr.clone(), Value::Bool(req.is_met_by(&session))))
-                    .collect();
-                if let Value::Object(map) = &mut summary {
-                    map.insert("valid".into(), Value::Bool(true));
-                    map.insert("checks".into(), Value::Object(results));
+    // One output line per input: a token's result, or what was refused
+    // (also said on stderr).
+    let mut answer = |input: Result<&str, String>| -> bool {
+        let line = match input {
+            Ok(token) => match runtime.block_on(verifier.verify(token)) {
+                Ok(session) => {
+                    let mut summary =
+                        serde_json::to_value(clerk_examples::app::session_json(&session))
+                            .unwrap_or(Value::Null);
+                    let results: Map<String, Value> = checks
+                        .iter()
+                        .map(|(expr, req)| (expr.clone(), Value::Bool(req.is_met_by(&session))))
+                        .collect();
+                    if let Value::Object(map) = &mut summary {
+                        map.insert("valid".into(), Value::Bool(true));
+                        map.insert("checks".into(), Value::Object(results));
+                    }
+                    summary
                 }
-                summary
-            }
-            Err(e) => {
+                Err(e) => {
+                    all_valid = false;
+                    json!({"valid": false, "reason": e.reason().as_str(), "message": e.message()})
+                }
+            },
+            Err(refused) => {
                 all_valid = false;
-                json!({"valid": false, "reason": e.reason().as_str(), "message": e.message()})
+                eprintln!("clerk-token: {refused}; reported as token-invalid");
+                json!({"valid": false, "reason": "token-invalid", "message": refused})
             }
         };
-        if writeln!(out, "{line}").is_err() {
-            return ExitCode::from(2);
+        writeln!(out, "{line}").is_ok()
+    };
+    if args.tokens.is_empty() {
+        let mut input = std::io::stdin().lock();
+        let mut number = 0_u64;
+        loop {
+            let line = match read_line(&mut input) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("clerk-token: cannot read standard input: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            number += 1;
+            let input = match &line {
+                Line::TooLong => Err(format!("line {number} is longer than {MAX_LINE} bytes")),
+                Line::Bytes(bytes) => match std::str::from_utf8(bytes).map(str::trim) {
+                    Ok("") => Err(format!("line {number} is empty")),
+                    Ok(token) => Ok(token),
+                    Err(_) => Err(format!("line {number} is not valid UTF-8")),
+                },
+            };
+            if !answer(input) {
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        for token in &args.tokens {
+            if !answer(Ok(token)) {
+                return ExitCode::from(2);
+            }
         }
     }
     if all_valid {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The longest standard-input line read as a token (Clerk's tokens are a
+/// few KiB); a longer one is refused without holding it in memory.
+const MAX_LINE: u64 = 64 * 1024;
+
+/// One line of standard input, without its line ending.
+enum Line {
+    /// The line's bytes (not yet known to be UTF-8).
+    Bytes(Vec<u8>),
+    /// Longer than [`MAX_LINE`]; skipped to its end.
+    TooLong,
+}
+
+/// Reads one line as bytes (so a line that is not UTF-8 is still a line,
+/// where `BufRead::lines` would stop), `None` at the end of input.
+fn read_line(input: &mut impl BufRead) -> std::io::Result<Option<Line>> {
+    let mut buf = Vec::new();
+    if input
+        .by_ref()
+        .take(MAX_LINE + 1)
+        .read_until(b'\n', &mut buf)?
+        == 0
+    {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        return Ok(Some(Line::Bytes(buf)));
+    }
+    if (buf.len() as u64) <= MAX_LINE {
+        return Ok(Some(Line::Bytes(buf))); // the last line, with no newline
+    }
+    // Too long: skip the rest of the line, a bounded piece at a time.
+    loop {
+        let mut rest = Vec::new();
+        let n = input.by_ref().take(MAX_LINE).read_until(b'\n', &mut rest)?;
+        if n == 0 || rest.last() == Some(&b'\n') {
+            return Ok(Some(Line::TooLong));
+        }
     }
 }
 
