@@ -60,6 +60,9 @@ pub struct Clerk {
     browser: Option<Arc<Browser>>,
     /// Whether the layers add `Auth::debug_headers` to responses.
     debug_headers: bool,
+    /// Whether session cookies are read (off: the `Authorization` header
+    /// only, as gRPC metadata).
+    cookies: bool,
     /// The Backend API (with a secret key): server-side session refresh.
     api: Option<BackendApi>,
 }
@@ -199,6 +202,7 @@ impl Clerk {
         Ok(Self {
             api,
             debug_headers,
+            cookies: true,
             browser,
             verifier: Verifier::with_users(config, Some(users.clone()))?,
             cookie_suffix,
@@ -223,6 +227,18 @@ impl Clerk {
     pub fn accepting(&self, accepts: AcceptsToken) -> Self {
         Self {
             accepts: Arc::new(accepts),
+            ..self.clone()
+        }
+    }
+
+    /// The same `Clerk` (same caches) reading the token from the
+    /// `Authorization` header only, never from a cookie, and never taking
+    /// a request for a page load: for gRPC, where the token travels in the
+    /// `authorization` metadata and a cookie would be ambient authority.
+    #[must_use]
+    pub fn bearer_only(&self) -> Self {
+        Self {
+            cookies: false,
             ..self.clone()
         }
     }
@@ -266,8 +282,8 @@ impl Clerk {
     fn step<H: RequestHeaders + ?Sized>(&self, headers: &H) -> AuthStep {
         let (token, from_header) = match extract_token(headers, self.cookie_suffix.as_deref()) {
             Extracted::Header(t) => (t, true),
-            Extracted::Cookie(t) => (t, false),
-            Extracted::Missing => {
+            Extracted::Cookie(t) if self.cookies => (t, false),
+            Extracted::Cookie(_) | Extracted::Missing => {
                 return AuthStep::Ready(Auth::SignedOut(SignedOutReason::TokenMissing));
             }
             Extracted::Malformed => {
@@ -414,6 +430,7 @@ impl Clerk {
         headers: &H,
     ) -> Authenticate {
         let page = self.browser.is_some()
+            && self.cookies
             && self.accepts.allows(TokenType::SessionToken)
             && is_eligible(method, headers)
             && headers.values("authorization").next().is_none();

@@ -213,9 +213,8 @@ async fn every_user_operation_sends_clerks_request_and_decodes_a_realistic_answe
         .user_id("user_1")
         .organization_id("org_1")
         .query("ada lovelace")
-        .order_by("+created_at")
-        .page_size(20);
-    let mut pages = users.list(list.clone());
+        .order_by("+created_at");
+    let mut pages = users.list(list.clone()).page_size(20);
     let (page, seen) = f
         .run(
             "GET",
@@ -734,7 +733,7 @@ async fn pagination_walks_three_pages_and_stops_early_on_request() {
         f.fake.add_user(user(&format!("user_{i}")));
     }
     let users = f.clerk.api().users();
-    let mut pages = users.list(UserList::new().page_size(2));
+    let mut pages = users.list(UserList::new()).page_size(2);
     let mut sizes = Vec::new();
     while let Some(page) = pages.next_page().await {
         sizes.push(page.unwrap().len());
@@ -752,7 +751,7 @@ async fn pagination_walks_three_pages_and_stops_early_on_request() {
 
     // Stop after the first page: no further call.
     let before = f.fake.calls();
-    let mut pages = users.list(UserList::new().page_size(2));
+    let mut pages = users.list(UserList::new()).page_size(2);
     let first = pages.next_page().await.unwrap().unwrap();
     assert_eq!(first.len(), 2);
     drop(pages);
@@ -1016,4 +1015,126 @@ impl<T> Answer for Option<Result<Vec<T>, ApiError>> {
     fn into_result(self) -> Result<Vec<T>, ApiError> {
         self.expect("a page")
     }
+}
+
+#[tokio::test]
+async fn explicit_nulls_read_as_absent() {
+    let f = Fake::new().await;
+    let api = f.clerk.api();
+    // Explicit nulls where a value, a list or an object is expected read as
+    // absent; metadata keeps its nulls as stored.
+    let nulls = json!({"id": "user_nulls", "banned": null, "email_addresses": null,
+        "two_factor_enabled": null, "public_metadata": {"plan": null}, "private_metadata": null});
+    let (u, _) = f
+        .run("GET", "/v1/users/user_nulls", &nulls, api.users().get("user_nulls"))
+        .await;
+    assert_eq!((u.banned, u.email_addresses.len()), (false, 0));
+    assert_eq!(u.public_metadata, json!({"plan": null}));
+    let mut m = membership("user_1", "org:admin");
+    m["public_user_data"] = Value::Null;
+    m["role"] = Value::Null;
+    let (page, _) = f
+        .run(
+            "GET",
+            "/v1/organizations/org_1/memberships",
+            &json!({"data": [m], "total_count": null}),
+            async { api.organizations().memberships("org_1").next_page().await.unwrap() },
+        )
+        .await;
+    assert_eq!(
+        (page[0].role.as_str(), page[0].public_user_data.user_id.as_str()),
+        ("", "")
+    );
+    // An error entry with nulls keeps the rest of the error.
+    f.fake.respond(
+        "GET",
+        "/v1/users/user_x",
+        404,
+        &[],
+        &json!({"errors": [{"code": null, "message": "gone", "meta": null}], "clerk_trace_id": "t_1"}),
+    );
+    let err = api.users().get("user_x").await.unwrap_err();
+    assert_eq!((err.trace_id(), err.code()), (Some("t_1"), Some("")));
+}
+
+#[tokio::test]
+async fn ids_of_the_wrong_kind_never_reach_a_path() {
+    let f = Fake::new().await;
+    let api = f.clerk.api();
+    // `count` would be `GET /users/count`.
+    for bad in ["count", "user_", "org_1", "sess_1"] {
+        let e = api.users().get(bad).await.unwrap_err();
+        assert!(matches!(e, ApiError::InvalidInput("user id")), "{bad}: {e:?}");
+    }
+    assert!(matches!(
+        api.sessions().get("user_1").await,
+        Err(ApiError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        api.organizations()
+            .revoke_invitation("org_1", "inv_1", None)
+            .await,
+        Err(ApiError::InvalidInput(_))
+    ));
+    assert_eq!(f.fake.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_total_ends_a_walk_not_a_short_page() {
+    let f = Fake::new().await;
+    for i in 0..200 {
+        f.fake
+            .add_membership("org_1", membership(&format!("user_{i}"), "org:member"));
+    }
+    // The fake serves at most 100 a page: asked for 500, a short page of
+    // 100 comes back, and the total, not the short page, ends the walk.
+    let mut members = f
+        .clerk
+        .api()
+        .organizations()
+        .memberships("org_1")
+        .page_size(500);
+    let mut n = 0;
+    while let Some(page) = members.next_page().await {
+        n += page.unwrap().len();
+    }
+    assert_eq!(n, 200);
+    assert_eq!(f.fake.calls(), 2);
+
+    // A list that never ends (full pages, a total that lies): the shared
+    // budget stops it long before the page cap, with an error.
+    f.fake.respond(
+        "GET",
+        "/v1/organizations/org_2/memberships",
+        200,
+        &[],
+        &json!({"data": [membership("user_1", "org:member")], "total_count": 1_000_000_000}),
+    );
+    let mut pages = f.clerk.api().organizations().memberships("org_2").page_size(1);
+    let mut last = None;
+    for _ in 0..60 {
+        match pages.next_page().await {
+            Some(page) => last = Some(page),
+            None => break,
+        }
+    }
+    assert!(
+        matches!(last, Some(Err(ApiError::RateLimited { .. }))),
+        "{last:?}"
+    );
+    assert!(pages.next_page().await.is_none(), "an error ends the walk");
+
+    // An empty page ends a walk whatever the total says.
+    let g = Fake::new().await;
+    g.fake.respond(
+        "GET",
+        "/v1/organizations/org_3/memberships",
+        200,
+        &[],
+        &json!({"data": [], "total_count": 5}),
+    );
+    let mut pages = g.clerk.api().organizations().memberships("org_3");
+    assert!(pages.next_page().await.is_none());
+    assert!(pages.next_page().await.is_none());
+    assert_eq!(g.fake.calls(), 1);
 }

@@ -7,6 +7,8 @@
 //!   [`clerk_core::Protect`] policy (401 / 403 / reverification 403 / 503 /
 //!   404-hiding / page redirect), calling the inner service only when
 //!   allowed. Put it inside (after) `ClerkLayer`.
+//! * [`GrpcProtectLayer`] is the same guard for gRPC (tonic): refusals are
+//!   gRPC statuses (`UNAUTHENTICATED`, `PERMISSION_DENIED`, ...).
 //!
 //! ```
 //! use clerk_core::{Clerk, Protect, Requirement, RouteMatcher, testing::TestIssuer};
@@ -53,10 +55,12 @@ pub(crate) use define_inner_service_accessors;
 
 mod authenticate;
 mod future;
+mod grpc;
 mod protect;
 
 pub use authenticate::{ClerkLayer, ClerkService};
 pub use future::ResponseFuture;
+pub use grpc::{GrpcProtectLayer, GrpcProtectService};
 pub use protect::{OriginalUri, ProtectLayer, ProtectService};
 
 pub use clerk_core;

@@ -83,6 +83,27 @@ fn request_path<B>(req: &Request<B>, original_uri: Option<OriginalUri>) -> Reque
     path.with_query(req.uri().query())
 }
 
+/// The guard's decision for `req`: by the `Auth` the authenticating layer
+/// inserted, or 500 `clerk-layer-missing` without one.
+pub(crate) fn decide<B>(
+    protect: &Protect,
+    req: &Request<B>,
+    original_uri: Option<OriginalUri>,
+) -> Decision {
+    match req.extensions().get::<Auth>() {
+        Some(auth) => protect.decide(
+            req.method().as_str(),
+            request_path(req, original_uri),
+            req.headers(),
+            auth,
+        ),
+        None => {
+            tracing::error!("a Clerk guard layer is used without ClerkLayer in front of it");
+            Decision::ready(Err(Refusal::layer_missing()))
+        }
+    }
+}
+
 impl<S, B, ResBody> Service<Request<B>> for ProtectService<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone,
@@ -97,18 +118,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let decision = match req.extensions().get::<Auth>() {
-            Some(auth) => self.protect.decide(
-                req.method().as_str(),
-                request_path(&req, self.original_uri),
-                req.headers(),
-                auth,
-            ),
-            None => {
-                tracing::error!("ProtectLayer used without ClerkLayer in front of it");
-                Decision::ready(Err(Refusal::layer_missing()))
-            }
-        };
+        let decision = decide(&self.protect, &req, self.original_uri);
         ResponseFuture::start(
             &mut self.inner,
             req,

@@ -6,5 +6,6 @@
 pub mod actix_app;
 pub mod app;
 pub mod axum_app;
+pub mod grpc;
 
 pub use app::{AppState, DevMode, Persona};

@@ -65,8 +65,14 @@ pub use organizations::{NewInvitation, OrganizationFields, Organizations};
 pub use sessions::Sessions;
 pub use users::{UserFields, UserList, Users};
 
-/// Responses larger than this are refused (a page of 500 users fits).
-const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+/// A single record larger than this is refused.
+const MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// A page larger than this is refused (500 users of typical size fit;
+/// use a smaller page size for users with large metadata).
+const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// The most pages one walk reads: a list that never ends (an endpoint or
+/// proxy ignoring `offset`) stops with an error instead of looping.
+const MAX_PAGES: u32 = 10_000;
 /// Items per page unless the caller says otherwise.
 const DEFAULT_PAGE: u32 = 100;
 /// Clerk's largest page.
@@ -116,8 +122,10 @@ impl Api {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<T, ApiError> {
-        let bytes = self.call_bytes(method, path_and_query, body).await?;
-        serde_json::from_slice(&bytes).map_err(|_| ApiError::InvalidResponse)
+        let bytes = self
+            .call_bytes(method, path_and_query, body, MAX_RECORD_BYTES)
+            .await?;
+        decode(&bytes)
     }
 
     async fn call_bytes(
@@ -125,34 +133,27 @@ impl Api {
         method: Method,
         path_and_query: &str,
         body: Option<&Value>,
+        cap: usize,
     ) -> Result<Vec<u8>, ApiError> {
         let Some(backend) = &self.backend else {
             return Err(ApiError::NotConfigured);
         };
-        let idempotent = method == Method::GET;
-        let mut retried = false;
-        loop {
-            let result = backend
-                .call(
-                    Caller::Users,
-                    method.clone(),
-                    path_and_query,
-                    body,
-                    MAX_RESPONSE_BYTES,
-                )
-                .await;
-            match result {
-                Ok(bytes) => return Ok(bytes),
-                Err(
-                    Failure::Unreachable
-                    | Failure::Status {
-                        status: 500..=599, ..
-                    },
-                ) if idempotent && !retried => {
-                    retried = true;
+        let call = || backend.call(Caller::Users, method.clone(), path_and_query, body, cap);
+        match call().await {
+            Ok(bytes) => Ok(bytes),
+            // A read is tried once more after a 5xx or a timeout; when the
+            // budget refuses that second try, the first failure is the
+            // answer (it says what happened).
+            Err(first @ (Failure::Unreachable | Failure::Status { status: 500..=599, .. }))
+                if method == Method::GET =>
+            {
+                match call().await {
+                    Ok(bytes) => Ok(bytes),
+                    Err(Failure::Refused(_)) => Err(ApiError::from(first)),
+                    Err(again) => Err(ApiError::from(again)),
                 }
-                Err(f) => return Err(ApiError::from(f)),
             }
+            Err(f) => Err(ApiError::from(f)),
         }
     }
 
@@ -168,7 +169,6 @@ impl Api {
         &self,
         path: Result<String, ApiError>,
         query: Vec<(String, String)>,
-        limit: u32,
     ) -> Pages<T> {
         let (path, refused) = match path {
             Ok(p) => (p, None),
@@ -179,12 +179,39 @@ impl Api {
             path,
             refused,
             query,
-            limit: limit.clamp(1, MAX_PAGE),
+            limit: DEFAULT_PAGE,
             offset: 0,
+            pages: 0,
             total: None,
             done: false,
             item: PhantomData,
         }
+    }
+}
+
+/// Decodes a record or page: an explicit `null` where a value was
+/// expected reads as absent (a record never fails on one), and fields it
+/// does not know are ignored.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::InvalidResponse)?;
+    T::deserialize(without_nulls(value)).map_err(|_| ApiError::InvalidResponse)
+}
+
+/// Drops `null` members of objects, at every depth except inside
+/// metadata (kept exactly as stored), so `#[serde(default)]` fills them.
+pub(crate) fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    let v = if k.ends_with("metadata") { v } else { without_nulls(v) };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
     }
 }
 
@@ -201,6 +228,24 @@ pub(crate) fn segment<'a>(what: &'static str, s: &'a str) -> Result<&'a str, Api
     } else {
         Err(ApiError::InvalidInput(what))
     }
+}
+
+/// A Clerk id of one kind: [`segment`], and Clerk's prefix for the kind
+/// (`user_`, `sess_`, ...), so no id can name another endpoint under the
+/// same path (`/users/count`).
+pub(crate) fn id<'a>(what: &'static str, prefix: &str, s: &'a str) -> Result<&'a str, ApiError> {
+    match segment(what, s)? {
+        s if s.len() > prefix.len() && s.starts_with(prefix) => Ok(s),
+        _ => Err(ApiError::InvalidInput(what)),
+    }
+}
+
+/// `(name, value)` for an optional status filter; a missing status filters
+/// nothing.
+pub(crate) fn status_filter(name: &str, status: Option<&str>) -> Option<(String, String)> {
+    status
+        .filter(|s| !s.is_empty())
+        .map(|s| (name.to_owned(), s.to_owned()))
 }
 
 /// `?a=1&b=2`, form-encoded (empty when there is nothing).
@@ -279,6 +324,7 @@ pub struct Pages<T> {
     query: Vec<(String, String)>,
     limit: u32,
     offset: u64,
+    pages: u32,
     total: Option<u64>,
     done: bool,
     item: PhantomData<fn() -> T>,
@@ -295,56 +341,83 @@ impl<T> fmt::Debug for Pages<T> {
     }
 }
 
-/// A page as Clerk answers it: a bare array (users, sessions) or
-/// `{ "data": [...], "total_count": n }`.
+/// A page as Clerk answers it: `{ "data": [...], "total_count": n }`, or a
+/// bare array (users; sessions without `paginated`).
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum PageBody<T> {
-    Bare(Vec<T>),
-    Counted {
-        data: Vec<T>,
-        #[serde(default)]
-        total_count: Option<u64>,
-    },
+struct Counted<T> {
+    data: Vec<T>,
+    #[serde(default)]
+    total_count: Option<u64>,
+}
+
+impl<T> Pages<T> {
+    /// Items per page (1 to 500, default 100), before the first page.
+    #[must_use]
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.limit = size.clamp(1, MAX_PAGE);
+        self
+    }
 }
 
 impl<T: DeserializeOwned> Pages<T> {
     /// The next page, `None` once the list is walked (or after an error).
     pub async fn next_page(&mut self) -> Option<Result<Vec<T>, ApiError>> {
+        let page = self.fetch().await;
+        if !matches!(page, Some(Ok(_))) {
+            self.done = true;
+        }
+        page
+    }
+
+    async fn fetch(&mut self) -> Option<Result<Vec<T>, ApiError>> {
         if self.done {
             return None;
         }
         if let Some(e) = self.refused.take() {
-            self.done = true;
             return Some(Err(e));
         }
+        if self.pages >= MAX_PAGES {
+            tracing::warn!(path = %self.path, "Backend API list did not end; walk stopped");
+            return Some(Err(ApiError::InvalidResponse));
+        }
+        self.pages += 1;
         let mut query = self.query.clone();
         query.push(("limit".to_owned(), self.limit.to_string()));
         query.push(("offset".to_owned(), self.offset.to_string()));
         let target = format!("{}{}", self.path, query_string(&query));
-        let body: PageBody<T> = match self.api.call(Method::GET, &target, None).await {
+        let bytes = match self
+            .api
+            .call_bytes(Method::GET, &target, None, MAX_PAGE_BYTES)
+            .await
+        {
             Ok(b) => b,
-            Err(e) => {
-                self.done = true;
-                return Some(Err(e));
+            Err(e) => return Some(Err(e)),
+        };
+        // A bare array or a counted page, told apart by the first byte.
+        let items = if bytes.trim_ascii_start().first() == Some(&b'[') {
+            match decode::<Vec<T>>(&bytes) {
+                Ok(items) => items,
+                Err(e) => return Some(Err(e)),
+            }
+        } else {
+            match decode::<Counted<T>>(&bytes) {
+                Ok(page) => {
+                    self.total = page.total_count.or(self.total);
+                    page.data
+                }
+                Err(e) => return Some(Err(e)),
             }
         };
-        let items = match body {
-            PageBody::Bare(items) => items,
-            PageBody::Counted { data, total_count } => {
-                self.total = total_count.or(self.total);
-                data
-            }
-        };
-        self.offset = self.offset.saturating_add(items.len() as u64);
-        let short = items.len() < self.limit as usize;
-        let all = self.total.is_some_and(|t| self.offset >= t);
-        if short || all {
-            self.done = true;
-        }
         if items.is_empty() {
             return None;
         }
+        self.offset = self.offset.saturating_add(items.len() as u64);
+        // The end: past the total when the list gives one (a page cut
+        // short by the server does not end it early), else a short page.
+        self.done = match self.total {
+            Some(total) => self.offset >= total,
+            None => items.len() < self.limit as usize,
+        };
         Some(Ok(items))
     }
 
@@ -472,7 +545,7 @@ impl From<Failure> for ApiError {
                 trace_id,
                 body,
             } => {
-                let parsed: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+                let parsed: ErrorBody = decode(&body).unwrap_or_default();
                 let trace_id = parsed
                     .clerk_trace_id
                     .filter(|t| t.len() <= 128)

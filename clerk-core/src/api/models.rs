@@ -1,7 +1,8 @@
 //! The records the Backend API answers (and webhooks deliver): the fields
-//! apps use, every one optional or defaulted. Unknown fields are ignored and
-//! an unknown status is kept as `Other(..)`, so a field or value Clerk adds
-//! never fails a call or a webhook. Metadata stays `serde_json::Value`, with
+//! apps use, every one optional or defaulted (an explicit `null` reads as
+//! absent). Unknown fields are ignored and an unknown status is kept as
+//! `Other(..)`, so a field or value Clerk adds never fails a call or a
+//! webhook. Metadata stays `serde_json::Value`, with
 //! `public_metadata_as` to read it as your own type.
 
 use serde::Deserialize;
@@ -421,7 +422,9 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The slugs of the plans of active items.
+    /// The slugs of the plans of items whose status is `active` (a
+    /// canceled, past-due or upcoming item is not counted, even while its
+    /// period runs).
     pub fn plan_slugs(&self) -> Vec<&str> {
         self.granted().map(|p| p.slug.as_str()).collect()
     }

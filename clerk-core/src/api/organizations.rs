@@ -5,8 +5,8 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Api, ApiError, DEFAULT_PAGE, InvitationData, InvitationStatus, MembershipData, Metadata,
-    OrganizationRecord, Pages, Subscription, segment,
+    Api, ApiError, InvitationData, InvitationStatus, MembershipData, Metadata, OrganizationRecord,
+    Pages, Subscription, segment, status_filter,
 };
 
 /// Organizations, with their members and invitations:
@@ -131,8 +131,7 @@ impl Organizations<'_> {
         let q = query
             .map(|q| vec![("query".to_owned(), q.to_owned())])
             .unwrap_or_default();
-        self.api
-            .pages(Ok("/organizations".to_owned()), q, DEFAULT_PAGE)
+        self.api.pages(Ok("/organizations".to_owned()), q)
     }
 
     /// `POST /organizations`.
@@ -196,7 +195,7 @@ impl Organizations<'_> {
     /// `GET /organizations/{id}/memberships`, paginated.
     pub fn memberships(&self, org_id: &str) -> Pages<MembershipData> {
         let path = org(org_id).map(|id| format!("/organizations/{id}/memberships"));
-        self.api.pages(path, Vec::new(), DEFAULT_PAGE)
+        self.api.pages(path, Vec::new())
     }
 
     /// `POST /organizations/{id}/memberships`: adds a user with `role`.
@@ -210,7 +209,7 @@ impl Organizations<'_> {
         role: &str,
     ) -> Result<MembershipData, ApiError> {
         let id = org(org_id)?;
-        let user = segment("user id", user_id)?;
+        let user = super::id("user id", "user_", user_id)?;
         self.api
             .call(
                 Method::POST,
@@ -232,7 +231,7 @@ impl Organizations<'_> {
         role: &str,
     ) -> Result<MembershipData, ApiError> {
         let id = org(org_id)?;
-        let user = segment("user id", user_id)?;
+        let user = super::id("user id", "user_", user_id)?;
         self.api
             .call(
                 Method::PATCH,
@@ -253,7 +252,7 @@ impl Organizations<'_> {
         user_id: &str,
     ) -> Result<MembershipData, ApiError> {
         let id = org(org_id)?;
-        let user = segment("user id", user_id)?;
+        let user = super::id("user id", "user_", user_id)?;
         self.api
             .call(
                 Method::DELETE,
@@ -291,10 +290,10 @@ impl Organizations<'_> {
         status: Option<&InvitationStatus>,
     ) -> Pages<InvitationData> {
         let path = org(org_id).map(|id| format!("/organizations/{id}/invitations"));
-        let q = status
-            .map(|s| vec![("status".to_owned(), s.as_str().to_owned())])
-            .unwrap_or_default();
-        self.api.pages(path, q, DEFAULT_PAGE)
+        let q = status_filter("status", status.map(InvitationStatus::as_str))
+            .into_iter()
+            .collect();
+        self.api.pages(path, q)
     }
 
     /// `POST /organizations/{id}/invitations/{invitation_id}/revoke`;
@@ -309,9 +308,9 @@ impl Organizations<'_> {
         requesting_user_id: Option<&str>,
     ) -> Result<InvitationData, ApiError> {
         let id = org(org_id)?;
-        let inv = segment("invitation id", invitation_id)?;
+        let inv = super::id("invitation id", "orginv_", invitation_id)?;
         let body = match requesting_user_id {
-            Some(u) => Some(json!({"requesting_user_id": segment("user id", u)?})),
+            Some(u) => Some(json!({"requesting_user_id": super::id("user id", "user_", u)?})),
             None => None,
         };
         self.api

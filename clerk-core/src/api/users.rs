@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    Api, ApiError, DEFAULT_PAGE, MembershipData, Metadata, Pages, Subscription, User, query_string,
-    segment,
+    Api, ApiError, MembershipData, Metadata, Pages, Subscription, User, query_string,
+
 };
 
 /// The users of the instance: `clerk.api().users()`.
@@ -29,14 +29,13 @@ pub struct Users<'a> {
     pub(super) api: &'a Api,
 }
 
-/// Filters and order for listing and counting users. Every filter may be
-/// given more than once (any of the values matches), as Clerk's query
-/// arrays.
+/// Filters and order for listing and counting users. Each filter but
+/// `query` may be given more than once (any of the values matches), as
+/// Clerk's query arrays.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserList {
     filters: Vec<(String, String)>,
     order_by: Option<String>,
-    limit: Option<u32>,
 }
 
 impl UserList {
@@ -99,20 +98,24 @@ impl UserList {
         self.order_by = Some(order.to_owned());
         self
     }
-
-    /// Users per page (1 to 500, default 100).
-    #[must_use]
-    pub fn page_size(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
 }
 
 /// The fields of a user to create or update; only what you set is sent.
-/// Unset fields are left as they are by an update.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Unset fields are left as they are by an update. `Debug` shows the names
+/// of the fields set, never their values (a password, a TOTP secret).
+#[derive(Clone, Default, PartialEq)]
 pub struct UserFields {
     fields: Map<String, Value>,
+}
+
+impl std::fmt::Debug for UserFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.fields.keys()).finish()
+    }
+}
+
+fn user(id: &str) -> Result<&str, ApiError> {
+    super::id("user id", "user_", id)
 }
 
 impl UserFields {
@@ -129,17 +132,28 @@ impl UserFields {
         self
     }
 
-    /// An email address (on create, one of `email_address[]`; on update,
-    /// use [`UserFields::field`] with `primary_email_address_id`).
-    #[must_use]
-    pub fn email_address(self, email: &str) -> Self {
-        self.field("email_address", vec![email])
+    fn push(mut self, name: &str, value: &str) -> Self {
+        match self.fields.get_mut(name) {
+            Some(Value::Array(values)) => values.push(value.into()),
+            _ => {
+                self.fields.insert(name.to_owned(), Value::from(vec![value]));
+            }
+        }
+        self
     }
 
-    /// A phone number (create).
+    /// An email address (create; each call adds one to `email_address[]`).
+    /// To change a user's primary address, use [`UserFields::field`] with
+    /// `primary_email_address_id`.
+    #[must_use]
+    pub fn email_address(self, email: &str) -> Self {
+        self.push("email_address", email)
+    }
+
+    /// A phone number (create; each call adds one to `phone_number[]`).
     #[must_use]
     pub fn phone_number(self, phone: &str) -> Self {
-        self.field("phone_number", vec![phone])
+        self.push("phone_number", phone)
     }
 
     /// Username.
@@ -197,7 +211,7 @@ impl Users<'_> {
     /// See [`ApiError`]; a user that does not exist is `Clerk` with status
     /// 404.
     pub async fn get(&self, user_id: &str) -> Result<User, ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         self.api
             .call(Method::GET, &format!("/users/{id}"), None)
             .await
@@ -209,11 +223,7 @@ impl Users<'_> {
         if let Some(order) = list.order_by {
             query.push(("order_by".to_owned(), order));
         }
-        self.api.pages(
-            Ok("/users".to_owned()),
-            query,
-            list.limit.unwrap_or(DEFAULT_PAGE),
-        )
+        self.api.pages(Ok("/users".to_owned()), query)
     }
 
     /// `GET /users/count`: how many users match the filters.
@@ -241,7 +251,7 @@ impl Users<'_> {
     /// # Errors
     /// See [`ApiError`].
     pub async fn update(&self, user_id: &str, fields: &UserFields) -> Result<User, ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         let body = Value::Object(fields.fields.clone());
         self.api
             .call(Method::PATCH, &format!("/users/{id}"), Some(&body))
@@ -258,7 +268,7 @@ impl Users<'_> {
         user_id: &str,
         metadata: &Metadata,
     ) -> Result<User, ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         self.api
             .call(
                 Method::PATCH,
@@ -278,7 +288,7 @@ impl Users<'_> {
         user_id: &str,
         metadata: &Metadata,
     ) -> Result<User, ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         self.api
             .call(
                 Method::PUT,
@@ -293,12 +303,12 @@ impl Users<'_> {
     /// # Errors
     /// See [`ApiError`].
     pub async fn delete(&self, user_id: &str) -> Result<(), ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         self.api.delete(&format!("/users/{id}")).await
     }
 
     async fn post_action(&self, user_id: &str, action: &str) -> Result<User, ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         self.api
             .call(Method::POST, &format!("/users/{id}/{action}"), None)
             .await
@@ -343,7 +353,7 @@ impl Users<'_> {
     /// # Errors
     /// See [`ApiError`].
     pub async fn disable_mfa(&self, user_id: &str) -> Result<(), ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         let _: Value = self
             .api
             .call(Method::DELETE, &format!("/users/{id}/mfa"), None)
@@ -353,9 +363,8 @@ impl Users<'_> {
 
     /// `GET /users/{id}/organization_memberships`, paginated.
     pub fn organization_memberships(&self, user_id: &str) -> Pages<MembershipData> {
-        let path =
-            segment("user id", user_id).map(|id| format!("/users/{id}/organization_memberships"));
-        self.api.pages(path, Vec::new(), DEFAULT_PAGE)
+        let path = user(user_id).map(|id| format!("/users/{id}/organization_memberships"));
+        self.api.pages(path, Vec::new())
     }
 
     /// `GET /users/{id}/billing/subscription`.
@@ -363,7 +372,7 @@ impl Users<'_> {
     /// # Errors
     /// See [`ApiError`]; no subscription is `Clerk` 404.
     pub async fn subscription(&self, user_id: &str) -> Result<Subscription, ApiError> {
-        let id = segment("user id", user_id)?;
+        let id = user(user_id)?;
         self.api
             .call(
                 Method::GET,

@@ -207,6 +207,43 @@ impl Refusal {
         self.response.map(B::from)
     }
 
+    /// The refusal as gRPC answers it (a "trailers-only" response): HTTP
+    /// 200, `content-type: application/grpc`, `grpc-status` by the HTTP
+    /// status (401 → 16 `UNAUTHENTICATED`, 403 → 7 `PERMISSION_DENIED`,
+    /// 404 → 5 `NOT_FOUND`, 400 → 3 `INVALID_ARGUMENT`, 413 → 8
+    /// `RESOURCE_EXHAUSTED`, 503 → 14 `UNAVAILABLE`, a page redirect → 16,
+    /// anything else → 13 `INTERNAL`), `grpc-message` the reason (never
+    /// the token), and `www-authenticate` / `retry-after` kept as
+    /// metadata. The body is empty (`B::default()`, e.g. tonic's body).
+    pub fn into_grpc_response<B: Default>(self) -> http::Response<B> {
+        let code: u16 = match self.status().as_u16() {
+            401 | 300..=399 => 16,
+            403 => 7,
+            404 => 5,
+            400 => 3,
+            413 => 8,
+            503 => 14,
+            _ => 13,
+        };
+        let mut res = http::Response::new(B::default());
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert("grpc-status", HeaderValue::from(code));
+        // Reasons are kebab-case ASCII: valid gRPC percent-encoded text.
+        let message = HeaderValue::from_str(self.reason())
+            .unwrap_or_else(|_| HeaderValue::from_static("refused"));
+        headers.insert("grpc-message", message);
+        for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+            if let Some(v) = self.headers().get(&name) {
+                headers.insert(name, v.clone());
+            }
+        }
+        res
+    }
+
     pub(crate) fn not_found(self) -> Self {
         let mut hidden = Self::new(Cause::Forbidden);
         hidden.cause = self.cause;

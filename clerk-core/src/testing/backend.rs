@@ -248,7 +248,12 @@ fn users_and_members(s: &mut State, req: &SeenRequest) -> Option<Answer> {
     };
     let window = |all: Vec<Value>| -> Vec<Value> {
         let offset = param("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let limit = param("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
+        // Clerk's default page is 10; this fake serves at most 100 a page
+        // (a server may cap below what is asked).
+        let limit = param("limit")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10)
+            .min(100);
         all.into_iter().skip(offset).take(limit).collect()
     };
     let matches = |u: &Value| {

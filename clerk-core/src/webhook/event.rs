@@ -99,7 +99,8 @@ struct Envelope {
 }
 
 fn typed<T: DeserializeOwned>(data: &Value, wrap: impl FnOnce(T) -> EventData) -> EventData {
-    match T::deserialize(data) {
+    // An explicit `null` reads as absent, as in Backend API answers.
+    match T::deserialize(crate::api::without_nulls(data.clone())) {
         Ok(v) => wrap(v),
         Err(_) => EventData::Other(data.clone()),
     }
