@@ -1026,7 +1026,12 @@ async fn explicit_nulls_read_as_absent() {
     let nulls = json!({"id": "user_nulls", "banned": null, "email_addresses": null,
         "two_factor_enabled": null, "public_metadata": {"plan": null}, "private_metadata": null});
     let (u, _) = f
-        .run("GET", "/v1/users/user_nulls", &nulls, api.users().get("user_nulls"))
+        .run(
+            "GET",
+            "/v1/users/user_nulls",
+            &nulls,
+            api.users().get("user_nulls"),
+        )
         .await;
     assert_eq!((u.banned, u.email_addresses.len()), (false, 0));
     assert_eq!(u.public_metadata, json!({"plan": null}));
@@ -1038,11 +1043,20 @@ async fn explicit_nulls_read_as_absent() {
             "GET",
             "/v1/organizations/org_1/memberships",
             &json!({"data": [m], "total_count": null}),
-            async { api.organizations().memberships("org_1").next_page().await.unwrap() },
+            async {
+                api.organizations()
+                    .memberships("org_1")
+                    .next_page()
+                    .await
+                    .unwrap()
+            },
         )
         .await;
     assert_eq!(
-        (page[0].role.as_str(), page[0].public_user_data.user_id.as_str()),
+        (
+            page[0].role.as_str(),
+            page[0].public_user_data.user_id.as_str()
+        ),
         ("", "")
     );
     // An error entry with nulls keeps the rest of the error.
@@ -1064,7 +1078,10 @@ async fn ids_of_the_wrong_kind_never_reach_a_path() {
     // `count` would be `GET /users/count`.
     for bad in ["count", "user_", "org_1", "sess_1"] {
         let e = api.users().get(bad).await.unwrap_err();
-        assert!(matches!(e, ApiError::InvalidInput("user id")), "{bad}: {e:?}");
+        assert!(
+            matches!(e, ApiError::InvalidInput("user id")),
+            "{bad}: {e:?}"
+        );
     }
     assert!(matches!(
         api.sessions().get("user_1").await,
@@ -1110,7 +1127,12 @@ async fn a_total_ends_a_walk_not_a_short_page() {
         &[],
         &json!({"data": [membership("user_1", "org:member")], "total_count": 1_000_000_000}),
     );
-    let mut pages = f.clerk.api().organizations().memberships("org_2").page_size(1);
+    let mut pages = f
+        .clerk
+        .api()
+        .organizations()
+        .memberships("org_2")
+        .page_size(1);
     let mut last = None;
     for _ in 0..60 {
         match pages.next_page().await {

@@ -130,9 +130,14 @@ async fn set_plan(
     state: web::Data<AppState>,
     session: Session,
     user_id: web::Path<String>,
+    req: actix_web::HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    reply(app::admin::set_plan(state.clerk.api(), &session, &user_id, &body).await)
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    reply(app::admin::set_plan(state.clerk.api(), &session, &user_id, content_type, &body).await)
 }
 
 async fn members(state: web::Data<AppState>, session: Session) -> HttpResponse {

@@ -114,9 +114,13 @@ async fn set_plan(
     State(state): State<AppState>,
     session: Session,
     Path(user_id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    reply(app::admin::set_plan(state.clerk.api(), &session, &user_id, &body).await)
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    reply(app::admin::set_plan(state.clerk.api(), &session, &user_id, content_type, &body).await)
 }
 
 async fn members(State(state): State<AppState>, session: Session) -> Response {

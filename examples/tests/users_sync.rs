@@ -244,10 +244,18 @@ async fn a_backfill_interleaved_with_webhooks_leaves_the_right_rows() {
         .await
         .unwrap();
 
+    // Clerk knows user_9 by now (the list may or may not show them: a row
+    // the list lacks is asked for after the walk).
+    fake.add_user(user("user_9", "New", 20));
+
     let report = store.backfill(clerk.api(), 2).await.unwrap();
-    assert_eq!(report.seen, 5, "three pages of 2, 2, 1");
-    assert_eq!(report.changed, 3, "user_0, user_3, user_4: new rows");
-    assert_eq!(fake.calls(), 3);
+    assert_eq!(report.seen, 6, "three pages of 2");
+    assert_eq!(
+        report.changed, 4,
+        "user_0, user_3, user_4: new rows; user_9 rewritten with the same version"
+    );
+    assert_eq!(report.deleted, 0);
+    assert_eq!(fake.calls(), 4, "three full pages, then an empty one");
     assert_eq!(
         first_name(&store, "user_0").await.as_deref(),
         Some("Listed")
@@ -273,8 +281,8 @@ async fn a_backfill_interleaved_with_webhooks_leaves_the_right_rows() {
     // And the backfill again changes nothing it should not.
     let again = store.backfill(clerk.api(), 100).await.unwrap();
     assert_eq!(
-        again.changed, 2,
-        "only user_3 and user_4, rewritten with the same version"
+        again.changed, 3,
+        "only user_3, user_4 and user_9, rewritten with the same version"
     );
     assert_eq!(first_name(&store, "user_0").await.as_deref(), Some("Later"));
 }
@@ -309,4 +317,176 @@ async fn a_crash_between_the_statements_and_the_commit_loses_nothing_once_redeli
     assert_eq!(store.apply(&e).await.unwrap(), Applied::Changed);
     assert_eq!(first_name(&store, "user_1").await.as_deref(), Some("After"));
     assert_eq!(store.apply(&e).await.unwrap(), Applied::Duplicate);
+}
+
+#[tokio::test]
+async fn kept_events_that_cannot_be_read_are_not_marked_applied() {
+    let (store, _) = store().await;
+    // `email_addresses` as a string: not a user record.
+    let bad = event(
+        "msg_bad",
+        "user.updated",
+        &json!({"id": "user_1", "email_addresses": "x", "updated_at": 5}),
+        5,
+    );
+    assert!(store.apply(&bad).await.is_err());
+    assert_eq!(
+        store.count("webhook_deliveries").await.unwrap(),
+        0,
+        "Clerk will deliver it again"
+    );
+    // Explicit nulls are not a reason to refuse.
+    let nulls = event(
+        "msg_nulls",
+        "user.updated",
+        &json!({"id": "user_1", "first_name": null,
+        "email_addresses": null, "banned": null, "updated_at": 6}),
+        6,
+    );
+    assert_eq!(store.apply(&nulls).await.unwrap(), Applied::Changed);
+}
+
+#[tokio::test]
+async fn deletions_cascade_scrub_and_are_never_undone_by_memberships() {
+    let (store, _) = store().await;
+    let org = json!({"object": "organization", "id": "org_1", "name": "Acme", "updated_at": 10});
+    let membership = |id: &str, user: &str, at: i64| {
+        json!({"object": "organization_membership", "id": id,
+        "role": "org:member", "organization": org, "public_user_data": {"user_id": user}, "updated_at": at})
+    };
+    store
+        .apply(&event("d1", "organization.created", &org, 10))
+        .await
+        .unwrap();
+    store
+        .apply(&event("d2", "user.created", &user("user_1", "Ada", 10), 10))
+        .await
+        .unwrap();
+    store
+        .apply(&event(
+            "d3",
+            "organizationMembership.created",
+            &membership("orgmem_1", "user_1", 10),
+            10,
+        ))
+        .await
+        .unwrap();
+    store.apply(&deleted("d4", "user_1", 20)).await.unwrap();
+    let row = store.user("user_1").await.unwrap().unwrap();
+    assert!(row.deleted);
+    assert_eq!(
+        (
+            row.primary_email,
+            row.first_name,
+            row.public_metadata.as_str()
+        ),
+        (None, None, "{}"),
+        "no personal data kept"
+    );
+    assert_eq!(
+        store.count("memberships").await.unwrap(),
+        0,
+        "the user's memberships went with them"
+    );
+    // A late membership event for the deleted user: not brought back.
+    assert_eq!(
+        store
+            .apply(&event(
+                "d5",
+                "organizationMembership.updated",
+                &membership("orgmem_1", "user_1", 30),
+                30
+            ))
+            .await
+            .unwrap(),
+        Applied::Stale
+    );
+    assert_eq!(
+        store
+            .apply(&event(
+                "d6",
+                "organizationMembership.created",
+                &membership("orgmem_9", "user_1", 30),
+                30
+            ))
+            .await
+            .unwrap(),
+        Applied::Stale
+    );
+    assert_eq!(store.count("memberships").await.unwrap(), 0);
+    // An organization's deletion takes its memberships along.
+    store
+        .apply(&event("d7", "user.created", &user("user_2", "Bo", 10), 10))
+        .await
+        .unwrap();
+    store
+        .apply(&event(
+            "d8",
+            "organizationMembership.created",
+            &membership("orgmem_2", "user_2", 10),
+            10,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.count("memberships").await.unwrap(), 1);
+    store
+        .apply(&event(
+            "d9",
+            "organization.deleted",
+            &json!({"object": "organization", "id": "org_1", "deleted": true}),
+            40,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.count("memberships").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .apply(&event(
+                "d10",
+                "organizationMembership.created",
+                &membership("orgmem_3", "user_2", 50),
+                50
+            ))
+            .await
+            .unwrap(),
+        Applied::Stale
+    );
+}
+
+#[tokio::test]
+async fn a_backfill_finds_users_deleted_while_no_webhook_arrived() {
+    let (store, _) = store().await;
+    let fake = FakeBackendApi::start().await.unwrap();
+    fake.add_user(user("user_1", "Still", 10));
+    let clerk = Clerk::new(
+        TestIssuer::new()
+            .config()
+            .secret_key("sk_test_your_clerk_key_here")
+            .api_url(fake.base_url())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    // The table knows a user Clerk deleted during the downtime.
+    store
+        .apply(&event(
+            "e1",
+            "user.created",
+            &user("user_gone", "Gone", 5),
+            5,
+        ))
+        .await
+        .unwrap();
+    let report = store.backfill(clerk.api(), 100).await.unwrap();
+    assert_eq!((report.seen, report.changed, report.deleted), (1, 1, 1));
+    assert!(store.user("user_gone").await.unwrap().unwrap().deleted);
+    assert_eq!(store.count("users").await.unwrap(), 1);
+    let asked: Vec<String> = fake.seen().into_iter().map(|r| r.line).collect();
+    assert_eq!(
+        asked,
+        [
+            "GET /v1/users?order_by=%2Bcreated_at&limit=100&offset=0",
+            "GET /v1/users/user_gone"
+        ]
+    );
 }

@@ -82,7 +82,11 @@ async fn exercise(base: &str, state: &AppState) -> Vec<Seen> {
     .await;
     assert_eq!(got.0, 200, "{got:?}");
     assert_eq!(got.2["user_id"], "user_member");
-    assert_eq!(got.2["public_metadata"], json!({"plan": "pro"}));
+    assert_eq!(got.2["plan"], "pro");
+    assert!(
+        got.2.get("public_metadata").is_none(),
+        "only the plan is shown"
+    );
     let patch = backend
         .seen()
         .into_iter()
@@ -116,6 +120,65 @@ async fn exercise(base: &str, state: &AppState) -> Vec<Seen> {
             "{user}"
         );
         seen.push(got);
+    }
+    // The admin's own plan, a user who is also in another organization,
+    // a plan nobody sells, a body that is not JSON by content type: refused
+    // before any write.
+    backend.add_membership(
+        "org_acme",
+        json!({"id": "orgmem_s1", "role": "org:member",
+        "organization": {"id": "org_acme"}, "public_user_data": {"user_id": "user_stale"}}),
+    );
+    backend.add_membership(
+        "org_other",
+        json!({"id": "orgmem_s2", "role": "org:admin",
+        "organization": {"id": "org_other"}, "public_user_data": {"user_id": "user_stale"}}),
+    );
+    for (path, body, content_type, want) in [
+        (
+            "/api/admin/users/user_admin/plan",
+            plan,
+            "application/json",
+            (403, "own-plan"),
+        ),
+        (
+            "/api/admin/users/user_stale/plan",
+            plan,
+            "application/json",
+            (403, "member-of-another-organization"),
+        ),
+        (
+            "/api/admin/users/user_member/plan",
+            r#"{"plan":"gold"}"#,
+            "application/json",
+            (400, "invalid-plan"),
+        ),
+        (
+            "/api/admin/users/user_member/plan",
+            plan,
+            "text/plain",
+            (415, "unsupported-media-type"),
+        ),
+        (
+            "/api/admin/users/user_member/plan",
+            plan,
+            "application/x-www-form-urlencoded",
+            (415, "unsupported-media-type"),
+        ),
+    ] {
+        let req = client
+            .post(format!("{base}{path}"))
+            .header("authorization", bearer("org-admin").unwrap())
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let got: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            (status, got),
+            (want.0, json!({"error": want.1})),
+            "{path} {content_type}"
+        );
     }
     // Hostile input: refused with 400 before any write.
     let too_long = format!(r#"{{"plan":"{}"}}"#, "a".repeat(33));

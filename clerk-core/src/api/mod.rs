@@ -144,15 +144,16 @@ impl Api {
             // A read is tried once more after a 5xx or a timeout; when the
             // budget refuses that second try, the first failure is the
             // answer (it says what happened).
-            Err(first @ (Failure::Unreachable | Failure::Status { status: 500..=599, .. }))
-                if method == Method::GET =>
-            {
-                match call().await {
-                    Ok(bytes) => Ok(bytes),
-                    Err(Failure::Refused(_)) => Err(ApiError::from(first)),
-                    Err(again) => Err(ApiError::from(again)),
-                }
-            }
+            Err(
+                first @ (Failure::Unreachable
+                | Failure::Status {
+                    status: 500..=599, ..
+                }),
+            ) if method == Method::GET => match call().await {
+                Ok(bytes) => Ok(bytes),
+                Err(Failure::Refused(_)) => Err(ApiError::from(first)),
+                Err(again) => Err(ApiError::from(again)),
+            },
             Err(f) => Err(ApiError::from(f)),
         }
     }
@@ -205,7 +206,11 @@ pub(crate) fn without_nulls(value: Value) -> Value {
             map.into_iter()
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| {
-                    let v = if k.ends_with("metadata") { v } else { without_nulls(v) };
+                    let v = if k.ends_with("metadata") {
+                        v
+                    } else {
+                        without_nulls(v)
+                    };
                     (k, v)
                 })
                 .collect(),

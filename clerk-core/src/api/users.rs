@@ -5,10 +5,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{
-    Api, ApiError, MembershipData, Metadata, Pages, Subscription, User, query_string,
-
-};
+use super::{Api, ApiError, MembershipData, Metadata, Pages, Subscription, User, query_string};
 
 /// The users of the instance: `clerk.api().users()`.
 ///
@@ -136,7 +133,8 @@ impl UserFields {
         match self.fields.get_mut(name) {
             Some(Value::Array(values)) => values.push(value.into()),
             _ => {
-                self.fields.insert(name.to_owned(), Value::from(vec![value]));
+                self.fields
+                    .insert(name.to_owned(), Value::from(vec![value]));
             }
         }
         self

@@ -76,12 +76,18 @@ impl AppState {
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error>> {
         let lookup = |k: &str| std::env::var(k).ok();
         let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
-        // The local users table the webhooks keep (`DATABASE_URL`).
-        let store = super::sync::open_from_env().await?;
         if has_clerk_keys(&lookup) {
             let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
-            let webhooks = WebhookVerifier::from_env_with(lookup)?
-                .map(|verifier| WebhookState::new(verifier, clerk.users().clone(), Some(store)));
+            // The local users table the webhooks keep (`DATABASE_URL`),
+            // opened only when webhooks are configured.
+            let webhooks = match WebhookVerifier::from_env_with(lookup)? {
+                Some(verifier) => Some(WebhookState::new(
+                    verifier,
+                    clerk.users().clone(),
+                    Some(super::sync::open_from_env().await?),
+                )),
+                None => None,
+            };
             return Ok(Self(Arc::new(Shared {
                 clerk,
                 dev: None,
@@ -92,6 +98,7 @@ impl AppState {
             })));
         }
         check_dev_mode_allowed(env_vars())?;
+        let store = super::sync::open_from_env().await?;
         Self::start_dev_in(DevMode::new(), sign_in_url, dev_token_ttl(), store).await
     }
 

@@ -16,7 +16,35 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clerk_core::api::{Api, ApiError, MembershipData, OrganizationRecord, User, UserList};
 use clerk_core::webhook::{EventData, WebhookEvent};
 use sqlx::Row;
+use sqlx::migrate::{Migration, MigrationType};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
+
+/// `examples/migrations/`, built into the binary (a deployed binary needs
+/// no source tree).
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> futures_core_compat::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async {
+            Ok(vec![Migration::new(
+                1,
+                "users".into(),
+                MigrationType::Simple,
+                include_str!("../../migrations/0001_users.sql").into(),
+                false,
+            )])
+        })
+    }
+}
+
+/// `futures_core::future::BoxFuture`, spelled out (no extra dependency).
+mod futures_core_compat {
+    pub(super) type BoxFuture<'a, T> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}
 
 /// The database of the example apps when `DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:clerk-example.db";
@@ -69,6 +97,11 @@ pub enum SyncError {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// An event of a kind the tables keep whose data could not be read:
+    /// not recorded as applied, so Clerk delivers it again (and the
+    /// backfill repairs users meanwhile).
+    #[error("{0} event data could not be read")]
+    Undecodable(String),
 }
 
 /// What a backfill did.
@@ -78,6 +111,8 @@ pub struct Backfill {
     pub seen: u64,
     /// Rows written (new, or newer than the row).
     pub changed: u64,
+    /// Rows found deleted at Clerk (tombstoned).
+    pub deleted: u64,
 }
 
 fn now_ms() -> i64 {
@@ -114,8 +149,7 @@ impl UserStore {
                 .connect_with(options)
                 .await?
         };
-        let migrations = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
-        sqlx::migrate::Migrator::new(migrations)
+        sqlx::migrate::Migrator::new(Embedded)
             .await?
             .run(&pool)
             .await?;
@@ -131,8 +165,9 @@ impl UserStore {
     /// none of it, the delivery id recorded with it.
     ///
     /// # Errors
-    /// A database error: answer 5xx so Clerk delivers the event again.
-    pub async fn apply(&self, event: &WebhookEvent) -> Result<Applied, sqlx::Error> {
+    /// A database error, or data of a kept kind that cannot be read:
+    /// answer 5xx so Clerk delivers the event again.
+    pub async fn apply(&self, event: &WebhookEvent) -> Result<Applied, SyncError> {
         let mut tx = self.pool.begin().await?;
         let applied = apply_in(&mut tx, event).await?;
         tx.commit().await?;
@@ -159,14 +194,39 @@ impl UserStore {
     pub async fn backfill(&self, api: &Api, page_size: u32) -> Result<Backfill, SyncError> {
         let mut pages = api
             .users()
-            .list(UserList::new().order_by("+created_at").page_size(page_size));
+            .list(UserList::new().order_by("+created_at"))
+            .page_size(page_size);
         let mut report = Backfill::default();
+        let mut listed = std::collections::HashSet::new();
         while let Some(page) = pages.next_page().await {
             for user in page? {
                 report.seen += 1;
                 if self.upsert_user(&user).await? {
                     report.changed += 1;
                 }
+                listed.insert(user.id);
+            }
+        }
+        // Rows the list did not have: deleted while no webhook arrived, or
+        // skipped when a deletion shifted the pages. Ask for each: 404 is
+        // a deletion (tombstoned), a record is upserted.
+        let live: Vec<String> = sqlx::query_scalar("SELECT id FROM users WHERE deleted = 0")
+            .fetch_all(&self.pool)
+            .await?;
+        for id in live.into_iter().filter(|id| !listed.contains(id)) {
+            match api.users().get(&id).await {
+                Ok(user) => {
+                    if self.upsert_user(&user).await? {
+                        report.changed += 1;
+                    }
+                }
+                Err(e) if e.status() == Some(404) => {
+                    let mut conn = self.pool.acquire().await?;
+                    if tombstone(&mut conn, "users", &id, now_ms()).await? {
+                        report.deleted += 1;
+                    }
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(report)
@@ -221,11 +281,11 @@ impl UserStore {
 /// stop between the statements and the commit, as a crash would.
 ///
 /// # Errors
-/// A database error.
+/// See [`UserStore::apply`].
 pub async fn apply_in(
     conn: &mut SqliteConnection,
     event: &WebhookEvent,
-) -> Result<Applied, sqlx::Error> {
+) -> Result<Applied, SyncError> {
     let first = sqlx::query(
         "INSERT INTO webhook_deliveries (delivery_id, kind, applied_at) VALUES (?, ?, ?) \
          ON CONFLICT (delivery_id) DO NOTHING",
@@ -238,6 +298,12 @@ pub async fn apply_in(
     .rows_affected();
     if first == 0 {
         return Ok(Applied::Duplicate);
+    }
+    let kept = ["user.", "organization.", "organizationMembership."]
+        .iter()
+        .any(|p| event.kind.starts_with(p));
+    if kept && matches!(event.data, EventData::Other(_)) {
+        return Err(SyncError::Undecodable(event.kind.clone()));
     }
     // A deletion's own time: the event's (deleted objects carry none).
     let at = event.timestamp.unwrap_or(0);
@@ -254,6 +320,10 @@ pub async fn apply_in(
         (EventData::Organization(o), _) => upsert_org(conn, o).await?,
         (EventData::Deleted(d), "organization.deleted") => {
             let id = d.id.as_deref().unwrap_or_default();
+            sqlx::query("UPDATE memberships SET deleted = 1 WHERE organization_id = ?")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
             tombstone(conn, "organizations", id, at).await?
         }
         (EventData::Membership(m), "organizationMembership.deleted") => {
@@ -317,7 +387,12 @@ async fn upsert_membership(
     m: &MembershipData,
 ) -> Result<bool, sqlx::Error> {
     let rows = sqlx::query(
-        "INSERT INTO memberships (id, organization_id, user_id, role, updated_at) VALUES (?, ?, ?, ?, ?) \
+        // Never for a user or organization already deleted: a late event
+        // must not bring their memberships back.
+        "INSERT INTO memberships (id, organization_id, user_id, role, updated_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS \
+           (SELECT 1 FROM users WHERE id = ?3 AND deleted = 1) \
+           AND NOT EXISTS (SELECT 1 FROM organizations WHERE id = ?2 AND deleted = 1) \
          ON CONFLICT (id) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at \
          WHERE memberships.deleted = 0 AND excluded.updated_at >= memberships.updated_at",
     )
@@ -344,13 +419,16 @@ async fn tombstone(
     }
     let sql = match table {
         "users" => {
+            // The tombstone keeps the id only: no email, name or metadata.
             "INSERT INTO users (id, updated_at, deleted) VALUES (?, ?, 1) \
-             ON CONFLICT (id) DO UPDATE SET deleted = 1, updated_at = MAX(users.updated_at, excluded.updated_at) \
+             ON CONFLICT (id) DO UPDATE SET deleted = 1, primary_email = NULL, first_name = NULL, \
+               last_name = NULL, public_metadata = '{}', \
+               updated_at = MAX(users.updated_at, excluded.updated_at) \
              WHERE users.deleted = 0"
         }
         "organizations" => {
             "INSERT INTO organizations (id, updated_at, deleted) VALUES (?, ?, 1) \
-             ON CONFLICT (id) DO UPDATE SET deleted = 1, \
+             ON CONFLICT (id) DO UPDATE SET deleted = 1, public_metadata = '{}', \
                updated_at = MAX(organizations.updated_at, excluded.updated_at) \
              WHERE organizations.deleted = 0"
         }

@@ -55,11 +55,23 @@ impl WebhookState {
                 Ok(a) => Some(a),
                 Err(e) => {
                     tracing::error!(kind = %event.kind, delivery_id = %event.delivery_id, error = %e, "webhook not applied; Clerk will redeliver");
+                    // The caches still forget what the event changed.
+                    self.invalidate(event).await;
                     return Reply::new(500, json!({"error": "sync-failed"}));
                 }
             },
             None => None,
         };
+        self.invalidate(event).await;
+        let mut body = self.record(event);
+        if let Some(a) = applied {
+            body["applied"] = json!(format!("{a:?}").to_lowercase());
+        }
+        Reply::new(200, body)
+    }
+
+    /// Forgets the cached user or organization an event changed.
+    async fn invalidate(&self, event: &WebhookEvent) {
         match (event.kind.as_str(), event.object_id()) {
             ("user.updated" | "user.deleted", Some(id)) => self.users.invalidate_user(id).await,
             ("organization.updated" | "organization.deleted", Some(id)) => {
@@ -67,11 +79,6 @@ impl WebhookState {
             }
             _ => {}
         }
-        let mut body = self.record(event);
-        if let Some(a) = applied {
-            body["applied"] = json!(format!("{a:?}").to_lowercase());
-        }
-        Reply::new(200, body)
     }
 
     /// Logs and remembers a verified event; returns the response body.

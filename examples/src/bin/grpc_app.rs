@@ -8,12 +8,16 @@
 #![allow(clippy::print_stdout)]
 
 use clerk_core::{Clerk, ClerkConfig};
-use clerk_examples::app::{DEV_SECRET_KEY, DevMode, check_dev_mode_allowed, env_vars, has_clerk_keys};
+use clerk_examples::app::{
+    DEV_SECRET_KEY, DevMode, check_dev_mode_allowed, env_vars, has_clerk_keys,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lookup = |k: &str| std::env::var(k).ok();
-    let port: u16 = lookup("GRPC_PORT").and_then(|p| p.parse().ok()).unwrap_or(50051);
+    let port: u16 = lookup("GRPC_PORT")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(50051);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let (clerk, _backend) = if has_clerk_keys(&lookup) {
@@ -22,7 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         check_dev_mode_allowed(env_vars())?;
         let dev = DevMode::new();
         let backend = dev.start_backend().await?;
-        let config = dev.config().secret_key(DEV_SECRET_KEY).api_url(backend.base_url());
+        let config = dev
+            .config()
+            .secret_key(DEV_SECRET_KEY)
+            .api_url(backend.base_url());
         println!("DEV MODE (throwaway key). gRPC on {addr}; try, as an org admin:");
         if let Some(admin) = dev.personas.iter().find(|p| p.name == "org-admin") {
             println!(

@@ -53,9 +53,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let report = store.backfill(clerk.api(), PAGE_SIZE).await?;
     println!(
-        "sync-users: {} users read, {} rows written, {} users in the table",
+        "sync-users: {} users read, {} rows written, {} found deleted, {} users in the table",
         report.seen,
         report.changed,
+        report.deleted,
         store.count("users").await?
     );
     Ok(())
