@@ -289,3 +289,58 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grpc(r: Refusal) -> (u16, String, String, HeaderMap) {
+        let res: http::Response<()> = r.into_grpc_response();
+        let h = res.headers().clone();
+        let get = |n: &str| {
+            h.get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        (
+            res.status().as_u16(),
+            get("grpc-status"),
+            get("grpc-message"),
+            h,
+        )
+    }
+
+    #[test]
+    fn refusals_become_grpc_statuses_with_the_reason_and_no_body() {
+        let (status, code, message, h) = grpc(Refusal::signed_out(SignedOutReason::TokenMissing));
+        assert_eq!(
+            (status, code.as_str(), message.as_str()),
+            (200, "16", "session-token-missing")
+        );
+        assert_eq!(h["content-type"], "application/grpc");
+        assert!(h.contains_key(header::WWW_AUTHENTICATE));
+        let (_, code, message, _) = grpc(Refusal::forbidden());
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("7", "requirement-not-met")
+        );
+        let (_, code, message, h) = grpc(Refusal::from(UserError::RateLimited(5)));
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("14", "backend-api-rate-limited")
+        );
+        assert_eq!(h[header::RETRY_AFTER], "5");
+        let (_, code, _, _) = grpc(Refusal::layer_missing());
+        assert_eq!(code, "13");
+        let (_, code, _, _) = grpc(Refusal::forbidden().not_found());
+        assert_eq!(code, "5");
+        let (_, code, _, _) = grpc(Refusal::new(Cause::MalformedPath));
+        assert_eq!(code, "3");
+        let (_, code, _, _) = grpc(
+            Refusal::signed_out(SignedOutReason::TokenMissing)
+                .redirect(&HeaderValue::from_static("/sign-in")),
+        );
+        assert_eq!(code, "16", "a page redirect is unauthenticated");
+    }
+}
