@@ -59,6 +59,9 @@ pub mod clerk;
 pub mod clock;
 pub mod config;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod instance;
 mod json;
 mod keys;
