@@ -331,7 +331,11 @@ impl BackendApi {
         body: Option<&Value>,
         cap: usize,
     ) -> Result<Vec<u8>, Failure> {
-        self.gate.acquire(caller).map_err(Failure::Refused)?;
+        let endpoint = path_and_query.split(['/', '?']).nth(1).unwrap_or("");
+        if let Err(wait) = self.gate.acquire(caller) {
+            crate::metrics::backend(endpoint, "refused");
+            return Err(Failure::Refused(wait));
+        }
         let mut req = self
             .client
             .request(method, format!("{}/v1{path_and_query}", self.base));
@@ -341,6 +345,18 @@ impl BackendApi {
                 .body(body.to_string());
         }
         let result = self.send_now(req, path_and_query, cap).await;
+        crate::metrics::backend(
+            endpoint,
+            match &result {
+                Ok(_) => "ok",
+                Err(Failure::Status { status: 429, .. }) => "rate_limited",
+                Err(Failure::Status {
+                    status: 400..=499, ..
+                }) => "client_error",
+                Err(Failure::Status { .. } | Failure::TooLarge) => "server_error",
+                Err(Failure::Unreachable | Failure::Refused(_)) => "unreachable",
+            },
+        );
         match result {
             Err(Failure::Status {
                 status: 429,

@@ -403,14 +403,25 @@ impl Clerk {
     /// The future for a step: ready, or the waiting boxed.
     fn start(&self, step: AuthStep) -> Authenticate {
         let state = match step {
-            AuthStep::Ready(auth) => AuthState::Ready(Some(auth)),
+            AuthStep::Ready(auth) => {
+                crate::metrics::auth(&auth);
+                AuthState::Ready(Some(auth))
+            }
             AuthStep::Pending(pending) => {
                 let clerk = self.clone();
-                AuthState::Waiting(Box::pin(async move { clerk.complete(pending).await }))
+                AuthState::Waiting(Box::pin(async move {
+                    let auth = clerk.complete(pending).await;
+                    crate::metrics::auth(&auth);
+                    auth
+                }))
             }
             AuthStep::PendingPage(page) => {
                 let clerk = self.clone();
-                AuthState::Waiting(Box::pin(async move { clerk.complete_page(*page).await }))
+                AuthState::Waiting(Box::pin(async move {
+                    let auth = clerk.complete_page(*page).await;
+                    crate::metrics::auth(&auth);
+                    auth
+                }))
             }
         };
         Authenticate { state }

@@ -66,6 +66,7 @@ mod instance;
 mod json;
 mod keys;
 pub mod machine;
+mod metrics;
 pub mod protect;
 pub mod request;
 pub mod routes;

@@ -25,6 +25,7 @@ pub fn app(
         .app_data(web::Data::new(state.clone()))
         .route("/", web::get().to(index))
         .route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics))
         .route("/api/public", web::get().to(public))
         .route("/api/me", web::get().to(me))
         .route("/api/me/profile", web::get().to(profile))
@@ -85,6 +86,16 @@ async fn index(state: web::Data<AppState>) -> HttpResponse {
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.health())
+}
+
+/// Dev mode: the Prometheus page (404 otherwise).
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.metrics_page() {
+        Some(page) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(page),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 async fn public(auth: Auth) -> HttpResponse {

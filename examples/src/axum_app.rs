@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/public", get(public))
         .route("/api/me", get(me))
         .route("/api/me/profile", get(profile))
@@ -74,6 +75,14 @@ async fn index(State(state): State<AppState>) -> Html<String> {
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
     Json(state.health())
+}
+
+/// Dev mode: the Prometheus page (404 otherwise).
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.metrics_page() {
+        Some(page) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], page).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn public(auth: Auth) -> Json<Value> {

@@ -223,6 +223,7 @@ impl KeyStore {
     /// Fetches once and records the outcome. Call with the flight lock held.
     async fn fetch(&self, remote: &Remote, cause: FetchCause) {
         let result = remote.source.fetch().await;
+        crate::metrics::key_fetch(remote.source.name(), result.is_ok());
         let now = remote.clock.now_unix();
         let before = self.state.load_full();
         let next = match result {

@@ -172,10 +172,14 @@ impl Verifier {
         }
         match cache.get(token) {
             Ok(hit) => {
+                crate::metrics::cache(true);
                 let now = inner.clock.now_unix();
                 Cached::Hit(inner.rules.check_times(&hit, now).map(|()| hit))
             }
-            Err(key) => Cached::Miss(Some(key)),
+            Err(key) => {
+                crate::metrics::cache(false);
+                Cached::Miss(Some(key))
+            }
         }
     }
 
@@ -187,7 +191,9 @@ impl Verifier {
     ) -> Option<Result<Arc<Session>, VerifyError>> {
         let inner = &*self.inner;
         let now = inner.clock.now_unix();
+        let started = std::time::Instant::now();
         let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
+        crate::metrics::verification(started);
         self.record(token, key, &result);
         Some(result)
     }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod dev;
 pub mod frontend;
+pub mod metrics;
 pub mod routes;
 pub mod start;
 pub mod state;

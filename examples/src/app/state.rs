@@ -193,6 +193,8 @@ impl AppState {
                 ))
                 .frontend_api_url(f.base_url());
         }
+        // Dev mode shows the library's metrics on /metrics.
+        super::metrics::handle();
         let clerk = Clerk::new(config.build()?)?.accepting(accepted_tokens());
         let webhooks = Some(WebhookState::new(
             WebhookVerifier::new(&dev.webhook_secret)?,
@@ -207,6 +209,12 @@ impl AppState {
             backend,
             frontend: frontend.map(|(f, _)| f),
         })))
+    }
+
+    /// `GET /metrics` in dev mode (the recorder is installed when dev mode
+    /// starts): Prometheus' text format; `None` outside dev mode.
+    pub fn metrics_page(&self) -> Option<String> {
+        self.dev.as_ref().and_then(|_| super::metrics::render())
     }
 
     /// `/api/machine`: API keys and M2M tokens only.

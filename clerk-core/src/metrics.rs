@@ -1,0 +1,86 @@
+//! Counters and histograms through the `metrics` facade (feature
+//! `metrics`; without it every function here is empty and compiles away).
+//! Names follow Prometheus conventions (`_total` counters, `_seconds`
+//! histograms); labels hold reasons and outcomes, never a token, a user id
+//! or another unbounded value. Listed in README.
+#![cfg_attr(not(feature = "metrics"), allow(dead_code))]
+
+/// `clerk_authentications_total{outcome, reason}`: every authenticated
+/// request, by outcome (`signed_in`, `machine`, `signed_out`,
+/// `handshake`) and Clerk's reason (empty when signed in).
+pub(crate) const AUTHENTICATIONS: &str = "clerk_authentications_total";
+/// `clerk_token_cache_total{result}`: verified-token cache lookups (`hit`,
+/// `miss`).
+pub(crate) const TOKEN_CACHE: &str = "clerk_token_cache_total";
+/// `clerk_key_fetches_total{source, outcome}`: key set fetches (`ok`,
+/// `error`).
+pub(crate) const KEY_FETCHES: &str = "clerk_key_fetches_total";
+/// `clerk_backend_api_requests_total{endpoint, outcome}`: Backend API calls
+/// (`ok`, `rate_limited` for a 429, `refused` when the budget or a 429
+/// pause kept the call from being made, `client_error`, `server_error`,
+/// `unreachable`).
+pub(crate) const BACKEND_API: &str = "clerk_backend_api_requests_total";
+/// `clerk_token_verification_duration_seconds`: the uncached verification
+/// of a session token (parse, key, RS256, claims).
+pub(crate) const VERIFICATION: &str = "clerk_token_verification_duration_seconds";
+
+#[cfg(feature = "metrics")]
+mod on {
+    use crate::request::Auth;
+
+    pub(crate) fn auth(auth: &Auth) {
+        let (outcome, reason) = match auth {
+            Auth::SignedIn(_) => ("signed_in", ""),
+            Auth::Machine(m) => ("machine", m.token_type.as_str()),
+            Auth::SignedOut(r) => ("signed_out", r.as_str()),
+            Auth::Handshake(h) => ("handshake", h.reason()),
+        };
+        metrics::counter!(super::AUTHENTICATIONS, "outcome" => outcome, "reason" => reason)
+            .increment(1);
+    }
+
+    pub(crate) fn cache(hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        metrics::counter!(super::TOKEN_CACHE, "result" => result).increment(1);
+    }
+
+    pub(crate) fn key_fetch(source: &'static str, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        metrics::counter!(super::KEY_FETCHES, "source" => source, "outcome" => outcome)
+            .increment(1);
+    }
+
+    pub(crate) fn backend(endpoint: &str, outcome: &'static str) {
+        // Only the first path segment, from a fixed set: ids never become
+        // label values.
+        let endpoint = match endpoint {
+            "jwks" | "users" | "organizations" | "sessions" | "clients" | "api_keys"
+            | "m2m_tokens" | "oauth_applications" => endpoint.to_owned(),
+            _ => "other".to_owned(),
+        };
+        metrics::counter!(super::BACKEND_API, "endpoint" => endpoint, "outcome" => outcome)
+            .increment(1);
+    }
+
+    pub(crate) fn verification(started: std::time::Instant) {
+        metrics::histogram!(super::VERIFICATION).record(started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+mod on {
+    use crate::request::Auth;
+
+    #[inline(always)]
+    pub(crate) fn auth(_: &Auth) {}
+    #[inline(always)]
+    pub(crate) fn cache(_: bool) {}
+    #[inline(always)]
+    pub(crate) fn key_fetch(_: &'static str, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn backend(_: &str, _: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn verification(_: std::time::Instant) {}
+}
+
+pub(crate) use on::{auth, backend, cache, key_fetch, verification};
