@@ -67,6 +67,8 @@ mod json;
 mod keys;
 pub mod machine;
 mod metrics;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod protect;
 pub mod request;
 pub mod routes;

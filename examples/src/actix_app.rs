@@ -26,6 +26,7 @@ pub fn app(
         .route("/", web::get().to(index))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics))
+        .route(app::openapi::PATH, web::get().to(openapi))
         .route("/api/public", web::get().to(public))
         .route("/api/me", web::get().to(me))
         .route("/api/me/profile", web::get().to(profile))
@@ -86,6 +87,11 @@ async fn index(state: web::Data<AppState>) -> HttpResponse {
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.health())
+}
+
+/// The OpenAPI document of the routes, with Clerk's security schemes.
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(app::openapi::document())
 }
 
 /// Dev mode: the Prometheus page (404 otherwise).

@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route(app::openapi::PATH, get(openapi))
         .route("/api/public", get(public))
         .route("/api/me", get(me))
         .route("/api/me/profile", get(profile))
@@ -75,6 +76,11 @@ async fn index(State(state): State<AppState>) -> Html<String> {
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
     Json(state.health())
+}
+
+/// The OpenAPI document of the routes, with Clerk's security schemes.
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(app::openapi::document())
 }
 
 /// Dev mode: the Prometheus page (404 otherwise).

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod dev;
 pub mod frontend;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod start;
 pub mod state;
