@@ -3,8 +3,9 @@
 # seconds (default 300) each, on the stable toolchain: cargo-fuzz with
 # `--sanitizer none` (the sanitizers need nightly; libFuzzer's coverage
 # guidance works without them, and safe Rust needs no ASan to catch its
-# bugs: panics, overflow checks in debug assertions, and OOM/timeouts are
-# what libFuzzer reports). Prints each target's executions, CPU seconds and
+# bugs), optimised (`-O`) with debug assertions and overflow checks kept
+# (`-a`): a panic, an overflow, an out-of-memory or a slow input is what
+# libFuzzer reports. Prints each target's executions, CPU seconds and
 # coverage. Installs cargo-fuzz when missing. Exits non-zero on any crash,
 # panic, timeout (an input over 5 s) or out-of-memory (over 2 GiB).
 set -euo pipefail
@@ -16,7 +17,7 @@ command -v /usr/bin/time >/dev/null || apt-get install -y time
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(token json claims extraction routes webhook)
 
-cargo fuzz build --sanitizer none -O
+cargo fuzz build --sanitizer none -O -a
 mkdir -p logs
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
@@ -27,7 +28,7 @@ for t in "${targets[@]}"; do
         round=$((round + 1))
         left=$((SECONDS_EACH - cpu + 5))
         /usr/bin/time -o "logs/$t.time" -f '%U %S' \
-            cargo fuzz run --sanitizer none -O "$t" "corpus/$t" "seeds/$t" -- \
+            cargo fuzz run --sanitizer none -O -a "$t" "corpus/$t" "seeds/$t" -- \
             -max_total_time="$left" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
             -print_final_stats=1 > "logs/$t.$round.log" 2>&1 \
             || { echo "FAILED: $t (see fuzz/logs/$t.$round.log)"; tail -30 "logs/$t.$round.log"; exit 1; }

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use serde_json::Value;
 
 use crate::json::Fields;
 use crate::request::{RequestHeaders, extract_token};
@@ -46,12 +45,13 @@ pub fn json(data: &[u8]) {
     let _ = Fields::<4>::parse_first(data, slot_of, 1);
 }
 
-/// Claims normalisation (v1 and v2 shapes) and `has()` over them.
+/// Claims normalisation (v1 and v2 shapes) from the payload bytes, through
+/// the strict reader a token's payload takes, and `has()` over the result.
 pub fn claims(data: &[u8]) {
-    let Ok(Value::Object(payload)) = serde_json::from_slice::<Value>(data) else {
+    let Ok(fields) = crate::session::payload::parse_claims(data) else {
         return;
     };
-    let Ok(session) = Session::from_payload(payload) else {
+    let Ok(session) = Session::from_fields(fields) else {
         return;
     };
     for requirement in [

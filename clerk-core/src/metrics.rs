@@ -26,11 +26,26 @@ pub(crate) const VERIFICATION: &str = "clerk_token_verification_duration_seconds
 
 #[cfg(feature = "metrics")]
 mod on {
+    use std::sync::OnceLock;
+
     use crate::request::Auth;
+
+    /// The two counters every cached request bumps, registered once (a
+    /// labelled `counter!` builds its key, a `Vec`, on every call). Install
+    /// the recorder before the first request, as `metrics` asks.
+    static SIGNED_IN: OnceLock<metrics::Counter> = OnceLock::new();
+    static CACHE_HIT: OnceLock<metrics::Counter> = OnceLock::new();
 
     pub(crate) fn auth(auth: &Auth) {
         let (outcome, reason) = match auth {
-            Auth::SignedIn(_) => ("signed_in", ""),
+            Auth::SignedIn(_) => {
+                SIGNED_IN
+                    .get_or_init(|| {
+                        metrics::counter!(super::AUTHENTICATIONS, "outcome" => "signed_in", "reason" => "")
+                    })
+                    .increment(1);
+                return;
+            }
             Auth::Machine(m) => ("machine", m.token_type.as_str()),
             Auth::SignedOut(r) => ("signed_out", r.as_str()),
             Auth::Handshake(h) => ("handshake", h.reason()),
@@ -40,8 +55,13 @@ mod on {
     }
 
     pub(crate) fn cache(hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        metrics::counter!(super::TOKEN_CACHE, "result" => result).increment(1);
+        if hit {
+            CACHE_HIT
+                .get_or_init(|| metrics::counter!(super::TOKEN_CACHE, "result" => "hit"))
+                .increment(1);
+        } else {
+            metrics::counter!(super::TOKEN_CACHE, "result" => "miss").increment(1);
+        }
     }
 
     pub(crate) fn key_fetch(source: &'static str, ok: bool) {
@@ -62,8 +82,14 @@ mod on {
             .increment(1);
     }
 
-    pub(crate) fn verification(started: std::time::Instant) {
-        metrics::histogram!(super::VERIFICATION).record(started.elapsed().as_secs_f64());
+    pub(crate) fn start() -> Option<std::time::Instant> {
+        Some(std::time::Instant::now())
+    }
+
+    pub(crate) fn verification(started: Option<std::time::Instant>) {
+        if let Some(started) = started {
+            metrics::histogram!(super::VERIFICATION).record(started.elapsed().as_secs_f64());
+        }
     }
 }
 
@@ -79,8 +105,13 @@ mod on {
     pub(crate) fn key_fetch(_: &'static str, _: bool) {}
     #[inline(always)]
     pub(crate) fn backend(_: &str, _: &'static str) {}
+    /// No clock read without the feature.
     #[inline(always)]
-    pub(crate) fn verification(_: std::time::Instant) {}
+    pub(crate) fn start() -> Option<std::time::Instant> {
+        None
+    }
+    #[inline(always)]
+    pub(crate) fn verification(_: Option<std::time::Instant>) {}
 }
 
-pub(crate) use on::{auth, backend, cache, key_fetch, verification};
+pub(crate) use on::{auth, backend, cache, key_fetch, start, verification};

@@ -147,7 +147,9 @@ fn segment() -> impl Strategy<Value = String> {
             "dashboard",
             "org",
             "settings",
-            "x"
+            "x",
+            ".",
+            ".."
         ])
         .prop_map(str::to_owned),
         "[a-zA-Z0-9._~-]{0,6}",

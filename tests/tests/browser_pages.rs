@@ -408,3 +408,42 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
         "{hops:#?}"
     );
 }
+
+#[tokio::test]
+async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
+    let issuer = TestIssuer::new();
+    let clerk = clerk(&issuer);
+    let expired = issuer.token().issued_at(1_000_000_000).build();
+    let fresh = issuer.token().build();
+    let page = |cookie: String| {
+        let req = http::Request::get("/dashboard")
+            .header("host", "app.example.com")
+            .header("sec-fetch-dest", "document")
+            .header("cookie", cookie)
+            .body(())
+            .unwrap();
+        req.headers().clone()
+    };
+    let expired_page = page(format!("__client_uat=999999999; __session={expired}"));
+    let auth = clerk
+        .authenticate_request("GET", "/dashboard", &expired_page)
+        .await;
+    assert!(
+        matches!(auth, clerk_core::Auth::Handshake(_)),
+        "the page path, without bearer_only"
+    );
+    let grpc = clerk.bearer_only();
+    for headers in [
+        expired_page,
+        page(format!("__client_uat=999999999; __session={fresh}")),
+    ] {
+        let auth = grpc
+            .authenticate_request("GET", "/dashboard", &headers)
+            .await;
+        assert!(
+            matches!(auth, clerk_core::Auth::SignedOut(r) if r.as_str() == "session-token-missing"),
+            "{auth:?}"
+        );
+        assert!(!grpc.authenticate(&headers).await.is_signed_in());
+    }
+}

@@ -29,6 +29,7 @@ async fn metrics_count_what_happened() {
         .await
         .unwrap();
     let dev = state.dev.clone().unwrap();
+    let backend = state.backend.clone().unwrap();
     let admin = dev
         .personas
         .iter()
@@ -59,6 +60,17 @@ async fn metrics_count_what_happened() {
         401
     );
 
+    // The Backend API throttles a user lookup: counted as rate limited.
+    backend.set_outage(Some(clerk_core::testing::Outage::Status(429, Some(30))));
+    let member = dev
+        .personas
+        .iter()
+        .find(|p| p.name == "member")
+        .unwrap()
+        .token
+        .clone();
+    assert_eq!(get("/api/me/profile", Some(&member)).await, 503);
+
     let res = client
         .get(format!("http://{addr}/metrics"))
         .send()
@@ -75,7 +87,7 @@ async fn metrics_count_what_happened() {
     let auth = "clerk_authentications_total";
     assert_eq!(
         sample(&page, auth, &[("outcome", "signed_in")]),
-        4.0,
+        5.0,
         "{page}"
     );
     assert_eq!(
@@ -102,16 +114,25 @@ async fn metrics_count_what_happened() {
     );
     assert_eq!(
         sample(&page, cache, &[("result", "miss")]),
-        3.0,
-        "admin once, the two refused tokens"
+        4.0,
+        "admin and member once, the two refused tokens"
     );
     let verified = "clerk_token_verification_duration_seconds_count";
-    assert_eq!(sample(&page, verified, &[]), 3.0);
+    assert_eq!(sample(&page, verified, &[]), 4.0);
     let api = "clerk_backend_api_requests_total";
     assert_eq!(
         sample(&page, api, &[("endpoint", "users"), ("outcome", "ok")]),
         1.0,
         "the profile lookup"
+    );
+    assert_eq!(
+        sample(
+            &page,
+            api,
+            &[("endpoint", "users"), ("outcome", "rate_limited")]
+        ),
+        1.0,
+        "the 429"
     );
     // No token, user id or secret is ever a label.
     for secret in [admin.as_str(), "user_admin", "sk_test"] {

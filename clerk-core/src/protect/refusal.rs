@@ -210,28 +210,43 @@ impl Refusal {
     /// The refusal as gRPC answers it (a "trailers-only" response): HTTP
     /// 200, `content-type: application/grpc`, `grpc-status` by the HTTP
     /// status (401 → 16 `UNAUTHENTICATED`, 403 → 7 `PERMISSION_DENIED`,
-    /// 404 → 5 `NOT_FOUND`, 400 → 3 `INVALID_ARGUMENT`, 413 → 8
-    /// `RESOURCE_EXHAUSTED`, 503 → 14 `UNAVAILABLE`, a page redirect → 16,
-    /// anything else → 13 `INTERNAL`), `grpc-message` the reason (never
-    /// the token), and `www-authenticate` / `retry-after` kept as
-    /// metadata. The body is empty (`B::default()`, e.g. tonic's body).
+    /// 400 → 3 `INVALID_ARGUMENT`, 413 → 8 `RESOURCE_EXHAUSTED`, 503 → 14
+    /// `UNAVAILABLE`, a page redirect → 16, anything else → 13
+    /// `INTERNAL`), `grpc-message` the reason (never the token), and
+    /// `www-authenticate` / `retry-after` kept as metadata. A hidden route
+    /// (404) is 12 `UNIMPLEMENTED` with no message, as an unknown method;
+    /// a preflight keeps its plain 204. The body is empty (`B::default()`,
+    /// e.g. tonic's body).
     pub fn into_grpc_response<B: Default>(self) -> http::Response<B> {
+        let mut res = http::Response::new(B::default());
+        // A CORS preflight (`answer_preflights`, gRPC-web from a browser) is
+        // not a gRPC call: its plain 204 stays.
+        if self.status() == StatusCode::NO_CONTENT {
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            *res.headers_mut() = self.headers().clone();
+            return res;
+        }
         let code: u16 = match self.status().as_u16() {
             401 | 300..=399 => 16,
             403 => 7,
-            404 => 5,
+            // Hidden (`hide_as_not_found`): answered as tonic answers a
+            // method it does not have, `UNIMPLEMENTED` with no message, so
+            // nothing tells the two apart.
+            404 => 12,
             400 => 3,
             413 => 8,
             503 => 14,
             _ => 13,
         };
-        let mut res = http::Response::new(B::default());
         let headers = res.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
         headers.insert("grpc-status", HeaderValue::from(code));
+        if code == 12 {
+            return res;
+        }
         // Reasons are kebab-case ASCII: valid gRPC percent-encoded text.
         let message = HeaderValue::from_str(self.reason())
             .unwrap_or_else(|_| HeaderValue::from_static("refused"));
@@ -333,8 +348,18 @@ mod tests {
         assert_eq!(h[header::RETRY_AFTER], "5");
         let (_, code, _, _) = grpc(Refusal::layer_missing());
         assert_eq!(code, "13");
-        let (_, code, _, _) = grpc(Refusal::forbidden().not_found());
-        assert_eq!(code, "5");
+        let (_, code, message, _) = grpc(Refusal::forbidden().not_found());
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("12", ""),
+            "hidden: as an unknown method"
+        );
+        let (status, code, _, _) = grpc(Refusal::new(Cause::Preflight));
+        assert_eq!(
+            (status, code.as_str()),
+            (204, ""),
+            "a preflight is not a gRPC call"
+        );
         let (_, code, _, _) = grpc(Refusal::new(Cause::MalformedPath));
         assert_eq!(code, "3");
         let (_, code, _, _) = grpc(

@@ -34,7 +34,7 @@ mod billing;
 mod cache;
 mod factors;
 mod organization;
-mod payload;
+pub(crate) mod payload;
 mod permissions;
 pub(crate) mod verify;
 

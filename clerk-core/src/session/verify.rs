@@ -191,7 +191,7 @@ impl Verifier {
     ) -> Option<Result<Arc<Session>, VerifyError>> {
         let inner = &*self.inner;
         let now = inner.clock.now_unix();
-        let started = std::time::Instant::now();
+        let started = crate::metrics::start();
         let result = self.pipeline(token, now, |kid| inner.keys.key_ready(kid))?;
         crate::metrics::verification(started);
         self.record(token, key, &result);

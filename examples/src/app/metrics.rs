@@ -19,5 +19,9 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 
 /// The metrics page, `None` when no recorder could be installed.
 pub fn render() -> Option<String> {
-    handle().map(PrometheusHandle::render)
+    handle().map(|h| {
+        // Histograms are kept as samples until upkeep folds them.
+        h.run_upkeep();
+        h.render()
+    })
 }

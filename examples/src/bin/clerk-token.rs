@@ -213,7 +213,11 @@ fn verify(args: VerifyArgs) -> ExitCode {
             },
             Err(refused) => {
                 all_valid = false;
-                eprintln!("clerk-token: {refused}; reported as token-invalid");
+                // Never panics, even with stderr closed.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "clerk-token: {refused}; reported as token-invalid"
+                );
                 json!({"valid": false, "reason": "token-invalid", "message": refused})
             }
         };
@@ -234,7 +238,13 @@ fn verify(args: VerifyArgs) -> ExitCode {
             number += 1;
             let input = match &line {
                 Line::TooLong => Err(format!("line {number} is longer than {MAX_LINE} bytes")),
-                Line::Bytes(bytes) => match std::str::from_utf8(bytes).map(str::trim) {
+                // A byte-order mark on the first line is not part of a token.
+                Line::Bytes(bytes) => match std::str::from_utf8(match number {
+                    1 => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
+                    _ => bytes,
+                })
+                .map(str::trim)
+                {
                     Ok("") => Err(format!("line {number} is empty")),
                     Ok(token) => Ok(token),
                     Err(_) => Err(format!("line {number} is not valid UTF-8")),
