@@ -490,3 +490,25 @@ async fn a_backfill_finds_users_deleted_while_no_webhook_arrived() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_membership_deletion_sent_as_a_deleted_object_is_applied() {
+    let (store, _) = store().await;
+    let org = json!({"object": "organization", "id": "org_1", "name": "Acme", "updated_at": 10});
+    let m = json!({"object": "organization_membership", "id": "orgmem_1", "role": "org:member",
+        "organization": org, "public_user_data": {"user_id": "user_1"}, "updated_at": 10});
+    store
+        .apply(&event("x1", "organizationMembership.created", &m, 10))
+        .await
+        .unwrap();
+    assert_eq!(store.count("memberships").await.unwrap(), 1);
+    let gone = json!({"object": "organization_membership", "id": "orgmem_1", "deleted": true});
+    assert_eq!(
+        store
+            .apply(&event("x2", "organizationMembership.deleted", &gone, 20))
+            .await
+            .unwrap(),
+        Applied::Changed
+    );
+    assert_eq!(store.count("memberships").await.unwrap(), 0);
+}

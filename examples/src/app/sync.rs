@@ -326,6 +326,10 @@ pub async fn apply_in(
                 .await?;
             tombstone(conn, "organizations", id, at).await?
         }
+        (EventData::Deleted(d), "organizationMembership.deleted") => {
+            let id = d.id.as_deref().unwrap_or_default();
+            tombstone(conn, "memberships", id, at).await?
+        }
         (EventData::Membership(m), "organizationMembership.deleted") => {
             let at = at.max(m.updated_at.unwrap_or(0));
             tombstone(conn, "memberships", &m.id, at).await?
