@@ -22,6 +22,9 @@ use super::{Api, ApiError, Pages, SessionData, SessionStatus, segment, status_fi
 /// for id in ids {
 ///     sessions.revoke(&id).await?;
 /// }
+/// // A token for a third-party service, from the JWT template `supabase`.
+/// let jwt: String = sessions.token("sess_123", "supabase").await?;
+/// # let _ = jwt;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy)]

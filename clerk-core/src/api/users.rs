@@ -18,6 +18,10 @@ use super::{Api, ApiError, MembershipData, Metadata, Pages, Subscription, User, 
 ///     .await?;
 /// let found = users.count(&UserList::new().email_address("ada@example.com")).await?;
 /// assert_eq!(found, 1);
+/// // Billing: the plans and features of the user's subscription.
+/// let subscription = users.subscription(&ada.id).await?;
+/// let paid = subscription.plan_slugs().contains(&"pro");
+/// # let _ = paid;
 /// users.ban(&ada.id).await?;
 /// # Ok(()) }
 /// ```
