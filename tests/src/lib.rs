@@ -643,6 +643,16 @@ pub async fn run_table(target: &impl Target, dev: &DevMode) -> Vec<Outcome> {
     outcomes
 }
 
+/// Serves the axum example app for `state` on `127.0.0.1:0` (until the
+/// runtime stops): its base URL.
+pub async fn serve_axum(state: &clerk_examples::AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = clerk_examples::axum_app::router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
 /// Serves the actix app `factory` builds on `127.0.0.1:0` with one worker,
 /// inside the current actix runtime: its address, and the handle that
 /// stops it.

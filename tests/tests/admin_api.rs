@@ -238,11 +238,7 @@ async fn axum_run() -> Vec<Seen> {
     let state = AppState::start_dev(DevMode::new(), "/sign-in".into())
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = clerk_examples::axum_app::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    exercise(&format!("http://{addr}"), &state).await
+    exercise(&clerk_tests::serve_axum(&state).await, &state).await
 }
 
 #[actix_web::test]

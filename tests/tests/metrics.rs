@@ -37,13 +37,10 @@ async fn metrics_count_what_happened() {
         .unwrap()
         .token
         .clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = clerk_examples::axum_app::router(state);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = clerk_tests::serve_axum(&state).await;
     let client = reqwest::Client::new();
     let get = |path: &str, token: Option<&str>| {
-        let mut req = client.get(format!("http://{addr}{path}"));
+        let mut req = client.get(format!("{base}{path}"));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
@@ -71,11 +68,7 @@ async fn metrics_count_what_happened() {
         .clone();
     assert_eq!(get("/api/me/profile", Some(&member)).await, 503);
 
-    let res = client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let res = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]

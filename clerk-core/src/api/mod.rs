@@ -158,6 +158,17 @@ impl Api {
         }
     }
 
+    /// `metadata` sent to a `/metadata` endpoint (`PATCH` merges, `PUT`
+    /// replaces), answered by the record.
+    pub(crate) async fn metadata<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        metadata: &Metadata,
+    ) -> Result<T, ApiError> {
+        self.call(method, path, Some(&metadata.to_value())).await
+    }
+
     /// `DELETE`, answered by Clerk's deleted object.
     pub(crate) async fn delete(&self, path: &str) -> Result<(), ApiError> {
         let _: DeletedObject = self.call(Method::DELETE, path, None).await?;

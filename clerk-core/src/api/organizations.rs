@@ -175,10 +175,10 @@ impl Organizations<'_> {
     ) -> Result<OrganizationRecord, ApiError> {
         let id = org(org_id)?;
         self.api
-            .call(
+            .metadata(
                 Method::PATCH,
                 &format!("/organizations/{id}/metadata"),
-                Some(&metadata.to_value()),
+                metadata,
             )
             .await
     }

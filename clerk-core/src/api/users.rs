@@ -272,11 +272,7 @@ impl Users<'_> {
     ) -> Result<User, ApiError> {
         let id = user(user_id)?;
         self.api
-            .call(
-                Method::PATCH,
-                &format!("/users/{id}/metadata"),
-                Some(&metadata.to_value()),
-            )
+            .metadata(Method::PATCH, &format!("/users/{id}/metadata"), metadata)
             .await
     }
 
@@ -292,11 +288,7 @@ impl Users<'_> {
     ) -> Result<User, ApiError> {
         let id = user(user_id)?;
         self.api
-            .call(
-                Method::PUT,
-                &format!("/users/{id}/metadata"),
-                Some(&metadata.to_value()),
-            )
+            .metadata(Method::PUT, &format!("/users/{id}/metadata"), metadata)
             .await
     }
 
