@@ -229,7 +229,8 @@ fn secs_until(now: i64, until: i64) -> Duration {
 #[derive(Clone)]
 pub(crate) struct BackendApi {
     client: reqwest::Client,
-    base: String,
+    // Shared: a `Clerk`, cloned per request by routers, holds clients.
+    base: Arc<str>,
     authorization: HeaderValue,
     gate: Arc<Gate>,
 }
@@ -270,7 +271,7 @@ impl BackendApi {
         authorization.set_sensitive(true);
         Ok(Self {
             client,
-            base: api_url.trim_end_matches('/').to_owned(),
+            base: Arc::from(api_url.trim_end_matches('/')),
             authorization,
             // A client of its own has a budget of its own (the default);
             // `Clerk` hands every client it builds the one shared gate.
