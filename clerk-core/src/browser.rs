@@ -804,11 +804,10 @@ impl Browser {
                     (Some(_), RefreshMode::Failed(reason)) => handshake(reason),
                     (Some(refresh_token), RefreshMode::Allowed) => {
                         // The session id goes into a path: ids only.
-                        let sid = payload.get("sid").and_then(Value::as_str).filter(|s| {
-                            !s.is_empty()
-                                && s.len() <= 64
-                                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                        });
+                        let sid = payload
+                            .get("sid")
+                            .and_then(Value::as_str)
+                            .filter(|s| crate::api::id("session id", "sess_", s).is_ok());
                         match sid {
                             None => handshake(BrowserReason::ExpiredRefreshMissingSidClaim),
                             Some(sid) => Page::Refresh(Box::new(Refresh {

@@ -45,16 +45,24 @@ use crate::session::Session;
 use crate::session::verify::{Cached, Verifier};
 use crate::users::UserDirectory;
 
-/// Authenticates requests. Cheap to clone; build one per process (clones
-/// share every cache).
+/// Authenticates requests. Cheap to clone (one reference count: routers
+/// clone their services per request); build one per process (clones share
+/// every cache).
 #[derive(Clone, Debug)]
 pub struct Clerk {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
     verifier: Verifier,
     cookie_suffix: Option<Arc<str>>,
     machines: Arc<MachineVerifier>,
     accepts: Arc<AcceptsToken>,
     users: Arc<UserDirectory>,
-    typed_api: Api,
+    /// The Backend API (with a secret key): the typed client, and the
+    /// transport of server-side session refresh and handshake nonces.
+    api: Api,
     machine_id: Option<Arc<str>>,
     /// Page requests Clerk's way (handshake), when the Frontend API is known.
     browser: Option<Arc<Browser>>,
@@ -63,8 +71,6 @@ pub struct Clerk {
     /// Whether session cookies are read (off: the `Authorization` header
     /// only, as gRPC metadata).
     cookies: bool,
-    /// The Backend API (with a secret key): server-side session refresh.
-    api: Option<BackendApi>,
 }
 
 /// The authentication of one request: a future of its [`Auth`], owned (it
@@ -200,17 +206,18 @@ impl Clerk {
         };
         let debug_headers = config.debug_headers;
         Ok(Self {
-            api,
-            debug_headers,
-            cookies: true,
-            browser,
-            verifier: Verifier::with_users(config, Some(users.clone()))?,
-            cookie_suffix,
-            machines,
-            accepts: Arc::new(AcceptsToken::default()),
-            users,
-            typed_api,
-            machine_id,
+            inner: Arc::new(Inner {
+                api: typed_api,
+                debug_headers,
+                cookies: true,
+                browser,
+                verifier: Verifier::with_users(config, Some(users.clone()))?,
+                cookie_suffix,
+                machines,
+                accepts: Arc::new(AcceptsToken::default()),
+                users,
+                machine_id,
+            }),
         })
     }
 
@@ -226,8 +233,10 @@ impl Clerk {
     #[must_use]
     pub fn accepting(&self, accepts: AcceptsToken) -> Self {
         Self {
-            accepts: Arc::new(accepts),
-            ..self.clone()
+            inner: Arc::new(Inner {
+                accepts: Arc::new(accepts),
+                ..(*self.inner).clone()
+            }),
         }
     }
 
@@ -238,31 +247,33 @@ impl Clerk {
     #[must_use]
     pub fn bearer_only(&self) -> Self {
         Self {
-            cookies: false,
-            ..self.clone()
+            inner: Arc::new(Inner {
+                cookies: false,
+                ..(*self.inner).clone()
+            }),
         }
     }
 
     /// Whether the layers add [`Auth::debug_headers`] to responses (the
     /// config's `debug_headers`, default on).
     pub fn debug_headers(&self) -> bool {
-        self.debug_headers
+        self.inner.debug_headers
     }
 
     /// Cached Backend API lookups of users and organizations.
     pub fn users(&self) -> &Arc<UserDirectory> {
-        &self.users
+        &self.inner.users
     }
 
     /// The typed Backend API client (users, organizations, sessions,
     /// billing), on this `Clerk`'s secret key, HTTP client and budget.
     pub fn api(&self) -> &Api {
-        &self.typed_api
+        &self.inner.api
     }
 
     /// True when a usable key set is loaded (for health checks).
     pub fn is_ready(&self) -> bool {
-        self.verifier.is_ready()
+        self.inner.verifier.is_ready()
     }
 
     /// Fetches the key set now, so the first request does not wait for it.
@@ -271,7 +282,8 @@ impl Clerk {
     /// Why the fetch failed (Clerk's reason); requests still work and the
     /// fetch is retried when a token needs it.
     pub async fn prefetch(&self) -> Result<(), VerifyError> {
-        self.verifier
+        self.inner
+            .verifier
             .prefetch()
             .await
             .map_err(|e| VerifyError::new(e.reason, e.message))
@@ -280,9 +292,10 @@ impl Clerk {
     /// Decides without waiting when it can: always for session tokens with
     /// keys at hand; machine tokens and key fetches must wait.
     fn step<H: RequestHeaders + ?Sized>(&self, headers: &H) -> AuthStep {
-        let (token, from_header) = match extract_token(headers, self.cookie_suffix.as_deref()) {
+        let (token, from_header) = match extract_token(headers, self.inner.cookie_suffix.as_deref())
+        {
             Extracted::Header(t) => (t, true),
-            Extracted::Cookie(t) if self.cookies => (t, false),
+            Extracted::Cookie(t) if self.inner.cookies => (t, false),
             Extracted::Cookie(_) | Extracted::Missing => {
                 return AuthStep::Ready(Auth::SignedOut(SignedOutReason::TokenMissing));
             }
@@ -296,18 +309,19 @@ impl Clerk {
             )))
         };
         let mut miss = None;
-        if from_header && self.accepts.allows_machines() {
+        if from_header && self.inner.accepts.allows_machines() {
             // A cached session token is a session token (the cache holds no
             // machine subject, and its shape was checked when verified):
             // answer it without decoding the token to detect its kind.
-            if self.accepts.allows(TokenType::SessionToken) && !is_opaque_machine_token(token) {
-                match self.verifier.cached(token) {
+            if self.inner.accepts.allows(TokenType::SessionToken) && !is_opaque_machine_token(token)
+            {
+                match self.inner.verifier.cached(token) {
                     Cached::Hit(result) => return AuthStep::Ready(session_auth(result)),
                     Cached::Miss(key) => miss = Some(key),
                 }
             }
             let kind = detect(token);
-            if !self.accepts.allows(kind) {
+            if !self.inner.accepts.allows(kind) {
                 return mismatch();
             }
             if kind.is_machine() {
@@ -316,12 +330,14 @@ impl Clerk {
                     kind,
                 });
             }
-        } else if is_opaque_machine_token(token) || !self.accepts.allows(TokenType::SessionToken) {
+        } else if is_opaque_machine_token(token)
+            || !self.inner.accepts.allows(TokenType::SessionToken)
+        {
             return mismatch();
         }
         let ready = match miss {
-            Some(key) => self.verifier.verify_missed(token, key),
-            None => self.verifier.verify_ready(token),
+            Some(key) => self.inner.verifier.verify_missed(token, key),
+            None => self.inner.verifier.verify_ready(token),
         };
         match ready {
             Some(result) => AuthStep::Ready(session_auth(result)),
@@ -347,7 +363,7 @@ impl Clerk {
             },
             PageWait::Key(kid) => {
                 // By the key store's rules (cool-down, one fetch at a time).
-                if let Err(e) = self.verifier.load_key(kid.as_deref()).await {
+                if let Err(e) = self.inner.verifier.load_key(kid.as_deref()).await {
                     return Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
                 }
                 (self.refresh_mode(), None)
@@ -365,12 +381,13 @@ impl Clerk {
         let rejected = |e: VerifyError| Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
         let machine = match pending.kind {
             TokenType::SessionToken => {
-                return session_auth(self.verifier.verify(&pending.token).await);
+                return session_auth(self.inner.verifier.verify(&pending.token).await);
             }
             kind if is_opaque_machine_token(&pending.token) => {
-                self.machines.verify(&pending.token, kind).await
+                self.inner.machines.verify(&pending.token, kind).await
             }
             kind => self
+                .inner
                 .verifier
                 .verify_machine_jwt(&pending.token, kind)
                 .await
@@ -388,7 +405,7 @@ impl Clerk {
 
     /// With a machine id configured, an M2M token must name it in its scopes.
     fn machine_may_call(&self, m: &MachineAuth) -> bool {
-        match &self.machine_id {
+        match &self.inner.machine_id {
             Some(id) if m.token_type == TokenType::M2mToken => m.has_scope(id),
             _ => true,
         }
@@ -440,9 +457,9 @@ impl Clerk {
         path_and_query: &str,
         headers: &H,
     ) -> Authenticate {
-        let page = self.browser.is_some()
-            && self.cookies
-            && self.accepts.allows(TokenType::SessionToken)
+        let page = self.inner.browser.is_some()
+            && self.inner.cookies
+            && self.inner.accepts.allows(TokenType::SessionToken)
             && is_eligible(method, headers)
             && headers.values("authorization").next().is_none();
         let step = match page
@@ -464,11 +481,11 @@ impl Clerk {
         refresh: RefreshMode,
         fetched: Option<&[String]>,
     ) -> Option<AuthStep> {
-        let browser = self.browser.as_ref()?;
+        let browser = self.inner.browser.as_ref()?;
         let page = PageRequest::read(path_and_query, headers)?;
-        let now = self.verifier.now();
-        let verify = |t: &str| self.verifier.verify_ready(t);
-        let directives = |t: &str| self.verifier.handshake_directives(t);
+        let now = self.inner.verifier.now();
+        let verify = |t: &str| self.inner.verifier.verify_ready(t);
+        let directives = |t: &str| self.inner.verifier.handshake_directives(t);
         let pending = |wait| {
             AuthStep::PendingPage(Box::new(PendingPage {
                 path_and_query: path_and_query.to_owned(),
@@ -492,17 +509,12 @@ impl Clerk {
     /// (`GET /v1/clients/handshake_payload?nonce=`), empty when the Backend
     /// API cannot say (Clerk logs and goes on with none).
     async fn handshake_payload(&self, nonce: &str) -> Vec<String> {
-        let Some(api) = &self.api else {
+        let Some(api) = self.inner.api.backend() else {
             return Vec::new();
         };
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("nonce", nonce)
-            .finish();
+        let query = crate::api::query_string(&[("nonce".to_owned(), nonce.to_owned())]);
         match api
-            .get_as(
-                Caller::Users,
-                &format!("/clients/handshake_payload?{query}"),
-            )
+            .get_as(Caller::Users, &format!("/clients/handshake_payload{query}"))
             .await
         {
             Ok(v) => strings(&v, "directives"),
@@ -514,7 +526,7 @@ impl Clerk {
     }
 
     fn refresh_mode(&self) -> RefreshMode {
-        if self.api.is_some() {
+        if self.inner.api.backend().is_some() {
             RefreshMode::Allowed
         } else {
             RefreshMode::Unavailable
@@ -531,8 +543,9 @@ impl Clerk {
         headers: &http::HeaderMap,
     ) -> Result<Auth, BrowserReason> {
         let api = self
+            .inner
             .api
-            .as_ref()
+            .backend()
             .ok_or(BrowserReason::ExpiredRefreshMissingApiClient)?;
         let answer = api
             .post_as(Caller::Users, &refresh.path, &refresh.body)
@@ -544,7 +557,8 @@ impl Clerk {
         let cookies = strings(&answer, "cookies");
         let token = Refresh::session_token(&cookies)
             .ok_or(BrowserReason::ExpiredRefreshUnexpectedSdkError)?;
-        self.verifier
+        self.inner
+            .verifier
             .verify(token)
             .await
             .map_err(|_| BrowserReason::ExpiredRefreshInvalidSessionToken)?;
@@ -561,7 +575,7 @@ impl Clerk {
     /// # Errors
     /// A [`VerifyError`] with Clerk's reason string.
     pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
-        self.verifier.verify(token).await
+        self.inner.verifier.verify(token).await
     }
 }
 

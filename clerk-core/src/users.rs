@@ -225,7 +225,9 @@ impl UserDirectory {
         path: &str,
         id: &str,
     ) -> Result<Arc<T>, UserError> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        // The id goes into a path: Clerk's id of the kind, or no call.
+        let prefix = if path == "/users/" { "user_" } else { "org_" };
+        if crate::api::id("id", prefix, id).is_err() {
             return Err(UserError::NotFound);
         }
         for _ in 0..2 {

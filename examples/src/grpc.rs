@@ -76,7 +76,9 @@ impl Greeter {
             Some(Auth::SignedIn(session)) => (session.user_id().to_owned(), "session_token"),
             Some(Auth::Machine(m)) => (m.subject.clone(), m.token_type.as_str()),
             Some(_) => return Err(Status::unauthenticated("signed-out")),
-            None => return Err(Status::internal("clerk-layer-missing")),
+            // Never reached behind the guard (it refuses first, with its
+            // own reason); a distinct message keeps the two apart in tests.
+            None => return Err(Status::internal("no-auth-in-extensions")),
         };
         Ok(HelloReply {
             message: format!("Hello, {}!", request.get_ref().name),

@@ -56,13 +56,24 @@ async fn exercise(base: &str, state: &AppState) -> Vec<Seen> {
 
     // Not an admin, or not signed in: refused before the handler.
     let calls = backend.calls();
-    for (who, status) in [(bearer("member"), 403), (bearer("pro"), 403), (None, 401)] {
+    // The guard's own reason, so a bypass answered by one of the
+    // handler's checks (same status, another body) cannot pass.
+    for (who, status, reason) in [
+        (bearer("member"), 403, "requirement-not-met"),
+        (bearer("pro"), 403, "requirement-not-met"),
+        (None, 401, "session-token-missing"),
+    ] {
         for (method, path) in [
             ("GET", "/api/admin/members"),
             ("POST", "/api/admin/users/user_member/plan"),
+            ("POST", "/api/admin/users/user_pro/plan"),
         ] {
             let got = send(method, path, who.clone(), plan).await;
-            assert_eq!(got.0, status, "{method} {path}: {got:?}");
+            assert_eq!(
+                (got.0, &got.2["reason"]),
+                (status, &json!(reason)),
+                "{method} {path}: {got:?}"
+            );
             seen.push(got);
         }
     }

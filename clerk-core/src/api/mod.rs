@@ -98,6 +98,12 @@ impl Api {
         Self { backend }
     }
 
+    /// The transport, when a secret key is configured (session refresh
+    /// and handshake nonces call it directly).
+    pub(crate) fn backend(&self) -> Option<&BackendApi> {
+        self.backend.as_ref()
+    }
+
     /// Users: get, list, count, create, update, metadata, delete, ban,
     /// lock, MFA, memberships, subscription.
     pub fn users(&self) -> Users<'_> {
