@@ -99,6 +99,7 @@ where
             req.method().as_str(),
             target,
             &ActixHeaders(req.headers()),
+            req.peer_addr().map(|a| a.ip()),
         );
         // One poll decides the hot path (no boxing of the service call); a
         // pending future re-registers the real waker when polled again.

@@ -63,7 +63,36 @@ pub use clerk_core::{
     AcceptsToken, Clerk, ClerkConfig, MachineAuth, Policy, Preset, Protect, Refusal, Requirement,
     RouteMatcher, SignedOutReason, TokenType, policy,
 };
-pub use clerk_tower::ClerkLayer;
+
+/// Authenticates every request (never rejects): the tower `ClerkLayer`
+/// reading the peer address from axum's `ConnectInfo<SocketAddr>`. Serve
+/// the router with `into_make_service_with_connect_info::<SocketAddr>()`
+/// so that one client's flood of anonymous requests cannot spend the
+/// Backend API calls other clients need (see [`clerk_core::BackendBudget`]).
+#[derive(Debug, Clone)]
+pub struct ClerkLayer(clerk_tower::ClerkLayer);
+
+impl ClerkLayer {
+    /// A layer authenticating with `clerk`.
+    pub fn new(clerk: Clerk) -> Self {
+        Self(clerk_tower::ClerkLayer::new(clerk).peer_from(connect_info))
+    }
+}
+
+fn connect_info(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+        .or_else(|| extensions.get::<std::net::SocketAddr>().map(|a| a.ip()))
+}
+
+impl<S> tower_layer::Layer<S> for ClerkLayer {
+    type Service = clerk_tower::ClerkService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.0.layer(inner)
+    }
+}
 
 /// A [`ProtectLayer`] requiring `requirement`, for `Router::route_layer`
 /// (or `MethodRouter::route_layer`). Default responses: 401 / 403 /

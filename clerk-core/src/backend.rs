@@ -3,14 +3,14 @@
 //! to a [`BackendError`] that never carries the secret or a response body.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde_json::Value;
 
-use crate::clock::Clock;
+use crate::budget::{BackendBudget, Caller, Gate, Refusal};
 use crate::error::ConfigError;
 use crate::instance::SecretKey;
 
@@ -39,190 +39,6 @@ pub(crate) enum BackendError {
     /// The response is not the JSON expected.
     #[error("unexpected response")]
     InvalidResponse,
-}
-
-/// How many Backend API calls a process may make, and how long a 429 may
-/// pause them. Clerk rate-limits the whole instance (100 requests per 10 s
-/// on development instances, 1000 per 10 s on production), so every
-/// replica's budget must fit under that together: with `N` replicas, give
-/// each at most half the instance limit divided by `N`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackendBudget {
-    /// Calls per window (default 50: half a development instance's limit).
-    pub calls: u32,
-    /// The window (default 10 s, as Clerk counts).
-    pub window: Duration,
-    /// The longest pause a `429 Retry-After` may impose (default 60 s; a
-    /// 429 without `Retry-After` pauses 10 s).
-    pub max_pause: Duration,
-}
-
-impl Default for BackendBudget {
-    fn default() -> Self {
-        Self {
-            calls: 50,
-            window: Duration::from_secs(10),
-            max_pause: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Who asks the [`Gate`] for a call. Verifying machine tokens not seen
-/// lately is what an unauthenticated caller can drive (every new
-/// `Bearer ak_…`), so it may use at most half of a window's budget: users,
-/// organizations and re-checks of known tokens keep the rest. Key fetches
-/// count against the budget but are refused only during a 429 pause: they
-/// are already bounded by the key cache's TTL, cool-down and single flight,
-/// and a refused key fetch would sign out every user of a rotated key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Caller {
-    /// JWKS fetches.
-    Keys,
-    /// User and organization lookups.
-    Users,
-    /// Opaque machine-token verification of a token not verified lately:
-    /// what a flood of junk keys drives.
-    Machines,
-    /// Re-verification of a machine token verified lately (still
-    /// legitimate or not, its answer matters), outside the half a flood can
-    /// use.
-    KnownMachine,
-}
-
-impl Caller {
-    const fn as_str(self) -> &'static str {
-        match self {
-            Self::Keys => "keys",
-            Self::Users => "users",
-            Self::Machines => "machines",
-            Self::KnownMachine => "known-machine",
-        }
-    }
-}
-
-/// The one Backend API budget of a process, shared by every caller (JWKS,
-/// machine tokens, users, organizations), and the pause after a 429. Time
-/// comes from the injected clock.
-pub(crate) struct Gate {
-    clock: Arc<dyn Clock>,
-    budget: BackendBudget,
-    state: Mutex<GateState>,
-}
-
-struct GateState {
-    window_start: i64,
-    used: u32,
-    refused: u64,
-    pause_started: i64,
-    paused_until: i64,
-}
-
-impl fmt::Debug for Gate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Gate")
-            .field("budget", &self.budget)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Seconds, at least 1, at most `i64::MAX`.
-fn whole_secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs().max(1)).unwrap_or(i64::MAX)
-}
-
-impl Gate {
-    pub(crate) fn new(clock: Arc<dyn Clock>, budget: BackendBudget) -> Self {
-        Self {
-            clock,
-            budget,
-            state: Mutex::new(GateState {
-                window_start: i64::MIN,
-                used: 0,
-                refused: 0,
-                pause_started: i64::MIN,
-                paused_until: i64::MIN,
-            }),
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn budget(&self) -> BackendBudget {
-        self.budget
-    }
-
-    /// Takes one call from the budget, or says how long until one may be
-    /// made (no call must be made then).
-    pub(crate) fn acquire(&self, caller: Caller) -> Result<(), Duration> {
-        let now = self.clock.now_unix();
-        let window = whole_secs(self.budget.window);
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        // Paused between the 429 and its end; a clock stepped back to before
-        // the 429 ends the pause rather than stretching it past its cap.
-        if s.pause_started <= now && now < s.paused_until {
-            s.refused += 1;
-            return Err(secs_until(now, s.paused_until));
-        }
-        if now >= s.window_start.saturating_add(window) || now < s.window_start {
-            if s.refused > 0 {
-                tracing::warn!(
-                    refused = s.refused,
-                    used = s.used,
-                    budget = self.budget.calls,
-                    window_secs = window,
-                    "Backend API calls refused in the last window (budget or 429 pause)"
-                );
-            }
-            s.window_start = now;
-            s.used = 0;
-            s.refused = 0;
-        }
-        let limit = match caller {
-            Caller::Machines => self.budget.calls / 2,
-            Caller::Keys => u32::MAX,
-            Caller::Users | Caller::KnownMachine => self.budget.calls,
-        };
-        if s.used >= limit {
-            s.refused += 1;
-            if s.refused == 1 {
-                tracing::warn!(
-                    caller = caller.as_str(),
-                    used = s.used,
-                    budget = self.budget.calls,
-                    window_secs = window,
-                    "Backend API budget exhausted for this window"
-                );
-            }
-            return Err(secs_until(now, s.window_start.saturating_add(window)));
-        }
-        s.used = s.used.saturating_add(1);
-        Ok(())
-    }
-
-    /// A 429 arrived: no call for `Retry-After` (capped at `max_pause`).
-    pub(crate) fn pause(&self, retry_after: Option<Duration>) -> Duration {
-        let requested = retry_after.unwrap_or(Duration::from_secs(10));
-        let pause = requested.clamp(
-            Duration::from_secs(1),
-            self.budget.max_pause.max(Duration::from_secs(1)),
-        );
-        let now = self.clock.now_unix();
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let until = now.saturating_add(whole_secs(pause));
-        if !(s.pause_started <= now && now < s.paused_until) || until > s.paused_until {
-            s.pause_started = now;
-            s.paused_until = until;
-        }
-        tracing::warn!(
-            requested_secs = requested.as_secs(),
-            pause_secs = pause.as_secs(),
-            "Backend API answered 429; pausing every Backend API call"
-        );
-        pause
-    }
-}
-
-fn secs_until(now: i64, until: i64) -> Duration {
-    Duration::from_secs(u64::try_from(until.saturating_sub(now)).unwrap_or(0).max(1))
 }
 
 /// Calls the Backend API with the secret key.
@@ -333,9 +149,9 @@ impl BackendApi {
         cap: usize,
     ) -> Result<Vec<u8>, Failure> {
         let endpoint = path_and_query.split(['/', '?']).nth(1).unwrap_or("");
-        if let Err(wait) = self.gate.acquire(caller) {
+        if let Err(refusal) = self.gate.acquire(caller) {
             crate::metrics::backend(endpoint, "refused");
-            return Err(Failure::Refused(wait));
+            return Err(Failure::Refused(refusal));
         }
         let mut req = self
             .client
@@ -450,8 +266,8 @@ const MAX_ERROR_BYTES: usize = 64 * 1024;
 /// (token and key paths) or a public `ApiError` (the typed client).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// No call made: the budget is spent or a 429 pause lasts this long.
-    Refused(Duration),
+    /// No call made: the budget is spent, or a 429 pause lasts.
+    Refused(Refusal),
     /// A non-2xx answer; a 429's `retry_after` is the pause imposed.
     Status {
         status: u16,
@@ -468,7 +284,7 @@ pub(crate) enum Failure {
 impl From<&Failure> for BackendError {
     fn from(f: &Failure) -> Self {
         match f {
-            Failure::Refused(wait) => Self::RateLimited(Some(*wait)),
+            Failure::Refused(r) => Self::RateLimited(Some(r.wait())),
             Failure::Status {
                 status,
                 retry_after,
@@ -517,82 +333,4 @@ pub(crate) async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::ManualClock;
-
-    fn gate(calls: u32) -> (Arc<ManualClock>, Gate) {
-        let clock = Arc::new(ManualClock::new(1_000));
-        let budget = BackendBudget {
-            calls,
-            ..BackendBudget::default()
-        };
-        (clock.clone(), Gate::new(clock, budget))
-    }
-
-    fn granted(g: &Gate, caller: Caller) -> usize {
-        (0..100).filter(|_| g.acquire(caller).is_ok()).count()
-    }
-
-    #[test]
-    fn machines_get_half_the_window_and_the_rest_stays_for_users_and_known_tokens() {
-        let (clock, g) = gate(10);
-        assert_eq!(granted(&g, Caller::Machines), 5);
-        assert!(g.acquire(Caller::KnownMachine).is_ok());
-        assert_eq!(granted(&g, Caller::Users), 4, "10 in all");
-        assert!(g.acquire(Caller::KnownMachine).is_err());
-        assert!(
-            g.acquire(Caller::Keys).is_ok(),
-            "key fetches count but are refused only by a 429 pause"
-        );
-        clock.advance(9);
-        assert_eq!(g.acquire(Caller::Users), Err(Duration::from_secs(1)));
-        clock.advance(1);
-        assert!(g.acquire(Caller::Machines).is_ok(), "a new window");
-        let (_, tiny) = gate(1);
-        assert_eq!(granted(&tiny, Caller::Machines), 0, "never more than half");
-    }
-
-    #[test]
-    fn a_429_pauses_every_caller_for_retry_after_capped() {
-        let (clock, g) = gate(50);
-        assert_eq!(
-            g.pause(Some(Duration::from_secs(86_400))),
-            Duration::from_secs(60)
-        );
-        for caller in [Caller::Keys, Caller::Users, Caller::Machines] {
-            assert_eq!(g.acquire(caller), Err(Duration::from_secs(60)));
-        }
-        clock.advance(59);
-        assert!(g.acquire(Caller::Users).is_err());
-        clock.advance(1);
-        assert!(g.acquire(Caller::Users).is_ok());
-        assert_eq!(g.pause(None), Duration::from_secs(10), "no Retry-After");
-        assert_eq!(g.pause(Some(Duration::ZERO)), Duration::from_secs(1));
-        // A shorter pause never shortens a longer one.
-        g.pause(Some(Duration::from_secs(30)));
-        g.pause(Some(Duration::from_secs(2)));
-        clock.advance(29);
-        assert!(g.acquire(Caller::Keys).is_err());
-    }
-
-    #[test]
-    fn a_clock_stepped_back_neither_stretches_a_pause_nor_freezes_the_window() {
-        let (clock, g) = gate(4);
-        g.pause(Some(Duration::from_secs(60)));
-        clock.set(1_000 - 3_600);
-        assert!(
-            g.acquire(Caller::Users).is_ok(),
-            "the pause ends rather than lasting an hour more"
-        );
-        assert_eq!(granted(&g, Caller::Users), 3);
-        clock.set(1_000 - 7_200);
-        assert!(
-            g.acquire(Caller::Users).is_ok(),
-            "a new window, not a frozen one"
-        );
-    }
 }

@@ -31,7 +31,7 @@
 //! headers.insert("host", HeaderValue::from_static("app.example.com"));
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("document"));
 //! headers.insert("cookie", format!("__client_uat=1; __session={expired}").parse()?);
-//! let Auth::Handshake(handshake) = clerk.authenticate_request("GET", "/dashboard", &headers).await
+//! let Auth::Handshake(handshake) = clerk.authenticate_request("GET", "/dashboard", &headers, None).await
 //! else { panic!("expected a handshake") };
 //! let response = handshake.to_response::<String>();
 //! assert_eq!(response.status(), 307);
@@ -41,7 +41,7 @@
 //! // The same cookie on a fetch (no Sec-Fetch-Dest: document) is an API
 //! // request: signed out, as `authenticate` says.
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("empty"));
-//! let auth = clerk.authenticate_request("GET", "/api/me", &headers).await;
+//! let auth = clerk.authenticate_request("GET", "/api/me", &headers, None).await;
 //! assert_eq!(auth.debug_headers().unwrap()[1], ("x-clerk-auth-reason", "token-expired"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
@@ -288,6 +288,8 @@ pub(crate) enum RefreshMode {
 /// `request.ts` `refreshToken`).
 #[derive(Debug)]
 pub(crate) struct Refresh {
+    /// The expired session's id (checked as Clerk's id shape).
+    pub(crate) sid: String,
     /// `/sessions/{sid}/refresh[?suffixed_cookies=true]`.
     pub(crate) path: String,
     /// `{format, expired_token, refresh_token, request_origin,
@@ -811,6 +813,7 @@ impl Browser {
                         match sid {
                             None => handshake(BrowserReason::ExpiredRefreshMissingSidClaim),
                             Some(sid) => Page::Refresh(Box::new(Refresh {
+                                sid: sid.to_owned(),
                                 path: format!(
                                     "/sessions/{sid}/refresh{}",
                                     if suffixed {
@@ -1085,7 +1088,7 @@ mod tests {
     }
 
     fn run(clerk: &Clerk, method: &str, target: &str, h: &HeaderMap) -> Auth {
-        let mut fut = clerk.authenticate_request(method, target, h);
+        let mut fut = clerk.authenticate_request(method, target, h, None);
         match Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(auth) => auth,
             Poll::Pending => panic!("local keys never wait"),
@@ -1615,21 +1618,34 @@ mod tests {
                 &format!("__client_uat=1; __session={token}; __refresh_{suffix}={refresh}"),
             )])
         };
-        let h = refreshing(&expired("sess_r1"), "rt_1");
+        let h = refreshing(&expired("sess_r0"), "rt_0");
         // The Backend API knows no such session: the handshake, with why.
-        let auth = c.authenticate_request("GET", "/p?x=1", &h).await;
+        let auth = c.authenticate_request("GET", "/p?x=1", &h, None).await;
         assert_eq!(
             handshake(&auth).reason(),
             "session-token-expired-refresh-unexpected-bapi-error"
         );
         let seen = backend.seen();
         let call = seen.last().unwrap();
-        assert_eq!(call.line, "POST /v1/sessions/sess_r1/refresh");
+        assert_eq!(call.line, "POST /v1/sessions/sess_r0/refresh");
         let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
         assert_eq!(body["format"], "cookie");
-        assert_eq!(body["refresh_token"], "rt_1");
-        assert_eq!(body["expired_token"], expired("sess_r1").as_str());
+        assert_eq!(body["refresh_token"], "rt_0");
+        assert_eq!(body["expired_token"], expired("sess_r0").as_str());
         assert_eq!(body["request_origin"], "https://app.example.com");
+        // Clerk's refusal is remembered for the session: asked once, even
+        // with other refresh cookies.
+        let calls = backend.calls();
+        for rt in ["rt_0", "rt_x", "rt_y"] {
+            let h = refreshing(&expired("sess_r0"), rt);
+            let auth = c.authenticate_request("GET", "/p?x=1", &h, None).await;
+            assert_eq!(
+                handshake(&auth).reason(),
+                "session-token-expired-refresh-unexpected-bapi-error"
+            );
+        }
+        assert_eq!(backend.calls(), calls);
+        let h = refreshing(&expired("sess_r1"), "rt_1");
 
         // It refreshes: the new cookies, back to the same page.
         let fresh = issuer.token().session("sess_r1").build();
@@ -1640,7 +1656,7 @@ mod tests {
                 format!("__client_uat_{suffix}=2; Path=/"),
             ],
         );
-        let auth = c.authenticate_request("GET", "/p?x=1", &h).await;
+        let auth = c.authenticate_request("GET", "/p?x=1", &h, None).await;
         let hs = handshake(&auth);
         assert_eq!(hs.reason(), "session-token-refreshed");
         assert_eq!(
@@ -1653,7 +1669,7 @@ mod tests {
         let forged = TestIssuer::new().token().session("sess_r2").build();
         backend.add_session_refresh("sess_r2", vec![format!("__session={forged}; Path=/")]);
         let h = refreshing(&expired("sess_r2"), "rt_2");
-        let auth = c.authenticate_request("GET", "/p", &h).await;
+        let auth = c.authenticate_request("GET", "/p", &h, None).await;
         assert_eq!(
             handshake(&auth).reason(),
             "session-token-expired-refresh-invalid-session-token"
@@ -1661,7 +1677,7 @@ mod tests {
         // A session id that cannot go into a path is never sent.
         let calls = backend.calls();
         let h = refreshing(&expired("../users"), "rt_3");
-        let auth = c.authenticate_request("GET", "/p", &h).await;
+        let auth = c.authenticate_request("GET", "/p", &h, None).await;
         assert_eq!(
             handshake(&auth).reason(),
             "session-token-expired-refresh-expired-session-token-missing-sid-claim"
@@ -1695,7 +1711,7 @@ mod tests {
             ],
         );
         let h = page(&[("cookie", "__clerk_handshake_nonce=n_1")]);
-        let auth = c.authenticate_request("GET", "/p", &h).await;
+        let auth = c.authenticate_request("GET", "/p", &h, None).await;
         let hs = handshake(&auth);
         assert_eq!(hs.reason(), "handshake-complete");
         assert_eq!(hs.headers()[header::LOCATION], "https://app.example.com/p");
@@ -1718,19 +1734,19 @@ mod tests {
         );
 
         let h = page(&[("cookie", "__clerk_handshake_nonce=unknown")]);
-        let auth = c.authenticate_request("GET", "/p", &h).await;
+        let auth = c.authenticate_request("GET", "/p", &h, None).await;
         assert_eq!(handshake(&auth).reason(), "session-token-missing");
         // An oversized nonce is never sent to the Backend API.
         let calls = backend.calls();
         let long = format!("__clerk_handshake_nonce={}", "n".repeat(300));
         let auth = c
-            .authenticate_request("GET", "/p", &page(&[("cookie", &long)]))
+            .authenticate_request("GET", "/p", &page(&[("cookie", &long)]), None)
             .await;
         assert_eq!(handshake(&auth).reason(), "session-token-missing");
         assert_eq!(backend.calls(), calls);
         // In production the query form is ignored.
         let auth = c
-            .authenticate_request("GET", "/p?__clerk_handshake_nonce=n_1", &page(&[]))
+            .authenticate_request("GET", "/p?__clerk_handshake_nonce=n_1", &page(&[]), None)
             .await;
         assert_eq!(signed_out(&auth), "session-token-and-uat-missing");
     }

@@ -23,16 +23,18 @@
 //! the `Authorization` header, never from cookies.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use crate::api::Api;
-use crate::backend::BackendApi;
-use crate::backend::{BackendError, Caller};
+use crate::backend::{BackendApi, BackendError};
 use crate::browser::{
     Browser, BrowserReason, Page, PageRequest, Refresh, RefreshMode, is_eligible,
 };
+use crate::budget::{Caller, Client};
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::machine::{
@@ -71,6 +73,26 @@ struct Inner {
     /// Whether session cookies are read (off: the `Authorization` header
     /// only, as gRPC metadata).
     cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Handshake nonces already resolved: asked once (bounded).
+    spent_nonces: SeenCache<()>,
+    /// Sessions whose refresh Clerk refused lately, with the reason: not
+    /// asked again while remembered (bounded).
+    failed_refreshes: SeenCache<BrowserReason>,
+}
+
+/// A bounded memory of what anonymous requests already made us ask.
+type SeenCache<V> = moka::sync::Cache<String, V, foldhash::fast::RandomState>;
+
+/// How long a spent nonce and a refused refresh are remembered.
+const REMEMBER_ANONYMOUS: Duration = Duration::from_secs(300);
+
+fn seen_cache<V: Clone + Send + Sync + 'static>() -> SeenCache<V> {
+    moka::sync::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_live(REMEMBER_ANONYMOUS)
+        .build_with_hasher(foldhash::fast::RandomState::default())
 }
 
 /// The authentication of one request: a future of its [`Auth`], owned (it
@@ -122,6 +144,7 @@ impl std::fmt::Debug for Authenticate {
 struct PendingAuth {
     token: String,
     kind: TokenType,
+    client: Option<Client>,
 }
 
 /// A page request to decide again once what it waits for is had (owned,
@@ -129,6 +152,7 @@ struct PendingAuth {
 struct PendingPage {
     path_and_query: String,
     headers: http::HeaderMap,
+    client: Option<Client>,
     wait: PageWait,
 }
 
@@ -205,11 +229,15 @@ impl Clerk {
             _ => None,
         };
         let debug_headers = config.debug_headers;
+        let trusted_proxies = Arc::from(config.trusted_proxies.as_slice());
         Ok(Self {
             inner: Arc::new(Inner {
                 api: typed_api,
                 debug_headers,
                 cookies: true,
+                trusted_proxies,
+                spent_nonces: seen_cache(),
+                failed_refreshes: seen_cache(),
                 browser,
                 verifier: Verifier::with_users(config, Some(users.clone()))?,
                 cookie_suffix,
@@ -291,7 +319,7 @@ impl Clerk {
 
     /// Decides without waiting when it can: always for session tokens with
     /// keys at hand; machine tokens and key fetches must wait.
-    fn step<H: RequestHeaders + ?Sized>(&self, headers: &H) -> AuthStep {
+    fn step<H: RequestHeaders + ?Sized>(&self, headers: &H, client: Option<Client>) -> AuthStep {
         let (token, from_header) = match extract_token(headers, self.inner.cookie_suffix.as_deref())
         {
             Extracted::Header(t) => (t, true),
@@ -328,6 +356,7 @@ impl Clerk {
                 return AuthStep::Pending(PendingAuth {
                     token: token.to_owned(),
                     kind,
+                    client,
                 });
             }
         } else if is_opaque_machine_token(token)
@@ -344,6 +373,7 @@ impl Clerk {
             None => AuthStep::Pending(PendingAuth {
                 token: token.to_owned(),
                 kind: TokenType::SessionToken,
+                client,
             }),
         }
     }
@@ -351,13 +381,14 @@ impl Clerk {
     /// Finishes a page request that had to wait: gets what it waited for,
     /// then decides it again.
     async fn complete_page(&self, page: PendingPage) -> Auth {
-        let (path, headers) = (&page.path_and_query, &page.headers);
+        let (path, headers, client) = (&page.path_and_query, &page.headers, page.client);
         let (mode, fetched) = match page.wait {
             PageWait::Nonce(nonce) => (
                 self.refresh_mode(),
-                Some(self.handshake_payload(&nonce).await),
+                Some(self.handshake_payload(&nonce, client).await),
             ),
-            PageWait::Refresh(refresh) => match self.refresh(&refresh, path, headers).await {
+            PageWait::Refresh(refresh) => match self.refresh(&refresh, path, headers, client).await
+            {
                 Ok(answer) => return answer,
                 Err(reason) => (RefreshMode::Failed(reason), None),
             },
@@ -369,7 +400,7 @@ impl Clerk {
                 (self.refresh_mode(), None)
             }
         };
-        match self.page_step(path, headers, mode, fetched.as_deref()) {
+        match self.page_step(path, headers, client, mode, fetched.as_deref()) {
             Some(AuthStep::Ready(auth)) => auth,
             // Still waiting after the wait: refused, never a loop.
             _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
@@ -384,7 +415,10 @@ impl Clerk {
                 return session_auth(self.inner.verifier.verify(&pending.token).await);
             }
             kind if is_opaque_machine_token(&pending.token) => {
-                self.inner.machines.verify(&pending.token, kind).await
+                self.inner
+                    .machines
+                    .verify(&pending.token, kind, pending.client)
+                    .await
             }
             kind => self
                 .inner
@@ -414,7 +448,7 @@ impl Clerk {
     /// Authenticates a request from its headers: an owned future of its
     /// [`Auth`] ([`Authenticate`]), ready at once on the hot path.
     pub fn authenticate<H: RequestHeaders + ?Sized>(&self, headers: &H) -> Authenticate {
-        self.start(self.step(headers))
+        self.start(self.step(headers, None))
     }
 
     /// The future for a step: ready, or the waiting boxed.
@@ -450,24 +484,36 @@ impl Clerk {
     /// Frontend API (a publishable key) may come back as
     /// [`Auth::Handshake`], the redirect that refreshes its session cookies
     /// (see [`crate::browser`]). `path_and_query` is the request target as
-    /// received (`/dashboard?tab=1`). The layers call this.
+    /// received (`/dashboard?tab=1`); `peer` the address the connection
+    /// comes from, when the server knows it: the Backend API calls an
+    /// anonymous request can cause are shared fairly between clients by
+    /// it (behind a proxy configured as trusted, by its `X-Forwarded-For`).
+    /// The layers call this.
     pub fn authenticate_request<H: RequestHeaders + ?Sized>(
         &self,
         method: &str,
         path_and_query: &str,
         headers: &H,
+        peer: Option<IpAddr>,
     ) -> Authenticate {
+        let client = peer.map(|peer| {
+            Client::resolve(
+                peer,
+                headers.values("x-forwarded-for"),
+                &self.inner.trusted_proxies,
+            )
+        });
         let page = self.inner.browser.is_some()
             && self.inner.cookies
             && self.inner.accepts.allows(TokenType::SessionToken)
             && is_eligible(method, headers)
             && headers.values("authorization").next().is_none();
         let step = match page
-            .then(|| self.page_step(path_and_query, headers, self.refresh_mode(), None))
+            .then(|| self.page_step(path_and_query, headers, client, self.refresh_mode(), None))
             .flatten()
         {
             Some(step) => step,
-            None => self.step(headers),
+            None => self.step(headers, client),
         };
         self.start(step)
     }
@@ -478,6 +524,7 @@ impl Clerk {
         &self,
         path_and_query: &str,
         headers: &H,
+        client: Option<Client>,
         refresh: RefreshMode,
         fetched: Option<&[String]>,
     ) -> Option<AuthStep> {
@@ -490,6 +537,7 @@ impl Clerk {
             AuthStep::PendingPage(Box::new(PendingPage {
                 path_and_query: path_and_query.to_owned(),
                 headers: owned_headers(headers),
+                client,
                 wait,
             }))
         };
@@ -507,18 +555,36 @@ impl Clerk {
 
     /// The cookie directives of a handshake nonce
     /// (`GET /v1/clients/handshake_payload?nonce=`), empty when the Backend
-    /// API cannot say (Clerk logs and goes on with none).
-    async fn handshake_payload(&self, nonce: &str) -> Vec<String> {
+    /// API cannot say (Clerk logs and goes on with none). A nonce is asked
+    /// about once: the same nonce again (a replay, or a flood repeating
+    /// one) gets no cookies and makes no call. Random nonces spend the
+    /// nonce share of the budget, `client`'s part of it.
+    async fn handshake_payload(&self, nonce: &str, client: Option<Client>) -> Vec<String> {
         let Some(api) = self.inner.api.backend() else {
             return Vec::new();
         };
+        if self.inner.spent_nonces.contains_key(nonce) {
+            tracing::debug!("Clerk: handshake nonce already resolved; no cookies");
+            return Vec::new();
+        }
         let query = crate::api::query_string(&[("nonce".to_owned(), nonce.to_owned())]);
         match api
-            .get_as(Caller::Users, &format!("/clients/handshake_payload{query}"))
+            .get_as(
+                Caller::Nonce(client),
+                &format!("/clients/handshake_payload{query}"),
+            )
             .await
         {
-            Ok(v) => strings(&v, "directives"),
+            Ok(v) => {
+                self.inner.spent_nonces.insert(nonce.to_owned(), ());
+                strings(&v, "directives")
+            }
             Err(e) => {
+                // Clerk's answer (unknown nonce) is remembered; no answer
+                // (budget, 429, outage) is not.
+                if matches!(e, BackendError::NotFound | BackendError::Unauthorized) {
+                    self.inner.spent_nonces.insert(nonce.to_owned(), ());
+                }
                 tracing::warn!(error = %e, "Clerk: could not get the handshake payload");
                 Vec::new()
             }
@@ -535,24 +601,44 @@ impl Clerk {
 
     /// Clerk's server-side refresh (`request.ts` `refreshToken`): the new
     /// cookies from the Backend API, their session verified, answered as a
-    /// redirect to the same page; or why it failed.
+    /// redirect to the same page; or why it failed. Refreshes spend the
+    /// refresh share of the budget (`client`'s part of it: any old expired
+    /// token will do), and a session whose refresh Clerk refused is not
+    /// asked about again for a while.
     async fn refresh(
         &self,
         refresh: &Refresh,
         path: &str,
         headers: &http::HeaderMap,
+        client: Option<Client>,
     ) -> Result<Auth, BrowserReason> {
         let api = self
             .inner
             .api
             .backend()
             .ok_or(BrowserReason::ExpiredRefreshMissingApiClient)?;
+        if let Some(reason) = self.inner.failed_refreshes.get(&refresh.sid) {
+            return Err(reason);
+        }
         let answer = api
-            .post_as(Caller::Users, &refresh.path, &refresh.body)
+            .post_as(Caller::Refresh(client), &refresh.path, &refresh.body)
             .await
             .map_err(|e| match e {
-                BackendError::Unreachable => BrowserReason::ExpiredRefreshFetchError,
-                _ => BrowserReason::ExpiredRefreshUnexpectedBapiError,
+                // No call made (budget, 429 pause) or no answer.
+                BackendError::Unreachable | BackendError::RateLimited(_) => {
+                    BrowserReason::ExpiredRefreshFetchError
+                }
+                // Clerk said no: remembered for this session.
+                BackendError::NotFound | BackendError::Unauthorized => {
+                    let reason = BrowserReason::ExpiredRefreshUnexpectedBapiError;
+                    self.inner
+                        .failed_refreshes
+                        .insert(refresh.sid.clone(), reason);
+                    reason
+                }
+                BackendError::Status(_) | BackendError::InvalidResponse => {
+                    BrowserReason::ExpiredRefreshUnexpectedBapiError
+                }
             })?;
         let cookies = strings(&answer, "cookies");
         let token = Refresh::session_token(&cookies)

@@ -42,6 +42,10 @@ use crate::error::ConfigError;
 use crate::instance::{PublishableKey, SecretKey};
 use crate::keys::{KeyRefresh, KeySet, VerifyingKey};
 
+/// An address or network of trusted proxies (from the `ipnet` crate):
+/// `"10.0.0.0/8".parse()?`, or `IpNet::from(ip)` for one address.
+pub use ipnet::IpNet;
+
 /// Clerk's Backend API, unless `CLERK_API_URL` says otherwise.
 pub const DEFAULT_API_URL: &str = "https://api.clerk.com";
 /// Default clock skew tolerated on `exp`, `nbf` and `iat`.
@@ -106,9 +110,11 @@ pub struct ClerkConfig {
     pub(crate) machine_cache: crate::machine::MachineCache,
     pub(crate) user_cache_ttl: Duration,
     pub(crate) user_stale_window: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Vec<IpNet>,
     /// The process's one Backend API budget, shared by every `Clerk`
     /// built from this configuration.
-    pub(crate) gate: Arc<crate::backend::Gate>,
+    pub(crate) gate: Arc<crate::budget::Gate>,
     /// The one HTTP client every Backend and Frontend API call of a `Clerk`
     /// built from this configuration uses.
     pub(crate) http: reqwest::Client,
@@ -220,7 +226,8 @@ pub struct ClerkConfigBuilder {
     machine_cache: crate::machine::MachineCache,
     user_cache_ttl: Duration,
     user_stale_window: Duration,
-    backend_budget: crate::backend::BackendBudget,
+    trusted_proxies: Vec<IpNet>,
+    backend_budget: crate::budget::BackendBudget,
 }
 
 impl Default for ClerkConfigBuilder {
@@ -253,7 +260,8 @@ impl Default for ClerkConfigBuilder {
             machine_cache: crate::machine::MachineCache::default(),
             user_cache_ttl: Duration::from_secs(60),
             user_stale_window: Duration::from_secs(600),
-            backend_budget: crate::backend::BackendBudget::default(),
+            trusted_proxies: Vec::new(),
+            backend_budget: crate::budget::BackendBudget::default(),
         }
     }
 }
@@ -289,10 +297,12 @@ impl ClerkConfigBuilder {
     /// `CLERK_JWKS_COOLDOWN_SECS` and `CLERK_JWKS_STALE_SECS` (the key
     /// cache's TTL, unknown-`kid` cool-down and stale window);
     /// `CLERK_API_BUDGET` and `CLERK_API_MAX_PAUSE_SECS` (the Backend API
-    /// budget per 10 s and the longest 429 pause); `CLERK_USER_STALE_SECS`.
+    /// budget per 10 s and the longest 429 pause); `CLERK_USER_STALE_SECS`;
+    /// `CLERK_TRUSTED_PROXIES` (comma-separated addresses or networks).
     ///
     /// # Errors
-    /// When a number variable is not a whole number of seconds.
+    /// When a number variable is not a whole number of seconds, or a
+    /// trusted proxy is neither an address nor a network.
     pub(crate) fn from_env_with(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
@@ -312,7 +322,7 @@ impl ClerkConfigBuilder {
             stale_window: secs("CLERK_JWKS_STALE_SECS", defaults.stale_window)?,
             ..defaults
         };
-        let budget_defaults = crate::backend::BackendBudget::default();
+        let budget_defaults = crate::budget::BackendBudget::default();
         let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
             get(name).map_or(Ok(default), |v| {
                 v.trim()
@@ -327,13 +337,27 @@ impl ClerkConfigBuilder {
                 secs(name, i64::try_from(default.as_secs()).unwrap_or(i64::MAX))?.unsigned_abs(),
             ))
         };
-        let backend_budget = crate::backend::BackendBudget {
+        let backend_budget = crate::budget::BackendBudget {
             calls: count("CLERK_API_BUDGET", budget_defaults.calls)?,
             max_pause: seconds("CLERK_API_MAX_PAUSE_SECS", budget_defaults.max_pause)?,
             ..budget_defaults
         };
         let defaults_builder = Self::default();
+        let trusted_proxies = get("CLERK_TRUSTED_PROXIES")
+            .map(|list| {
+                split_list(&list)
+                    .iter()
+                    .map(|p| {
+                        p.parse::<IpNet>()
+                            .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                            .map_err(|_| ConfigError::InvalidEnv("CLERK_TRUSTED_PROXIES"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
+            trusted_proxies,
             refresh,
             backend_budget,
             user_stale_window: seconds(
@@ -575,15 +599,29 @@ impl ClerkConfigBuilder {
 
     /// The process's Backend API budget and the longest 429 pause
     /// (`CLERK_API_BUDGET` calls per 10 s, default 50;
-    /// `CLERK_API_MAX_PAUSE_SECS`, default 60). See [`BackendBudget`](crate::backend::BackendBudget).
+    /// `CLERK_API_MAX_PAUSE_SECS`, default 60). See [`BackendBudget`](crate::budget::BackendBudget).
     #[must_use]
-    pub fn backend_budget(mut self, budget: crate::backend::BackendBudget) -> Self {
+    pub fn backend_budget(mut self, budget: crate::budget::BackendBudget) -> Self {
         self.backend_budget = budget;
         self
     }
 
+    /// Proxies (addresses or networks, `CLERK_TRUSTED_PROXIES`) in front of
+    /// this service: for a request from one of them, the client is the
+    /// nearest address in `X-Forwarded-For` that is not one of them. The
+    /// client decides whose share of the Backend API budget an anonymous
+    /// request spends (see [`BackendBudget`](crate::BackendBudget)).
+    /// Without it the connection's peer is the client: behind a proxy
+    /// that is not configured here, every request is the proxy's.
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpNet>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
     /// How long past its freshness a user or organization record may still
-    /// be served while the Backend API is throttled or down
+    /// be served while Clerk is down (unreachable, timing out, 5xx) or
+    /// throttling (429); never when the process's own budget refused it
     /// (`CLERK_USER_STALE_SECS`, default 600 s).
     #[must_use]
     pub fn user_stale_window(mut self, window: Duration) -> Self {
@@ -678,7 +716,7 @@ impl ClerkConfigBuilder {
         if self.backend_budget.calls < 2 {
             return Err(ConfigError::InvalidEnv("CLERK_API_BUDGET"));
         }
-        let gate = Arc::new(crate::backend::Gate::new(
+        let gate = Arc::new(crate::budget::Gate::new(
             self.clock.clone(),
             self.backend_budget,
         ));
@@ -710,6 +748,7 @@ impl ClerkConfigBuilder {
             machine_secret_key: self.machine_secret_key,
             machine_id: self.machine_id,
             user_stale_window: self.user_stale_window,
+            trusted_proxies: self.trusted_proxies,
             gate,
             http: crate::keys::http_client(self.connect_timeout, self.http_timeout)?,
             machine_cache: self.machine_cache,
@@ -885,7 +924,7 @@ mod tests {
         assert_eq!(c.user_stale_window, Duration::ZERO);
         assert_eq!(c.machine_id.as_deref(), Some("mch_1"));
         let d = env(&[("CLERK_PUBLISHABLE_KEY", PK.as_str())]).unwrap();
-        assert_eq!(d.gate.budget(), crate::backend::BackendBudget::default());
+        assert_eq!(d.gate.budget(), crate::budget::BackendBudget::default());
         assert_eq!(d.user_stale_window, Duration::from_secs(600));
         for (name, bad) in [
             ("CLERK_API_BUDGET", "0"),

@@ -55,6 +55,7 @@ pub mod api;
 pub mod authorize;
 mod backend;
 pub mod browser;
+mod budget;
 pub mod clerk;
 pub mod clock;
 pub mod config;
@@ -80,7 +81,7 @@ pub mod users;
 pub mod webhook;
 
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
-pub use backend::BackendBudget;
+pub use budget::BackendBudget;
 pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, ErrorReason, VerifyError};

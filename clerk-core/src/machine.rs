@@ -8,11 +8,13 @@
 //! by the Backend API; a token that cannot be one by its shape is refused
 //! with no call, results are cached (until the
 //! token's expiry, at most a TTL), concurrent lookups of one token share one
-//! call, refusals are cached briefly, and the process's one Backend API
-//! budget (half of it at most for machine tokens) bounds the calls a flood
-//! of distinct well-shaped tokens can cause, while tokens verified in the
-//! last minutes keep working. JWT-shaped machine tokens verify locally with
-//! the instance's keys.
+//! call, refusals are cached briefly. Tokens never verified before spend a
+//! share of the process's one Backend API budget (30%, and one client at
+//! most a quarter of that: see [`BackendBudget`](crate::BackendBudget)), so
+//! a flood of distinct well-shaped tokens costs at most that share and
+//! leaves new tokens from other clients working; tokens verified in the
+//! last day are re-checked out of the reserve no flood reaches.
+//! JWT-shaped machine tokens verify locally with the instance's keys.
 //!
 //! ```
 //! use clerk_core::machine::{AcceptsToken, TokenType};
@@ -33,7 +35,8 @@ use moka::Expiry;
 use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
-use crate::backend::{BackendApi, BackendError, Caller};
+use crate::backend::{BackendApi, BackendError};
+use crate::budget::{Caller, Client};
 use crate::clock::Clock;
 use crate::error::{ErrorReason, VerifyError};
 use crate::token::CATEGORY_M2M;
@@ -301,8 +304,8 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 /// Timings of opaque-token verification. How many Backend API calls it
 /// may make is the process's one budget
-/// ([`BackendBudget`](crate::backend::BackendBudget)), of which machine
-/// tokens may use half.
+/// ([`BackendBudget`](crate::BackendBudget)), of which tokens never
+/// verified before share 30%.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MachineCache {
     /// How long a verified token is remembered, at most (default 60 s; never
@@ -310,10 +313,12 @@ pub struct MachineCache {
     pub ttl: Duration,
     /// How long a refused token is remembered (default 10 s).
     pub negative_ttl: Duration,
-    /// How long a verified token keeps working, past `ttl`, while the
-    /// Backend API cannot be asked (budget spent by a flood, 429 pause,
-    /// outage): default 300 s, never past the token's own expiry. A
-    /// revocation shows within `ttl` normally, within this during an outage.
+    /// How long a verified token keeps working, past `ttl`, while Clerk
+    /// is down (unreachable, timing out, 5xx): default 300 s, never past
+    /// the token's own expiry. A revocation shows within `ttl` normally,
+    /// within this during an outage. Never when the call was not made
+    /// because the budget or a share was spent, nor after a 429: anyone can
+    /// spend a share, and a revoked token must not outlive a flood.
     pub stale_window: Duration,
 }
 
@@ -353,13 +358,30 @@ pub(crate) fn has_opaque_shape(token: &str, kind: TokenType) -> bool {
 }
 
 type Outcome = Result<Arc<MachineAuth>, VerifyError>;
-/// An answer and when it was had (seconds, by the injected clock, which
+
+/// What one Backend API call said of a token.
+#[derive(Clone)]
+enum Verdict {
+    /// Verified.
+    Verified(Arc<MachineAuth>),
+    /// Clerk's refusal (unknown, revoked, expired), or the secret key's.
+    Refused(VerifyError),
+    /// Clerk could not answer (unreachable, timeout, 5xx, unreadable): a
+    /// token verified within the stale window may keep working.
+    Outage,
+    /// Not asked: the budget or this client's share is spent, or Clerk
+    /// answered 429 (and calls are paused). Never served stale: anyone can
+    /// spend an anonymous share, and a revoked token must not outlive it.
+    NotAsked,
+}
+
+/// A verdict and when it was had (seconds, by the injected clock, which
 /// judges freshness on read; moka's own expiry is a wall-clock backstop).
-type Answer = (Outcome, i64);
+type Answer = (Verdict, i64);
 type Cache = moka::future::Cache<String, Answer, foldhash::fast::RandomState>;
 
 /// Remembers answers: verified tokens until expiry (at most the TTL),
-/// refusals briefly, outages not at all.
+/// refusals briefly, outages and unasked questions not at all.
 struct OutcomeExpiry {
     clock: Arc<dyn Clock>,
     policy: MachineCache,
@@ -369,11 +391,11 @@ impl Expiry<String, Answer> for OutcomeExpiry {
     fn expire_after_create(
         &self,
         _: &String,
-        (value, _): &Answer,
+        (verdict, _): &Answer,
         _: std::time::Instant,
     ) -> Option<Duration> {
-        Some(match value {
-            Ok(m) => {
+        Some(match verdict {
+            Verdict::Verified(m) => {
                 let left = m.expires_at.map_or(self.policy.ttl, |e| {
                     Duration::from_secs(
                         u64::try_from(e.saturating_sub(self.clock.now_unix())).unwrap_or(0),
@@ -381,8 +403,9 @@ impl Expiry<String, Answer> for OutcomeExpiry {
                 });
                 left.min(self.policy.ttl)
             }
-            Err(e) if e.reason().is_unavailable() => Duration::ZERO,
-            Err(_) => self.policy.negative_ttl,
+            Verdict::Refused(e) if e.reason().is_unavailable() => Duration::ZERO,
+            Verdict::Refused(_) => self.policy.negative_ttl,
+            Verdict::Outage | Verdict::NotAsked => Duration::ZERO,
         })
     }
 }
@@ -391,14 +414,28 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// The SHA-256 digest of a token: how tokens verified before are
+/// remembered for a day without keeping the secret itself.
+fn digest(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// How long a token verified once counts as known: its re-checks come out
+/// of the reserve, not the share unknown tokens compete for.
+const KNOWN_FOR: Duration = Duration::from_secs(24 * 3600);
+
 /// Verifies opaque machine tokens with the Backend API.
 pub(crate) struct MachineVerifier {
     api: Option<BackendApi>,
     m2m_api: Option<BackendApi>,
     cache: Cache,
-    /// Verified tokens for the stale window: served when the Backend API
-    /// cannot be asked.
+    /// Verified tokens for the stale window: served when Clerk is down.
     recent: moka::sync::Cache<String, (Arc<MachineAuth>, i64), foldhash::fast::RandomState>,
+    /// Digests of tokens Clerk verified in the last day.
+    known: moka::sync::Cache<[u8; 32], (), foldhash::fast::RandomState>,
     clock: Arc<dyn Clock>,
     policy: MachineCache,
 }
@@ -436,22 +473,34 @@ impl MachineVerifier {
             .max_capacity(10_000)
             .time_to_live(policy.ttl.saturating_add(policy.stale_window))
             .build_with_hasher(foldhash::fast::RandomState::default());
+        let known = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(KNOWN_FOR)
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self {
             api,
             m2m_api,
             cache,
             recent,
+            known,
             clock,
             policy,
         }
     }
 
-    /// Verifies an opaque token of `kind` (cached, single-flight per token).
+    /// Verifies an opaque token of `kind` (cached, single-flight per
+    /// token) for `client` (the caller's address, for fairness when the
+    /// token was never verified before).
     ///
     /// # Errors
     /// `token-invalid` (unknown), `token-revoked`, `token-expired`, or
     /// `backend-api-unavailable` / `secret-key-invalid` (503).
-    pub(crate) async fn verify(&self, token: &str, kind: TokenType) -> Outcome {
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        kind: TokenType,
+        client: Option<Client>,
+    ) -> Outcome {
         if !has_opaque_shape(token, kind) {
             return Err(VerifyError::new(
                 ErrorReason::TokenInvalid,
@@ -459,28 +508,37 @@ impl MachineVerifier {
             ));
         }
         let now = self.clock.now_unix();
-        let fetch = || async { (self.call(token, kind).await, self.clock.now_unix()) };
-        let (mut outcome, had_at) = self.cache.get_with_by_ref(token, fetch()).await;
-        let max_age = if outcome.is_ok() {
-            self.policy.ttl
-        } else {
-            self.policy.negative_ttl
+        let fetch = || async { (self.call(token, kind, client).await, self.clock.now_unix()) };
+        let (mut verdict, had_at) = self.cache.get_with_by_ref(token, fetch()).await;
+        let max_age = match verdict {
+            Verdict::Verified(_) => self.policy.ttl,
+            _ => self.policy.negative_ttl,
         };
         if now.saturating_sub(had_at) >= secs(max_age) {
             self.cache.invalidate(token).await;
-            outcome = self.cache.get_with_by_ref(token, fetch()).await.0;
+            verdict = self.cache.get_with_by_ref(token, fetch()).await.0;
         }
-        // The Backend API could not be asked (budget spent, 429 pause,
-        // outage): a token verified within the stale window keeps working.
-        if let Err(e) = &outcome
-            && e.reason() == ErrorReason::BackendApiUnavailable
-            && let Some((m, verified_at)) = self.recent.get(token)
-            && now.saturating_sub(verified_at)
-                < secs(self.policy.ttl.saturating_add(self.policy.stale_window))
-        {
-            tracing::debug!("Backend API unavailable; serving a recently verified machine token");
-            outcome = Ok(m);
-        }
+        let outcome = match verdict {
+            Verdict::Verified(m) => Ok(m),
+            Verdict::Refused(e) => Err(e),
+            // Clerk is down: a token verified within the stale window
+            // keeps working.
+            Verdict::Outage => match self.recent.get(token) {
+                Some((m, verified_at))
+                    if now.saturating_sub(verified_at)
+                        < secs(self.policy.ttl.saturating_add(self.policy.stale_window)) =>
+                {
+                    tracing::debug!("Backend API down; serving a recently verified machine token");
+                    Ok(m)
+                }
+                _ => Err(backend_unavailable(
+                    "the Backend API cannot verify tokens now",
+                )),
+            },
+            Verdict::NotAsked => Err(backend_unavailable(
+                "the Backend API budget for this token is spent; try again shortly",
+            )),
+        };
         // A cached answer may have outlived the token.
         match &outcome {
             Ok(m) if m.expires_at.is_some_and(|e| e <= self.clock.now_unix()) => Err(
@@ -490,7 +548,7 @@ impl MachineVerifier {
         }
     }
 
-    async fn call(&self, token: &str, kind: TokenType) -> Outcome {
+    async fn call(&self, token: &str, kind: TokenType, client: Option<Client>) -> Verdict {
         let (api, path, body) = match kind {
             TokenType::ApiKey => (
                 self.api.as_ref(),
@@ -508,47 +566,59 @@ impl MachineVerifier {
                 json!({ "access_token": token }),
             ),
             TokenType::SessionToken => {
-                return Err(VerifyError::new(
+                return Verdict::Refused(VerifyError::new(
                     ErrorReason::TokenTypeMismatch,
                     "not a machine token",
                 ));
             }
         };
         let Some(api) = api else {
-            return Err(VerifyError::new(
+            return Verdict::Refused(VerifyError::new(
                 ErrorReason::SecretKeyInvalid,
                 "machine tokens need CLERK_SECRET_KEY",
             ));
         };
-        // A token verified lately is re-checked outside the half of the
-        // budget a flood of unknown tokens can spend.
-        let caller = if self.recent.contains_key(token) {
+        // A token verified before is re-checked out of the reserve; one
+        // never seen competes, per client, for the share of unknown tokens.
+        let digest = digest(token);
+        let caller = if self.known.contains_key(&digest) {
             Caller::KnownMachine
         } else {
-            Caller::Machines
+            Caller::NewMachine(client)
+        };
+        let forget = || {
+            self.recent.invalidate(token);
+            self.known.invalidate(&digest);
         };
         match api.post_as(caller, path, &body).await {
             Ok(v) => {
                 let now = self.clock.now_unix();
-                let verified = MachineAuth::from_backend(kind, &v, now).map(Arc::new);
-                match &verified {
-                    Ok(m) => self.recent.insert(token.to_owned(), (m.clone(), now)),
+                match MachineAuth::from_backend(kind, &v, now) {
+                    Ok(m) => {
+                        let m = Arc::new(m);
+                        self.recent.insert(token.to_owned(), (m.clone(), now));
+                        self.known.insert(digest, ());
+                        Verdict::Verified(m)
+                    }
                     // Revoked or expired: never served stale again.
-                    Err(_) => self.recent.invalidate(token),
+                    Err(e) => {
+                        forget();
+                        Verdict::Refused(e)
+                    }
                 }
-                verified
             }
             Err(BackendError::NotFound) => {
-                self.recent.invalidate(token);
-                Err(VerifyError::new(ErrorReason::TokenInvalid, "unknown token"))
+                forget();
+                Verdict::Refused(VerifyError::new(ErrorReason::TokenInvalid, "unknown token"))
             }
-            Err(BackendError::Unauthorized) => Err(VerifyError::new(
+            Err(BackendError::Unauthorized) => Verdict::Refused(VerifyError::new(
                 ErrorReason::SecretKeyInvalid,
                 "the Backend API refused the secret key",
             )),
-            Err(_) => Err(backend_unavailable(
-                "the Backend API cannot verify tokens now",
-            )),
+            Err(BackendError::RateLimited(_)) => Verdict::NotAsked,
+            Err(
+                BackendError::Unreachable | BackendError::Status(_) | BackendError::InvalidResponse,
+            ) => Verdict::Outage,
         }
     }
 }

@@ -6,8 +6,11 @@
 //! answer for a TTL (default 60 s, by the injected clock), makes concurrent
 //! lookups of one id share one call, and honours `429 Retry-After` (capped,
 //! through the process's one Backend API budget) by making no call until it
-//! has passed. While the Backend API is throttled or down, a record fetched
-//! within the stale window is served instead of an error. Call [`UserDirectory::invalidate_user`] /
+//! has passed. While Clerk is down (unreachable, timing out, 5xx) or
+//! throttling (429), a record fetched within the stale window is served
+//! instead of an error; never when the process's own budget refused the
+//! call. User lookups spend the budget's reserve, which anonymous requests
+//! cannot reach. Call [`UserDirectory::invalidate_user`] /
 //! [`UserDirectory::invalidate_organization`] from your webhook handler on
 //! `user.updated`, `user.deleted` and `organization.updated` so changes show
 //! at once:
@@ -35,7 +38,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{Api, ApiError};
+use crate::api::Api;
 pub use crate::api::{EmailAddress, OrganizationRecord, PhoneNumber, User};
 use crate::clock::Clock;
 
@@ -73,8 +76,21 @@ impl UserError {
 }
 
 struct Entry<T> {
-    value: Result<Arc<T>, UserError>,
+    value: Result<Arc<T>, Miss>,
     fetched_at: i64,
+}
+
+/// A failed lookup, and whether it may be answered by a stale record:
+/// only when Clerk could not answer or asked us to slow down, never when
+/// the process's own budget kept the call from being made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Miss {
+    error: UserError,
+    stale_ok: bool,
+}
+
+const fn miss(error: UserError, stale_ok: bool) -> Miss {
+    Miss { error, stale_ok }
 }
 
 // Not derived: `Arc<T>` is `Clone` whatever `T` is.
@@ -146,8 +162,8 @@ impl UserDirectory {
         }
     }
 
-    /// Serves a record up to `window` past its freshness while the Backend
-    /// API is rate limited or down (default 600 s), instead of failing.
+    /// Serves a record up to `window` past its freshness while Clerk is
+    /// down or throttling (default 600 s), instead of failing.
     #[must_use]
     pub(crate) fn with_stale_window(mut self, window: Duration) -> Self {
         self.stale_window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
@@ -194,28 +210,40 @@ impl UserDirectory {
         path: &str,
         id: &str,
     ) -> Result<Arc<T>, UserError> {
-        let result = self.lookup_fresh(cache, last, path, id).await;
-        match &result {
-            Ok(_) => {}
-            // Throttled or down: an answer fetched within the stale window
-            // beats a 503 for every signed-in user.
-            Err(UserError::RateLimited(_) | UserError::Unavailable) => {
+        match self.lookup_fresh(cache, last, path, id).await {
+            Ok(v) => Ok(v),
+            // Clerk is down or throttling: an answer fetched within the
+            // stale window beats a 503 for every signed-in user. Not when
+            // our own budget refused the call: that is no outage.
+            Err(Miss {
+                error,
+                stale_ok: true,
+            }) => {
                 let now = self.clock.now_unix();
-                if let Some((value, fetched_at)) = last.get(id)
-                    && now.saturating_sub(fetched_at) < self.ttl.saturating_add(self.stale_window)
-                {
-                    tracing::debug!(
-                        age_secs = now.saturating_sub(fetched_at),
-                        "Backend API unavailable; serving a stale record"
-                    );
-                    return Ok(value);
+                match last.get(id) {
+                    Some((value, fetched_at))
+                        if now.saturating_sub(fetched_at)
+                            < self.ttl.saturating_add(self.stale_window) =>
+                    {
+                        tracing::debug!(
+                            age_secs = now.saturating_sub(fetched_at),
+                            "Backend API unavailable; serving a stale record"
+                        );
+                        Ok(value)
+                    }
+                    _ => Err(error),
                 }
             }
             // Gone: never served stale again.
-            Err(UserError::NotFound) => last.invalidate(id),
-            Err(_) => {}
+            Err(Miss {
+                error: UserError::NotFound,
+                ..
+            }) => {
+                last.invalidate(id);
+                Err(UserError::NotFound)
+            }
+            Err(Miss { error, .. }) => Err(error),
         }
-        result
     }
 
     async fn lookup_fresh<T: DeserializeOwned + Send + Sync + 'static>(
@@ -224,11 +252,11 @@ impl UserDirectory {
         last: &LastGood<T>,
         path: &str,
         id: &str,
-    ) -> Result<Arc<T>, UserError> {
+    ) -> Result<Arc<T>, Miss> {
         // The id goes into a path: Clerk's id of the kind, or no call.
         let prefix = if path == "/users/" { "user_" } else { "org_" };
         if crate::api::id("id", prefix, id).is_err() {
-            return Err(UserError::NotFound);
+            return Err(miss(UserError::NotFound, false));
         }
         for _ in 0..2 {
             let entry = cache
@@ -238,15 +266,15 @@ impl UserDirectory {
             let fresh = now.saturating_sub(entry.fetched_at) < self.ttl;
             match entry.value {
                 // Only answers are kept; failures are retried next time.
-                Err(e) if e != UserError::NotFound => {
+                Err(m) if m.error != UserError::NotFound => {
                     cache.invalidate(id).await;
-                    return Err(e);
+                    return Err(m);
                 }
                 v if fresh => return v,
                 _ => cache.invalidate(id).await,
             }
         }
-        Err(UserError::Unavailable)
+        Err(miss(UserError::Unavailable, true))
     }
 
     /// One Backend API call (single-flight per id); a good answer is also
@@ -268,29 +296,51 @@ impl UserDirectory {
         }
     }
 
-    async fn fetch_value<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        id: &str,
-    ) -> Result<Arc<T>, UserError> {
+    async fn fetch_value<T: DeserializeOwned>(&self, path: &str, id: &str) -> Result<Arc<T>, Miss> {
+        use crate::backend::Failure;
+        use crate::budget::Refusal;
+        let secs = |d: Duration| d.as_secs().max(1);
         // The shared gate makes no call while a 429 pause (capped) or an
-        // exhausted budget lasts, and answers `RateLimited` itself.
+        // exhausted budget lasts, and says which.
         match self
             .api
-            .call::<T>(reqwest::Method::GET, &format!("{path}{id}"), None)
+            .call_raw(
+                reqwest::Method::GET,
+                &format!("{path}{id}"),
+                None,
+                crate::api::MAX_RECORD_BYTES,
+            )
             .await
         {
-            Ok(v) => Ok(Arc::new(v)),
-            Err(ApiError::NotConfigured) => Err(UserError::NotConfigured),
-            Err(e) => Err(match e.status() {
-                Some(400 | 404 | 422) => UserError::NotFound,
-                Some(401 | 403) => UserError::SecretKeyInvalid,
-                _ => match e {
-                    ApiError::RateLimited { retry_after, .. } => {
-                        UserError::RateLimited(retry_after.as_secs().max(1))
-                    }
-                    _ => UserError::Unavailable,
-                },
+            Ok(bytes) => crate::api::decode::<T>(&bytes)
+                .map(Arc::new)
+                .map_err(|_| miss(UserError::Unavailable, true)),
+            Err(None) => Err(miss(UserError::NotConfigured, false)),
+            Err(Some(f)) => Err(match f {
+                Failure::Refused(Refusal::Spent(wait)) => {
+                    miss(UserError::RateLimited(secs(wait)), false)
+                }
+                Failure::Refused(Refusal::Paused(wait)) => {
+                    miss(UserError::RateLimited(secs(wait)), true)
+                }
+                Failure::Status {
+                    status: 429,
+                    retry_after,
+                    ..
+                } => miss(
+                    UserError::RateLimited(secs(retry_after.unwrap_or(Duration::from_secs(1)))),
+                    true,
+                ),
+                Failure::Status {
+                    status: 400 | 404 | 422,
+                    ..
+                } => miss(UserError::NotFound, false),
+                Failure::Status {
+                    status: 401 | 403, ..
+                } => miss(UserError::SecretKeyInvalid, false),
+                Failure::Status { .. } | Failure::Unreachable | Failure::TooLarge => {
+                    miss(UserError::Unavailable, true)
+                }
             }),
         }
     }

@@ -1,5 +1,6 @@
 //! `ClerkLayer`: authenticate every request, never reject.
 
+use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 
 use clerk_core::{Auth, Authenticate, Clerk};
@@ -13,15 +14,43 @@ use crate::ResponseFuture;
 /// extensions; the inner service runs, except for a page load that Clerk
 /// refreshes through a handshake ([`clerk_core::Auth::Handshake`]): the
 /// layer answers that redirect itself.
+///
+/// The connection's peer address (read from the request extensions by
+/// [`ClerkLayer::peer_from`]; by default a [`SocketAddr`] there) tells
+/// clients apart, so that one client's flood of anonymous requests cannot
+/// spend the Backend API calls others need (see
+/// [`clerk_core::BackendBudget`]). Without it, all anonymous requests share
+/// one allowance.
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
     clerk: Clerk,
+    peer: PeerFrom,
+}
+
+/// Reads the connection's peer address from a request's extensions.
+pub type PeerFrom = fn(&http::Extensions) -> Option<IpAddr>;
+
+/// A [`SocketAddr`] in the extensions (what a hand-written hyper server
+/// inserts per connection).
+fn socket_addr(extensions: &http::Extensions) -> Option<IpAddr> {
+    extensions.get::<SocketAddr>().map(SocketAddr::ip)
 }
 
 impl ClerkLayer {
     /// A layer authenticating with `clerk`.
     pub fn new(clerk: Clerk) -> Self {
-        Self { clerk }
+        Self {
+            clerk,
+            peer: socket_addr,
+        }
+    }
+
+    /// Reads the peer address with `peer` (axum's `ConnectInfo`, tonic's
+    /// `TcpConnectInfo`, ...) instead of a plain [`SocketAddr`].
+    #[must_use]
+    pub fn peer_from(mut self, peer: PeerFrom) -> Self {
+        self.peer = peer;
+        self
     }
 }
 
@@ -32,6 +61,7 @@ impl<S> Layer<S> for ClerkLayer {
         ClerkService {
             inner,
             clerk: self.clerk.clone(),
+            peer: self.peer,
         }
     }
 }
@@ -41,6 +71,7 @@ impl<S> Layer<S> for ClerkLayer {
 pub struct ClerkService<S> {
     inner: S,
     clerk: Clerk,
+    peer: PeerFrom,
 }
 
 impl<S> ClerkService<S> {
@@ -62,9 +93,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let auth = self
-            .clerk
-            .authenticate_request(req.method().as_str(), target, req.headers());
+        let auth = self.clerk.authenticate_request(
+            req.method().as_str(),
+            target,
+            req.headers(),
+            (self.peer)(req.extensions()),
+        );
         ResponseFuture::start(
             &mut self.inner,
             req,

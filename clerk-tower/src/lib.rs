@@ -58,7 +58,7 @@ mod future;
 mod grpc;
 mod protect;
 
-pub use authenticate::{ClerkLayer, ClerkService};
+pub use authenticate::{ClerkLayer, ClerkService, PeerFrom};
 pub use future::ResponseFuture;
 pub use grpc::{GrpcProtectLayer, GrpcProtectService};
 pub use protect::{OriginalUri, ProtectLayer, ProtectService};

@@ -426,7 +426,7 @@ async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
     };
     let expired_page = page(format!("__client_uat=999999999; __session={expired}"));
     let auth = clerk
-        .authenticate_request("GET", "/dashboard", &expired_page)
+        .authenticate_request("GET", "/dashboard", &expired_page, None)
         .await;
     assert!(
         matches!(auth, clerk_core::Auth::Handshake(_)),
@@ -438,7 +438,7 @@ async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
         page(format!("__client_uat=999999999; __session={fresh}")),
     ] {
         let auth = grpc
-            .authenticate_request("GET", "/dashboard", &headers)
+            .authenticate_request("GET", "/dashboard", &headers, None)
             .await;
         assert!(
             matches!(auth, clerk_core::Auth::SignedOut(r) if r.as_str() == "session-token-missing"),

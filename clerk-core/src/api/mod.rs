@@ -53,7 +53,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::backend::{BackendApi, Caller, Failure};
+use crate::backend::{BackendApi, Failure};
+use crate::budget::Caller;
 
 pub use crate::backend::API_VERSION;
 pub use models::{
@@ -66,7 +67,7 @@ pub use sessions::Sessions;
 pub use users::{UserFields, UserList, Users};
 
 /// A single record larger than this is refused.
-const MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// A page larger than this is refused (500 users of typical size fit;
 /// use a smaller page size for users with large metadata).
 const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -141,8 +142,25 @@ impl Api {
         body: Option<&Value>,
         cap: usize,
     ) -> Result<Vec<u8>, ApiError> {
+        match self.call_raw(method, path_and_query, body, cap).await {
+            Ok(bytes) => Ok(bytes),
+            Err(None) => Err(ApiError::NotConfigured),
+            Err(Some(f)) => Err(ApiError::from(f)),
+        }
+    }
+
+    /// One call, its transport failure kept (`None`: no secret key), so
+    /// the user directory can tell Clerk being down from a call never
+    /// made.
+    pub(crate) async fn call_raw(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        cap: usize,
+    ) -> Result<Vec<u8>, Option<Failure>> {
         let Some(backend) = &self.backend else {
-            return Err(ApiError::NotConfigured);
+            return Err(None);
         };
         let call = || backend.call(Caller::Users, method.clone(), path_and_query, body, cap);
         match call().await {
@@ -157,10 +175,10 @@ impl Api {
                 }),
             ) if method == Method::GET => match call().await {
                 Ok(bytes) => Ok(bytes),
-                Err(Failure::Refused(_)) => Err(ApiError::from(first)),
-                Err(again) => Err(ApiError::from(again)),
+                Err(Failure::Refused(_)) => Err(Some(first)),
+                Err(again) => Err(Some(again)),
             },
-            Err(f) => Err(ApiError::from(f)),
+            Err(f) => Err(Some(f)),
         }
     }
 
@@ -557,8 +575,8 @@ struct ErrorBody {
 impl From<Failure> for ApiError {
     fn from(f: Failure) -> Self {
         match f {
-            Failure::Refused(retry_after) => Self::RateLimited {
-                retry_after,
+            Failure::Refused(refusal) => Self::RateLimited {
+                retry_after: refusal.wait(),
                 trace_id: None,
             },
             Failure::Status {

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::ACCEPT;
 
 use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
-use crate::backend::{BackendApi, BackendError, Caller, CappedRead, read_capped};
+use crate::backend::{BackendApi, BackendError, CappedRead, read_capped};
+use crate::budget::Caller;
 use crate::error::{ConfigError, ErrorReason};
 
 /// A JWKS larger than this is refused (real ones are a few KiB).

@@ -150,6 +150,12 @@ impl FakeBackendApi {
         self.lock().tokens.insert(token.to_owned(), answer);
     }
 
+    /// Forgets `token`: verifying it answers 404 from now on (as Clerk
+    /// answers for a deleted key).
+    pub fn remove_token(&self, token: &str) {
+        self.lock().tokens.remove(token);
+    }
+
     /// Serves `user` (a Clerk user object with an `id`) at `/v1/users/{id}`.
     pub fn add_user(&self, user: Value) {
         if let Some(id) = user.get("id").and_then(Value::as_str).map(str::to_owned) {
