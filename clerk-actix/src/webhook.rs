@@ -32,6 +32,9 @@ impl FromRequest for Webhook {
         Box::pin(async move {
             let refused = |e: WebhookError| ClerkRejection(Refusal::from(e));
             let verifier = verifier.ok_or_else(|| refused(WebhookError::NotConfigured))?;
+            verifier
+                .check_declared_length(&ActixHeaders(&headers))
+                .map_err(refused)?;
             let payload = payload
                 .await
                 .map_err(|_| refused(WebhookError::InvalidBody))?;

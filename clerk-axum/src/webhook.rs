@@ -46,9 +46,22 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = WebhookVerifier::from_ref(state);
         let (parts, body) = req.into_parts();
+        verifier
+            .check_declared_length(&parts.headers)
+            .map_err(Refusal::from)?;
+        // Over the limit is 413; a body that breaks off or times out (the
+        // server's body timeout) is unreadable: 400.
         let bytes = axum::body::to_bytes(body, verifier.max_body_bytes())
             .await
-            .map_err(|_| Refusal::from(WebhookError::TooLarge))?;
+            .map_err(|e| {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                Refusal::from(if too_large {
+                    WebhookError::TooLarge
+                } else {
+                    WebhookError::InvalidBody
+                })
+            })?;
         let event = verifier
             .verify(&parts.headers, &bytes)
             .map_err(Refusal::from)?;

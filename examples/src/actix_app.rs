@@ -1,17 +1,56 @@
 //! The actix example app: the shared route table on actix-web.
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Service as _, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
 use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, CurrentUser, Machine, Session, Webhook};
 
 use crate::app::admin::Reply;
-use crate::app::{self, AppState, WebhookState};
+use crate::app::{self, AppState, Limits, WebhookState};
 
-/// Builds the app (call it inside `HttpServer::new` with a clone of one
-/// `AppState`, so workers share one key cache).
+/// Runs the app on `listener` with `workers` workers and `limits` (header
+/// deadline, connection cap, body limits).
+///
+/// # Errors
+/// When the listener cannot be used.
+pub fn server(
+    state: AppState,
+    limits: Limits,
+    listener: std::net::TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
+    Ok(
+        actix_web::HttpServer::new(move || app_with(state.clone(), limits))
+            .workers(workers)
+            .client_request_timeout(limits.header_timeout)
+            .client_disconnect_timeout(std::time::Duration::from_secs(1))
+            .max_connections(limits.max_connections)
+            .listen(listener)?
+            .run(),
+    )
+}
+
+/// Builds the app with the default body limits (call it inside
+/// `HttpServer::new` with a clone of one `AppState`, so workers share one
+/// key cache).
 pub fn app(
     state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    app_with(state, Limits::default())
+}
+
+/// Builds the app with `limits`' body limits.
+pub fn app_with(
+    state: AppState,
+    limits: Limits,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -77,6 +116,28 @@ pub fn app(
     // `wrap` order: the last one runs first, so authentication is outermost.
     app.wrap(ClerkProtect::new(state.dashboard_protect()))
         .wrap(ClerkMiddleware::new(state.clerk.clone()))
+        // Outermost: a declared body over the limit is 413 before any
+        // other work, and a body that stops coming fails its read.
+        .wrap_fn(move |mut req, srv| {
+            use futures_util::future::{Either, FutureExt as _};
+            match app::server::actix_body_deadline(
+                &mut req,
+                limits.body_timeout,
+                limits.max_body_bytes,
+            ) {
+                Ok(()) => Either::Left(
+                    srv.call(req)
+                        .map(|res| res.map(ServiceResponse::map_into_left_body)),
+                ),
+                Err(refusal) => {
+                    let (http_req, _) = req.into_parts();
+                    Either::Right(std::future::ready(Ok(ServiceResponse::new(
+                        http_req, refusal,
+                    )
+                    .map_into_right_body())))
+                }
+            }
+        })
 }
 
 async fn index(state: web::Data<AppState>) -> HttpResponse {

@@ -11,7 +11,7 @@ use clerk_core::webhook::WebhookVerifier;
 use serde_json::Value;
 
 use crate::app::admin::Reply;
-use crate::app::{self, AppState, WebhookState};
+use crate::app::{self, AppState, Limits, WebhookState};
 
 impl FromRef<WebhookState> for WebhookVerifier {
     fn from_ref(state: &WebhookState) -> Self {
@@ -19,8 +19,27 @@ impl FromRef<WebhookState> for WebhookVerifier {
     }
 }
 
-/// Builds the app's router.
+/// Builds the app's router, with the default body limits.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Limits::default())
+}
+
+/// Serves the app on `listener` (header deadline, connection cap, peer
+/// addresses for the Clerk layer) until `shutdown`.
+///
+/// # Errors
+/// See [`app::server::serve_axum`].
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    app::server::serve_axum(listener, router_with(state, limits), limits, shutdown).await
+}
+
+/// Builds the app's router with `limits`' body limits.
+pub fn router_with(state: AppState, limits: Limits) -> Router {
     let mut api = Router::new();
     for guard in app::guards() {
         let path = guard.path;
@@ -48,7 +67,7 @@ pub fn router(state: AppState) -> Router {
         }
         api = api.merge(routes.with_state(hooks));
     }
-    Router::new()
+    let router = Router::new()
         .route("/", get(index))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -67,7 +86,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .layer(ProtectLayer::new(state.dashboard_protect()))
         .layer(ClerkLayer::new(state.clerk.clone()))
-        .with_state(state)
+        .with_state(state);
+    app::server::body_limits(router, limits)
 }
 
 async fn index(State(state): State<AppState>) -> Html<String> {

@@ -8,4 +8,4 @@ pub mod app;
 pub mod axum_app;
 pub mod grpc;
 
-pub use app::{AppState, DevMode, Persona};
+pub use app::{AppState, DevMode, Limits, Persona};

@@ -648,8 +648,16 @@ pub async fn run_table(target: &impl Target, dev: &DevMode) -> Vec<Outcome> {
 pub async fn serve_axum(state: &clerk_examples::AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = clerk_examples::axum_app::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let state = state.clone();
+    tokio::spawn(async move {
+        clerk_examples::axum_app::serve(
+            listener,
+            state,
+            clerk_examples::Limits::default(),
+            std::future::pending(),
+        )
+        .await
+    });
     format!("http://{addr}")
 }
 

@@ -44,6 +44,13 @@ use crate::config::{ClerkConfig, ClerkConfigBuilder};
 use crate::error::ConfigError;
 use crate::token::Algorithm;
 
+/// The suffix Clerk gives the cookies of the instance of `publishable_key`
+/// (`__session_<suffix>`, `__refresh_<suffix>`): the first 8 characters of
+/// base64url(SHA-1(publishable key)).
+pub fn cookie_suffix(publishable_key: &str) -> String {
+    crate::request::cookie_suffix(publishable_key)
+}
+
 /// A publishable key for `host`, built the way Clerk encodes them
 /// (`pk_live_`/`pk_test_` + base64 of `"<host>$"`), for tests.
 pub fn publishable_key_for(host: &str, live: bool) -> String {

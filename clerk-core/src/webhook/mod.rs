@@ -192,6 +192,31 @@ impl WebhookVerifier {
         self.max_body_bytes
     }
 
+    /// Whether a delivery may be read at all, before any of its body
+    /// arrives: a declared `Content-Length` over the limit is
+    /// [`WebhookError::TooLarge`] at once, so a server never waits for a
+    /// body it would refuse. Adapters call it first.
+    ///
+    /// # Errors
+    /// [`WebhookError::TooLarge`].
+    pub fn check_declared_length<H: RequestHeaders + ?Sized>(
+        &self,
+        headers: &H,
+    ) -> Result<(), WebhookError> {
+        let declared = headers.values("content-length").any(|v| {
+            // Digits only (RFC 9110 §8.6); an unreadable or absurd value is
+            // as good as too large: nobody sends a webhook that long.
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .is_none_or(|n| n > self.max_body_bytes as u64)
+        });
+        if declared {
+            return Err(WebhookError::TooLarge);
+        }
+        Ok(())
+    }
+
     /// Checks the signature headers against the raw body.
     ///
     /// # Errors

@@ -7,9 +7,8 @@
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One state (one key cache) for every worker.
     let (state, listener) = clerk_examples::app::start_from_env().await?;
-    actix_web::HttpServer::new(move || clerk_examples::actix_app::app(state.clone()))
-        .listen(listener)?
-        .run()
-        .await?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Header deadline, connection cap, body limits: see `app::server`.
+    clerk_examples::actix_app::server(state, Default::default(), listener, workers)?.await?;
     Ok(())
 }

@@ -7,12 +7,11 @@
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (state, listener) = clerk_examples::app::start_from_env().await?;
-    let app = clerk_examples::axum_app::router(state);
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // Header deadline, connection cap, body limits: see `app::server`.
+    clerk_examples::axum_app::serve(listener, state, Default::default(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
