@@ -120,22 +120,24 @@ pub fn app_with(
         // other work, and a body that stops coming fails its read.
         .wrap_fn(move |mut req, srv| {
             use futures_util::future::{Either, FutureExt as _};
-            match app::server::actix_body_deadline(
+            if app::server::actix_body_deadline(
                 &mut req,
                 limits.body_timeout,
                 limits.max_body_bytes,
             ) {
-                Ok(()) => Either::Left(
+                Either::Left(
                     srv.call(req)
                         .map(|res| res.map(ServiceResponse::map_into_left_body)),
-                ),
-                Err(refusal) => {
-                    let (http_req, _) = req.into_parts();
-                    Either::Right(std::future::ready(Ok(ServiceResponse::new(
-                        http_req, refusal,
-                    )
-                    .map_into_right_body())))
-                }
+                )
+            } else {
+                let refusal = HttpResponse::PayloadTooLarge()
+                    .insert_header(("connection", "close"))
+                    .finish();
+                let (http_req, _) = req.into_parts();
+                Either::Right(std::future::ready(Ok(ServiceResponse::new(
+                    http_req, refusal,
+                )
+                .map_into_right_body())))
             }
         })
 }

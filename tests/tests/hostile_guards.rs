@@ -616,7 +616,9 @@ fn the_quickstarts_below_are_the_readme_ones() {
     for line in [
         r#".route("/api/admin", get(|| async { "admins only" })"#,
         r#".route_layer(protect(Requirement::role("org:admin"))))"#,
-        ".layer(ClerkLayer::new(clerk));",
+        ".layer(ClerkLayer::new(clerk))",
+        ".header_read_timeout(Duration::from_secs(10))",
+        ".client_request_timeout(std::time::Duration::from_secs(10))",
         r#".service(web::resource("/api/admin")"#,
         r#".wrap(ClerkProtect::requiring(Requirement::role("org:admin")))"#,
         r#".to(|| async { "admins only" }))"#,

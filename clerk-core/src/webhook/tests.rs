@@ -314,6 +314,38 @@ fn bodies_that_are_not_events_and_oversized_bodies() {
     assert_eq!(small.verify(&svix(SIG), BODY), Err(WebhookError::TooLarge));
 }
 
+/// A declared `Content-Length` over the limit is refused before any body
+/// is read; so is one that is not a length at all.
+#[test]
+fn declared_lengths_over_the_limit_are_refused_before_reading() {
+    let v = verifier(TS).with_max_body_bytes(100);
+    let declared = |values: &[&str]| {
+        let mut h = HeaderMap::new();
+        for value in values {
+            h.append("content-length", HeaderValue::from_str(value).unwrap());
+        }
+        v.check_declared_length(&h)
+    };
+    assert_eq!(declared(&[]), Ok(()), "chunked: read with the cap");
+    assert_eq!(declared(&["100"]), Ok(()));
+    assert_eq!(declared(&[" 7 "]), Ok(()));
+    for hostile in [
+        &["101"][..],
+        &["999999999999"],
+        &["99999999999999999999999"],
+        &["-1"],
+        &["1e3"],
+        &["10, 10"],
+        &["10", "101"],
+    ] {
+        assert_eq!(
+            declared(hostile),
+            Err(WebhookError::TooLarge),
+            "{hostile:?}"
+        );
+    }
+}
+
 #[test]
 fn the_secret_comes_from_either_name_and_the_sdk_name_wins() {
     let sdk = WebhookSigner::random_secret();

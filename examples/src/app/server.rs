@@ -118,13 +118,13 @@ pub fn body_limits(router: axum::Router, limits: Limits) -> axum::Router {
 
 /// Replaces a request's payload by one that fails when no part of it
 /// arrives within `timeout` of the last, and refuses (413) a declared
-/// `Content-Length` over `max` before reading: actix has no body timeout
-/// of its own.
+/// `Content-Length` over `max` before reading (false: answer 413 at
+/// once): actix has no body timeout of its own.
 pub fn actix_body_deadline(
     req: &mut actix_web::dev::ServiceRequest,
     timeout: Duration,
     max: usize,
-) -> Result<(), actix_web::HttpResponse> {
+) -> bool {
     let declared = req
         .headers()
         .get_all(actix_web::http::header::CONTENT_LENGTH)
@@ -135,9 +135,7 @@ pub fn actix_body_deadline(
                 .is_none_or(|n| n > max as u64)
         });
     if declared {
-        return Err(actix_web::HttpResponse::PayloadTooLarge()
-            .insert_header(("connection", "close"))
-            .finish());
+        return false;
     }
     let payload = actix_web::HttpMessage::take_payload(req);
     let timed = futures_util::stream::unfold(Some(payload), move |state| async move {
@@ -158,5 +156,5 @@ pub fn actix_body_deadline(
     req.set_payload(actix_web::dev::Payload::Stream {
         payload: Box::pin(timed),
     });
-    Ok(())
+    true
 }
