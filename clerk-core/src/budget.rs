@@ -35,7 +35,8 @@ use crate::clock::Clock;
 /// for session refreshes (each at least one call), and one client (one
 /// IPv4 address, one IPv6 /64) at most a quarter of each of those. The
 /// rest, at least half, is kept for user and organization lookups, the
-/// typed client and re-checks of known machine tokens.
+/// typed client and re-checks of known machine tokens (these at most a
+/// quarter of the budget, so user lookups always keep a quarter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackendBudget {
     /// Calls per window (default 50: half a development instance's limit).
@@ -58,11 +59,12 @@ impl Default for BackendBudget {
 }
 
 impl BackendBudget {
-    /// The calls of a window `share` (an anonymous caller) may make.
+    /// The calls of a window `share` may make.
     const fn share(&self, share: Share) -> u32 {
         let percent = match share {
             Share::NewMachine => 30,
             Share::Nonce | Share::Refresh => 10,
+            Share::KnownMachine => 25,
         };
         let n = self.calls / 100 * percent + self.calls % 100 * percent / 100;
         if n == 0 { 1 } else { n }
@@ -95,12 +97,15 @@ pub(crate) enum Caller {
     Refresh(Option<Client>),
 }
 
-/// The shares of anonymous callers.
+/// The shares of anonymous callers, and the cap on re-checks of known
+/// machine tokens (anyone may create API keys of their own and get them
+/// known: user lookups keep a quarter of the budget whatever they do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Share {
     NewMachine,
     Nonce,
     Refresh,
+    KnownMachine,
 }
 
 impl Share {
@@ -127,7 +132,8 @@ impl Caller {
             Self::NewMachine(c) => Some((Share::NewMachine, c)),
             Self::Nonce(c) => Some((Share::Nonce, c)),
             Self::Refresh(c) => Some((Share::Refresh, c)),
-            Self::Keys | Self::Users | Self::KnownMachine => None,
+            Self::KnownMachine => Some((Share::KnownMachine, None)),
+            Self::Keys | Self::Users => None,
         }
     }
 }
@@ -168,6 +174,8 @@ impl Client {
         trusted: &[ipnet::IpNet],
     ) -> Self {
         let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
+        let peer = peer.to_canonical();
         if !is_trusted(&peer) {
             return Self::of(peer);
         }
@@ -179,10 +187,15 @@ impl Client {
             .take(MAX_FORWARDED_HOPS);
         let mut nearest = peer;
         for hop in hops {
-            let Some(ip) = std::str::from_utf8(hop)
-                .ok()
-                .and_then(|h| h.trim().parse::<IpAddr>().ok())
-            else {
+            // An address, or one with a port (`1.2.3.4:5678`,
+            // `[2001:db8::1]:443`, as some gateways send).
+            let Some(ip) = std::str::from_utf8(hop).ok().and_then(|h| {
+                let h = h.trim();
+                h.parse::<IpAddr>()
+                    .or_else(|_| h.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+                    .ok()
+                    .map(|ip| ip.to_canonical())
+            }) else {
                 break;
             };
             nearest = ip;
@@ -226,7 +239,7 @@ struct GateState {
     used: u32,
     refused: u64,
     /// Calls of each anonymous share this window.
-    shares: [u32; 3],
+    shares: [u32; 4],
     /// Calls of each client per share this window. Only granted calls are
     /// counted, so it holds at most the shares' sum of entries.
     clients: HashMap<(Share, Client), u32, foldhash::fast::RandomState>,
@@ -260,7 +273,7 @@ impl Gate {
                 window_start: i64::MIN,
                 used: 0,
                 refused: 0,
-                shares: [0; 3],
+                shares: [0; 4],
                 clients: HashMap::default(),
                 pause_started: i64::MIN,
                 paused_until: i64::MIN,
@@ -298,7 +311,7 @@ impl Gate {
             s.window_start = now;
             s.used = 0;
             s.refused = 0;
-            s.shares = [0; 3];
+            s.shares = [0; 4];
             s.clients.clear();
         }
         let spent = Refusal::Spent(secs_until(now, s.window_start.saturating_add(window)));
@@ -396,8 +409,10 @@ mod tests {
         for caller in ANONYMOUS {
             assert_eq!(granted(&g, caller(None)), 0, "share spent");
         }
-        // 15 + 5 + 5 taken: the reserve, 25, is whole.
-        assert_eq!(granted(&g, Caller::Users), 25);
+        // 15 + 5 + 5 taken: the reserve, 25, is whole. Known machines may
+        // take 12 of it (a quarter of the budget), users the rest.
+        assert_eq!(granted(&g, Caller::KnownMachine), 12);
+        assert_eq!(granted(&g, Caller::Users), 13);
         assert!(matches!(
             g.acquire(Caller::KnownMachine),
             Err(Refusal::Spent(_))

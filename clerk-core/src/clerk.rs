@@ -383,10 +383,17 @@ impl Clerk {
     async fn complete_page(&self, page: PendingPage) -> Auth {
         let (path, headers, client) = (&page.path_and_query, &page.headers, page.client);
         let (mode, fetched) = match page.wait {
-            PageWait::Nonce(nonce) => (
-                self.refresh_mode(),
-                Some(self.handshake_payload(&nonce, client).await),
-            ),
+            PageWait::Nonce(nonce) => match self.handshake_payload(&nonce, client).await {
+                Some(directives) => (self.refresh_mode(), Some(directives)),
+                // Not asked (the nonce share is spent, or a 429 pause):
+                // 503, the nonce cookie kept for a reload, rather than a
+                // finish with no cookies that signs the visitor out.
+                None => {
+                    return Auth::SignedOut(SignedOutReason::Rejected(
+                        ErrorReason::BackendApiUnavailable,
+                    ));
+                }
+            },
             PageWait::Refresh(refresh) => match self.refresh(&refresh, path, headers, client).await
             {
                 Ok(answer) => return answer,
@@ -558,14 +565,15 @@ impl Clerk {
     /// API cannot say (Clerk logs and goes on with none). A nonce is asked
     /// about once: the same nonce again (a replay, or a flood repeating
     /// one) gets no cookies and makes no call. Random nonces spend the
-    /// nonce share of the budget, `client`'s part of it.
-    async fn handshake_payload(&self, nonce: &str, client: Option<Client>) -> Vec<String> {
+    /// nonce share of the budget, `client`'s part of it; `None` when the
+    /// call was not made (share spent, 429 pause).
+    async fn handshake_payload(&self, nonce: &str, client: Option<Client>) -> Option<Vec<String>> {
         let Some(api) = self.inner.api.backend() else {
-            return Vec::new();
+            return Some(Vec::new());
         };
         if self.inner.spent_nonces.contains_key(nonce) {
             tracing::debug!("Clerk: handshake nonce already resolved; no cookies");
-            return Vec::new();
+            return Some(Vec::new());
         }
         let query = crate::api::query_string(&[("nonce".to_owned(), nonce.to_owned())]);
         match api
@@ -577,16 +585,17 @@ impl Clerk {
         {
             Ok(v) => {
                 self.inner.spent_nonces.insert(nonce.to_owned(), ());
-                strings(&v, "directives")
+                Some(strings(&v, "directives"))
             }
+            Err(BackendError::RateLimited(_)) => None,
             Err(e) => {
                 // Clerk's answer (unknown nonce) is remembered; no answer
-                // (budget, 429, outage) is not.
+                // (outage) is not.
                 if matches!(e, BackendError::NotFound | BackendError::Unauthorized) {
                     self.inner.spent_nonces.insert(nonce.to_owned(), ());
                 }
                 tracing::warn!(error = %e, "Clerk: could not get the handshake payload");
-                Vec::new()
+                Some(Vec::new())
             }
         }
     }

@@ -24,7 +24,8 @@ pub fn server(
             .workers(workers)
             .client_request_timeout(limits.header_timeout)
             .client_disconnect_timeout(std::time::Duration::from_secs(1))
-            .max_connections(limits.max_connections)
+            // Per worker in actix: the cap is shared out among them.
+            .max_connections(limits.max_connections.div_ceil(workers.max(1)))
             .listen(listener)?
             .run(),
     )

@@ -158,6 +158,15 @@ impl GreeterClient {
     }
 }
 
+/// The peer address tonic puts in a call's extensions: the client, for
+/// the per-client fairness of the Backend API budget.
+fn tonic_peer(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map(|addr| addr.ip())
+}
+
 /// Serves `Greeter` on `listener` behind Clerk (authentication from
 /// metadata only, then [`guard`]), until the task is dropped.
 ///
@@ -169,7 +178,7 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let clerk = clerk.bearer_only().accepting(accepted_tokens());
     tonic::transport::Server::builder()
-        .layer(ClerkLayer::new(clerk))
+        .layer(ClerkLayer::new(clerk).peer_from(tonic_peer))
         .layer(GrpcProtectLayer::new(guard()))
         .add_service(Greeter)
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
