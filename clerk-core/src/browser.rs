@@ -285,8 +285,8 @@ pub(crate) enum RefreshMode {
 }
 
 /// A server-side refresh to make (`POST /v1/sessions/{sid}/refresh`,
-/// `request.ts` `refreshToken`).
-#[derive(Debug)]
+/// `request.ts` `refreshToken`). Its `Debug` shows the session id only:
+/// the body carries the expired token and the refresh token.
 pub(crate) struct Refresh {
     /// The expired session's id (checked as Clerk's id shape).
     pub(crate) sid: String,
@@ -295,6 +295,14 @@ pub(crate) struct Refresh {
     /// `{format, expired_token, refresh_token, request_origin,
     /// request_headers}` (no request headers are forwarded).
     pub(crate) body: Value,
+}
+
+impl std::fmt::Debug for Refresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refresh")
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Refresh {

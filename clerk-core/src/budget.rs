@@ -207,6 +207,21 @@ impl Client {
     }
 }
 
+/// `CLERK_TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.1`,
+/// `::1`) or networks (`10.0.0.0/8`, `fd00::/8`); `None` when any entry is
+/// neither (a typo must not silently trust nobody, or everybody).
+pub(crate) fn parse_trusted_proxies(list: &str) -> Option<Vec<ipnet::IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .ok()
+        })
+        .collect()
+}
+
 /// Why the gate refused a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -490,6 +505,28 @@ mod tests {
         // A chain of trusted hops longer than any real one stops early.
         let long = vec!["10.0.0.2"; 100].join(",");
         assert_eq!(resolve("10.0.0.1", &[&long]), Client::of(ip("10.0.0.2")));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_and_nothing_else() {
+        let nets = parse_trusted_proxies(" 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1,").unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = |a: &str| nets.iter().any(|n| n.contains(&ip(a)));
+        assert!(
+            trusted("10.9.9.9") && trusted("192.0.2.7") && trusted("fd00::1") && trusted("::1")
+        );
+        assert!(!trusted("192.0.2.8") && !trusted("11.0.0.1"));
+        assert_eq!(parse_trusted_proxies(""), Some(Vec::new()));
+        for hostile in [
+            "10.0.0.0/33",
+            "10.0.0.1:80",
+            "proxy.internal",
+            "10.0.0.0/8;",
+            "*",
+            "10.0.0.1 10.0.0.2",
+        ] {
+            assert_eq!(parse_trusted_proxies(hostile), None, "{hostile}");
+        }
     }
 
     #[test]

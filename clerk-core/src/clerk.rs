@@ -27,19 +27,19 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use crate::api::Api;
-use crate::backend::{BackendApi, BackendError};
+use crate::backend::BackendApi;
 use crate::browser::{
     Browser, BrowserReason, Page, PageRequest, Refresh, RefreshMode, is_eligible,
 };
-use crate::budget::{Caller, Client};
+use crate::budget::Client;
 use crate::config::ClerkConfig;
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::machine::{
     AcceptsToken, MachineAuth, MachineVerifier, TokenType, detect, is_opaque_machine_token,
 };
+use crate::page_calls::PageCalls;
 use crate::request::{
     Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
 };
@@ -75,24 +75,8 @@ struct Inner {
     cookies: bool,
     /// Proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Arc<[ipnet::IpNet]>,
-    /// Handshake nonces already resolved: asked once (bounded).
-    spent_nonces: SeenCache<()>,
-    /// Sessions whose refresh Clerk refused lately, with the reason: not
-    /// asked again while remembered (bounded).
-    failed_refreshes: SeenCache<BrowserReason>,
-}
-
-/// A bounded memory of what anonymous requests already made us ask.
-type SeenCache<V> = moka::sync::Cache<String, V, foldhash::fast::RandomState>;
-
-/// How long a spent nonce and a refused refresh are remembered.
-const REMEMBER_ANONYMOUS: Duration = Duration::from_secs(300);
-
-fn seen_cache<V: Clone + Send + Sync + 'static>() -> SeenCache<V> {
-    moka::sync::Cache::builder()
-        .max_capacity(10_000)
-        .time_to_live(REMEMBER_ANONYMOUS)
-        .build_with_hasher(foldhash::fast::RandomState::default())
+    /// Nonce and refresh calls of page loads, and what they remember.
+    page_calls: PageCalls,
 }
 
 /// The authentication of one request: a future of its [`Auth`], owned (it
@@ -152,7 +136,7 @@ struct PendingAuth {
 struct PendingPage {
     path_and_query: String,
     headers: http::HeaderMap,
-    client: Option<Client>,
+    peer: Option<IpAddr>,
     wait: PageWait,
 }
 
@@ -230,14 +214,14 @@ impl Clerk {
         };
         let debug_headers = config.debug_headers;
         let trusted_proxies = Arc::from(config.trusted_proxies.as_slice());
+        let page_calls = PageCalls::new(typed_api.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 api: typed_api,
                 debug_headers,
                 cookies: true,
                 trusted_proxies,
-                spent_nonces: seen_cache(),
-                failed_refreshes: seen_cache(),
+                page_calls,
                 browser,
                 verifier: Verifier::with_users(config, Some(users.clone()))?,
                 cookie_suffix,
@@ -319,7 +303,7 @@ impl Clerk {
 
     /// Decides without waiting when it can: always for session tokens with
     /// keys at hand; machine tokens and key fetches must wait.
-    fn step<H: RequestHeaders + ?Sized>(&self, headers: &H, client: Option<Client>) -> AuthStep {
+    fn step<H: RequestHeaders + ?Sized>(&self, headers: &H, peer: Option<IpAddr>) -> AuthStep {
         let (token, from_header) = match extract_token(headers, self.inner.cookie_suffix.as_deref())
         {
             Extracted::Header(t) => (t, true),
@@ -356,7 +340,7 @@ impl Clerk {
                 return AuthStep::Pending(PendingAuth {
                     token: token.to_owned(),
                     kind,
-                    client,
+                    client: self.client(headers, peer),
                 });
             }
         } else if is_opaque_machine_token(token)
@@ -373,17 +357,35 @@ impl Clerk {
             None => AuthStep::Pending(PendingAuth {
                 token: token.to_owned(),
                 kind: TokenType::SessionToken,
-                client,
+                client: None,
             }),
         }
+    }
+
+    /// The client a request from `peer` counts as, for the budget's
+    /// per-client fairness: resolved only when a Backend API call may be
+    /// made, never on the hot path.
+    fn client<H: RequestHeaders + ?Sized>(
+        &self,
+        headers: &H,
+        peer: Option<IpAddr>,
+    ) -> Option<Client> {
+        peer.map(|peer| {
+            Client::resolve(
+                peer,
+                headers.values("x-forwarded-for"),
+                &self.inner.trusted_proxies,
+            )
+        })
     }
 
     /// Finishes a page request that had to wait: gets what it waited for,
     /// then decides it again.
     async fn complete_page(&self, page: PendingPage) -> Auth {
-        let (path, headers, client) = (&page.path_and_query, &page.headers, page.client);
+        let (path, headers, peer) = (&page.path_and_query, &page.headers, page.peer);
+        let client = self.client(headers, peer);
         let (mode, fetched) = match page.wait {
-            PageWait::Nonce(nonce) => match self.handshake_payload(&nonce, client).await {
+            PageWait::Nonce(nonce) => match self.inner.page_calls.nonce(&nonce, client).await {
                 Some(directives) => (self.refresh_mode(), Some(directives)),
                 // Not asked (the nonce share is spent, or a 429 pause):
                 // 503, the nonce cookie kept for a reload, rather than a
@@ -407,7 +409,7 @@ impl Clerk {
                 (self.refresh_mode(), None)
             }
         };
-        match self.page_step(path, headers, client, mode, fetched.as_deref()) {
+        match self.page_step(path, headers, peer, mode, fetched.as_deref()) {
             Some(AuthStep::Ready(auth)) => auth,
             // Still waiting after the wait: refused, never a loop.
             _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
@@ -503,24 +505,17 @@ impl Clerk {
         headers: &H,
         peer: Option<IpAddr>,
     ) -> Authenticate {
-        let client = peer.map(|peer| {
-            Client::resolve(
-                peer,
-                headers.values("x-forwarded-for"),
-                &self.inner.trusted_proxies,
-            )
-        });
         let page = self.inner.browser.is_some()
             && self.inner.cookies
             && self.inner.accepts.allows(TokenType::SessionToken)
             && is_eligible(method, headers)
             && headers.values("authorization").next().is_none();
         let step = match page
-            .then(|| self.page_step(path_and_query, headers, client, self.refresh_mode(), None))
+            .then(|| self.page_step(path_and_query, headers, peer, self.refresh_mode(), None))
             .flatten()
         {
             Some(step) => step,
-            None => self.step(headers, client),
+            None => self.step(headers, peer),
         };
         self.start(step)
     }
@@ -531,7 +526,7 @@ impl Clerk {
         &self,
         path_and_query: &str,
         headers: &H,
-        client: Option<Client>,
+        peer: Option<IpAddr>,
         refresh: RefreshMode,
         fetched: Option<&[String]>,
     ) -> Option<AuthStep> {
@@ -544,7 +539,7 @@ impl Clerk {
             AuthStep::PendingPage(Box::new(PendingPage {
                 path_and_query: path_and_query.to_owned(),
                 headers: owned_headers(headers),
-                client,
+                peer,
                 wait,
             }))
         };
@@ -560,48 +555,8 @@ impl Clerk {
         )
     }
 
-    /// The cookie directives of a handshake nonce
-    /// (`GET /v1/clients/handshake_payload?nonce=`), empty when the Backend
-    /// API cannot say (Clerk logs and goes on with none). A nonce is asked
-    /// about once: the same nonce again (a replay, or a flood repeating
-    /// one) gets no cookies and makes no call. Random nonces spend the
-    /// nonce share of the budget, `client`'s part of it; `None` when the
-    /// call was not made (share spent, 429 pause).
-    async fn handshake_payload(&self, nonce: &str, client: Option<Client>) -> Option<Vec<String>> {
-        let Some(api) = self.inner.api.backend() else {
-            return Some(Vec::new());
-        };
-        if self.inner.spent_nonces.contains_key(nonce) {
-            tracing::debug!("Clerk: handshake nonce already resolved; no cookies");
-            return Some(Vec::new());
-        }
-        let query = crate::api::query_string(&[("nonce".to_owned(), nonce.to_owned())]);
-        match api
-            .get_as(
-                Caller::Nonce(client),
-                &format!("/clients/handshake_payload{query}"),
-            )
-            .await
-        {
-            Ok(v) => {
-                self.inner.spent_nonces.insert(nonce.to_owned(), ());
-                Some(strings(&v, "directives"))
-            }
-            Err(BackendError::RateLimited(_)) => None,
-            Err(e) => {
-                // Clerk's answer (unknown nonce) is remembered; no answer
-                // (outage) is not.
-                if matches!(e, BackendError::NotFound | BackendError::Unauthorized) {
-                    self.inner.spent_nonces.insert(nonce.to_owned(), ());
-                }
-                tracing::warn!(error = %e, "Clerk: could not get the handshake payload");
-                Some(Vec::new())
-            }
-        }
-    }
-
     fn refresh_mode(&self) -> RefreshMode {
-        if self.inner.api.backend().is_some() {
+        if self.inner.page_calls.available() {
             RefreshMode::Allowed
         } else {
             RefreshMode::Unavailable
@@ -610,10 +565,7 @@ impl Clerk {
 
     /// Clerk's server-side refresh (`request.ts` `refreshToken`): the new
     /// cookies from the Backend API, their session verified, answered as a
-    /// redirect to the same page; or why it failed. Refreshes spend the
-    /// refresh share of the budget (`client`'s part of it: any old expired
-    /// token will do), and a session whose refresh Clerk refused is not
-    /// asked about again for a while.
+    /// redirect to the same page; or why it failed.
     async fn refresh(
         &self,
         refresh: &Refresh,
@@ -621,35 +573,7 @@ impl Clerk {
         headers: &http::HeaderMap,
         client: Option<Client>,
     ) -> Result<Auth, BrowserReason> {
-        let api = self
-            .inner
-            .api
-            .backend()
-            .ok_or(BrowserReason::ExpiredRefreshMissingApiClient)?;
-        if let Some(reason) = self.inner.failed_refreshes.get(&refresh.sid) {
-            return Err(reason);
-        }
-        let answer = api
-            .post_as(Caller::Refresh(client), &refresh.path, &refresh.body)
-            .await
-            .map_err(|e| match e {
-                // No call made (budget, 429 pause) or no answer.
-                BackendError::Unreachable | BackendError::RateLimited(_) => {
-                    BrowserReason::ExpiredRefreshFetchError
-                }
-                // Clerk said no: remembered for this session.
-                BackendError::NotFound | BackendError::Unauthorized => {
-                    let reason = BrowserReason::ExpiredRefreshUnexpectedBapiError;
-                    self.inner
-                        .failed_refreshes
-                        .insert(refresh.sid.clone(), reason);
-                    reason
-                }
-                BackendError::Status(_) | BackendError::InvalidResponse => {
-                    BrowserReason::ExpiredRefreshUnexpectedBapiError
-                }
-            })?;
-        let cookies = strings(&answer, "cookies");
+        let cookies = self.inner.page_calls.refresh(refresh, client).await?;
         let token = Refresh::session_token(&cookies)
             .ok_or(BrowserReason::ExpiredRefreshUnexpectedSdkError)?;
         self.inner
@@ -674,26 +598,13 @@ impl Clerk {
     }
 }
 
-/// The strings of the array `key` of a Backend API answer (others
-/// skipped; none when absent).
-fn strings(answer: &serde_json::Value, key: &str) -> Vec<String> {
-    answer
-        .get(key)
-        .and_then(serde_json::Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The headers the browser path reads, owned (for a decision that waits).
 fn owned_headers<H: RequestHeaders + ?Sized>(headers: &H) -> http::HeaderMap {
     let mut owned = http::HeaderMap::new();
     for name in [
         "host",
         "x-forwarded-host",
+        "x-forwarded-for",
         "x-forwarded-proto",
         "cookie",
         "sec-fetch-dest",

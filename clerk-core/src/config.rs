@@ -345,14 +345,8 @@ impl ClerkConfigBuilder {
         let defaults_builder = Self::default();
         let trusted_proxies = get("CLERK_TRUSTED_PROXIES")
             .map(|list| {
-                split_list(&list)
-                    .iter()
-                    .map(|p| {
-                        p.parse::<IpNet>()
-                            .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                            .map_err(|_| ConfigError::InvalidEnv("CLERK_TRUSTED_PROXIES"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
+                crate::budget::parse_trusted_proxies(&list)
+                    .ok_or(ConfigError::InvalidEnv("CLERK_TRUSTED_PROXIES"))
             })
             .transpose()?
             .unwrap_or_default();
@@ -905,6 +899,13 @@ mod tests {
             ClerkConfig::builder().jwks_json("[]").build(),
             Err(ConfigError::InvalidJwks(_))
         ));
+        let sk = ("CLERK_SECRET_KEY", "sk_test_your_clerk_key_here");
+        assert!(matches!(
+            env(&[sk, ("CLERK_TRUSTED_PROXIES", "10.0.0.0/8, lb.internal")]),
+            Err(ConfigError::InvalidEnv("CLERK_TRUSTED_PROXIES"))
+        ));
+        let c = env(&[sk, ("CLERK_TRUSTED_PROXIES", "10.0.0.0/8, ::1")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
     }
 
     #[test]

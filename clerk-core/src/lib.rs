@@ -70,6 +70,7 @@ pub mod machine;
 mod metrics;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod page_calls;
 pub mod protect;
 pub mod request;
 pub mod routes;

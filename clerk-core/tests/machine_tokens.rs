@@ -375,6 +375,36 @@ async fn a_flood_from_one_client_never_locks_out_new_keys_of_another() {
     assert_eq!(f.fake.calls(), calls + 1, "re-checked, not remembered");
 }
 
+/// Behind a trusted proxy, the client is the forwarded address: a flood
+/// from one client through the proxy costs that client's part, and a new
+/// key of another client through the same proxy verifies at once.
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_the_forwarded_addresses() {
+    let f = Fixture::new().await;
+    let proxy: clerk_core::config::IpNet = "10.0.0.0/8".parse().unwrap();
+    let clerk = f
+        .clerk_with(|b| b.trusted_proxies([proxy]))
+        .accepting(AcceptsToken::Any);
+    let via_proxy = |forwarded: &str, token: &str| {
+        let mut h = bearer(token);
+        h.insert("x-forwarded-for", HeaderValue::from_str(forwarded).unwrap());
+        let clerk = clerk.clone();
+        async move {
+            clerk
+                .authenticate_request("GET", "/api", &h, "10.1.2.3".parse().ok())
+                .await
+        }
+    };
+    for j in 0..200 {
+        // The flooder forges hops to its left: only the nearest counts.
+        let forged = format!("198.51.100.{}, 203.0.113.9, 10.0.0.7", j % 250);
+        let _ = via_proxy(&forged, &format!("ak_junk_{j:020}")).await;
+    }
+    assert_eq!(f.fake.calls(), 4, "one client's part, forged hops or not");
+    let auth = via_proxy("198.51.100.4", GOOD_KEY).await;
+    assert!(auth.machine().is_some(), "{auth:?}");
+}
+
 /// During an outage a key verified in the last minutes keeps working, up to
 /// the stale window; a key Clerk has since refused never does.
 #[tokio::test]
