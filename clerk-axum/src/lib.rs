@@ -1,7 +1,8 @@
 //! Clerk authentication for [axum](https://docs.rs/axum).
 //!
 //! * [`ClerkLayer`] authenticates every request (never rejects);
-//! * [`protect`] guards routes through `Router::route_layer`;
+//! * [`protect`] guards routes (`MethodRouter::layer` on one route,
+//!   `Router::route_layer` on a group);
 //! * extractors read the outcome in handlers: [`Auth`] (always),
 //!   [`Session`] (401 when signed out; `Option<Session>` never rejects),
 //!   [`Require<P>`](Require) (a typed guard, see [`policy!`]),
@@ -35,7 +36,7 @@
 //!     .route("/api/admin", get(admin))
 //!     .route(
 //!         "/api/reports",
-//!         get(|| async { "reports" }).route_layer(protect(Requirement::permission("org:reports:read"))),
+//!         get(|| async { "reports" }).layer(protect(Requirement::permission("org:reports:read"))),
 //!     )
 //!     .layer(ClerkLayer::new(clerk));
 //! # let _ = app;
@@ -43,10 +44,15 @@
 //! # }
 //! ```
 //!
-//! **Why `route_layer`, not `layer`, for [`protect`]:** `route_layer` runs
-//! only when a route matched, so unknown paths stay 404 instead of turning
-//! into 401s that reveal nothing and confuse clients (see axum's middleware
-//! docs). [`ClerkLayer`] itself goes on the whole router with `layer`.
+//! **Which `layer` for [`protect`]:** on one route's `MethodRouter`, use
+//! `layer`: it also wraps the route's 405 fallback, so a method the route
+//! lacks (an `OPTIONS` preflight to a `GET` route) is judged like the
+//! others (401 when signed out, 405 only for a caller who passes), as
+//! actix's `ClerkProtect` on a resource answers; `MethodRouter::route_layer`
+//! would answer 405 to anyone. On a whole `Router`, use `route_layer`: it
+//! runs only when a route matched, so unknown paths stay 404 instead of
+//! turning into 401s that reveal nothing (see axum's middleware docs).
+//! [`ClerkLayer`] itself goes on the whole router with `layer`.
 #![forbid(unsafe_code)]
 
 mod extract;
@@ -94,8 +100,8 @@ impl<S> tower_layer::Layer<S> for ClerkLayer {
     }
 }
 
-/// A [`ProtectLayer`] requiring `requirement`, for `Router::route_layer`
-/// (or `MethodRouter::route_layer`). Default responses: 401 / 403 /
+/// A [`ProtectLayer`] requiring `requirement`, for `MethodRouter::layer`
+/// (or `Router::route_layer`). Default responses: 401 / 403 /
 /// reverification 403 / 503; build a [`Protect`] yourself for 404-hiding,
 /// page redirects or your own renderer.
 pub fn protect(requirement: Requirement) -> ProtectLayer {

@@ -8,13 +8,17 @@
 //! `authenticateContext.ts`, `constants.ts`; read at commit `e21ae9a4`,
 //! `@clerk/backend` 3.16.10), in Clerk's order and with its reason strings.
 //!
-//! Only a request Clerk would send through a handshake takes this path:
-//! `GET` with `Sec-Fetch-Dest: document` or `iframe` (or, without
-//! `Sec-Fetch-Dest`, an `Accept` that starts with `text/html`), no
-//! `Authorization` header, on a `Clerk` that knows its Frontend API (a
-//! publishable key or `frontend_api_url`). Every other request keeps the
-//! answers of [`crate::Clerk::authenticate`] exactly (a deliberate
-//! difference: Clerk reports its browser reasons on API requests too).
+//! Every request with no `Authorization` header that is a page load or
+//! carries one of Clerk's cookies takes this path, on a `Clerk` that knows
+//! its Frontend API (a publishable key or `frontend_api_url`), as Clerk's
+//! `authenticateRequestWithTokenInCookie`. Only a page load (`GET` with
+//! `Sec-Fetch-Dest: document` or `iframe`, or, without `Sec-Fetch-Dest`, an
+//! `Accept` that starts with `text/html`: `isRequestEligibleForHandshake`)
+//! is answered with a handshake; any other request is signed out with the
+//! handshake's reason, as Clerk's `handleMaybeHandshakeStatus`. A request
+//! with no Clerk cookie and no header is `session-token-missing` (Clerk:
+//! `session-token-and-uat-missing`, or `dev-browser-missing` on
+//! development instances).
 //!
 //! ```
 //! use clerk_core::testing::{TestIssuer, publishable_key_for};
@@ -38,11 +42,14 @@
 //! assert!(response.headers()["location"]
 //!     .to_str()?
 //!     .starts_with("https://clerk.test.invalid/v1/client/handshake?redirect_url="));
-//! // The same cookie on a fetch (no Sec-Fetch-Dest: document) is an API
-//! // request: signed out, as `authenticate` says.
+//! // The same cookies on a fetch (no Sec-Fetch-Dest: document): signed
+//! // out with Clerk's reason, no handshake.
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("empty"));
 //! let auth = clerk.authenticate_request("GET", "/api/me", &headers, None).await;
-//! assert_eq!(auth.debug_headers().unwrap()[1], ("x-clerk-auth-reason", "token-expired"));
+//! assert_eq!(
+//!     auth.debug_headers().unwrap()[1],
+//!     ("x-clerk-auth-reason", "session-token-expired-refresh-non-eligible-no-refresh-cookie")
+//! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
@@ -65,9 +72,18 @@
 //! * two `Host` or `X-Forwarded-Host` lines, a host with user info or an
 //!   `X-Forwarded-Proto` other than `http`/`https` make the request an API
 //!   request (no page handling, no `redirect_url`);
-//! * cookie values are read as sent (not percent-decoded); no
-//!   `x-clerk-auth-message`; no 24-hour clock-skew retry on a development
-//!   finish.
+//! * a handshake token or nonce is resolved on page loads only (Clerk: on
+//!   any request); an expired session refreshed on a `GET` that is not a
+//!   page load is answered, like a page, with a redirect to the same URL
+//!   carrying the new cookies (Clerk: signed in, the cookies on the
+//!   response);
+//! * no `x-clerk-auth-message`; no 24-hour clock-skew retry on a
+//!   development finish.
+//!
+//! Cookies are read as Clerk reads them, on this path and every other: the
+//! `cookie` package's parser (quotes kept, values percent-decoded, the
+//! first of a name wins), `usesSuffixedCookies` for which session cookie
+//! counts, `parseInt(…) || 0` for `__client_uat`.
 //!
 //! An expired page session with a `__refresh_<suffix>` cookie is refreshed
 //! server-side as Clerk does (`POST /v1/sessions/{sid}/refresh` with the
@@ -96,24 +112,22 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
+use crate::cookies::{
+    CLIENT_UAT, CookieRule, Cookies, DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, REDIRECT_COUNT,
+    REFRESH, SESSION, client_uat, loose_payload,
+};
 use crate::error::{ErrorReason, VerifyError};
-use crate::request::{MAX_HEADER_LEN, RequestHeaders};
+use crate::request::RequestHeaders;
 use crate::session::Session;
 
-/// Cookie and query names (`constants.ts`).
-const SESSION: &str = "__session";
-const CLIENT_UAT: &str = "__client_uat";
-const REFRESH: &str = "__refresh";
-const DEV_BROWSER: &str = "__clerk_db_jwt";
+/// Query names (`constants.ts` `QueryParameters`); the cookie names are in
+/// [`crate::cookies`].
 const LEGACY_DEV_BROWSER: &str = "__dev_session";
-const HANDSHAKE: &str = "__clerk_handshake";
-const HANDSHAKE_NONCE: &str = "__clerk_handshake_nonce";
 const HANDSHAKE_HELP: &str = "__clerk_help";
 /// The query parameters of a handshake in progress, never kept in a
 /// `redirect_url`.
 pub(crate) const HANDSHAKE_PARAMS: [&str; 4] =
     [HANDSHAKE, HANDSHAKE_HELP, DEV_BROWSER, HANDSHAKE_NONCE];
-const REDIRECT_COUNT: &str = "__clerk_redirect_count";
 const SYNCED: &str = "__clerk_synced";
 const REDIRECT_URL: &str = "__clerk_redirect_url";
 /// The Backend API version Clerk's SDK names in the handshake URL.
@@ -136,6 +150,8 @@ pub enum BrowserReason {
     SessionTokenIatBeforeClientUat,
     /// Expired; no `__refresh_<suffix>` cookie.
     ExpiredRefreshNonEligibleNoRefreshCookie,
+    /// Expired, on a request that is not a `GET` (never refreshed).
+    ExpiredRefreshNonEligibleNonGet,
     /// Expired; a refresh cookie, but no Backend API (no secret key).
     ExpiredRefreshMissingApiClient,
     /// Expired; the expired token names no session (`sid`).
@@ -175,6 +191,9 @@ impl BrowserReason {
             Self::SessionTokenIatBeforeClientUat => "session-token-iat-before-client-uat",
             Self::ExpiredRefreshNonEligibleNoRefreshCookie => {
                 "session-token-expired-refresh-non-eligible-no-refresh-cookie"
+            }
+            Self::ExpiredRefreshNonEligibleNonGet => {
+                "session-token-expired-refresh-non-eligible-non-get"
             }
             Self::ExpiredRefreshMissingApiClient => {
                 "session-token-expired-refresh-missing-api-client"
@@ -337,11 +356,10 @@ impl Refresh {
 pub(crate) struct Browser {
     /// The Frontend API base URL (or proxy URL), no trailing slash.
     frontend_api: String,
-    /// The Frontend API host from the publishable key (the issuer check of
-    /// `usesSuffixedCookies`).
-    instance_host: String,
     development: bool,
-    suffix: Option<Arc<str>>,
+    /// Which of the plain and suffixed cookies count (shared with the
+    /// plain extraction of `Clerk`).
+    rule: Arc<CookieRule>,
     /// This app is a satellite domain of the instance.
     satellite: bool,
     /// The primary's sign-in URL (development satellites sync through it).
@@ -358,12 +376,7 @@ impl Browser {
         self
     }
 
-    pub(crate) fn new(
-        frontend_api: &str,
-        instance_host: &str,
-        development: bool,
-        suffix: Option<Arc<str>>,
-    ) -> Self {
+    pub(crate) fn new(frontend_api: &str, development: bool, rule: Arc<CookieRule>) -> Self {
         let base = if frontend_api.starts_with("http") {
             frontend_api.to_owned()
         } else {
@@ -371,12 +384,8 @@ impl Browser {
         };
         Self {
             frontend_api: base.trim_end_matches('/').to_owned(),
-            instance_host: instance_host
-                .trim_start_matches("https://")
-                .trim_start_matches("http://")
-                .to_owned(),
             development,
-            suffix,
+            rule,
             satellite: false,
             sign_in_url: None,
         }
@@ -386,7 +395,14 @@ impl Browser {
 /// The request as the browser path reads it.
 pub(crate) struct PageRequest<'a> {
     url: url::Url,
-    cookies: Vec<(&'a str, &'a str)>,
+    cookies: Cookies<'a>,
+    /// Clerk would answer with a handshake ([`is_eligible`]); when not
+    /// (an API request with cookies, a `POST`), each handshake Clerk's
+    /// rules reach is a signed-out answer with its reason, as Clerk's
+    /// `handleMaybeHandshakeStatus`.
+    eligible: bool,
+    /// The method is `GET` (refreshes and syncs are for `GET` only).
+    get: bool,
     /// `Sec-Fetch-Dest` is exactly `document` (not an iframe, not absent).
     document: bool,
     /// The `Referer`, when it parses.
@@ -452,46 +468,31 @@ pub(crate) fn page_url<H: RequestHeaders + ?Sized>(
 impl<'a> PageRequest<'a> {
     /// The page's absolute URL (Clerk's `clerkUrl`: `X-Forwarded-Host` /
     /// `Host`, `X-Forwarded-Proto`, else `https`, or `http` for a loopback
-    /// host) and its cookies; `None` when the URL cannot be built (no or a
-    /// malformed host) or a cookie header cannot be read.
+    /// host) and its cookies (as Clerk parses them: [`Cookies`]); `None`
+    /// when the URL cannot be built (no or a malformed host) or a cookie
+    /// header cannot be read.
     pub(crate) fn read<H: RequestHeaders + ?Sized>(
+        method: &str,
         path_and_query: &str,
         headers: &'a H,
     ) -> Option<Self> {
         let url = page_url(path_and_query, headers)?;
-        let mut cookies = Vec::new();
-        for value in headers.values("cookie") {
-            if value.len() > MAX_HEADER_LEN {
-                return None;
-            }
-            let value = std::str::from_utf8(value).ok()?;
-            for pair in value.split(';') {
-                if let Some((name, v)) = pair.split_once('=') {
-                    cookies.push((name.trim(), v.trim().trim_matches('"')));
-                }
-            }
-        }
+        let cookies = Cookies::read(headers)?;
         let document = first(headers, "sec-fetch-dest") == Some("document");
         let referer = first(headers, "referer").and_then(|r| url::Url::parse(r).ok());
         Some(Self {
             url,
             cookies,
+            eligible: is_eligible(method, headers),
+            get: method == "GET",
             document,
             referer,
         })
     }
 
     /// The first cookie `name` (Clerk's `cookie` parser keeps the first).
-    fn cookie(&self, name: &str) -> Option<&'a str> {
-        self.cookies
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .filter(|v| !v.is_empty())
-    }
-
-    fn suffixed(&self, name: &str, suffix: Option<&str>) -> Option<&'a str> {
-        self.cookie(&format!("{name}_{}", suffix?))
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name)
     }
 
     fn query(&self, name: &str) -> Option<String> {
@@ -537,85 +538,7 @@ fn session_shaped(token: &str, payload: &serde_json::Map<String, Value>) -> Opti
     )
 }
 
-/// The loosely decoded payload of a JWT (no verification), as Clerk's
-/// `decodeJwt`.
-fn decode_payload(token: &str) -> Option<serde_json::Map<String, Value>> {
-    let mut parts = token.split('.');
-    let (_, Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok()?) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
-}
-
-fn int_claim(payload: Option<&serde_json::Map<String, Value>>, name: &str) -> i64 {
-    payload
-        .and_then(|p| p.get(name))
-        .and_then(Value::as_f64)
-        .map_or(0, |v| v as i64)
-}
-
-/// JavaScript's `parseInt(x) || 0` for `__client_uat`.
-fn client_uat(value: Option<&str>) -> i64 {
-    let digits: String = value
-        .unwrap_or("")
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().unwrap_or(0)
-}
-
 impl Browser {
-    /// `usesSuffixedCookies()` (`authenticateContext.ts`), in Clerk's order.
-    fn uses_suffixed(&self, req: &PageRequest<'_>, now: i64) -> bool {
-        let suffix = self.suffix.as_deref();
-        let suffixed_uat = req.suffixed(CLIENT_UAT, suffix);
-        let uat = req.cookie(CLIENT_UAT);
-        let suffixed_session = req.suffixed(SESSION, suffix).unwrap_or("");
-        let session = req.cookie(SESSION).unwrap_or("");
-        if !session.is_empty() {
-            let iss = decode_payload(session).and_then(|p| p.get("iss").cloned());
-            let Some(Value::String(iss)) = iss else {
-                return false;
-            };
-            let host = iss
-                .trim_start_matches("https://")
-                .trim_start_matches("http://");
-            if host != self.instance_host {
-                return true;
-            }
-        }
-        if suffixed_uat.is_none() && suffixed_session.is_empty() {
-            return false;
-        }
-        let session_payload = decode_payload(session);
-        let suffixed_payload = decode_payload(suffixed_session);
-        let session_iat = int_claim(session_payload.as_ref(), "iat");
-        let suffixed_iat = int_claim(suffixed_payload.as_ref(), "iat");
-        if suffixed_uat != Some("0") && uat != Some("0") && session_iat > suffixed_iat {
-            return false;
-        }
-        if suffixed_uat == Some("0") && uat != Some("0") {
-            return false;
-        }
-        if self.development {
-            let expired = suffixed_payload
-                .as_ref()
-                .is_some_and(|p| int_claim(Some(p), "exp") <= now);
-            if suffixed_uat != Some("0") && uat == Some("0") && expired {
-                return false;
-            }
-        }
-        if suffixed_uat.is_none() && !suffixed_session.is_empty() {
-            return false;
-        }
-        true
-    }
-
     /// Decides a page request (`authenticateRequestWithTokenInCookie`).
     /// `verify` verifies a session token without waiting (`None`: a key
     /// must be fetched first); `handshake_directives` verifies a handshake
@@ -630,19 +553,9 @@ impl Browser {
         fetched: Option<&[String]>,
     ) -> Page {
         use crate::request::SignedOutReason as Out;
-        let suffixed = self.uses_suffixed(req, now);
-        let suffix = if suffixed {
-            self.suffix.as_deref()
-        } else {
-            None
-        };
-        let pick = |name: &str| {
-            if suffix.is_some() {
-                req.suffixed(name, suffix)
-            } else {
-                req.cookie(name)
-            }
-        };
+        let suffix = self.rule.suffix_in_use(&req.cookies, now);
+        let suffixed = suffix.is_some();
+        let pick = |name: &str| CookieRule::pick(&req.cookies, suffix, name);
         let session_token = pick(SESSION);
         let uat = client_uat(pick(CLIENT_UAT));
         let dev_browser = req
@@ -664,7 +577,11 @@ impl Browser {
         };
         // A. (and the nonce, first, as Clerk) unless the redirect guard says
         // this has gone round too often: then the cookies decide.
-        let finishing = loops < MAX_REDIRECTS;
+        // Only a page load finishes a handshake (a deliberate difference:
+        // Clerk resolves a handshake cookie on any request; a fetch racing
+        // the page's redirect is decided from its cookies instead, and
+        // spends no nonce call).
+        let finishing = loops < MAX_REDIRECTS && req.eligible;
         // The nonce first, as Clerk: its directives come from the Backend
         // API (an empty list when it cannot say, as Clerk's catch).
         let nonce = if self.development {
@@ -701,6 +618,11 @@ impl Browser {
             }
         }
         let redirect = |reason: BrowserReason, elsewhere: Option<String>| -> Page {
+            // Not a page load: Clerk's `handleMaybeHandshakeStatus` answers
+            // signed out with the handshake's reason.
+            if !req.eligible {
+                return Page::SignedOut(Out::Browser(reason));
+            }
             if loops >= MAX_REDIRECTS {
                 tracing::warn!(
                     reason = reason.as_str(),
@@ -724,8 +646,8 @@ impl Browser {
         // primary until `__clerk_synced=true` says it did.
         let synced = req.query(SYNCED);
         let needs_sync = synced.as_deref() == Some("false");
-        let has_cookies = session_token.is_some() || uat != 0;
-        if self.satellite && req.document && synced.as_deref() != Some("true") {
+        let has_cookies = session_token.is_some() || uat != 0.0;
+        if self.satellite && req.get && req.document && synced.as_deref() != Some("true") {
             if !has_cookies && !needs_sync {
                 return Page::SignedOut(Out::Browser(BrowserReason::SessionTokenAndUatMissing));
             }
@@ -768,7 +690,7 @@ impl Browser {
             return handshake(BrowserReason::DevBrowserMissing);
         }
         // H, I, J.
-        let token = match (uat != 0, session_token) {
+        let token = match (uat != 0.0, session_token) {
             (false, None) => {
                 return Page::SignedOut(Out::Browser(BrowserReason::SessionTokenAndUatMissing));
             }
@@ -777,7 +699,7 @@ impl Browser {
             (true, Some(t)) => t,
         };
         // K. Undecodable.
-        let Some(payload) = decode_payload(token) else {
+        let Some(payload) = loose_payload(token) else {
             return Page::SignedOut(Out::Rejected(ErrorReason::TokenInvalid));
         };
         // L. A machine's or an OAuth token in the session cookie
@@ -792,7 +714,7 @@ impl Browser {
         if payload
             .get("iat")
             .and_then(Value::as_f64)
-            .is_some_and(|iat| (iat as i64) < uat)
+            .is_some_and(|iat| iat < uat)
         {
             return handshake(BrowserReason::SessionTokenIatBeforeClientUat);
         }
@@ -801,11 +723,18 @@ impl Browser {
             None => Page::NeedsKeys(kid_of(token)),
             // A document navigation from another site, not from Clerk's
             // own pages, syncs once through a handshake.
-            Some(Ok(_)) if req.document && loops == 0 && self.cross_origin_referrer(req) => {
+            Some(Ok(_))
+                if req.get && req.document && loops == 0 && self.cross_origin_referrer(req) =>
+            {
                 handshake(BrowserReason::PrimaryDomainCrossOriginSync)
             }
             Some(Ok(session)) => Page::SignedIn(session),
             Some(Err(e)) => match e.reason() {
+                // `isRequestEligibleForRefresh` then the reasons in
+                // `handleSessionTokenError`'s order: not a GET first.
+                ErrorReason::TokenExpired if !req.get => {
+                    handshake(BrowserReason::ExpiredRefreshNonEligibleNonGet)
+                }
                 ErrorReason::TokenExpired => match (self.refresh_cookie(req), refresh) {
                     (None, _) => handshake(BrowserReason::ExpiredRefreshNonEligibleNoRefreshCookie),
                     (Some(_), RefreshMode::Unavailable) => {
@@ -882,8 +811,8 @@ impl Browser {
     }
 
     /// `__refresh_<suffix>` (only ever read suffixed).
-    fn refresh_cookie<'a>(&self, req: &PageRequest<'a>) -> Option<&'a str> {
-        req.suffixed(REFRESH, self.suffix.as_deref())
+    fn refresh_cookie<'r>(&self, req: &'r PageRequest<'_>) -> Option<&'r str> {
+        req.cookies.suffixed(REFRESH, self.rule.suffix())
     }
 
     /// The redirect to the Frontend API's handshake
@@ -1405,10 +1334,12 @@ mod tests {
         );
     }
 
-    /// API requests keep `authenticate`'s answers: only a GET document
-    /// (or `Accept: text/html` without `Sec-Fetch-Dest`) with no
+    /// A request with Clerk's cookies that is not a page load follows
+    /// Clerk's cookie rules with no handshake: each handshake is a signed-out
+    /// answer with its reason (`handleMaybeHandshakeStatus`). Only a GET
+    /// document (or `Accept: text/html` without `Sec-Fetch-Dest`) with no
     /// `Authorization` header is a page; a request whose URL cannot be
-    /// built is read as an API request.
+    /// built is read as an API request (the plain extraction).
     #[test]
     fn only_page_loads_take_the_browser_path() {
         let issuer = TestIssuer::new();
@@ -1425,28 +1356,46 @@ mod tests {
             signed_out(&run(&c, method, "/x", &h))
         };
         let host = ("host", "app.example.com");
-        for (pairs, method) in [
-            (vec![host, ("cookie", expired.as_str())], "GET"),
+        let with_uat = format!("__client_uat=1; {expired}");
+        for (pairs, method, reason) in [
             (
-                vec![host, ("cookie", &expired), ("sec-fetch-dest", "empty")],
+                vec![host, ("cookie", expired.as_str())],
                 "GET",
+                "session-token-but-no-client-uat",
             ),
             (
-                vec![host, ("cookie", &expired), ("sec-fetch-dest", "document")],
+                vec![host, ("cookie", &with_uat)],
+                "GET",
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie",
+            ),
+            (
+                vec![host, ("cookie", &with_uat), ("sec-fetch-dest", "empty")],
+                "GET",
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie",
+            ),
+            (
+                vec![host, ("cookie", &with_uat), ("sec-fetch-dest", "document")],
                 "POST",
+                "session-token-expired-refresh-non-eligible-non-get",
             ),
             (
-                vec![host, ("cookie", &expired), ("sec-fetch-dest", "document")],
+                vec![host, ("cookie", &with_uat), ("sec-fetch-dest", "document")],
                 "get",
+                "session-token-expired-refresh-non-eligible-non-get",
             ),
             (
                 vec![
                     host,
-                    ("cookie", &expired),
+                    ("cookie", &with_uat),
                     ("accept", "application/json, text/html"),
                 ],
                 "GET",
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie",
             ),
+        ] {
+            assert_eq!(api(&pairs, method), reason, "{pairs:?} {method}");
+        }
+        for (pairs, method) in [
             // Two Host (or X-Forwarded-Host) lines: no URL is trusted.
             (
                 vec![
@@ -1502,7 +1451,10 @@ mod tests {
         }
         // A cookie header over the size limit is not read as a page either:
         // the API path refuses it.
-        let huge = format!("{expired}; pad={}", "x".repeat(MAX_HEADER_LEN));
+        let huge = format!(
+            "{expired}; pad={}",
+            "x".repeat(crate::request::MAX_HEADER_LEN)
+        );
         let h = page(&[("cookie", &huge)]);
         assert_eq!(signed_out(&run(&c, "GET", "/x", &h)), "token-invalid");
         // Any Authorization header keeps the API path (another scheme
@@ -1559,7 +1511,7 @@ mod tests {
         }
         // An expired token with a refresh cookie: Clerk would refresh it
         // through the Backend API; this SDK reports it has no client for it.
-        let suffix = crate::request::cookie_suffix(&publishable_key_for(HOST, true));
+        let suffix = crate::cookies::cookie_suffix(&publishable_key_for(HOST, true));
         let h = page(&[(
             "cookie",
             &format!(
@@ -1617,7 +1569,7 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        let suffix = crate::request::cookie_suffix(&pk);
+        let suffix = crate::cookies::cookie_suffix(&pk);
         // A page whose session `sid` expired long ago, with a refresh cookie.
         let expired = |sid: &str| issuer.token().session(sid).issued_at(1_700_000_000).build();
         let refreshing = |token: &str, refresh: &str| {

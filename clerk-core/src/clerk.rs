@@ -35,14 +35,13 @@ use crate::browser::{
 };
 use crate::budget::Client;
 use crate::config::ClerkConfig;
+use crate::cookies::{CookieRule, cookie_suffix, has_clerk_cookie};
 use crate::error::{ConfigError, ErrorReason, VerifyError};
 use crate::machine::{
     AcceptsToken, MachineAuth, MachineVerifier, TokenType, detect, is_opaque_machine_token,
 };
 use crate::page_calls::PageCalls;
-use crate::request::{
-    Auth, Extracted, RequestHeaders, SignedOutReason, cookie_suffix, extract_token,
-};
+use crate::request::{Auth, Extracted, RequestHeaders, SignedOutReason, extract_token};
 use crate::session::Session;
 use crate::session::verify::{Cached, Verifier};
 use crate::users::UserDirectory;
@@ -58,7 +57,8 @@ pub struct Clerk {
 #[derive(Clone, Debug)]
 struct Inner {
     verifier: Verifier,
-    cookie_suffix: Option<Arc<str>>,
+    /// Which session cookie counts (Clerk's rule; with a publishable key).
+    cookie_rule: Option<Arc<CookieRule>>,
     machines: Arc<MachineVerifier>,
     accepts: Arc<AcceptsToken>,
     users: Arc<UserDirectory>,
@@ -134,6 +134,8 @@ struct PendingAuth {
 /// A page request to decide again once what it waits for is had (owned,
 /// for the boxed future).
 struct PendingPage {
+    /// `GET` or another method (eligibility and refreshes depend on it).
+    get: bool,
     path_and_query: String,
     headers: http::HeaderMap,
     peer: Option<IpAddr>,
@@ -164,9 +166,13 @@ impl Clerk {
     /// When an HTTP client for the Backend or Frontend API cannot be
     /// built, or the secret key cannot be a header value.
     pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
-        let cookie_suffix = config
-            .publishable_key()
-            .map(|pk| Arc::from(cookie_suffix(pk.as_str())));
+        let cookie_rule = config.publishable_key().map(|pk| {
+            Arc::new(CookieRule::new(
+                Some(Arc::from(cookie_suffix(pk.as_str()))),
+                pk.frontend_api(),
+                !pk.is_live(),
+            ))
+        });
         // One HTTP client and one budget for every Backend API call.
         let client = config.http.clone();
         let gate = &config.gate;
@@ -197,14 +203,13 @@ impl Clerk {
             config.machine_cache,
         ));
         let machine_id = config.machine_id.as_deref().map(Arc::from);
-        let browser = match (config.publishable_key(), &config.frontend_api_url) {
-            (Some(pk), Some(fapi)) if config.handshake => {
-                let browser = Browser::new(
-                    fapi,
-                    pk.frontend_api(),
-                    !pk.is_live(),
-                    cookie_suffix.clone(),
-                );
+        let browser = match (
+            config.publishable_key(),
+            &config.frontend_api_url,
+            &cookie_rule,
+        ) {
+            (Some(pk), Some(fapi), Some(rule)) if config.handshake => {
+                let browser = Browser::new(fapi, !pk.is_live(), rule.clone());
                 Some(Arc::new(match &config.satellite {
                     Some(sign_in) => browser.satellite(sign_in.clone()),
                     None => browser,
@@ -224,7 +229,7 @@ impl Clerk {
                 page_calls,
                 browser,
                 verifier: Verifier::with_users(config, Some(users.clone()))?,
-                cookie_suffix,
+                cookie_rule,
                 machines,
                 accepts: Arc::new(AcceptsToken::default()),
                 users,
@@ -304,10 +309,12 @@ impl Clerk {
     /// Decides without waiting when it can: always for session tokens with
     /// keys at hand; machine tokens and key fetches must wait.
     fn step<H: RequestHeaders + ?Sized>(&self, headers: &H, peer: Option<IpAddr>) -> AuthStep {
-        let (token, from_header) = match extract_token(headers, self.inner.cookie_suffix.as_deref())
-        {
-            Extracted::Header(t) => (t, true),
-            Extracted::Cookie(t) if self.inner.cookies => (t, false),
+        let extracted = extract_token(headers, self.inner.cookie_rule.as_deref(), || {
+            self.inner.verifier.now()
+        });
+        let (token, from_header) = match &extracted {
+            Extracted::Header(t) => (*t, true),
+            Extracted::Cookie(t) if self.inner.cookies => (t.as_ref(), false),
             Extracted::Cookie(_) | Extracted::Missing => {
                 return AuthStep::Ready(Auth::SignedOut(SignedOutReason::TokenMissing));
             }
@@ -409,7 +416,8 @@ impl Clerk {
                 (self.refresh_mode(), None)
             }
         };
-        match self.page_step(path, headers, peer, mode, fetched.as_deref()) {
+        let method = if page.get { "GET" } else { "POST" };
+        match self.page_step(method, path, headers, peer, mode, fetched.as_deref()) {
             Some(AuthStep::Ready(auth)) => auth,
             // Still waiting after the wait: refused, never a loop.
             _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
@@ -505,13 +513,26 @@ impl Clerk {
         headers: &H,
         peer: Option<IpAddr>,
     ) -> Authenticate {
+        // Clerk's cookie rules for a page load, and for any other request
+        // that carries Clerk's cookies (`authenticateRequestWithTokenInCookie`
+        // runs for every request without `Authorization`); a request with
+        // neither stays `session-token-missing`.
         let page = self.inner.browser.is_some()
             && self.inner.cookies
             && self.inner.accepts.allows(TokenType::SessionToken)
-            && is_eligible(method, headers)
-            && headers.values("authorization").next().is_none();
+            && headers.values("authorization").next().is_none()
+            && (is_eligible(method, headers) || has_clerk_cookie(headers));
         let step = match page
-            .then(|| self.page_step(path_and_query, headers, peer, self.refresh_mode(), None))
+            .then(|| {
+                self.page_step(
+                    method,
+                    path_and_query,
+                    headers,
+                    peer,
+                    self.refresh_mode(),
+                    None,
+                )
+            })
             .flatten()
         {
             Some(step) => step,
@@ -524,6 +545,7 @@ impl Clerk {
     /// request cannot be read as a page (no host): then as an API request.
     fn page_step<H: RequestHeaders + ?Sized>(
         &self,
+        method: &str,
         path_and_query: &str,
         headers: &H,
         peer: Option<IpAddr>,
@@ -531,12 +553,13 @@ impl Clerk {
         fetched: Option<&[String]>,
     ) -> Option<AuthStep> {
         let browser = self.inner.browser.as_ref()?;
-        let page = PageRequest::read(path_and_query, headers)?;
+        let page = PageRequest::read(method, path_and_query, headers)?;
         let now = self.inner.verifier.now();
         let verify = |t: &str| self.inner.verifier.verify_ready(t);
         let directives = |t: &str| self.inner.verifier.handshake_directives(t);
         let pending = |wait| {
             AuthStep::PendingPage(Box::new(PendingPage {
+                get: method == "GET",
                 path_and_query: path_and_query.to_owned(),
                 headers: owned_headers(headers),
                 peer,

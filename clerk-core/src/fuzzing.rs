@@ -93,9 +93,10 @@ fn headers(data: &[u8]) -> HeaderMap {
 /// request's URL and cookies.
 pub fn extraction(data: &[u8]) {
     let map = headers(data);
-    let _ = extract_token(&map, None);
-    let _ = extract_token(&map, Some("AbCd1234"));
-    let _ = crate::browser::PageRequest::read("/dashboard?x=1", &map);
+    let _ = extract_token(&map, None, || 0);
+    let rule = crate::cookies::CookieRule::new(Some("AbCd1234".into()), "clerk.example.com", true);
+    let _ = extract_token(&map, Some(&rule), || 0);
+    let _ = crate::browser::PageRequest::read("GET", "/dashboard?x=1", &map);
     let _ = RequestHeaders::values(&map, "authorization").count();
 }
 

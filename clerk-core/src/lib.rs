@@ -59,6 +59,7 @@ mod budget;
 pub mod clerk;
 pub mod clock;
 pub mod config;
+mod cookies;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -333,15 +333,26 @@ impl Default for MachineCache {
 }
 
 /// The shortest and longest body (after the prefix) of an opaque token.
-const OPAQUE_BODY: std::ops::RangeInclusive<usize> = 16..=256;
+///
+/// Clerk documents no length. What it shows: its own fixture API key has a
+/// 44-character body and its fixture M2M and OAuth tokens 36
+/// (`packages/backend/src/fixtures/machine.ts` in `clerk/javascript`); the
+/// Backend API reference shows M2M secrets as `mt_` and 32 characters
+/// (`POST /m2m_tokens`). 16 is half the shortest of those (still 96 bits of
+/// base64), 512 sixteen times the longest: room for Clerk to lengthen its
+/// secrets, while a body that could only be padding is refused unasked.
+const OPAQUE_BODY: std::ops::RangeInclusive<usize> = 16..=512;
 
 /// True when `token` can be an opaque Clerk machine token of `kind`, by
-/// shape alone: the kind's prefix (`ak_`, `mt_`, `oat_`; `@clerk/backend`
-/// `tokens/machine.ts`), then 16 to 256 characters of `[A-Za-z0-9_-]`.
-/// Clerk documents only the prefixes; its Backend API shows M2M secrets as
-/// `mt_` and 32 alphanumerics (`POST /m2m_tokens`), and the random part of
-/// every kind is of that alphabet. A token failing this is refused
-/// (`token-invalid`) with no Backend API call: a flood of junk costs nothing.
+/// shape alone: the kind's prefix (`ak_`, `mt_`, `oat_`; the only rule
+/// `@clerk/backend` applies, `tokens/machine.ts` `isMachineTokenByPrefix`),
+/// then a body within [`OPAQUE_BODY`] of `[A-Za-z0-9+/=_-]`: standard and
+/// URL-safe base64 with padding. Clerk's own fixture API key is standard
+/// base64 with `/` and `=` (`ak_LCWGdaM8mv8K4PC/57IICZQXAeWfCgF30DZaFXHoGn9=`,
+/// `fixtures/machine.ts`), so both alphabets are Clerk's. Refused with no
+/// Backend API call (`token-invalid`): control characters, spaces,
+/// non-ASCII, `%`-escapes, quotes and other punctuation, over-long bodies;
+/// none can be a secret Clerk issued, and a flood of them costs nothing.
 pub(crate) fn has_opaque_shape(token: &str, kind: TokenType) -> bool {
     let prefix = match kind {
         TokenType::ApiKey => "ak_",
@@ -353,7 +364,7 @@ pub(crate) fn has_opaque_shape(token: &str, kind: TokenType) -> bool {
         OPAQUE_BODY.contains(&body.len())
             && body
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'))
     })
 }
 

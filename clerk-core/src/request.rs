@@ -2,11 +2,13 @@
 //! authenticating it: [`Auth`].
 //!
 //! Clerk's rules: an `Authorization: Bearer <token>` header wins (a value
-//! with no space at all is taken whole as the token); only without one is
-//! the `__session` cookie read, preferring the instance-suffixed
-//! `__session_<suffix>` cookie. Header values that are not UTF-8, longer
-//! than 16 KiB, or a duplicated `Authorization` header give a clean
-//! signed-out result.
+//! with no space at all is taken whole as the token: `@clerk/backend`
+//! `tokens/request.ts` reads `authorization` after removing `Bearer `);
+//! only without one is the `__session` cookie read, by Clerk's rule for
+//! which of `__session` and `__session_<suffix>` counts
+//! (`usesSuffixedCookies`, the same rule on page loads). Header values that
+//! are not UTF-8, longer than 16 KiB, or a duplicated `Authorization`
+//! header give a clean signed-out result.
 //!
 //! ```
 //! use clerk_core::{Clerk, testing::TestIssuer};
@@ -28,29 +30,30 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::digest;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::borrow::Cow;
+
 use http::HeaderMap;
 
 use crate::authorize::Requirement;
+use crate::cookies::{CookieRule, Cookies, SESSION};
 use crate::error::ErrorReason;
 use crate::machine::MachineAuth;
 use crate::session::Session;
 
-/// Header values longer than this are refused.
+/// Header values longer than this are refused: Node.js, where Clerk's SDK
+/// runs, refuses more by default (`--max-http-header-size`, 16 KiB for all
+/// headers), and no token Clerk issues comes near it.
 pub(crate) const MAX_HEADER_LEN: usize = 16 * 1024;
-/// Clerk's session cookie.
-pub(crate) const SESSION_COOKIE: &str = "__session";
 
 /// Where a token was found, or why none could be read. Its `Debug` never
 /// shows the token.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Extracted<'a> {
     /// From `Authorization: Bearer`.
     Header(&'a str),
-    /// From the `__session` (or suffixed) cookie.
-    Cookie(&'a str),
+    /// From the `__session` (or suffixed) cookie, percent-decoded as
+    /// Clerk decodes it.
+    Cookie(Cow<'a, str>),
     /// No token anywhere.
     Missing,
     /// A header could not be read (not UTF-8, too long, duplicated).
@@ -68,18 +71,6 @@ impl std::fmt::Debug for Extracted<'_> {
     }
 }
 
-/// The suffix Clerk appends to cookie names for an instance: the first 8
-/// characters of base64url(SHA-1(publishable key)).
-pub(crate) fn cookie_suffix(publishable_key: &str) -> String {
-    let hash = digest::digest(
-        &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        publishable_key.as_bytes(),
-    );
-    let mut suffix = URL_SAFE_NO_PAD.encode(hash.as_ref());
-    suffix.truncate(8);
-    suffix
-}
-
 /// Read access to request headers, so any framework's header map can be
 /// authenticated. Implemented for `http::HeaderMap`; adapters for other
 /// header types wrap them in a type of their own.
@@ -94,11 +85,13 @@ impl RequestHeaders for HeaderMap {
     }
 }
 
-/// Finds the session token in `headers`; `suffix` is the instance's cookie
-/// suffix (see [`cookie_suffix`]), when known.
+/// Finds the session token in `headers`; `rule` is the instance's cookie
+/// rule (none without a publishable key: the plain cookie only), `now` the
+/// time it judges an expired suffixed cookie by (asked only for cookies).
 pub(crate) fn extract_token<'a, H: RequestHeaders + ?Sized>(
     headers: &'a H,
-    suffix: Option<&str>,
+    rule: Option<&CookieRule>,
+    now: impl FnOnce() -> i64,
 ) -> Extracted<'a> {
     let mut auth = headers.values("authorization");
     if let Some(value) = auth.next() {
@@ -115,33 +108,18 @@ pub(crate) fn extract_token<'a, H: RequestHeaders + ?Sized>(
             _ => Extracted::Missing,
         };
     }
-    let mut plain = None;
-    for value in headers.values("cookie") {
-        if value.len() > MAX_HEADER_LEN {
-            return Extracted::Malformed;
-        }
-        let Ok(value) = std::str::from_utf8(value) else {
-            return Extracted::Malformed;
-        };
-        for pair in value.split(';') {
-            let Some((name, token)) = pair.split_once('=') else {
-                continue;
-            };
-            let (name, token) = (name.trim(), token.trim().trim_matches('"'));
-            let Some(rest) = name.strip_prefix(SESSION_COOKIE) else {
-                continue;
-            };
-            if token.is_empty() {
-                continue;
-            }
-            if rest.is_empty() {
-                plain.get_or_insert(token);
-            } else if suffix.is_some_and(|s| rest.strip_prefix('_') == Some(s)) {
-                return Extracted::Cookie(token);
-            }
-        }
+    if headers.values("cookie").next().is_none() {
+        return Extracted::Missing;
     }
-    plain.map_or(Extracted::Missing, Extracted::Cookie)
+    let Some(cookies) = Cookies::read(headers) else {
+        return Extracted::Malformed;
+    };
+    let suffix = rule
+        .and_then(|r| r.suffix_in_use(&cookies, now()))
+        .map(str::to_owned);
+    cookies
+        .into_value(SESSION, suffix.as_deref())
+        .map_or(Extracted::Missing, Extracted::Cookie)
 }
 
 /// Why a request is signed out.
@@ -265,6 +243,12 @@ mod tests {
     use super::*;
     use http::{HeaderValue, header};
 
+    /// Extraction with the rule of an instance whose suffix is `suffix`.
+    fn ex<'a>(h: &'a HeaderMap, suffix: Option<&str>) -> Extracted<'a> {
+        let rule = suffix.map(|s| CookieRule::new(Some(s.into()), "clerk.example.com", false));
+        extract_token(h, rule.as_ref(), || 0)
+    }
+
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (name, value) in pairs {
@@ -282,95 +266,73 @@ mod tests {
             ("authorization", b"Bearer tok.en.h"),
             ("cookie", b"__session=cookie.tok.en"),
         ]);
-        assert_eq!(extract_token(&h, None), Extracted::Header("tok.en.h"));
+        assert_eq!(ex(&h, None), Extracted::Header("tok.en.h"));
         // A header with another scheme still shadows the cookie.
         let h = headers(&[
             ("authorization", b"Basic dXNlcjpwdw=="),
             ("cookie", b"__session=cookie.tok.en"),
         ]);
-        assert_eq!(extract_token(&h, None), Extracted::Missing);
+        assert_eq!(ex(&h, None), Extracted::Missing);
     }
 
     #[test]
     fn header_without_space_is_the_token() {
         let h = headers(&[("authorization", b"a.b.c")]);
-        assert_eq!(extract_token(&h, None), Extracted::Header("a.b.c"));
+        assert_eq!(ex(&h, None), Extracted::Header("a.b.c"));
         let h = headers(&[("authorization", b"bearer a.b.c")]);
-        assert_eq!(
-            extract_token(&h, None),
-            Extracted::Missing,
-            "scheme is exact"
-        );
+        assert_eq!(ex(&h, None), Extracted::Missing, "scheme is exact");
         let h = headers(&[("authorization", b"")]);
-        assert_eq!(extract_token(&h, None), Extracted::Missing);
+        assert_eq!(ex(&h, None), Extracted::Missing);
         let h = headers(&[("authorization", b"Bearer ")]);
-        assert_eq!(extract_token(&h, None), Extracted::Missing);
+        assert_eq!(ex(&h, None), Extracted::Missing);
     }
 
     #[test]
     fn hostile_headers_are_malformed_not_panics() {
         let h = headers(&[("authorization", b"Bearer \xff\xfe")]);
-        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        assert_eq!(ex(&h, None), Extracted::Malformed);
         let long = format!("Bearer {}", "a".repeat(MAX_HEADER_LEN));
         let h = headers(&[("authorization", long.as_bytes())]);
-        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        assert_eq!(ex(&h, None), Extracted::Malformed);
         let h = headers(&[
             ("authorization", b"Bearer a"),
             ("authorization", b"Bearer b"),
         ]);
-        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        assert_eq!(ex(&h, None), Extracted::Malformed);
         let h = headers(&[("cookie", b"__session=\xff")]);
-        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        assert_eq!(ex(&h, None), Extracted::Malformed);
         let long = format!("__session={}", "a".repeat(MAX_HEADER_LEN));
         let h = headers(&[("cookie", long.as_bytes())]);
-        assert_eq!(extract_token(&h, None), Extracted::Malformed);
+        assert_eq!(ex(&h, None), Extracted::Malformed);
     }
 
     #[test]
     fn cookies_plain_and_suffixed() {
+        let cookie = |t: &'static str| Extracted::Cookie(t.into());
         let h = headers(&[("cookie", b"a=1; __session=plain; b=2")]);
-        assert_eq!(extract_token(&h, None), Extracted::Cookie("plain"));
+        assert_eq!(ex(&h, None), cookie("plain"));
+        // Neither cookie is a JWT of this instance: Clerk's rule trusts the
+        // suffixed one (a plain cookie with no `iss` would be kept instead).
         let h = headers(&[(
             "cookie",
             b"__session=plain; __session_AbCd1234=suffixed; __session_other999=no",
         )]);
-        assert_eq!(
-            extract_token(&h, Some("AbCd1234")),
-            Extracted::Cookie("suffixed")
-        );
-        assert_eq!(
-            extract_token(&h, Some("zzzzzzzz")),
-            Extracted::Cookie("plain")
-        );
-        assert_eq!(extract_token(&h, None), Extracted::Cookie("plain"));
+        assert_eq!(ex(&h, Some("AbCd1234")), cookie("plain"), "no iss: plain");
+        assert_eq!(ex(&h, Some("zzzzzzzz")), cookie("plain"));
+        assert_eq!(ex(&h, None), cookie("plain"));
         // Split Cookie headers (HTTP/2) are all read.
         let h = headers(&[("cookie", b"a=1"), ("cookie", b"__session=second")]);
-        assert_eq!(extract_token(&h, None), Extracted::Cookie("second"));
+        assert_eq!(ex(&h, None), cookie("second"));
         let h = headers(&[("cookie", b"__sessionx=1; __session=; session=2")]);
-        assert_eq!(extract_token(&h, None), Extracted::Missing);
+        assert_eq!(ex(&h, None), Extracted::Missing);
         let many: String = (0..500).map(|i| format!("c{i}=v; ")).collect();
         let h = headers(&[("cookie", format!("{many}__session=last").as_bytes())]);
-        assert_eq!(extract_token(&h, None), Extracted::Cookie("last"));
-    }
-
-    #[test]
-    fn cookie_suffix_is_base64url_sha1_prefix() {
-        let pk =
-            crate::testing::publishable_key_for("magical-marmoset-51.clerk.accounts.dev", false);
-        let s = cookie_suffix(&pk);
-        assert_eq!(s.len(), 8);
-        assert!(
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        );
-        assert_eq!(s, cookie_suffix(&pk));
-        assert_ne!(
-            s,
-            cookie_suffix(&crate::testing::publishable_key_for(
-                "clerk.example.com",
-                true
-            ))
-        );
+        assert_eq!(ex(&h, None), cookie("last"));
+        // Values as Clerk reads them: quotes kept, escapes decoded.
+        let h = headers(&[("cookie", b"__session=\"a.b.c\"")]);
+        assert_eq!(ex(&h, None), cookie("\"a.b.c\""));
+        let h = headers(&[("cookie", b"__session=a%2Eb.c")]);
+        assert_eq!(ex(&h, None), cookie("a.b.c"));
     }
 
     #[test]

@@ -225,9 +225,9 @@ async fn junk_of_the_wrong_shape_makes_no_call() {
     let clerk = f.clerk().accepting(AcceptsToken::Any);
     let shapes: [fn(usize) -> String; 10] = [
         |i| format!("ak_{i}"),                          // too short
-        |i| format!("ak_{}", "a".repeat(257 + i % 50)), // too long
+        |i| format!("ak_{}", "a".repeat(513 + i % 50)), // too long
         |i| format!("ak_{i:016}.x"),                    // a dot
-        |i| format!("mt_{i:016}+/="),                   // base64, not base64url
+        |i| format!("mt_{i:016}\t/="),                  // a control character
         |i| format!("oat_{i:016}%20"),
         |i| format!("ak_{i:016}é"),
         |_| "mt_".to_owned(),

@@ -49,16 +49,16 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
             "POST" => post(handler),
             _ => get(handler),
         };
-        api = api.route(path, method.route_layer(protect(guard.requirement)));
+        api = api.route(path, method.layer(protect(guard.requirement)));
     }
     api = api
         .route(
             app::admin::PLAN_PATH,
-            post(set_plan).route_layer(protect(app::admin::requirement())),
+            post(set_plan).layer(protect(app::admin::requirement())),
         )
         .route(
             app::admin::MEMBERS_PATH,
-            get(members).route_layer(protect(app::admin::requirement())),
+            get(members).layer(protect(app::admin::requirement())),
         );
     if let Some(hooks) = state.webhooks.clone() {
         let mut routes = Router::new().route("/webhooks/clerk", post(webhook));
@@ -77,7 +77,7 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
         .route("/api/me/profile", get(profile))
         .route(
             "/api/machine",
-            get(machine).route_layer(ProtectLayer::new(state.machine_protect())),
+            get(machine).layer(ProtectLayer::new(state.machine_protect())),
         )
         .route("/sign-in", get(sign_in))
         .route("/sign-out", get(sign_out))

@@ -213,6 +213,33 @@ async fn memberships_and_organizations_follow_the_same_rules() {
             .unwrap(),
         Applied::Ignored
     );
+    // Event types Clerk may add under a kept prefix are acknowledged, whatever
+    // their data, so svix never redelivers them (nor disables the endpoint).
+    for (i, (kind, data)) in [
+        ("user.banned", json!({"id": "user_1", "banned": true})),
+        ("organization.archived", json!("not an object")),
+        ("organizationMembership.suspended", json!({"id": 7})),
+        ("user.created.v2", json!(null)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(
+            store
+                .apply(&event(&format!("n{i}"), kind, &data, 60))
+                .await
+                .unwrap(),
+            Applied::Ignored,
+            "{kind}"
+        );
+    }
+    // A kept type whose data cannot be read is still refused (redelivered).
+    assert!(
+        store
+            .apply(&event("n9", "user.updated", &json!({"id": 7}), 70))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

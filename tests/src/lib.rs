@@ -382,6 +382,29 @@ pub fn cases() -> Vec<Case> {
                 Unauthorized("session-token-missing", BEARER),
             )
         },
+        // A preflight to a protected GET route: refused when signed out in
+        // both frameworks (axum's 405 fallback sits inside the guard), and
+        // 405 for a caller the guard lets through.
+        Case {
+            headers: PREFLIGHT,
+            ..case(
+                "preflight to a protected api route is judged",
+                Method::OPTIONS,
+                "/api/admin",
+                None,
+                Unauthorized("session-token-missing", BEARER),
+            )
+        },
+        Case {
+            headers: PREFLIGHT,
+            ..case(
+                "preflight from an admin reaches the method check",
+                Method::OPTIONS,
+                "/api/admin",
+                Persona("org-admin"),
+                Status(405, Value::Null),
+            )
+        },
         case(
             "head is judged as get",
             Method::HEAD,

@@ -46,12 +46,15 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
             .map_err(Refusal::into_response::<String>)
     };
     if let Some(guard) = app::guards().into_iter().find(|g| g.path == path) {
-        if req.method().as_str() != guard.method {
-            return Ok(empty(StatusCode::METHOD_NOT_ALLOWED));
-        }
+        // The guard judges every method of the path; only a caller it lets
+        // through learns that the method is not served.
+        let method = guard.method;
         let handler = service_fn(move |req: Request<String>| {
             let path = path.clone();
             async move {
+                if req.method().as_str() != method {
+                    return Ok(empty(StatusCode::METHOD_NOT_ALLOWED));
+                }
                 let auth = req.extensions().get::<Auth>().cloned().unwrap();
                 let s = auth.session().unwrap().clone();
                 Ok::<_, Infallible>(json(StatusCode::OK, &app::allowed_json(&path, &s)))

@@ -119,9 +119,9 @@ async fn an_expired_page_session_goes_through_the_handshake_in_both_adapters() {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 0, "no handler ran");
 
-    // The same cookie on an API request (fetch) reaches the handler
-    // signed out, as before: the layer never rejects.
-    // Clerk's debug headers say why, the same in both.
+    // The same cookies on an API request (fetch) reach the handler signed
+    // out (the layer never rejects), with Clerk's reason for an expired
+    // cookie that is not a page load; the same in both.
     let req = page(
         format!("__client_uat=999999999; __session={expired}"),
         "empty",
@@ -140,7 +140,10 @@ async fn an_expired_page_session_goes_through_the_handshake_in_both_adapters() {
     assert_eq!(
         debug,
         [
-            ("x-clerk-auth-reason".to_owned(), "token-expired".to_owned()),
+            (
+                "x-clerk-auth-reason".to_owned(),
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie".to_owned()
+            ),
             ("x-clerk-auth-status".to_owned(), "signed-out".to_owned())
         ]
     );

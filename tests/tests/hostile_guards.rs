@@ -615,7 +615,7 @@ const README: &str = include_str!("../../README.md");
 fn the_quickstarts_below_are_the_readme_ones() {
     for line in [
         r#".route("/api/admin", get(|| async { "admins only" })"#,
-        r#".route_layer(protect(Requirement::role("org:admin"))))"#,
+        r#".layer(protect(Requirement::role("org:admin"))))"#,
         ".layer(ClerkLayer::new(clerk))",
         ".header_read_timeout(Duration::from_secs(10))",
         ".client_request_timeout(std::time::Duration::from_secs(10))",
@@ -641,8 +641,7 @@ async fn readme_axum_quickstart_fails_closed() {
         .route("/api/me", get(me))
         .route(
             "/api/admin",
-            get(move || async move { h.hit() })
-                .route_layer(protect(Requirement::role("org:admin"))),
+            get(move || async move { h.hit() }).layer(protect(Requirement::role("org:admin"))),
         )
         .layer(ClerkLayer::new(clerk));
     let target = AxumTarget(app);

@@ -48,7 +48,7 @@ use crate::token::Algorithm;
 /// (`__session_<suffix>`, `__refresh_<suffix>`): the first 8 characters of
 /// base64url(SHA-1(publishable key)).
 pub fn cookie_suffix(publishable_key: &str) -> String {
-    crate::request::cookie_suffix(publishable_key)
+    crate::cookies::cookie_suffix(publishable_key)
 }
 
 /// A publishable key for `host`, built the way Clerk encodes them

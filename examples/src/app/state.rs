@@ -55,6 +55,7 @@ pub fn accepted_tokens() -> AcceptsToken {
         TokenType::SessionToken,
         TokenType::ApiKey,
         TokenType::M2mToken,
+        TokenType::OAuthToken,
     ])
 }
 
@@ -217,10 +218,14 @@ impl AppState {
         self.dev.as_ref().and_then(|_| super::metrics::render())
     }
 
-    /// `/api/machine`: API keys and M2M tokens only.
+    /// `/api/machine`: machine tokens only (API keys, M2M tokens, OAuth
+    /// access tokens), never a session.
     pub fn machine_protect(&self) -> Protect {
-        Protect::signed_in()
-            .accepts_token(AcceptsToken::only([TokenType::ApiKey, TokenType::M2mToken]))
+        Protect::signed_in().accepts_token(AcceptsToken::only([
+            TokenType::ApiKey,
+            TokenType::M2mToken,
+            TokenType::OAuthToken,
+        ]))
     }
 
     /// The dashboard protection: route matcher, signed in, page redirect.

@@ -276,6 +276,20 @@ impl UserStore {
     }
 }
 
+/// The event types the tables keep (Clerk's webhook catalogue:
+/// <https://clerk.com/docs/webhooks/overview#supported-webhook-events>).
+const KEPT: [&str; 9] = [
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "organization.created",
+    "organization.updated",
+    "organization.deleted",
+    "organizationMembership.created",
+    "organizationMembership.updated",
+    "organizationMembership.deleted",
+];
+
 /// Applies `event` on `conn` (inside the caller's transaction): records the
 /// delivery, then changes the row its data names. Public so a test can
 /// stop between the statements and the commit, as a crash would.
@@ -299,16 +313,20 @@ pub async fn apply_in(
     if first == 0 {
         return Ok(Applied::Duplicate);
     }
-    let kept = ["user.", "organization.", "organizationMembership."]
-        .iter()
-        .any(|p| event.kind.starts_with(p));
-    if kept && matches!(event.data, EventData::Other(_)) {
+    // Only the exact event types the tables keep may be refused as
+    // undecodable: an event type Clerk adds later (under `user.` or any
+    // other prefix) is acknowledged, or svix would redeliver it for days
+    // and could disable the endpoint, stopping `user.deleted` too.
+    if !KEPT.contains(&event.kind.as_str()) {
+        return Ok(Applied::Ignored);
+    }
+    if matches!(event.data, EventData::Other(_)) {
         return Err(SyncError::Undecodable(event.kind.clone()));
     }
     // A deletion's own time: the event's (deleted objects carry none).
     let at = event.timestamp.unwrap_or(0);
     let changed = match (&event.data, event.kind.as_str()) {
-        (EventData::User(u), _) => upsert_user(conn, u).await?,
+        (EventData::User(u), "user.created" | "user.updated") => upsert_user(conn, u).await?,
         (EventData::Deleted(d), "user.deleted") => {
             let id = d.id.as_deref().unwrap_or_default();
             sqlx::query("UPDATE memberships SET deleted = 1 WHERE user_id = ?")
@@ -317,7 +335,9 @@ pub async fn apply_in(
                 .await?;
             tombstone(conn, "users", id, at).await?
         }
-        (EventData::Organization(o), _) => upsert_org(conn, o).await?,
+        (EventData::Organization(o), "organization.created" | "organization.updated") => {
+            upsert_org(conn, o).await?
+        }
         (EventData::Deleted(d), "organization.deleted") => {
             let id = d.id.as_deref().unwrap_or_default();
             sqlx::query("UPDATE memberships SET deleted = 1 WHERE organization_id = ?")
@@ -334,7 +354,12 @@ pub async fn apply_in(
             let at = at.max(m.updated_at.unwrap_or(0));
             tombstone(conn, "memberships", &m.id, at).await?
         }
-        (EventData::Membership(m), _) => upsert_membership(conn, m).await?,
+        (
+            EventData::Membership(m),
+            "organizationMembership.created" | "organizationMembership.updated",
+        ) => upsert_membership(conn, m).await?,
+        // A kept type whose data is of another kept shape (a
+        // `user.updated` whose data says `deleted`): nothing to change.
         _ => return Ok(Applied::Ignored),
     };
     Ok(if changed {
