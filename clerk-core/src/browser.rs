@@ -132,7 +132,9 @@ const SYNCED: &str = "__clerk_synced";
 const REDIRECT_URL: &str = "__clerk_redirect_url";
 /// The Backend API version Clerk's SDK names in the handshake URL.
 const API_VERSION: &str = "2026-05-12";
-/// A handshake redirect loop ends signed out at this count.
+/// A handshake redirect loop ends signed out at this count (`handshake.ts`
+/// `checkAndTrackRedirectLoop`: Clerk stops at exactly 3; here at 3 or
+/// more, so a forged higher count cannot restart the loop).
 const MAX_REDIRECTS: u32 = 3;
 
 /// Why a page request is signed out or sent through a handshake: Clerk's
@@ -595,6 +597,8 @@ impl Browser {
         {
             match fetched {
                 Some(directives) => return self.finish(req, directives, verify, loops),
+                // Clerk's nonce is opaque with no documented length; 256
+                // bytes bounds what a forged one can make us remember.
                 None if refresh != RefreshMode::Unavailable && nonce.len() <= 256 => {
                     return Page::Nonce(nonce);
                 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use clerk_core::Clerk;
 use clerk_core::api::{
-    API_VERSION, ApiError, InvitationStatus, Metadata, NewInvitation, OrganizationFields,
-    SessionStatus, SubscriptionStatus, UserFields, UserList,
+    API_VERSION, ApiError, InvitationList, InvitationStatus, MembershipList, Metadata,
+    NewInvitation, OrganizationFields, OrganizationList, SessionList, SessionStatus,
+    SubscriptionStatus, UserFields, UserList,
 };
 use clerk_core::testing::{FakeBackendApi, Outage, SeenRequest, TestIssuer};
 use serde_json::{Value, json};
@@ -214,7 +215,7 @@ async fn every_user_operation_sends_clerks_request_and_decodes_a_realistic_answe
         .organization_id("org_1")
         .query("ada lovelace")
         .order_by("+created_at");
-    let mut pages = users.list(list.clone()).page_size(20);
+    let mut pages = users.list(&list).page_size(20);
     let (page, seen) = f
         .run(
             "GET",
@@ -415,7 +416,7 @@ async fn every_organization_operation_sends_clerks_request_and_decodes_a_realist
         assert_eq!(o.public_metadata_as::<Value>().unwrap()["plan"], "pro");
     }
 
-    let mut all = orgs.list(Some("acme"));
+    let mut all = orgs.list(&OrganizationList::new().query("acme"));
     let (page, seen) = f
         .run(
             "GET",
@@ -480,7 +481,7 @@ async fn every_organization_operation_sends_clerks_request_and_decodes_a_realist
         .await;
     assert_eq!(seen.line, "DELETE /v1/organizations/org_2abc");
 
-    let mut members = orgs.memberships("org_2abc");
+    let mut members = orgs.memberships("org_2abc", &MembershipList::new());
     let (page, seen) = f
         .run(
             "GET",
@@ -543,19 +544,24 @@ async fn every_organization_operation_sends_clerks_request_and_decodes_a_realist
             orgs.invite(
                 "org_2abc",
                 &NewInvitation::new("one@example.com", "org:member")
-                    .field("inviter_user_id", "user_1")
-                    .field("redirect_url", "https://app.example.com/accept"),
+                    .inviter("user_1")
+                    .redirect_url("https://app.example.com/accept")
+                    .expires_in_days(7),
             ),
         )
         .await;
     assert_eq!(
         seen.json(),
         json!({"email_address": "one@example.com", "role": "org:member",
-               "inviter_user_id": "user_1", "redirect_url": "https://app.example.com/accept"})
+               "inviter_user_id": "user_1", "redirect_url": "https://app.example.com/accept",
+               "expires_in_days": 7})
     );
     assert_eq!(inv.status, InvitationStatus::Pending);
 
-    let mut pending = orgs.invitations("org_2abc", Some(&InvitationStatus::Pending));
+    let mut pending = orgs.invitations(
+        "org_2abc",
+        &InvitationList::new().status(&InvitationStatus::Pending),
+    );
     let (page, seen) = f
         .run(
             "GET",
@@ -601,7 +607,7 @@ async fn every_session_operation_sends_clerks_request_and_decodes_a_realistic_an
     let f = Fake::new().await;
     let sessions = f.clerk.api().sessions();
 
-    let mut active = sessions.list("user_2abc", Some(&SessionStatus::Active));
+    let mut active = sessions.list(&SessionList::user("user_2abc").status(&SessionStatus::Active));
     let (page, seen) = f
         .run(
             "GET",
@@ -655,6 +661,15 @@ async fn every_session_operation_sends_clerks_request_and_decodes_a_realistic_an
             "eyJhbGciOiJIUzI1NiJ9.e30.sig"
         )
     );
+    let (_, seen) = f
+        .run(
+            "POST",
+            "/v1/sessions/sess_2abc/tokens/supabase",
+            &json!({"object": "token", "jwt": "eyJhbGciOiJIUzI1NiJ9.e30.sig"}),
+            sessions.token_expiring("sess_2abc", "supabase", Some(120)),
+        )
+        .await;
+    assert_eq!(seen.json(), json!({"expires_in_seconds": 120}));
 }
 
 #[tokio::test]
@@ -678,7 +693,7 @@ async fn unknown_status_values_and_missing_fields_decode() {
             &json!({"data": [invitation("snoozed")]}),
             async {
                 api.organizations()
-                    .invitations("org_1", None)
+                    .invitations("org_1", &InvitationList::new())
                     .next_page()
                     .await
                     .unwrap()
@@ -733,7 +748,7 @@ async fn pagination_walks_three_pages_and_stops_early_on_request() {
         f.fake.add_user(user(&format!("user_{i}")));
     }
     let users = f.clerk.api().users();
-    let mut pages = users.list(UserList::new()).page_size(2);
+    let mut pages = users.list(&UserList::new()).page_size(2);
     let mut sizes = Vec::new();
     while let Some(page) = pages.next_page().await {
         sizes.push(page.unwrap().len());
@@ -751,7 +766,7 @@ async fn pagination_walks_three_pages_and_stops_early_on_request() {
 
     // Stop after the first page: no further call.
     let before = f.fake.calls();
-    let mut pages = users.list(UserList::new()).page_size(2);
+    let mut pages = users.list(&UserList::new()).page_size(2);
     let first = pages.next_page().await.unwrap().unwrap();
     assert_eq!(first.len(), 2);
     drop(pages);
@@ -763,7 +778,11 @@ async fn pagination_walks_three_pages_and_stops_early_on_request() {
             .add_membership("org_1", membership(&format!("user_{i}"), "org:member"));
     }
     let before = f.fake.calls();
-    let mut members = f.clerk.api().organizations().memberships("org_1");
+    let mut members = f
+        .clerk
+        .api()
+        .organizations()
+        .memberships("org_1", &MembershipList::new());
     let mut n = 0;
     while let Some(page) = members.next_page().await {
         n += page.unwrap().len();
@@ -954,14 +973,14 @@ async fn hostile_ids_never_reach_a_path() {
         inv(api.sessions().token("sess_1", bad).await.unwrap_err());
         inv(api
             .organizations()
-            .memberships(bad)
+            .memberships(bad, &MembershipList::new())
             .next_page()
             .await
             .unwrap()
             .unwrap_err());
         inv(api
             .sessions()
-            .list(bad, None)
+            .list(&SessionList::user(bad))
             .next_page()
             .await
             .unwrap()
@@ -977,7 +996,7 @@ async fn hostile_ids_never_reach_a_path() {
     assert_eq!(f.fake.calls(), 0, "no request for any of them");
     // Text in bodies and queries is data, encoded, never a path.
     f.fake.respond("GET", "/v1/users", 200, &[], &json!([]));
-    let mut p = api.users().list(UserList::new().query("a&limit=999/../x"));
+    let mut p = api.users().list(&UserList::new().query("a&limit=999/../x"));
     assert!(p.next_page().await.is_none());
     assert_eq!(
         f.fake.seen()[0].line,
@@ -992,7 +1011,7 @@ async fn without_a_secret_key_nothing_is_sent() {
         clerk.api().users().get("user_1").await,
         Err(ApiError::NotConfigured)
     );
-    let mut pages = clerk.api().users().list(UserList::new());
+    let mut pages = clerk.api().users().list(&UserList::new());
     assert_eq!(pages.next_page().await, Some(Err(ApiError::NotConfigured)));
     assert_eq!(pages.next_page().await, None, "an error ends the walk");
 }
@@ -1045,7 +1064,7 @@ async fn explicit_nulls_read_as_absent() {
             &json!({"data": [m], "total_count": null}),
             async {
                 api.organizations()
-                    .memberships("org_1")
+                    .memberships("org_1", &MembershipList::new())
                     .next_page()
                     .await
                     .unwrap()
@@ -1109,7 +1128,7 @@ async fn a_total_ends_a_walk_not_a_short_page() {
         .clerk
         .api()
         .organizations()
-        .memberships("org_1")
+        .memberships("org_1", &MembershipList::new())
         .page_size(500);
     let mut n = 0;
     while let Some(page) = members.next_page().await {
@@ -1131,7 +1150,7 @@ async fn a_total_ends_a_walk_not_a_short_page() {
         .clerk
         .api()
         .organizations()
-        .memberships("org_2")
+        .memberships("org_2", &MembershipList::new())
         .page_size(1);
     let mut last = None;
     for _ in 0..60 {
@@ -1155,8 +1174,138 @@ async fn a_total_ends_a_walk_not_a_short_page() {
         &[],
         &json!({"data": [], "total_count": 5}),
     );
-    let mut pages = g.clerk.api().organizations().memberships("org_3");
+    let mut pages = g
+        .clerk
+        .api()
+        .organizations()
+        .memberships("org_3", &MembershipList::new());
     assert!(pages.next_page().await.is_none());
     assert!(pages.next_page().await.is_none());
     assert_eq!(g.fake.calls(), 1);
+}
+
+/// Lists start at an offset (page 3 in one call), the user list learns its
+/// total from `/users/count` with the same filters (as the SDK's
+/// `getUserList`), counted lists from a one-item page, and `collect_all`
+/// walks a whole list.
+#[tokio::test]
+async fn lists_start_at_an_offset_know_their_total_and_collect() {
+    let f = Fake::new().await;
+    for i in 0..25 {
+        f.fake.add_user(user(&format!("user_{i}")));
+    }
+    let users = f.clerk.api().users();
+    let before = f.fake.seen().len();
+    let mut third = users
+        .list(
+            &UserList::new()
+                .organization_id("org_1")
+                .order_by("-created_at"),
+        )
+        .page_size(10)
+        .starting_at(20);
+    let page = third.next_page().await.unwrap().unwrap();
+    assert_eq!(page.len(), 5);
+    f.fake.respond(
+        "GET",
+        "/v1/users/count",
+        200,
+        &[],
+        &json!({"object": "total_count", "total_count": 25}),
+    );
+    assert_eq!(third.total().await.unwrap(), 25);
+    assert_eq!(third.total().await.unwrap(), 25, "asked once");
+    let lines: Vec<String> = f.fake.seen()[before..]
+        .iter()
+        .map(|s| s.line.clone())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /v1/users?organization_id=org_1&order_by=-created_at&limit=10&offset=20",
+            "GET /v1/users/count?organization_id=org_1",
+        ]
+    );
+    // A whole small list.
+    let all = users
+        .list(&UserList::new())
+        .page_size(10)
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 25);
+
+    // Counted lists: the total from a one-item page, before any walk.
+    for i in 0..7 {
+        f.fake
+            .add_membership("org_1", membership(&format!("user_{i}"), "org:member"));
+    }
+    let orgs = f.clerk.api().organizations();
+    let mut members = orgs
+        .memberships("org_1", &MembershipList::new().role("org:member"))
+        .starting_at(5);
+    assert_eq!(members.total().await.unwrap(), 7);
+    assert_eq!(members.next_page().await.unwrap().unwrap().len(), 2);
+    let last = f.fake.seen();
+    assert!(
+        last[last.len() - 2]
+            .line
+            .ends_with("/memberships?role=org%3Amember&limit=1&offset=0"),
+        "{}",
+        last[last.len() - 2].line
+    );
+    assert!(last[last.len() - 1].line.ends_with("&limit=100&offset=5"));
+
+    // Typed filters send Clerk's parameters.
+    let before = f.fake.seen().len();
+    let _ = orgs
+        .list(
+            &OrganizationList::new()
+                .query("acme")
+                .organization_id("org_1")
+                .organization_id("org_2")
+                .include_members_count()
+                .order_by("-members_count"),
+        )
+        .next_page()
+        .await;
+    let _ = orgs
+        .invitations(
+            "org_1",
+            &InvitationList::new()
+                .status(&InvitationStatus::Pending)
+                .status(&InvitationStatus::Expired),
+        )
+        .next_page()
+        .await;
+    let _ = f
+        .clerk
+        .api()
+        .sessions()
+        .list(&SessionList::client("client_1").status(&SessionStatus::Active))
+        .next_page()
+        .await;
+    let lines: Vec<String> = f.fake.seen()[before..]
+        .iter()
+        .map(|s| s.line.clone())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /v1/organizations?query=acme&organization_id=org_1&organization_id=org_2\
+             &include_members_count=true&order_by=-members_count&limit=100&offset=0",
+            "GET /v1/organizations/org_1/invitations?status=pending&status=expired&limit=100&offset=0",
+            "GET /v1/sessions?paginated=true&client_id=client_1&status=active&limit=100&offset=0",
+        ]
+    );
+    // A client id of the wrong kind never reaches the query.
+    let refused = f
+        .clerk
+        .api()
+        .sessions()
+        .list(&SessionList::client("user_1"))
+        .next_page()
+        .await
+        .unwrap();
+    assert!(matches!(refused, Err(ApiError::InvalidInput(_))));
 }

@@ -29,7 +29,7 @@
 //!     assert_eq!(user.public_metadata["plan"], "pro");
 //!
 //!     // A paginated list, walked page by page; stop whenever you like.
-//!     let mut pages = clerk.api().users().list(UserList::new().query("example.com"));
+//!     let mut pages = clerk.api().users().list(&UserList::new().query("example.com"));
 //!     while let Some(page) = pages.next_page().await {
 //!         for user in page? {
 //!             if user.banned { return Ok(()) }
@@ -39,6 +39,7 @@
 //! }
 //! ```
 
+mod lists;
 mod models;
 mod organizations;
 mod sessions;
@@ -57,6 +58,7 @@ use crate::backend::{BackendApi, Failure};
 use crate::budget::Caller;
 
 pub use crate::backend::API_VERSION;
+pub use lists::{InvitationList, MembershipList, OrganizationList, SessionList, UserList};
 pub use models::{
     DeletedObject, EmailAddress, Feature, InvitationData, InvitationStatus, MembershipData,
     OrganizationRecord, PhoneNumber, Plan, PublicUserData, SessionData, SessionStatus,
@@ -64,7 +66,7 @@ pub use models::{
 };
 pub use organizations::{NewInvitation, OrganizationFields, Organizations};
 pub use sessions::Sessions;
-pub use users::{UserFields, UserList, Users};
+pub use users::{UserFields, Users};
 
 /// A single record larger than this is refused.
 pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;
@@ -213,6 +215,7 @@ impl Api {
         Pages {
             api: self.clone(),
             path,
+            count_path: None,
             refused,
             query,
             limit: DEFAULT_PAGE,
@@ -256,9 +259,13 @@ pub(crate) fn without_nulls(value: Value) -> Value {
 }
 
 /// Checks an id, slug or template name before it goes into a path: 1 to
-/// 128 ASCII letters, digits, `_` or `-` (Clerk's ids are `prefix_base62`;
-/// slugs add `-`). Nothing else can reach a path, so no `/`, `.`, `%` or
-/// `?` ever changes which endpoint is called.
+/// 128 ASCII letters, digits, `_` or `-`. Clerk documents ids only by
+/// example, a prefix and base62 (`user_2NNEqL2nrIRdJ194ndJqAHwEfxC`, the
+/// Backend API reference; `@clerk/backend`'s fixtures use `user_cafebabe`
+/// and `org_2abc`), and organization slugs as lowercase letters, digits
+/// and `-`; this admits all of those (four times Clerk's longest) and
+/// refuses only what could change the endpoint called: `/`, `.`, `%`, `?`,
+/// `#`, spaces, non-ASCII.
 pub(crate) fn segment<'a>(what: &'static str, s: &'a str) -> Result<&'a str, ApiError> {
     let ok = (1..=128).contains(&s.len())
         && s.bytes()
@@ -278,14 +285,6 @@ pub(crate) fn id<'a>(what: &'static str, prefix: &str, s: &'a str) -> Result<&'a
         s if s.len() > prefix.len() && s.starts_with(prefix) => Ok(s),
         _ => Err(ApiError::InvalidInput(what)),
     }
-}
-
-/// `(name, value)` for an optional status filter; a missing status filters
-/// nothing.
-pub(crate) fn status_filter(name: &str, status: Option<&str>) -> Option<(String, String)> {
-    status
-        .filter(|s| !s.is_empty())
-        .map(|s| (name.to_owned(), s.to_owned()))
 }
 
 /// `?a=1&b=2`, form-encoded (empty when there is nothing).
@@ -348,18 +347,31 @@ impl Metadata {
 /// you like and no further call is made. An error ends the walk.
 ///
 /// ```
+/// use clerk_core::api::{MembershipList, UserList};
 /// # async fn f(clerk: &clerk_core::Clerk) -> Result<(), clerk_core::api::ApiError> {
-/// let mut members = clerk.api().organizations().memberships("org_123");
+/// let admins = MembershipList::new().role("org:admin");
+/// let mut members = clerk.api().organizations().memberships("org_123", &admins);
 /// while let Some(page) = members.next_page().await {
 ///     for m in page? {
 ///         println!("{} is {}", m.public_user_data.user_id, m.role);
 ///     }
 /// }
+/// // Page 3 of 10 in one call, and the total (Clerk's `/users/count`).
+/// let mut third = clerk.api().users().list(&UserList::new()).page_size(10).starting_at(20);
+/// let total = third.total().await?;
+/// let page = third.next_page().await.transpose()?.unwrap_or_default();
+/// # let _ = (total, page);
+/// // A small list, whole.
+/// let everyone = clerk.api().users().list(&UserList::new()).collect_all().await?;
+/// # let _ = everyone;
 /// # Ok(()) }
 /// ```
 pub struct Pages<T> {
     api: Api,
     path: String,
+    /// Where the total is asked when pages do not carry it (`/users`
+    /// answers a bare array; the SDK asks `/users/count`).
+    count_path: Option<String>,
     refused: Option<ApiError>,
     query: Vec<(String, String)>,
     limit: u32,
@@ -381,6 +393,12 @@ impl<T> fmt::Debug for Pages<T> {
     }
 }
 
+/// `{ "total_count": n }` (`/users/count`).
+#[derive(Deserialize)]
+pub(crate) struct TotalCount {
+    pub(crate) total_count: u64,
+}
+
 /// A page as Clerk answers it: `{ "data": [...], "total_count": n }`, or a
 /// bare array (users; sessions without `paginated`).
 #[derive(Deserialize)]
@@ -391,10 +409,27 @@ struct Counted<T> {
 }
 
 impl<T> Pages<T> {
-    /// Items per page (1 to 500, default 100), before the first page.
+    /// Items per page (1 to 500), before the first page. The default is
+    /// 100 (Clerk's is 10): fewer calls for a walk, same budget per call.
     #[must_use]
     pub fn page_size(mut self, size: u32) -> Self {
         self.limit = size.clamp(1, MAX_PAGE);
+        self
+    }
+
+    /// Starts the walk at `offset` items in (Clerk's `offset`), before the
+    /// first page: page 3 of 10 is `.page_size(10).starting_at(20)`, one
+    /// call.
+    #[must_use]
+    pub fn starting_at(mut self, offset: u64) -> Self {
+        if self.pages == 0 {
+            self.offset = offset;
+        }
+        self
+    }
+
+    pub(crate) fn with_count_path(mut self, path: String) -> Self {
+        self.count_path = Some(path);
         self
     }
 }
@@ -464,6 +499,55 @@ impl<T: DeserializeOwned> Pages<T> {
     /// The list's total, once a page that carries it has arrived.
     pub fn total_count(&self) -> Option<u64> {
         self.total
+    }
+
+    /// The list's total: the one a page carried, else one call (users: to
+    /// `/users/count` with the same filters, as the SDK's `getUserList`;
+    /// other lists: a one-item page, whose `total_count` it reads).
+    ///
+    /// # Errors
+    /// See [`ApiError`]; the walk itself is unaffected.
+    pub async fn total(&mut self) -> Result<u64, ApiError> {
+        if let Some(total) = self.total {
+            return Ok(total);
+        }
+        if let Some(e) = &self.refused {
+            return Err(e.clone());
+        }
+        let total = match &self.count_path {
+            Some(path) => {
+                let c: TotalCount = self.api.call(Method::GET, path, None).await?;
+                c.total_count
+            }
+            None => {
+                let mut query = self.query.clone();
+                query.push(("limit".to_owned(), "1".to_owned()));
+                query.push(("offset".to_owned(), "0".to_owned()));
+                let target = format!("{}{}", self.path, query_string(&query));
+                let bytes = self
+                    .api
+                    .call_bytes(Method::GET, &target, None, MAX_PAGE_BYTES)
+                    .await?;
+                decode::<Counted<serde::de::IgnoredAny>>(&bytes)?
+                    .total_count
+                    .ok_or(ApiError::InvalidResponse)?
+            }
+        };
+        self.total = Some(total);
+        Ok(total)
+    }
+
+    /// Every remaining item, page after page (at most the walk's page
+    /// bound): for lists you know are small. Stops at the first error.
+    ///
+    /// # Errors
+    /// The first page's error; items already fetched are dropped.
+    pub async fn collect_all(mut self) -> Result<Vec<T>, ApiError> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await {
+            all.extend(page?);
+        }
+        Ok(all)
     }
 }
 

@@ -5,8 +5,8 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Api, ApiError, InvitationData, InvitationStatus, MembershipData, Metadata, OrganizationRecord,
-    Pages, Subscription, segment, status_filter,
+    Api, ApiError, InvitationData, InvitationList, MembershipData, MembershipList, Metadata,
+    OrganizationList, OrganizationRecord, Pages, Subscription, segment,
 };
 
 /// Organizations, with their members and invitations:
@@ -100,8 +100,27 @@ impl NewInvitation {
         Self { fields }
     }
 
-    /// Any other field of Clerk's body (`inviter_user_id`, `redirect_url`,
-    /// `public_metadata`, `private_metadata`, `expires_in_days`, ...).
+    /// The user sending the invitation (`inviter_user_id`).
+    #[must_use]
+    pub fn inviter(self, user_id: &str) -> Self {
+        self.field("inviter_user_id", user_id)
+    }
+
+    /// Days until the invitation expires (`expires_in_days`; Clerk's
+    /// default is 30).
+    #[must_use]
+    pub fn expires_in_days(self, days: u32) -> Self {
+        self.field("expires_in_days", days)
+    }
+
+    /// Where the invited user lands after accepting (`redirect_url`).
+    #[must_use]
+    pub fn redirect_url(self, url: &str) -> Self {
+        self.field("redirect_url", url)
+    }
+
+    /// Any other field of Clerk's body (`public_metadata`,
+    /// `private_metadata`, ...).
     #[must_use]
     pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.fields.insert(name.to_owned(), value.into());
@@ -125,13 +144,10 @@ impl Organizations<'_> {
             .await
     }
 
-    /// `GET /organizations`, paginated, optionally those whose name, slug
-    /// or id contain `query`.
-    pub fn list(&self, query: Option<&str>) -> Pages<OrganizationRecord> {
-        let q = query
-            .map(|q| vec![("query".to_owned(), q.to_owned())])
-            .unwrap_or_default();
-        self.api.pages(Ok("/organizations".to_owned()), q)
+    /// `GET /organizations`, paginated, with `list`'s filters.
+    pub fn list(&self, list: &OrganizationList) -> Pages<OrganizationRecord> {
+        self.api
+            .pages(Ok("/organizations".to_owned()), list.pairs())
     }
 
     /// `POST /organizations`.
@@ -192,10 +208,11 @@ impl Organizations<'_> {
         self.api.delete(&format!("/organizations/{id}")).await
     }
 
-    /// `GET /organizations/{id}/memberships`, paginated.
-    pub fn memberships(&self, org_id: &str) -> Pages<MembershipData> {
+    /// `GET /organizations/{id}/memberships`, paginated, with `list`'s
+    /// filters.
+    pub fn memberships(&self, org_id: &str, list: &MembershipList) -> Pages<MembershipData> {
         let path = org(org_id).map(|id| format!("/organizations/{id}/memberships"));
-        self.api.pages(path, Vec::new())
+        self.api.pages(path, list.pairs())
     }
 
     /// `POST /organizations/{id}/memberships`: adds a user with `role`.
@@ -282,18 +299,11 @@ impl Organizations<'_> {
             .await
     }
 
-    /// `GET /organizations/{id}/invitations`, paginated, optionally only
-    /// those with `status`.
-    pub fn invitations(
-        &self,
-        org_id: &str,
-        status: Option<&InvitationStatus>,
-    ) -> Pages<InvitationData> {
+    /// `GET /organizations/{id}/invitations`, paginated, with `list`'s
+    /// filters (statuses).
+    pub fn invitations(&self, org_id: &str, list: &InvitationList) -> Pages<InvitationData> {
         let path = org(org_id).map(|id| format!("/organizations/{id}/invitations"));
-        let q = status_filter("status", status.map(InvitationStatus::as_str))
-            .into_iter()
-            .collect();
-        self.api.pages(path, q)
+        self.api.pages(path, list.pairs())
     }
 
     /// `POST /organizations/{id}/invitations/{invitation_id}/revoke`;

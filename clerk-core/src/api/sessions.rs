@@ -4,22 +4,19 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::{Api, ApiError, Pages, SessionData, SessionStatus, segment, status_filter};
+use super::lists::SessionOwner;
+use super::{Api, ApiError, Pages, SessionData, SessionList, segment};
 
 /// Sessions: `clerk.api().sessions()`.
 ///
 /// ```
-/// use clerk_core::api::SessionStatus;
+/// use clerk_core::api::{SessionList, SessionStatus};
 /// # async fn f(clerk: &clerk_core::Clerk) -> Result<(), clerk_core::api::ApiError> {
 /// // Sign a user out of every device after a password leak: read the
 /// // whole list first (revoking while paging by offset would skip some).
 /// let sessions = clerk.api().sessions();
-/// let mut active = sessions.list("user_123", Some(&SessionStatus::Active));
-/// let mut ids = Vec::new();
-/// while let Some(page) = active.next_page().await {
-///     ids.extend(page?.into_iter().map(|s| s.id));
-/// }
-/// for id in ids {
+/// let active = sessions.list(&SessionList::user("user_123").status(&SessionStatus::Active));
+/// for id in active.collect_all().await?.into_iter().map(|s| s.id) {
 ///     sessions.revoke(&id).await?;
 /// }
 /// // A token for a third-party service, from the JWT template `supabase`.
@@ -38,18 +35,25 @@ struct Token {
 }
 
 impl Sessions<'_> {
-    /// `GET /sessions?user_id=…`, paginated, optionally only those with
-    /// `status` (Clerk refuses `pending` as a filter: 422).
-    pub fn list(&self, user_id: &str, status: Option<&SessionStatus>) -> Pages<SessionData> {
-        let user = super::id("user id", "user_", user_id);
+    /// `GET /sessions?user_id=…` (or `client_id=…`), paginated, with
+    /// `list`'s status.
+    pub fn list(&self, list: &SessionList) -> Pages<SessionData> {
+        let owner = match &list.owner {
+            SessionOwner::User(u) => super::id("user id", "user_", u).map(|u| ("user_id", u)),
+            SessionOwner::Client(c) => {
+                super::id("client id", "client_", c).map(|c| ("client_id", c))
+            }
+        };
         // Without `paginated=true` Clerk answers a bare array and no total
         // (the SDK always asks for pages: `SessionApi.ts`).
         let mut q = vec![("paginated".to_owned(), "true".to_owned())];
-        if let Ok(u) = user {
-            q.push(("user_id".to_owned(), u.to_owned()));
+        if let Ok((name, value)) = owner {
+            q.push((name.to_owned(), value.to_owned()));
         }
-        q.extend(status_filter("status", status.map(SessionStatus::as_str)));
-        self.api.pages(user.map(|_| "/sessions".to_owned()), q)
+        if let Some(status) = &list.status {
+            q.push(("status".to_owned(), status.clone()));
+        }
+        self.api.pages(owner.map(|_| "/sessions".to_owned()), q)
     }
 
     /// `GET /sessions/{id}`.
@@ -82,14 +86,29 @@ impl Sessions<'_> {
     /// # Errors
     /// See [`ApiError`].
     pub async fn token(&self, session_id: &str, template: &str) -> Result<String, ApiError> {
+        self.token_expiring(session_id, template, None).await
+    }
+
+    /// As [`Sessions::token`], living `expires_in_seconds` (Clerk's
+    /// `expires_in_seconds`; `None`: the template's lifetime).
+    ///
+    /// # Errors
+    /// See [`ApiError`].
+    pub async fn token_expiring(
+        &self,
+        session_id: &str,
+        template: &str,
+        expires_in_seconds: Option<u64>,
+    ) -> Result<String, ApiError> {
         let id = super::id("session id", "sess_", session_id)?;
         let template = segment("JWT template name", template)?;
+        let body = expires_in_seconds.map(|s| serde_json::json!({ "expires_in_seconds": s }));
         let t: Token = self
             .api
             .call(
                 Method::POST,
                 &format!("/sessions/{id}/tokens/{template}"),
-                None,
+                body.as_ref(),
             )
             .await?;
         Ok(t.jwt)

@@ -2,10 +2,12 @@
 //! `src/api/endpoints/UserApi.ts`).
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Api, ApiError, MembershipData, Metadata, Pages, Subscription, User, query_string};
+use super::{
+    Api, ApiError, MembershipData, Metadata, Pages, Subscription, TotalCount, User, UserList,
+    query_string,
+};
 
 /// The users of the instance: `clerk.api().users()`.
 ///
@@ -28,77 +30,6 @@ use super::{Api, ApiError, MembershipData, Metadata, Pages, Subscription, User, 
 #[derive(Debug, Clone, Copy)]
 pub struct Users<'a> {
     pub(super) api: &'a Api,
-}
-
-/// Filters and order for listing and counting users. Each filter but
-/// `query` may be given more than once (any of the values matches), as
-/// Clerk's query arrays.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserList {
-    filters: Vec<(String, String)>,
-    order_by: Option<String>,
-}
-
-impl UserList {
-    /// Every user.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn filter(mut self, name: &str, value: &str) -> Self {
-        self.filters.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// Users with this email address.
-    #[must_use]
-    pub fn email_address(self, email: &str) -> Self {
-        self.filter("email_address", email)
-    }
-
-    /// Users with this phone number.
-    #[must_use]
-    pub fn phone_number(self, phone: &str) -> Self {
-        self.filter("phone_number", phone)
-    }
-
-    /// Users with this username.
-    #[must_use]
-    pub fn username(self, username: &str) -> Self {
-        self.filter("username", username)
-    }
-
-    /// Users with this external id (your own id for them).
-    #[must_use]
-    pub fn external_id(self, id: &str) -> Self {
-        self.filter("external_id", id)
-    }
-
-    /// The user with this id.
-    #[must_use]
-    pub fn user_id(self, id: &str) -> Self {
-        self.filter("user_id", id)
-    }
-
-    /// Members of this organization.
-    #[must_use]
-    pub fn organization_id(self, id: &str) -> Self {
-        self.filter("organization_id", id)
-    }
-
-    /// Users whose email, phone, username, names or id contain `text`.
-    #[must_use]
-    pub fn query(self, text: &str) -> Self {
-        self.filter("query", text)
-    }
-
-    /// Order: a field with `+` or `-`, e.g. `-created_at` (Clerk's default)
-    /// or `+last_sign_in_at`.
-    #[must_use]
-    pub fn order_by(mut self, order: &str) -> Self {
-        self.order_by = Some(order.to_owned());
-        self
-    }
 }
 
 /// The fields of a user to create or update; only what you set is sent.
@@ -200,11 +131,6 @@ impl UserFields {
     }
 }
 
-#[derive(Deserialize)]
-struct TotalCount {
-    total_count: u64,
-}
-
 impl Users<'_> {
     /// `GET /users/{id}` (uncached; [`Clerk::users`](crate::Clerk::users)
     /// caches).
@@ -219,13 +145,14 @@ impl Users<'_> {
             .await
     }
 
-    /// `GET /users`, paginated.
-    pub fn list(&self, list: UserList) -> Pages<User> {
-        let mut query = list.filters;
-        if let Some(order) = list.order_by {
-            query.push(("order_by".to_owned(), order));
-        }
-        self.api.pages(Ok("/users".to_owned()), query)
+    /// `GET /users`, paginated; its [`Pages::total`] asks `/users/count`
+    /// with the same filters (Clerk's list is a bare array).
+    pub fn list(&self, list: &UserList) -> Pages<User> {
+        let query = list.pairs();
+        let count = count_path(&query);
+        self.api
+            .pages(Ok("/users".to_owned()), query)
+            .with_count_path(count)
     }
 
     /// `GET /users/count`: how many users match the filters.
@@ -233,7 +160,7 @@ impl Users<'_> {
     /// # Errors
     /// See [`ApiError`].
     pub async fn count(&self, list: &UserList) -> Result<u64, ApiError> {
-        let path = format!("/users/count{}", query_string(&list.filters));
+        let path = count_path(&list.pairs());
         let c: TotalCount = self.api.call(Method::GET, &path, None).await?;
         Ok(c.total_count)
     }
@@ -375,4 +302,14 @@ impl Users<'_> {
             )
             .await
     }
+}
+
+/// `/users/count` with a list's filters (an order means nothing to a count).
+fn count_path(query: &[(String, String)]) -> String {
+    let filters: Vec<_> = query
+        .iter()
+        .filter(|(n, _)| n != "order_by")
+        .cloned()
+        .collect();
+    format!("/users/count{}", query_string(&filters))
 }

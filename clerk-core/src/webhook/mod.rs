@@ -54,7 +54,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::request::RequestHeaders;
 
-/// How far a timestamp may be from now, in seconds (both ways, inclusive).
+/// How far a timestamp may be from now, in seconds (both ways, inclusive):
+/// the tolerance of Svix's own libraries, which sign Clerk's webhooks
+/// (`svix` `Webhook.verify`, 5 minutes). Headers are Svix's (`svix-id`,
+/// `svix-timestamp` in Unix seconds, `svix-signature` as space-separated
+/// `v1,<base64>`) or the Standard Webhooks names; `svix-id` has no format
+/// Svix documents, so any value is accepted (it is only signed over).
 pub const TOLERANCE_SECS: i64 = 300;
 /// Where the signing secret is read from, in order: Clerk's SDK name, then
 /// the name of Clerk's older guides.

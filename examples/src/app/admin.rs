@@ -164,7 +164,7 @@ pub async fn members(api: &Api, session: &Session) -> Reply {
     };
     let mut pages = api
         .organizations()
-        .memberships(&org_id)
+        .memberships(&org_id, &clerk_core::api::MembershipList::new())
         .page_size(MAX_MEMBERS);
     let mut members = Vec::new();
     while let Some(page) = pages.next_page().await {

@@ -194,7 +194,7 @@ impl UserStore {
     pub async fn backfill(&self, api: &Api, page_size: u32) -> Result<Backfill, SyncError> {
         let mut pages = api
             .users()
-            .list(UserList::new().order_by("+created_at"))
+            .list(&UserList::new().order_by("+created_at"))
             .page_size(page_size);
         let mut report = Backfill::default();
         let mut listed = std::collections::HashSet::new();
