@@ -134,6 +134,47 @@ fn bench(c: &mut Criterion) {
     );
     g.finish();
 
+    // A request carrying its token in Clerk's cookies (not a page load):
+    // Clerk's cookie rules (parse, `usesSuffixedCookies`, `__client_uat`)
+    // before the cache, against the same token as a bearer header.
+    let with_pk = Clerk::new(
+        config()
+            .publishable_key(clerk_core::testing::publishable_key_for(
+                issuer.issuer().trim_start_matches("https://"),
+                true,
+            ))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let header = |name: &'static str, value: String| {
+        let mut h = http::HeaderMap::new();
+        h.insert("host", http::HeaderValue::from_static("app.example.com"));
+        h.insert(name, http::HeaderValue::from_str(&value).unwrap());
+        h
+    };
+    let bearer = header("authorization", format!("Bearer {token}"));
+    let cookie = header(
+        "cookie",
+        format!("theme=dark; __client_uat=1; __session={token}"),
+    );
+    let mut g = c.benchmark_group("request");
+    g.bench_function("cached_bearer_request", |b| {
+        b.iter(|| {
+            let auth =
+                ready(with_pk.authenticate_request("GET", "/api/me", black_box(&bearer), None));
+            assert!(auth.is_signed_in());
+        })
+    });
+    g.bench_function("cached_cookie_request", |b| {
+        b.iter(|| {
+            let auth =
+                ready(with_pk.authenticate_request("GET", "/api/me", black_box(&cookie), None));
+            assert!(auth.is_signed_in());
+        })
+    });
+    g.finish();
+
     let session = ready(cached.verify(&token)).unwrap();
     let req = Requirement::permission("org:projects:revoke").and(Requirement::plan("o:pro"));
     c.bench_function("has/permission_and_plan", |b| {

@@ -106,15 +106,13 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::cookies::{
-    CLIENT_UAT, CookieRule, Cookies, DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, REDIRECT_COUNT,
-    REFRESH, SESSION, client_uat, loose_payload,
+    CLIENT_UAT, CookieRule, Cookies, DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, LooseJwt,
+    REDIRECT_COUNT, REFRESH, SESSION, client_uat,
 };
 use crate::error::{ErrorReason, VerifyError};
 use crate::request::RequestHeaders;
@@ -479,7 +477,7 @@ impl<'a> PageRequest<'a> {
         headers: &'a H,
     ) -> Option<Self> {
         let url = page_url(path_and_query, headers)?;
-        let cookies = Cookies::read(headers)?;
+        let cookies = Cookies::read(headers.values("cookie"))?;
         let document = first(headers, "sec-fetch-dest") == Some("document");
         let referer = first(headers, "referer").and_then(|r| url::Url::parse(r).ok());
         Some(Self {
@@ -516,28 +514,21 @@ fn kid_of(token: &str) -> Option<String> {
 }
 
 /// Not a machine's token (`sub` `mch_…`), not an OAuth access token
-/// (`typ` `at+jwt`), and no category but a session's; `None` when the
-/// header cannot be decoded.
-fn session_shaped(token: &str, payload: &serde_json::Map<String, Value>) -> Option<bool> {
+/// (`typ` `at+jwt`), and no category but a session's (`isMachineJwt`,
+/// `hasNonSessionJwtCategory`).
+fn session_shaped(jwt: &LooseJwt) -> bool {
     use crate::machine::MACHINE_SUBJECT_PREFIX;
     use crate::token::{CATEGORY_IGNORE, CATEGORY_SESSION};
-    if payload
-        .get("sub")
-        .and_then(Value::as_str)
+    if LooseJwt::str_claim(jwt.claims.sub.as_ref())
         .is_some_and(|s| s.starts_with(MACHINE_SUBJECT_PREFIX))
     {
-        return Some(false);
+        return false;
     }
-    let header = URL_SAFE_NO_PAD
-        .decode(token.split('.').next()?.trim_end_matches('='))
-        .ok()?;
-    let header: serde_json::Map<String, Value> = serde_json::from_slice(&header).ok()?;
-    let typ = header.get("typ").and_then(Value::as_str);
-    let cat = header.get("cat").and_then(Value::as_str);
-    Some(
-        !matches!(typ, Some("at+jwt" | "application/at+jwt"))
-            && cat.is_none_or(|c| c == CATEGORY_SESSION || c == CATEGORY_IGNORE),
-    )
+    !matches!(jwt.typ.as_deref(), Some("at+jwt" | "application/at+jwt"))
+        && jwt
+            .cat
+            .as_deref()
+            .is_none_or(|c| c == CATEGORY_SESSION || c == CATEGORY_IGNORE)
 }
 
 impl Browser {
@@ -555,7 +546,7 @@ impl Browser {
         fetched: Option<&[String]>,
     ) -> Page {
         use crate::request::SignedOutReason as Out;
-        let suffix = self.rule.suffix_in_use(&req.cookies, now);
+        let (suffix, plain) = self.rule.choose(&req.cookies, now);
         let suffixed = suffix.is_some();
         let pick = |name: &str| CookieRule::pick(&req.cookies, suffix, name);
         let session_token = pick(SESSION);
@@ -702,24 +693,21 @@ impl Browser {
             (true, None) => return handshake(BrowserReason::ClientUatButNoSessionToken),
             (true, Some(t)) => t,
         };
-        // K. Undecodable.
-        let Some(payload) = loose_payload(token) else {
+        // K. Undecodable (`decodeJwt`); the plain cookie was decoded by
+        // the cookie rule already.
+        let decoded = match (suffix, plain) {
+            (None, Some(plain)) => Some(plain),
+            _ => LooseJwt::decode(token),
+        };
+        let Some(jwt) = decoded else {
             return Page::SignedOut(Out::Rejected(ErrorReason::TokenInvalid));
         };
-        // L. A machine's or an OAuth token in the session cookie
-        // (`isMachineJwt || hasNonSessionJwtCategory`), read from the
-        // payload already decoded and the small header.
-        match session_shaped(token, &payload) {
-            None => return Page::SignedOut(Out::Rejected(ErrorReason::TokenInvalid)),
-            Some(false) => return Page::SignedOut(Out::Rejected(ErrorReason::TokenTypeMismatch)),
-            Some(true) => {}
+        // L. A machine's or an OAuth token in the session cookie.
+        if !session_shaped(&jwt) {
+            return Page::SignedOut(Out::Rejected(ErrorReason::TokenTypeMismatch));
         }
         // M. Issued before the client last changed (strict, seconds).
-        if payload
-            .get("iat")
-            .and_then(Value::as_f64)
-            .is_some_and(|iat| iat < uat)
-        {
+        if jwt.iat().is_some_and(|iat| iat < uat) {
             return handshake(BrowserReason::SessionTokenIatBeforeClientUat);
         }
         // N. Verify.
@@ -747,9 +735,7 @@ impl Browser {
                     (Some(_), RefreshMode::Failed(reason)) => handshake(reason),
                     (Some(refresh_token), RefreshMode::Allowed) => {
                         // The session id goes into a path: ids only.
-                        let sid = payload
-                            .get("sid")
-                            .and_then(Value::as_str)
+                        let sid = LooseJwt::str_claim(jwt.claims.sid.as_ref())
                             .filter(|s| crate::api::id("session id", "sess_", s).is_ok());
                         match sid {
                             None => handshake(BrowserReason::ExpiredRefreshMissingSidClaim),

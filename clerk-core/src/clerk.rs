@@ -521,7 +521,7 @@ impl Clerk {
             && self.inner.cookies
             && self.inner.accepts.allows(TokenType::SessionToken)
             && headers.values("authorization").next().is_none()
-            && (is_eligible(method, headers) || has_clerk_cookie(headers));
+            && (is_eligible(method, headers) || has_clerk_cookie(headers.values("cookie")));
         let step = match page
             .then(|| {
                 self.page_step(

@@ -25,9 +25,15 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use crate::request::{MAX_HEADER_LEN, RequestHeaders};
+/// Header values longer than this are refused: Node.js, where Clerk's SDK
+/// runs, refuses more by default (`--max-http-header-size`, 16 KiB for all
+/// headers), and no token Clerk issues comes near it. (Here, a leaf, so
+/// the request module can use it without a circle.)
+pub(crate) const MAX_HEADER_LEN: usize = 16 * 1024;
 
 /// Cookie names (`constants.ts` `Cookies`).
 pub(crate) const SESSION: &str = "__session";
@@ -44,12 +50,11 @@ pub(crate) struct Cookies<'a> {
 }
 
 impl<'a> Cookies<'a> {
-    /// Every `Cookie` line of `headers`; `None` when one cannot be read
-    /// (over [`MAX_HEADER_LEN`], the size Node.js refuses by default
-    /// (`--max-http-header-size`, 16 KiB), or not UTF-8).
-    pub(crate) fn read<H: RequestHeaders + ?Sized>(headers: &'a H) -> Option<Self> {
+    /// Every `Cookie` line (`headers.values("cookie")`); `None` when one
+    /// cannot be read (over [`MAX_HEADER_LEN`], or not UTF-8).
+    pub(crate) fn read(lines: impl IntoIterator<Item = &'a [u8]>) -> Option<Self> {
         let mut pairs = Vec::new();
-        for line in headers.values("cookie") {
+        for line in lines {
             if line.len() > MAX_HEADER_LEN {
                 return None;
             }
@@ -105,8 +110,8 @@ impl<'a> Cookies<'a> {
 /// True when a `Cookie` line names one of Clerk's cookies (`__session`,
 /// `__client_uat`, `__refresh`, `__clerk_*`, each possibly suffixed): the
 /// request is then read by Clerk's cookie rules. Cheap: no allocation.
-pub(crate) fn has_clerk_cookie<H: RequestHeaders + ?Sized>(headers: &H) -> bool {
-    headers.values("cookie").any(|line| {
+pub(crate) fn has_clerk_cookie<'a>(mut lines: impl Iterator<Item = &'a [u8]>) -> bool {
+    lines.any(|line| {
         line.split(|b| *b == b';').any(|pair| {
             let name = pair.trim_ascii_start();
             [SESSION, CLIENT_UAT, REFRESH, "__clerk_"]
@@ -181,11 +186,18 @@ impl CookieRule {
 
     /// The suffix, when the rule says the suffixed cookies count.
     pub(crate) fn suffix_in_use(&self, cookies: &Cookies<'_>, now: i64) -> Option<&str> {
-        if self.uses_suffixed(cookies, now) {
-            self.suffix.as_deref()
-        } else {
-            None
-        }
+        self.choose(cookies, now).0
+    }
+
+    /// [`CookieRule::suffix_in_use`], and the plain `__session` as decoded
+    /// on the way (when it was), so the caller need not decode it again.
+    pub(crate) fn choose(
+        &self,
+        cookies: &Cookies<'_>,
+        now: i64,
+    ) -> (Option<&str>, Option<LooseJwt>) {
+        let (uses, plain) = self.uses_suffixed(cookies, now);
+        (uses.then_some(self.suffix.as_deref()).flatten(), plain)
     }
 
     /// The instance's suffix (the refresh cookie is only ever suffixed).
@@ -206,46 +218,63 @@ impl CookieRule {
     }
 
     /// `usesSuffixedCookies()` (`authenticateContext.ts`), in Clerk's order.
-    fn uses_suffixed(&self, cookies: &Cookies<'_>, now: i64) -> bool {
+    fn uses_suffixed(&self, cookies: &Cookies<'_>, now: i64) -> (bool, Option<LooseJwt>) {
         let suffix = self.suffix.as_deref();
         if suffix.is_none() {
-            return false;
+            return (false, None);
         }
+        let mut plain = None;
+        let answer = self.uses_suffixed_in(cookies, now, suffix, &mut plain);
+        (answer, plain)
+    }
+
+    fn uses_suffixed_in(
+        &self,
+        cookies: &Cookies<'_>,
+        now: i64,
+        suffix: Option<&str>,
+        decoded: &mut Option<LooseJwt>,
+    ) -> bool {
         let suffixed_uat = cookies.suffixed(CLIENT_UAT, suffix);
         let uat = cookies.get(CLIENT_UAT);
         let suffixed_session = cookies.suffixed(SESSION, suffix).unwrap_or("");
         let session = cookies.get(SESSION).unwrap_or("");
-        // A malformed plain session (no `iss`): the plain cookies, for a
-        // signed-out answer; one of another instance: trust the suffixed.
+        *decoded = LooseJwt::decode(session);
+        let plain = &*decoded;
+        // A malformed plain session (`tokenHasIssuer`: no truthy `iss`):
+        // the plain cookies, for a signed-out answer; one of another
+        // instance (`tokenBelongsToInstance`): trust the suffixed.
         if !session.is_empty() {
-            let iss = loose_payload(session).and_then(|p| p.get("iss").cloned());
-            let Some(Value::String(iss)) = iss else {
+            let iss = plain.as_ref().and_then(|j| j.claims.iss.as_ref());
+            if !iss.is_some_and(truthy) {
                 return false;
+            }
+            let belongs = match iss {
+                Some(Value::String(iss)) => without_schemes(iss) == self.instance_host,
+                _ => false,
             };
-            let host = iss
-                .trim_start_matches("https://")
-                .trim_start_matches("http://");
-            if host != self.instance_host {
+            if !belongs {
                 return true;
             }
         }
         if suffixed_uat.is_none() && suffixed_session.is_empty() {
             return false;
         }
-        let session_payload = loose_payload(session);
-        let suffixed_payload = loose_payload(suffixed_session);
-        let session_iat = number_claim(session_payload.as_ref(), "iat");
-        let suffixed_iat = number_claim(suffixed_payload.as_ref(), "iat");
-        if suffixed_uat != Some("0") && uat != Some("0") && session_iat > suffixed_iat {
+        let suffixed = LooseJwt::decode(suffixed_session);
+        let iat = |j: &Option<LooseJwt>| j.as_ref().and_then(LooseJwt::iat).unwrap_or(0.0);
+        if suffixed_uat != Some("0") && uat != Some("0") && iat(plain) > iat(&suffixed) {
             return false;
         }
         if suffixed_uat == Some("0") && uat != Some("0") {
             return false;
         }
         if self.development {
-            let expired = suffixed_payload
+            // `sessionExpired`: `!!jwt && jwt.payload.exp <= now` (no `exp`
+            // is not expired).
+            let expired = suffixed
                 .as_ref()
-                .is_some_and(|p| number_claim(Some(p), "exp") <= now as f64);
+                .and_then(|j| j.claims.exp.as_ref().and_then(Value::as_f64))
+                .is_some_and(|exp| exp <= now as f64);
             if suffixed_uat != Some("0") && uat == Some("0") && expired {
                 return false;
             }
@@ -257,26 +286,134 @@ impl CookieRule {
     }
 }
 
-/// The loosely decoded payload of a JWT (no verification), as Clerk's
-/// `decodeJwt`: three parts, a base64url JSON object in the middle.
-pub(crate) fn loose_payload(token: &str) -> Option<serde_json::Map<String, Value>> {
-    let mut parts = token.split('.');
-    let (_, Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok()?) {
-        Ok(Value::Object(map)) => Some(map),
+/// A JWT decoded without verification, as Clerk's `decodeJwt`
+/// (`jwt/verifyJwt.ts`): three parts, the header and the payload base64url
+/// JSON, the signature base64url. Only the claims the cookie rules read
+/// are kept (the rest is skimmed, not built: this runs on every cookie
+/// request, before the verified-token cache).
+#[derive(Debug, Default)]
+pub(crate) struct LooseJwt {
+    pub(crate) typ: Option<String>,
+    pub(crate) cat: Option<String>,
+    pub(crate) claims: LooseClaims,
+}
+
+/// The claims the cookie rules read, each as sent (any JSON type).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LooseClaims {
+    #[serde(default)]
+    pub(crate) iss: Option<Value>,
+    #[serde(default)]
+    pub(crate) iat: Option<Value>,
+    #[serde(default)]
+    pub(crate) exp: Option<Value>,
+    #[serde(default)]
+    pub(crate) sid: Option<Value>,
+    #[serde(default)]
+    pub(crate) sub: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct LooseHeader {
+    #[serde(default)]
+    typ: Option<Value>,
+    #[serde(default)]
+    cat: Option<Value>,
+}
+
+impl LooseJwt {
+    /// `None` where `decodeJwt` errs.
+    pub(crate) fn decode(token: &str) -> Option<Self> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let loose = |part: &str| URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok();
+        if !s
+            .trim_end_matches('=')
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        let header = loose(h)?;
+        let payload = loose(p)?;
+        // Any JSON parses (`JSON.parse`); an object gives its claims.
+        // Only an object has claims (serde would read an array into the
+        // fields by position: `[..]` is parsed, never read).
+        let object = |json: &[u8]| json.trim_ascii_start().first() == Some(&b'{');
+        let (typ, cat) = if object(&header) {
+            let h = serde_json::from_slice::<LooseHeader>(&header).ok()?;
+            (string(h.typ), string(h.cat))
+        } else {
+            serde_json::from_slice::<IgnoredAny>(&header).ok()?;
+            (None, None)
+        };
+        let claims = if object(&payload) {
+            serde_json::from_slice::<LooseClaims>(&payload).ok()?
+        } else {
+            serde_json::from_slice::<IgnoredAny>(&payload).ok()?;
+            LooseClaims::default()
+        };
+        Some(Self { typ, cat, claims })
+    }
+
+    /// `payload.iat` as a number, when it is one.
+    pub(crate) fn iat(&self) -> Option<f64> {
+        self.claims.iat.as_ref().and_then(Value::as_f64)
+    }
+
+    /// A string claim.
+    pub(crate) fn str_claim(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str)
+    }
+}
+
+fn string(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s),
         _ => None,
     }
 }
 
-/// A numeric claim, `0` when absent (`payload.iat || 0`).
-fn number_claim(payload: Option<&serde_json::Map<String, Value>>, name: &str) -> f64 {
-    payload
-        .and_then(|p| p.get(name))
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0)
+/// JavaScript truthiness of a JSON value (`!!value`).
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// `iss.replace(/https?:\/\//gi, '')`: every `http://` and `https://`,
+/// in any case, anywhere, removed.
+fn without_schemes(iss: &str) -> String {
+    let mut out = String::with_capacity(iss.len());
+    let mut rest = iss;
+    while !rest.is_empty() {
+        let starts = |p: &[u8]| {
+            rest.as_bytes()
+                .get(..p.len())
+                .is_some_and(|b| b.eq_ignore_ascii_case(p))
+        };
+        // The prefixes are ASCII: cutting after them is on a char boundary.
+        if starts(b"https://") {
+            rest = rest.get(8..).unwrap_or("");
+        } else if starts(b"http://") {
+            rest = rest.get(7..).unwrap_or("");
+        } else {
+            let mut chars = rest.chars();
+            if let Some(c) = chars.next() {
+                out.push(c);
+            }
+            rest = chars.as_str();
+        }
+    }
+    out
 }
 
 /// `Number.parseInt(value || '') || 0` for `__client_uat`: JavaScript's
@@ -353,7 +490,7 @@ mod tests {
             "a=1; b = two ;c=\"q\"; d=%31%32; e=%zz%31; f=%C3%28; g=; g=late; noeq; h=x=y",
             "a=second; i=\t tab\t",
         ]);
-        let c = Cookies::read(&h).unwrap();
+        let c = Cookies::read(h.get_all("cookie").iter().map(|v| v.as_bytes())).unwrap();
         assert_eq!(c.get("a"), Some("1"), "the first wins, across lines");
         assert_eq!(c.get("b"), Some("two"));
         assert_eq!(c.get("c"), Some("\"q\""), "quotes are kept");
@@ -393,13 +530,51 @@ mod tests {
         assert_eq!(client_uat(Some(&"9".repeat(400))), f64::INFINITY);
     }
 
+    fn has(h: &HeaderMap) -> bool {
+        has_clerk_cookie(h.get_all("cookie").iter().map(|v| v.as_bytes()))
+    }
+
     #[test]
     fn clerk_cookies_are_noticed_cheaply() {
-        assert!(has_clerk_cookie(&headers(&["theme=dark; __session=x"])));
-        assert!(has_clerk_cookie(&headers(&["__client_uat_AbCd1234=0"])));
-        assert!(has_clerk_cookie(&headers(&["x=1", "__clerk_db_jwt=d"])));
-        assert!(!has_clerk_cookie(&headers(&["theme=dark; session=x"])));
-        assert!(!has_clerk_cookie(&HeaderMap::new()));
+        assert!(has(&headers(&["theme=dark; __session=x"])));
+        assert!(has(&headers(&["__client_uat_AbCd1234=0"])));
+        assert!(has(&headers(&["x=1", "__clerk_db_jwt=d"])));
+        assert!(!has(&headers(&["theme=dark; session=x"])));
+        assert!(!has(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn issuers_and_loose_jwts_as_clerk_reads_them() {
+        assert_eq!(without_schemes("https://clerk.x.com"), "clerk.x.com");
+        assert_eq!(without_schemes("HTTPS://clerk.x.comhttp://"), "clerk.x.com");
+        assert_eq!(without_schemes("hthttps://tp://é"), "http://é");
+        assert!(truthy(&Value::from(1)) && !truthy(&Value::from(0)) && !truthy(&Value::from("")));
+        let enc = |v: &str| URL_SAFE_NO_PAD.encode(v);
+        let jwt = |h: &str, p: &str| format!("{}.{}.c2ln", enc(h), enc(p));
+        let j = LooseJwt::decode(&jwt(
+            r#"{"typ":"at+jwt"}"#,
+            r#"{"iat":5,"iss":7,"x":[1,{}]}"#,
+        ))
+        .unwrap();
+        assert_eq!((j.typ.as_deref(), j.iat()), (Some("at+jwt"), Some(5.0)));
+        assert_eq!(j.claims.iss, Some(Value::from(7)));
+        // Any JSON parses (no claims); broken JSON, parts or signature do not.
+        assert!(
+            LooseJwt::decode(&jwt("5", "[1]"))
+                .unwrap()
+                .claims
+                .iss
+                .is_none()
+        );
+        assert!(LooseJwt::decode(&jwt("{", "{}")).is_none());
+        assert!(LooseJwt::decode("a.b").is_none());
+        assert!(
+            LooseJwt::decode(&jwt("{}", r#"["clerk.x", 5]"#))
+                .unwrap()
+                .iat()
+                .is_none()
+        );
+        assert!(LooseJwt::decode(&format!("{}.{}.*", enc("{}"), enc("{}"))).is_none());
     }
 
     #[test]

@@ -40,10 +40,7 @@ use crate::error::ErrorReason;
 use crate::machine::MachineAuth;
 use crate::session::Session;
 
-/// Header values longer than this are refused: Node.js, where Clerk's SDK
-/// runs, refuses more by default (`--max-http-header-size`, 16 KiB for all
-/// headers), and no token Clerk issues comes near it.
-pub(crate) const MAX_HEADER_LEN: usize = 16 * 1024;
+pub(crate) use crate::cookies::MAX_HEADER_LEN;
 
 /// Where a token was found, or why none could be read. Its `Debug` never
 /// shows the token.
@@ -111,7 +108,7 @@ pub(crate) fn extract_token<'a, H: RequestHeaders + ?Sized>(
     if headers.values("cookie").next().is_none() {
         return Extracted::Missing;
     }
-    let Some(cookies) = Cookies::read(headers) else {
+    let Some(cookies) = Cookies::read(headers.values("cookie")) else {
         return Extracted::Malformed;
     };
     let suffix = rule
