@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker, ready};
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use clerk_core::browser::Handshake;
+use clerk_core::PageRedirect;
 use clerk_core::{Auth, Clerk};
 use pin_project_lite::pin_project;
 
@@ -16,7 +16,7 @@ use crate::glue::{ActixHeaders, from_http};
 
 /// Authenticates each request and stores its [`clerk_core::Auth`] in the
 /// request extensions; the inner service runs, except for a page load that
-/// Clerk refreshes through a handshake ([`clerk_core::Auth::Handshake`]):
+/// Clerk refreshes through a handshake ([`clerk_core::Auth::Redirect`]):
 /// the middleware answers that redirect itself.
 #[derive(Debug, Clone)]
 pub struct ClerkMiddleware {
@@ -77,7 +77,7 @@ fn with_debug<B>(mut res: ServiceResponse<B>, debug: Debug) -> ServiceResponse<B
 }
 
 /// A handshake redirect answered instead of calling the service.
-fn answer<B>(req: ServiceRequest, handshake: &Handshake) -> ServiceResponse<EitherBody<B>> {
+fn answer<B>(req: ServiceRequest, handshake: &PageRedirect) -> ServiceResponse<EitherBody<B>> {
     let (http_req, _) = req.into_parts();
     ServiceResponse::new(http_req, from_http(handshake.to_response::<String>()))
         .map_into_right_body()
@@ -104,7 +104,7 @@ where
         // One poll decides the hot path (no boxing of the service call); a
         // pending future re-registers the real waker when polled again.
         match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Auth::Handshake(h)) => ResponseFuture {
+            Poll::Ready(Auth::Redirect(h)) => ResponseFuture {
                 kind: Kind::Answered {
                     res: Some(answer(req, &h)),
                 },
@@ -128,7 +128,7 @@ where
                     kind: Kind::Slow {
                         fut: Box::pin(async move {
                             let auth = auth.await;
-                            if let Auth::Handshake(h) = &auth {
+                            if let Auth::Redirect(h) = &auth {
                                 return Ok(answer(req, h));
                             }
                             let debug = debug_of(on, &auth);

@@ -66,8 +66,8 @@ pub use webhook::Webhook;
 
 pub use clerk_core;
 pub use clerk_core::{
-    AcceptsToken, Clerk, ClerkConfig, MachineAuth, Policy, Preset, Protect, Refusal, Requirement,
-    RouteMatcher, SignedOutReason, TokenType, policy,
+    AcceptsToken, Clerk, ClerkConfig, MachineAuth, Policy, Preset, Protect, Reason, Refusal,
+    Requirement, RouteMatcher, TokenType, policy,
 };
 
 /// Authenticates every request (never rejects): the tower `ClerkLayer`

@@ -35,7 +35,7 @@
 //! headers.insert("host", HeaderValue::from_static("app.example.com"));
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("document"));
 //! headers.insert("cookie", format!("__client_uat=1; __session={expired}").parse()?);
-//! let Auth::Handshake(handshake) = clerk.authenticate_request("GET", "/dashboard", &headers, None).await
+//! let Auth::Redirect(handshake) = clerk.authenticate_request("GET", "/dashboard", &headers, None).await
 //! else { panic!("expected a handshake") };
 //! let response = handshake.to_response::<String>();
 //! assert_eq!(response.status(), 307);
@@ -62,7 +62,7 @@
 //!   own cookies decide (Clerk's production behaviour; on development
 //!   instances Clerk answers 500);
 //! * a handshake that came by cookie is cleared on the way back; the
-//!   finish's `Handshake::reason` is `handshake-complete` when it signed
+//!   finish's `PageRedirect::reason` is `handshake-complete` when it signed
 //!   in (Clerk has no reason for signed in);
 //! * the redirect loop ends at 3 or more (Clerk: exactly 3);
 //! * a development primary answers `__clerk_redirect_url` only with an
@@ -106,15 +106,15 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
+use crate::auth::PageRedirect;
 use crate::cookies::{
     CLIENT_UAT, CookieRule, Cookies, DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, LooseJwt,
     REDIRECT_COUNT, REFRESH, SESSION, client_uat,
 };
-use crate::error::{ErrorReason, VerifyError};
+use crate::error::{Reason, VerifyError};
 use crate::request::RequestHeaders;
 use crate::session::Session;
 
@@ -135,143 +135,6 @@ const API_VERSION: &str = "2026-05-12";
 /// more, so a forged higher count cannot restart the loop).
 const MAX_REDIRECTS: u32 = 3;
 
-/// Why a page request is signed out or sent through a handshake: Clerk's
-/// `AuthErrorReason` strings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BrowserReason {
-    /// No `__client_uat` and no `__session`.
-    SessionTokenAndUatMissing,
-    /// `__client_uat` says a client is signed in, but no `__session`.
-    ClientUatButNoSessionToken,
-    /// A `__session` without a signed-in client (`__client_uat` 0 or none).
-    SessionTokenButNoClientUat,
-    /// The session token was issued before the client last changed.
-    SessionTokenIatBeforeClientUat,
-    /// Expired; no `__refresh_<suffix>` cookie.
-    ExpiredRefreshNonEligibleNoRefreshCookie,
-    /// Expired, on a request that is not a `GET` (never refreshed).
-    ExpiredRefreshNonEligibleNonGet,
-    /// Expired; a refresh cookie, but no Backend API (no secret key).
-    ExpiredRefreshMissingApiClient,
-    /// Expired; the expired token names no session (`sid`).
-    ExpiredRefreshMissingSidClaim,
-    /// Expired; the refresh call could not be made or answered.
-    ExpiredRefreshFetchError,
-    /// Expired; the Backend API refused the refresh.
-    ExpiredRefreshUnexpectedBapiError,
-    /// Expired; the refresh gave no session cookie.
-    ExpiredRefreshUnexpectedSdkError,
-    /// Expired; the refreshed session token does not verify.
-    ExpiredRefreshInvalidSessionToken,
-    /// The token is not valid yet (`nbf`).
-    SessionTokenNbf,
-    /// The token's `iat` is in the future.
-    SessionTokenIatInTheFuture,
-    /// Development instance: the dev-browser token is in the query.
-    DevBrowserSync,
-    /// Development instance: no dev-browser token.
-    DevBrowserMissing,
-    /// Signed in, but arriving from another site: synced through a
-    /// handshake first (multi-domain sessions).
-    PrimaryDomainCrossOriginSync,
-    /// A satellite domain syncs its session with the primary.
-    SatelliteNeedsSyncing,
-    /// A development primary sends a syncing satellite back.
-    PrimaryRespondsToSyncing,
-}
-
-impl BrowserReason {
-    /// Clerk's reason string.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::SessionTokenAndUatMissing => "session-token-and-uat-missing",
-            Self::ClientUatButNoSessionToken => "client-uat-but-no-session-token",
-            Self::SessionTokenButNoClientUat => "session-token-but-no-client-uat",
-            Self::SessionTokenIatBeforeClientUat => "session-token-iat-before-client-uat",
-            Self::ExpiredRefreshNonEligibleNoRefreshCookie => {
-                "session-token-expired-refresh-non-eligible-no-refresh-cookie"
-            }
-            Self::ExpiredRefreshNonEligibleNonGet => {
-                "session-token-expired-refresh-non-eligible-non-get"
-            }
-            Self::ExpiredRefreshMissingApiClient => {
-                "session-token-expired-refresh-missing-api-client"
-            }
-            Self::ExpiredRefreshMissingSidClaim => {
-                "session-token-expired-refresh-expired-session-token-missing-sid-claim"
-            }
-            Self::ExpiredRefreshFetchError => "session-token-expired-refresh-fetch-error",
-            Self::ExpiredRefreshUnexpectedBapiError => {
-                "session-token-expired-refresh-unexpected-bapi-error"
-            }
-            Self::ExpiredRefreshUnexpectedSdkError => {
-                "session-token-expired-refresh-unexpected-sdk-error"
-            }
-            Self::ExpiredRefreshInvalidSessionToken => {
-                "session-token-expired-refresh-invalid-session-token"
-            }
-            Self::SessionTokenNbf => "session-token-nbf",
-            Self::SessionTokenIatInTheFuture => "session-token-iat-in-the-future",
-            Self::DevBrowserSync => "dev-browser-sync",
-            Self::DevBrowserMissing => "dev-browser-missing",
-            Self::PrimaryDomainCrossOriginSync => "primary-domain-cross-origin-sync",
-            Self::SatelliteNeedsSyncing => "satellite-needs-syncing",
-            Self::PrimaryRespondsToSyncing => "primary-responds-to-syncing",
-        }
-    }
-}
-
-/// The answer a layer sends instead of calling the handler for a page
-/// request Clerk's way: a 307 to the Frontend API's handshake, or back to
-/// the page after it (with the refreshed cookies). Its `Debug` shows the
-/// reason and status only (the URL can carry a token).
-#[derive(Clone)]
-pub struct Handshake {
-    reason: &'static str,
-    /// How a guard or extractor that meets it reads it.
-    signed_out: crate::request::SignedOutReason,
-    headers: HeaderMap,
-}
-
-impl Handshake {
-    /// Why: a [`BrowserReason`] string when starting, `handshake-complete`
-    /// (signed in) or `session-token-missing` when finishing.
-    pub fn reason(&self) -> &'static str {
-        self.reason
-    }
-
-    /// What a guard or extractor answers if it meets a handshake (a layer
-    /// answers it first): signed out, with the handshake's reason.
-    pub(crate) fn signed_out_reason(&self) -> crate::request::SignedOutReason {
-        self.signed_out
-    }
-
-    /// `Location`, `Cache-Control: no-store`, `Set-Cookie`s and the
-    /// `x-clerk-auth-*` debug headers.
-    #[cfg(test)]
-    pub(crate) fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    /// The response: 307, `Location`, `Cache-Control: no-store`,
-    /// `Set-Cookie`s and the `x-clerk-auth-*` debug headers; empty body.
-    pub fn to_response<B: Default>(&self) -> http::Response<B> {
-        let mut response = http::Response::new(B::default());
-        *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-        *response.headers_mut() = self.headers.clone();
-        response
-    }
-}
-
-impl std::fmt::Debug for Handshake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handshake")
-            .field("reason", &self.reason)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Verifies a session token without waiting (`None`: keys must load).
 pub(crate) type VerifyNow<'a> = &'a dyn Fn(&str) -> Option<Result<Arc<Session>, VerifyError>>;
 /// Verifies a handshake token without waiting, giving its directives.
@@ -280,8 +143,8 @@ pub(crate) type DirectivesNow<'a> = &'a dyn Fn(&str) -> Option<Result<Vec<String
 /// What the browser path decided.
 pub(crate) enum Page {
     SignedIn(Arc<Session>),
-    SignedOut(crate::request::SignedOutReason),
-    Handshake(Handshake),
+    SignedOut(Reason),
+    Redirect(PageRedirect),
     /// The key `kid` must be fetched before this can be decided.
     NeedsKeys(Option<String>),
     /// An expired session with a refresh cookie: refresh it through the
@@ -300,7 +163,7 @@ pub(crate) enum RefreshMode {
     /// Ask for one.
     Allowed,
     /// One was tried and failed for this reason.
-    Failed(BrowserReason),
+    Failed(Reason),
 }
 
 /// A server-side refresh to make (`POST /v1/sessions/{sid}/refresh`,
@@ -327,18 +190,18 @@ impl std::fmt::Debug for Refresh {
 impl Refresh {
     /// The answer to a refreshed page: its cookies, and back to the same
     /// URL (Clerk adds them to the page's own response instead).
-    pub(crate) fn answer(cookies: &[String], back: &str) -> Handshake {
+    pub(crate) fn answer(cookies: &[String], back: &str) -> PageRedirect {
         let mut headers = HeaderMap::new();
         for c in cookies {
             insert(&mut headers, header::SET_COOKIE, c);
         }
         insert(&mut headers, header::LOCATION, back);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        Handshake {
-            reason: "session-token-refreshed",
-            signed_out: crate::request::SignedOutReason::TokenMissing,
+        PageRedirect::new(
+            "session-token-refreshed",
+            Reason::SessionTokenMissing,
             headers,
-        }
+        )
     }
 
     /// The session token among refreshed cookies (the last `__session*`).
@@ -545,7 +408,6 @@ impl Browser {
         refresh: RefreshMode,
         fetched: Option<&[String]>,
     ) -> Page {
-        use crate::request::SignedOutReason as Out;
         let (suffix, plain) = self.rule.choose(&req.cookies, now);
         let suffixed = suffix.is_some();
         let pick = |name: &str| CookieRule::pick(&req.cookies, suffix, name);
@@ -612,11 +474,11 @@ impl Browser {
                 ),
             }
         }
-        let redirect = |reason: BrowserReason, elsewhere: Option<String>| -> Page {
+        let redirect = |reason: Reason, elsewhere: Option<String>| -> Page {
             // Not a page load: Clerk's `handleMaybeHandshakeStatus` answers
             // signed out with the handshake's reason.
             if !req.eligible {
-                return Page::SignedOut(Out::Browser(reason));
+                return Page::SignedOut(reason);
             }
             if loops >= MAX_REDIRECTS {
                 tracing::warn!(
@@ -624,9 +486,9 @@ impl Browser {
                     "Clerk: refreshing the session token resulted in an infinite redirect loop; \
                      check that the instance keys match"
                 );
-                return Page::SignedOut(Out::Browser(reason));
+                return Page::SignedOut(reason);
             }
-            Page::Handshake(self.start(
+            Page::Redirect(self.start(
                 req,
                 reason,
                 suffixed,
@@ -636,7 +498,7 @@ impl Browser {
                 elsewhere,
             ))
         };
-        let handshake = |reason: BrowserReason| redirect(reason, None);
+        let handshake = |reason: Reason| redirect(reason, None);
         // B–D. A satellite domain syncs a document navigation with the
         // primary until `__clerk_synced=true` says it did.
         let synced = req.query(SYNCED);
@@ -644,11 +506,11 @@ impl Browser {
         let has_cookies = session_token.is_some() || uat != 0.0;
         if self.satellite && req.get && req.document && synced.as_deref() != Some("true") {
             if !has_cookies && !needs_sync {
-                return Page::SignedOut(Out::Browser(BrowserReason::SessionTokenAndUatMissing));
+                return Page::SignedOut(Reason::SessionTokenAndUatMissing);
             }
             if !has_cookies || needs_sync {
                 if !self.development {
-                    return handshake(BrowserReason::SatelliteNeedsSyncing);
+                    return handshake(Reason::SatelliteNeedsSyncing);
                 }
                 let to = self
                     .sign_in_url
@@ -657,7 +519,7 @@ impl Browser {
                 if let Some(mut to) = to {
                     to.query_pairs_mut()
                         .append_pair(REDIRECT_URL, req.url.as_str());
-                    return redirect(BrowserReason::SatelliteNeedsSyncing, Some(to.into()));
+                    return redirect(Reason::SatelliteNeedsSyncing, Some(to.into()));
                 }
             }
         }
@@ -675,22 +537,22 @@ impl Browser {
             }
             remove_query(&mut back, &[SYNCED]);
             back.query_pairs_mut().append_pair(SYNCED, "true");
-            return redirect(BrowserReason::PrimaryRespondsToSyncing, Some(back.into()));
+            return redirect(Reason::PrimaryRespondsToSyncing, Some(back.into()));
         }
         // F, G. Development instances need the dev browser.
         if self.development && req.has_query(DEV_BROWSER) {
-            return handshake(BrowserReason::DevBrowserSync);
+            return handshake(Reason::DevBrowserSync);
         }
         if self.development && dev_browser.is_none() {
-            return handshake(BrowserReason::DevBrowserMissing);
+            return handshake(Reason::DevBrowserMissing);
         }
         // H, I, J.
         let token = match (uat != 0.0, session_token) {
             (false, None) => {
-                return Page::SignedOut(Out::Browser(BrowserReason::SessionTokenAndUatMissing));
+                return Page::SignedOut(Reason::SessionTokenAndUatMissing);
             }
-            (false, Some(_)) => return handshake(BrowserReason::SessionTokenButNoClientUat),
-            (true, None) => return handshake(BrowserReason::ClientUatButNoSessionToken),
+            (false, Some(_)) => return handshake(Reason::SessionTokenButNoClientUat),
+            (true, None) => return handshake(Reason::ClientUatButNoSessionToken),
             (true, Some(t)) => t,
         };
         // K. Undecodable (`decodeJwt`); the plain cookie was decoded by
@@ -700,15 +562,15 @@ impl Browser {
             _ => LooseJwt::decode(token),
         };
         let Some(jwt) = decoded else {
-            return Page::SignedOut(Out::Rejected(ErrorReason::TokenInvalid));
+            return Page::SignedOut(Reason::TokenInvalid);
         };
         // L. A machine's or an OAuth token in the session cookie.
         if !session_shaped(&jwt) {
-            return Page::SignedOut(Out::Rejected(ErrorReason::TokenTypeMismatch));
+            return Page::SignedOut(Reason::TokenTypeMismatch);
         }
         // M. Issued before the client last changed (strict, seconds).
         if jwt.iat().is_some_and(|iat| iat < uat) {
-            return handshake(BrowserReason::SessionTokenIatBeforeClientUat);
+            return handshake(Reason::SessionTokenIatBeforeClientUat);
         }
         // N. Verify.
         match verify(token) {
@@ -718,19 +580,19 @@ impl Browser {
             Some(Ok(_))
                 if req.get && req.document && loops == 0 && self.cross_origin_referrer(req) =>
             {
-                handshake(BrowserReason::PrimaryDomainCrossOriginSync)
+                handshake(Reason::PrimaryDomainCrossOriginSync)
             }
             Some(Ok(session)) => Page::SignedIn(session),
             Some(Err(e)) => match e.reason() {
                 // `isRequestEligibleForRefresh` then the reasons in
                 // `handleSessionTokenError`'s order: not a GET first.
-                ErrorReason::TokenExpired if !req.get => {
-                    handshake(BrowserReason::ExpiredRefreshNonEligibleNonGet)
+                Reason::TokenExpired if !req.get => {
+                    handshake(Reason::ExpiredRefreshNonEligibleNonGet)
                 }
-                ErrorReason::TokenExpired => match (self.refresh_cookie(req), refresh) {
-                    (None, _) => handshake(BrowserReason::ExpiredRefreshNonEligibleNoRefreshCookie),
+                Reason::TokenExpired => match (self.refresh_cookie(req), refresh) {
+                    (None, _) => handshake(Reason::ExpiredRefreshNonEligibleNoRefreshCookie),
                     (Some(_), RefreshMode::Unavailable) => {
-                        handshake(BrowserReason::ExpiredRefreshMissingApiClient)
+                        handshake(Reason::ExpiredRefreshMissingApiClient)
                     }
                     (Some(_), RefreshMode::Failed(reason)) => handshake(reason),
                     (Some(refresh_token), RefreshMode::Allowed) => {
@@ -738,7 +600,7 @@ impl Browser {
                         let sid = LooseJwt::str_claim(jwt.claims.sid.as_ref())
                             .filter(|s| crate::api::id("session id", "sess_", s).is_ok());
                         match sid {
-                            None => handshake(BrowserReason::ExpiredRefreshMissingSidClaim),
+                            None => handshake(Reason::ExpiredRefreshMissingSidClaim),
                             Some(sid) => Page::Refresh(Box::new(Refresh {
                                 sid: sid.to_owned(),
                                 path: format!(
@@ -760,11 +622,9 @@ impl Browser {
                         }
                     }
                 },
-                ErrorReason::TokenNotActiveYet => handshake(BrowserReason::SessionTokenNbf),
-                ErrorReason::TokenIatInTheFuture => {
-                    handshake(BrowserReason::SessionTokenIatInTheFuture)
-                }
-                other => Page::SignedOut(Out::Rejected(other)),
+                Reason::TokenNotActiveYet => handshake(Reason::SessionTokenNbf),
+                Reason::TokenIatInTheFuture => handshake(Reason::SessionTokenIatInTheFuture),
+                other => Page::SignedOut(other),
             },
         }
     }
@@ -811,13 +671,13 @@ impl Browser {
     fn start(
         &self,
         req: &PageRequest<'_>,
-        reason: BrowserReason,
+        reason: Reason,
         suffixed: bool,
         session_token: Option<&str>,
         dev_browser: Option<&str>,
         loops: u32,
         elsewhere: Option<String>,
-    ) -> Handshake {
+    ) -> PageRedirect {
         let mut back = req.url.clone();
         remove_query(&mut back, &[DEV_BROWSER, LEGACY_DEV_BROWSER]);
         let mut location = format!("{}/v1/client/handshake?", self.frontend_api);
@@ -853,11 +713,7 @@ impl Browser {
             ),
         );
         debug_headers(&mut headers, "handshake", reason.as_str());
-        Handshake {
-            reason: reason.as_str(),
-            signed_out: crate::request::SignedOutReason::Browser(reason),
-            headers,
-        }
+        PageRedirect::new(reason.as_str(), reason, headers)
     }
 
     /// Back from the handshake: set its cookies and redirect to the page
@@ -930,11 +786,11 @@ impl Browser {
         if reason != "handshake-complete" {
             debug_headers(&mut headers, "signed-out", reason);
         }
-        Page::Handshake(Handshake {
+        Page::Redirect(PageRedirect::new(
             reason,
-            signed_out: crate::request::SignedOutReason::TokenMissing,
+            Reason::SessionTokenMissing,
             headers,
-        })
+        ))
     }
 }
 
@@ -984,8 +840,8 @@ mod tests {
 
     use super::*;
     use crate::Clerk;
+    use crate::auth::Auth;
     use crate::clock::{Clock, SystemClock};
-    use crate::request::Auth;
     use crate::testing::{TestIssuer, publishable_key_for};
 
     const HOST: &str = "clerk.test.invalid";
@@ -1022,9 +878,9 @@ mod tests {
         }
     }
 
-    fn handshake(auth: &Auth) -> &Handshake {
+    fn handshake(auth: &Auth) -> &PageRedirect {
         match auth {
-            Auth::Handshake(h) => h,
+            Auth::Redirect(h) => h,
             other => panic!("expected a handshake, got {other:?}"),
         }
     }
@@ -1086,7 +942,7 @@ mod tests {
             let h = page(&[("cookie", &cookie)]);
             let auth = run(&c, "GET", "/dashboard", &h);
             let got = match &auth {
-                Auth::Handshake(h) => h.reason(),
+                Auth::Redirect(h) => h.reason(),
                 Auth::SignedOut(r) => r.as_str(),
                 other => panic!("{cookie}: {other:?}"),
             };
@@ -1226,7 +1082,7 @@ mod tests {
             "/sign-in?__clerk_redirect_url=javascript%3Aalert(1)",
             &h,
         );
-        assert!(!matches!(auth, Auth::Handshake(_)), "{auth:?}");
+        assert!(!matches!(auth, Auth::Redirect(_)), "{auth:?}");
     }
 
     #[test]
@@ -1468,7 +1324,7 @@ mod tests {
             );
             h
         };
-        assert!(matches!(run(&c, "GET", "/x", &h), Auth::Handshake(_)));
+        assert!(matches!(run(&c, "GET", "/x", &h), Auth::Redirect(_)));
         // Without a publishable key there is no browser path at all.
         let plain = Clerk::new(issuer.config().build().unwrap()).unwrap();
         assert_eq!(signed_out(&run(&plain, "GET", "/x", &h)), "token-expired");
@@ -1742,7 +1598,7 @@ mod tests {
             &format!("__clerk_redirect_count=3; __clerk_handshake={token}"),
         )]);
         let auth = run(&c, "GET", "/dashboard", &looping);
-        assert!(!matches!(&auth, Auth::Handshake(h) if h.reason() == "handshake-complete"));
+        assert!(!matches!(&auth, Auth::Redirect(h) if h.reason() == "handshake-complete"));
 
         // No session among the directives: back, signed out.
         let token = handshake_token(&issuer, &["__client_uat=0; Path=/".to_owned()]);

@@ -29,19 +29,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::api::Api;
+use crate::auth::Auth;
 use crate::backend::BackendApi;
-use crate::browser::{
-    Browser, BrowserReason, Page, PageRequest, Refresh, RefreshMode, is_eligible,
-};
+use crate::browser::{Browser, Page, PageRequest, Refresh, RefreshMode, is_eligible};
 use crate::budget::Client;
 use crate::config::ClerkConfig;
 use crate::cookies::{CookieRule, cookie_suffix, has_clerk_cookie};
-use crate::error::{ConfigError, ErrorReason, VerifyError};
+use crate::error::{ConfigError, Reason, VerifyError};
 use crate::machine::{
     AcceptsToken, MachineAuth, MachineVerifier, TokenType, detect, is_opaque_machine_token,
 };
 use crate::page_calls::PageCalls;
-use crate::request::{Auth, Extracted, RequestHeaders, SignedOutReason, extract_token};
+use crate::request::{Extracted, RequestHeaders, extract_token};
 use crate::session::Session;
 use crate::session::verify::{Cached, Verifier};
 use crate::users::UserDirectory;
@@ -102,7 +101,7 @@ impl Future for Authenticate {
             // Polled again after completion: signed out, never a panic.
             AuthState::Ready(auth) => Poll::Ready(
                 auth.take()
-                    .unwrap_or_else(|| Auth::SignedOut(SignedOutReason::TokenMissing)),
+                    .unwrap_or_else(|| Auth::SignedOut(Reason::SessionTokenMissing)),
             ),
             AuthState::Waiting(fut) => {
                 let auth = std::task::ready!(fut.as_mut().poll(cx));
@@ -316,17 +315,13 @@ impl Clerk {
             Extracted::Header(t) => (*t, true),
             Extracted::Cookie(t) if self.inner.cookies => (t.as_ref(), false),
             Extracted::Cookie(_) | Extracted::Missing => {
-                return AuthStep::Ready(Auth::SignedOut(SignedOutReason::TokenMissing));
+                return AuthStep::Ready(Auth::SignedOut(Reason::SessionTokenMissing));
             }
             Extracted::Malformed => {
-                return AuthStep::Ready(Auth::SignedOut(SignedOutReason::MalformedHeader));
+                return AuthStep::Ready(Auth::SignedOut(Reason::TokenInvalid));
             }
         };
-        let mismatch = || {
-            AuthStep::Ready(Auth::SignedOut(SignedOutReason::Rejected(
-                ErrorReason::TokenTypeMismatch,
-            )))
-        };
+        let mismatch = || AuthStep::Ready(Auth::SignedOut(Reason::TokenTypeMismatch));
         let mut miss = None;
         if from_header && self.inner.accepts.allows_machines() {
             // A cached session token is a session token (the cache holds no
@@ -398,9 +393,7 @@ impl Clerk {
                 // 503, the nonce cookie kept for a reload, rather than a
                 // finish with no cookies that signs the visitor out.
                 None => {
-                    return Auth::SignedOut(SignedOutReason::Rejected(
-                        ErrorReason::BackendApiUnavailable,
-                    ));
+                    return Auth::SignedOut(Reason::BackendApiUnavailable);
                 }
             },
             PageWait::Refresh(refresh) => match self.refresh(&refresh, path, headers, client).await
@@ -411,7 +404,7 @@ impl Clerk {
             PageWait::Key(kid) => {
                 // By the key store's rules (cool-down, one fetch at a time).
                 if let Err(e) = self.inner.verifier.load_key(kid.as_deref()).await {
-                    return Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
+                    return Auth::SignedOut(e.reason());
                 }
                 (self.refresh_mode(), None)
             }
@@ -420,13 +413,13 @@ impl Clerk {
         match self.page_step(method, path, headers, peer, mode, fetched.as_deref()) {
             Some(AuthStep::Ready(auth)) => auth,
             // Still waiting after the wait: refused, never a loop.
-            _ => Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::JwkFailedToResolve)),
+            _ => Auth::SignedOut(Reason::JwkFailedToResolve),
         }
     }
 
     /// Finishes an authentication that had to wait.
     async fn complete(&self, pending: PendingAuth) -> Auth {
-        let rejected = |e: VerifyError| Auth::SignedOut(SignedOutReason::Rejected(e.reason()));
+        let rejected = |e: VerifyError| Auth::SignedOut(e.reason());
         let machine = match pending.kind {
             TokenType::SessionToken => {
                 return session_auth(self.inner.verifier.verify(&pending.token).await);
@@ -446,7 +439,7 @@ impl Clerk {
         };
         match machine {
             Ok(m) if !self.machine_may_call(&m) => rejected(VerifyError::new(
-                ErrorReason::TokenVerificationFailed,
+                Reason::TokenVerificationFailed,
                 "this machine is not in the M2M token's scopes",
             )),
             Ok(m) => Auth::Machine(m),
@@ -472,14 +465,14 @@ impl Clerk {
     fn start(&self, step: AuthStep) -> Authenticate {
         let state = match step {
             AuthStep::Ready(auth) => {
-                crate::metrics::auth(&auth);
+                crate::metrics::auth(auth.labels());
                 AuthState::Ready(Some(auth))
             }
             AuthStep::Pending(pending) => {
                 let clerk = self.clone();
                 AuthState::Waiting(Box::pin(async move {
                     let auth = clerk.complete(pending).await;
-                    crate::metrics::auth(&auth);
+                    crate::metrics::auth(auth.labels());
                     auth
                 }))
             }
@@ -487,7 +480,7 @@ impl Clerk {
                 let clerk = self.clone();
                 AuthState::Waiting(Box::pin(async move {
                     let auth = clerk.complete_page(*page).await;
-                    crate::metrics::auth(&auth);
+                    crate::metrics::auth(auth.labels());
                     auth
                 }))
             }
@@ -499,7 +492,7 @@ impl Clerk {
     /// loads the way Clerk's own middleware does: a `GET` document request
     /// with cookies (no `Authorization` header) on a `Clerk` that knows its
     /// Frontend API (a publishable key) may come back as
-    /// [`Auth::Handshake`], the redirect that refreshes its session cookies
+    /// [`Auth::Redirect`], the redirect that refreshes its session cookies
     /// (see [`crate::browser`]). `path_and_query` is the request target as
     /// received (`/dashboard?tab=1`); `peer` the address the connection
     /// comes from, when the server knows it: the Backend API calls an
@@ -570,7 +563,7 @@ impl Clerk {
             match browser.decide(&page, now, &verify, &directives, refresh, fetched) {
                 Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
                 Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
-                Page::Handshake(h) => AuthStep::Ready(Auth::Handshake(Arc::new(h))),
+                Page::Redirect(h) => AuthStep::Ready(Auth::Redirect(Arc::new(h))),
                 Page::NeedsKeys(kid) => pending(PageWait::Key(kid)),
                 Page::Refresh(refresh) => pending(PageWait::Refresh(refresh)),
                 Page::Nonce(nonce) => pending(PageWait::Nonce(nonce)),
@@ -595,18 +588,18 @@ impl Clerk {
         path: &str,
         headers: &http::HeaderMap,
         client: Option<Client>,
-    ) -> Result<Auth, BrowserReason> {
+    ) -> Result<Auth, Reason> {
         let cookies = self.inner.page_calls.refresh(refresh, client).await?;
-        let token = Refresh::session_token(&cookies)
-            .ok_or(BrowserReason::ExpiredRefreshUnexpectedSdkError)?;
+        let token =
+            Refresh::session_token(&cookies).ok_or(Reason::ExpiredRefreshUnexpectedSdkError)?;
         self.inner
             .verifier
             .verify(token)
             .await
-            .map_err(|_| BrowserReason::ExpiredRefreshInvalidSessionToken)?;
+            .map_err(|_| Reason::ExpiredRefreshInvalidSessionToken)?;
         let back = crate::browser::page_url(path, headers)
-            .ok_or(BrowserReason::ExpiredRefreshUnexpectedSdkError)?;
-        Ok(Auth::Handshake(Arc::new(Refresh::answer(
+            .ok_or(Reason::ExpiredRefreshUnexpectedSdkError)?;
+        Ok(Auth::Redirect(Arc::new(Refresh::answer(
             &cookies,
             back.as_str(),
         ))))
@@ -646,7 +639,7 @@ fn owned_headers<H: RequestHeaders + ?Sized>(headers: &H) -> http::HeaderMap {
 fn session_auth(result: Result<Arc<Session>, VerifyError>) -> Auth {
     match result {
         Ok(session) => Auth::SignedIn(session),
-        Err(e) => Auth::SignedOut(SignedOutReason::Rejected(e.reason())),
+        Err(e) => Auth::SignedOut(e.reason()),
     }
 }
 

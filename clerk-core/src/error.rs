@@ -1,30 +1,37 @@
-//! Error reasons with Clerk's exact spellings, and the error types of this crate.
+//! Reasons with Clerk's exact spellings, and the error types of this crate.
 //!
-//! [`ErrorReason::as_str`] returns the strings Clerk's own SDKs use
+//! [`Reason::as_str`] returns the strings Clerk's own SDKs use
 //! (`token-expired`, `token-invalid-signature`, ...), so logs and response
 //! bodies read the same as in a Next.js app. Errors never carry the token or a
 //! secret: their messages are fixed texts chosen by this crate.
 //!
 //! ```
-//! use clerk_core::ErrorReason;
+//! use clerk_core::Reason;
 //!
-//! assert_eq!(ErrorReason::TokenExpired.as_str(), "token-expired");
-//! assert_eq!(ErrorReason::TokenExpired.to_string(), "token-expired");
+//! assert_eq!(Reason::TokenExpired.as_str(), "token-expired");
+//! assert_eq!(Reason::TokenExpired.to_string(), "token-expired");
 //! ```
 
 use std::fmt;
 
-/// Why a session token was not accepted, spelled as Clerk spells it.
+/// Why a request is not signed in, spelled as Clerk spells it: one flat
+/// list for token errors, missing tokens and browser (page-load) states.
 ///
-/// The first thirteen variants are Clerk's own reasons; `TokenInvalidIssuer`,
-/// `TokenTypeMismatch` and `SessionPending` are this project's additions.
+/// The token reasons are Clerk's `TokenVerificationErrorReason`
+/// (`@clerk/backend` `errors.ts`), the page reasons its `AuthErrorReason`
+/// (`tokens/authStatus.ts`); `TokenInvalidIssuer`, `TokenTypeMismatch`,
+/// `SessionPending`, `TokenRevoked` and `BackendApiUnavailable` are this
+/// project's additions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ErrorReason {
+pub enum Reason {
+    /// `session-token-missing`: no token in the request.
+    SessionTokenMissing,
     /// `token-expired`: `exp` is in the past (beyond the clock skew).
     TokenExpired,
     /// `token-invalid`: not a well-formed compact JWS (size, segments,
-    /// base64url, JSON objects, forbidden header fields).
+    /// base64url, JSON objects, forbidden header fields), or a header that
+    /// could not be read (not UTF-8, too long, duplicated).
     TokenInvalid,
     /// `token-invalid-algorithm`: `alg` is not RS256, RS384 or RS512.
     TokenInvalidAlgorithm,
@@ -63,11 +70,51 @@ pub enum ErrorReason {
     /// `backend-api-unavailable` (ours): the Backend API cannot verify a
     /// machine token now (down, or the per-second budget is spent).
     BackendApiUnavailable,
+    /// Page: no `__client_uat` and no `__session`.
+    SessionTokenAndUatMissing,
+    /// Page: `__client_uat` says a client is signed in, but no `__session`.
+    ClientUatButNoSessionToken,
+    /// Page: a `__session` without a signed-in client (`__client_uat` 0 or none).
+    SessionTokenButNoClientUat,
+    /// Page: the session token was issued before the client last changed.
+    SessionTokenIatBeforeClientUat,
+    /// Page: expired; no `__refresh_<suffix>` cookie.
+    ExpiredRefreshNonEligibleNoRefreshCookie,
+    /// Page: expired, on a request that is not a `GET` (never refreshed).
+    ExpiredRefreshNonEligibleNonGet,
+    /// Page: expired; a refresh cookie, but no Backend API (no secret key).
+    ExpiredRefreshMissingApiClient,
+    /// Page: expired; the expired token names no session (`sid`).
+    ExpiredRefreshMissingSidClaim,
+    /// Page: expired; the refresh call could not be made or answered.
+    ExpiredRefreshFetchError,
+    /// Page: expired; the Backend API refused the refresh.
+    ExpiredRefreshUnexpectedBapiError,
+    /// Page: expired; the refresh gave no session cookie.
+    ExpiredRefreshUnexpectedSdkError,
+    /// Page: expired; the refreshed session token does not verify.
+    ExpiredRefreshInvalidSessionToken,
+    /// Page: the token is not valid yet (`nbf`).
+    SessionTokenNbf,
+    /// Page: the token's `iat` is in the future.
+    SessionTokenIatInTheFuture,
+    /// Page, development instance: the dev-browser token is in the query.
+    DevBrowserSync,
+    /// Page, development instance: no dev-browser token.
+    DevBrowserMissing,
+    /// Page: signed in, but arriving from another site: synced through a
+    /// handshake first (multi-domain sessions).
+    PrimaryDomainCrossOriginSync,
+    /// Page: a satellite domain syncs its session with the primary.
+    SatelliteNeedsSyncing,
+    /// Page: a development primary sends a syncing satellite back.
+    PrimaryRespondsToSyncing,
 }
 
-impl ErrorReason {
+impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [ErrorReason; 18] = [
+    pub const ALL: [Reason; 38] = [
+        Self::SessionTokenMissing,
         Self::TokenExpired,
         Self::TokenInvalid,
         Self::TokenInvalidAlgorithm,
@@ -86,11 +133,31 @@ impl ErrorReason {
         Self::SessionPending,
         Self::TokenRevoked,
         Self::BackendApiUnavailable,
+        Self::SessionTokenAndUatMissing,
+        Self::ClientUatButNoSessionToken,
+        Self::SessionTokenButNoClientUat,
+        Self::SessionTokenIatBeforeClientUat,
+        Self::ExpiredRefreshNonEligibleNoRefreshCookie,
+        Self::ExpiredRefreshNonEligibleNonGet,
+        Self::ExpiredRefreshMissingApiClient,
+        Self::ExpiredRefreshMissingSidClaim,
+        Self::ExpiredRefreshFetchError,
+        Self::ExpiredRefreshUnexpectedBapiError,
+        Self::ExpiredRefreshUnexpectedSdkError,
+        Self::ExpiredRefreshInvalidSessionToken,
+        Self::SessionTokenNbf,
+        Self::SessionTokenIatInTheFuture,
+        Self::DevBrowserSync,
+        Self::DevBrowserMissing,
+        Self::PrimaryDomainCrossOriginSync,
+        Self::SatelliteNeedsSyncing,
+        Self::PrimaryRespondsToSyncing,
     ];
 
     /// Clerk's spelling of this reason, e.g. `"token-expired"`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::SessionTokenMissing => "session-token-missing",
             Self::TokenExpired => "token-expired",
             Self::TokenInvalid => "token-invalid",
             Self::TokenInvalidAlgorithm => "token-invalid-algorithm",
@@ -109,6 +176,39 @@ impl ErrorReason {
             Self::SessionPending => "session-pending",
             Self::TokenRevoked => "token-revoked",
             Self::BackendApiUnavailable => "backend-api-unavailable",
+            Self::SessionTokenAndUatMissing => "session-token-and-uat-missing",
+            Self::ClientUatButNoSessionToken => "client-uat-but-no-session-token",
+            Self::SessionTokenButNoClientUat => "session-token-but-no-client-uat",
+            Self::SessionTokenIatBeforeClientUat => "session-token-iat-before-client-uat",
+            Self::ExpiredRefreshNonEligibleNoRefreshCookie => {
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie"
+            }
+            Self::ExpiredRefreshNonEligibleNonGet => {
+                "session-token-expired-refresh-non-eligible-non-get"
+            }
+            Self::ExpiredRefreshMissingApiClient => {
+                "session-token-expired-refresh-missing-api-client"
+            }
+            Self::ExpiredRefreshMissingSidClaim => {
+                "session-token-expired-refresh-expired-session-token-missing-sid-claim"
+            }
+            Self::ExpiredRefreshFetchError => "session-token-expired-refresh-fetch-error",
+            Self::ExpiredRefreshUnexpectedBapiError => {
+                "session-token-expired-refresh-unexpected-bapi-error"
+            }
+            Self::ExpiredRefreshUnexpectedSdkError => {
+                "session-token-expired-refresh-unexpected-sdk-error"
+            }
+            Self::ExpiredRefreshInvalidSessionToken => {
+                "session-token-expired-refresh-invalid-session-token"
+            }
+            Self::SessionTokenNbf => "session-token-nbf",
+            Self::SessionTokenIatInTheFuture => "session-token-iat-in-the-future",
+            Self::DevBrowserSync => "dev-browser-sync",
+            Self::DevBrowserMissing => "dev-browser-missing",
+            Self::PrimaryDomainCrossOriginSync => "primary-domain-cross-origin-sync",
+            Self::SatelliteNeedsSyncing => "satellite-needs-syncing",
+            Self::PrimaryRespondsToSyncing => "primary-responds-to-syncing",
         }
     }
 
@@ -117,8 +217,8 @@ impl ErrorReason {
         Self::ALL.into_iter().find(|r| r.as_str() == reason)
     }
 
-    /// True when the failure is about key availability rather than the token:
-    /// adapters answer 503 for these instead of 401.
+    /// True when the failure is about key or Backend API availability
+    /// rather than the token: answered 503 instead of 401.
     pub const fn is_unavailable(self) -> bool {
         matches!(
             self,
@@ -128,9 +228,18 @@ impl ErrorReason {
                 | Self::BackendApiUnavailable
         )
     }
+
+    /// True when a token (or something meant as one) was sent and refused:
+    /// a 401 then says `error="invalid_token"`.
+    pub const fn token_presented(self) -> bool {
+        !matches!(
+            self,
+            Self::SessionTokenMissing | Self::SessionTokenAndUatMissing
+        )
+    }
 }
 
-impl fmt::Display for ErrorReason {
+impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -143,18 +252,18 @@ impl fmt::Display for ErrorReason {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {message}")]
 pub struct VerifyError {
-    reason: ErrorReason,
+    reason: Reason,
     message: &'static str,
 }
 
 impl VerifyError {
     /// Creates an error from a reason and a fixed message.
-    pub const fn new(reason: ErrorReason, message: &'static str) -> Self {
+    pub const fn new(reason: Reason, message: &'static str) -> Self {
         Self { reason, message }
     }
 
     /// Clerk's reason for the failure.
-    pub const fn reason(&self) -> ErrorReason {
+    pub const fn reason(&self) -> Reason {
         self.reason
     }
 

@@ -12,7 +12,7 @@
 //!   permissions, plans, features, factor age, actor, custom claims, and
 //!   [`Session::user`], the user's cached Backend API record), a verified
 //!   machine token ([`MachineAuth`]), or signed out with Clerk's reason
-//!   ([`SignedOutReason`]).
+//!   ([`Reason`]).
 //! * [`Requirement`] says what a session must satisfy (Clerk's `has()`:
 //!   roles, permissions, plans, features, reverification, MFA, machine
 //!   scopes, your own checks).
@@ -46,12 +46,13 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Failures carry Clerk's reason strings ([`ErrorReason`]), never the token.
+//! Failures carry Clerk's reason strings ([`Reason`]), never the token.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
 pub mod api;
+mod auth;
 pub mod authorize;
 mod backend;
 pub mod browser;
@@ -82,13 +83,13 @@ mod token;
 pub mod users;
 pub mod webhook;
 
+pub use auth::{Auth, PageRedirect};
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
 pub use budget::BackendBudget;
 pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
-pub use error::{ConfigError, ErrorReason, VerifyError};
+pub use error::{ConfigError, Reason, VerifyError};
 pub use machine::{AcceptsToken, MachineAuth, MachineCache, TokenType};
 pub use protect::{Decision, Protect, Refusal};
-pub use request::{Auth, SignedOutReason};
 pub use routes::RouteMatcher;
 pub use session::Session;

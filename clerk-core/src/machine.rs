@@ -38,7 +38,7 @@ use serde_json::{Map, Value, json};
 use crate::backend::{BackendApi, BackendError};
 use crate::budget::{Caller, Client};
 use crate::clock::Clock;
-use crate::error::{ErrorReason, VerifyError};
+use crate::error::{Reason, VerifyError};
 use crate::token::CATEGORY_M2M;
 
 /// The kinds of token Clerk issues.
@@ -205,23 +205,17 @@ impl MachineAuth {
         // fields Clerk adds are ignored, a changed type is not guessed at.
         let answer = BackendAnswer::deserialize(v).map_err(|_| {
             VerifyError::new(
-                ErrorReason::TokenInvalid,
+                Reason::TokenInvalid,
                 "verification answer has an unexpected shape",
             )
         })?;
         if answer.revoked {
-            return Err(VerifyError::new(
-                ErrorReason::TokenRevoked,
-                "token was revoked",
-            ));
+            return Err(VerifyError::new(Reason::TokenRevoked, "token was revoked"));
         }
         // Clerk answers expiration in milliseconds.
         let expires_at = answer.expiration.map(|ms| ms / 1000);
         if answer.expired || expires_at.is_some_and(|e| e <= now) {
-            return Err(VerifyError::new(
-                ErrorReason::TokenExpired,
-                "token has expired",
-            ));
+            return Err(VerifyError::new(Reason::TokenExpired, "token has expired"));
         }
         Ok(Self {
             token_type: kind,
@@ -461,7 +455,7 @@ impl fmt::Debug for MachineVerifier {
 }
 
 const fn backend_unavailable(message: &'static str) -> VerifyError {
-    VerifyError::new(ErrorReason::BackendApiUnavailable, message)
+    VerifyError::new(Reason::BackendApiUnavailable, message)
 }
 
 impl MachineVerifier {
@@ -514,7 +508,7 @@ impl MachineVerifier {
     ) -> Outcome {
         if !has_opaque_shape(token, kind) {
             return Err(VerifyError::new(
-                ErrorReason::TokenInvalid,
+                Reason::TokenInvalid,
                 "not the shape of a Clerk machine token",
             ));
         }
@@ -552,9 +546,9 @@ impl MachineVerifier {
         };
         // A cached answer may have outlived the token.
         match &outcome {
-            Ok(m) if m.expires_at.is_some_and(|e| e <= self.clock.now_unix()) => Err(
-                VerifyError::new(ErrorReason::TokenExpired, "token has expired"),
-            ),
+            Ok(m) if m.expires_at.is_some_and(|e| e <= self.clock.now_unix()) => {
+                Err(VerifyError::new(Reason::TokenExpired, "token has expired"))
+            }
             _ => outcome,
         }
     }
@@ -578,14 +572,14 @@ impl MachineVerifier {
             ),
             TokenType::SessionToken => {
                 return Verdict::Refused(VerifyError::new(
-                    ErrorReason::TokenTypeMismatch,
+                    Reason::TokenTypeMismatch,
                     "not a machine token",
                 ));
             }
         };
         let Some(api) = api else {
             return Verdict::Refused(VerifyError::new(
-                ErrorReason::SecretKeyInvalid,
+                Reason::SecretKeyInvalid,
                 "machine tokens need CLERK_SECRET_KEY",
             ));
         };
@@ -620,10 +614,10 @@ impl MachineVerifier {
             }
             Err(BackendError::NotFound) => {
                 forget();
-                Verdict::Refused(VerifyError::new(ErrorReason::TokenInvalid, "unknown token"))
+                Verdict::Refused(VerifyError::new(Reason::TokenInvalid, "unknown token"))
             }
             Err(BackendError::Unauthorized) => Verdict::Refused(VerifyError::new(
-                ErrorReason::SecretKeyInvalid,
+                Reason::SecretKeyInvalid,
                 "the Backend API refused the secret key",
             )),
             Err(BackendError::RateLimited(_)) => Verdict::NotAsked,
@@ -669,21 +663,21 @@ mod tests {
             MachineAuth::from_backend(TokenType::ApiKey, &revoked, 100)
                 .unwrap_err()
                 .reason(),
-            ErrorReason::TokenRevoked
+            Reason::TokenRevoked
         );
         let expired = json!({"subject": "user_1", "expiration": 99_000});
         assert_eq!(
             MachineAuth::from_backend(TokenType::ApiKey, &expired, 100)
                 .unwrap_err()
                 .reason(),
-            ErrorReason::TokenExpired
+            Reason::TokenExpired
         );
         let flagged = json!({"subject": "user_1", "expired": true});
         assert_eq!(
             MachineAuth::from_backend(TokenType::ApiKey, &flagged, 100)
                 .unwrap_err()
                 .reason(),
-            ErrorReason::TokenExpired
+            Reason::TokenExpired
         );
         assert!(MachineAuth::from_backend(TokenType::ApiKey, &json!({}), 100).is_err());
         // Fields Clerk adds are ignored; a field of another type is refused,
@@ -702,7 +696,7 @@ mod tests {
             json!(["subject", "user_1"]),
         ] {
             let e = MachineAuth::from_backend(TokenType::ApiKey, &hostile, 100).unwrap_err();
-            assert_eq!(e.reason(), ErrorReason::TokenInvalid, "{hostile}");
+            assert_eq!(e.reason(), Reason::TokenInvalid, "{hostile}");
         }
     }
 }

@@ -28,28 +28,22 @@ pub(crate) const VERIFICATION: &str = "clerk_token_verification_duration_seconds
 mod on {
     use std::sync::OnceLock;
 
-    use crate::request::Auth;
-
     /// The two counters every cached request bumps, registered once (a
     /// labelled `counter!` builds its key, a `Vec`, on every call). Install
     /// the recorder before the first request, as `metrics` asks.
     static SIGNED_IN: OnceLock<metrics::Counter> = OnceLock::new();
     static CACHE_HIT: OnceLock<metrics::Counter> = OnceLock::new();
 
-    pub(crate) fn auth(auth: &Auth) {
-        let (outcome, reason) = match auth {
-            Auth::SignedIn(_) => {
-                SIGNED_IN
-                    .get_or_init(|| {
-                        metrics::counter!(super::AUTHENTICATIONS, "outcome" => "signed_in", "reason" => "")
-                    })
-                    .increment(1);
-                return;
-            }
-            Auth::Machine(m) => ("machine", m.token_type.as_str()),
-            Auth::SignedOut(r) => ("signed_out", r.as_str()),
-            Auth::Handshake(h) => ("handshake", h.reason()),
-        };
+    /// One authentication, by its labels (`Auth::labels`).
+    pub(crate) fn auth((outcome, reason): (&'static str, &'static str)) {
+        if outcome == "signed_in" {
+            SIGNED_IN
+                .get_or_init(|| {
+                    metrics::counter!(super::AUTHENTICATIONS, "outcome" => "signed_in", "reason" => "")
+                })
+                .increment(1);
+            return;
+        }
         metrics::counter!(super::AUTHENTICATIONS, "outcome" => outcome, "reason" => reason)
             .increment(1);
     }
@@ -95,10 +89,8 @@ mod on {
 
 #[cfg(not(feature = "metrics"))]
 mod on {
-    use crate::request::Auth;
-
     #[inline(always)]
-    pub(crate) fn auth(_: &Auth) {}
+    pub(crate) fn auth(_: (&'static str, &'static str)) {}
     #[inline(always)]
     pub(crate) fn cache(_: bool) {}
     #[inline(always)]

@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use crate::api::Api;
 use crate::backend::BackendError;
-use crate::browser::{BrowserReason, Refresh};
+use crate::browser::Refresh;
 use crate::budget::{Caller, Client};
+use crate::error::Reason;
 
 /// A bounded memory of what anonymous requests already made us ask.
 type SeenCache<V> = moka::sync::Cache<String, V, foldhash::fast::RandomState>;
@@ -35,7 +36,7 @@ pub(crate) struct PageCalls {
     /// Handshake nonces already resolved: asked once.
     spent_nonces: SeenCache<()>,
     /// Sessions whose refresh Clerk refused lately, with the reason.
-    failed_refreshes: SeenCache<BrowserReason>,
+    failed_refreshes: SeenCache<Reason>,
 }
 
 impl std::fmt::Debug for PageCalls {
@@ -107,11 +108,11 @@ impl PageCalls {
         &self,
         refresh: &Refresh,
         client: Option<Client>,
-    ) -> Result<Vec<String>, BrowserReason> {
+    ) -> Result<Vec<String>, Reason> {
         let api = self
             .api
             .backend()
-            .ok_or(BrowserReason::ExpiredRefreshMissingApiClient)?;
+            .ok_or(Reason::ExpiredRefreshMissingApiClient)?;
         if let Some(reason) = self.failed_refreshes.get(&refresh.sid) {
             return Err(reason);
         }
@@ -121,16 +122,16 @@ impl PageCalls {
             .map_err(|e| match e {
                 // No call made (budget, 429 pause) or no answer.
                 BackendError::Unreachable | BackendError::RateLimited(_) => {
-                    BrowserReason::ExpiredRefreshFetchError
+                    Reason::ExpiredRefreshFetchError
                 }
                 // Clerk said no: remembered for this session.
                 BackendError::NotFound | BackendError::Unauthorized => {
-                    let reason = BrowserReason::ExpiredRefreshUnexpectedBapiError;
+                    let reason = Reason::ExpiredRefreshUnexpectedBapiError;
                     self.failed_refreshes.insert(refresh.sid.clone(), reason);
                     reason
                 }
                 BackendError::Status(_) | BackendError::InvalidResponse => {
-                    BrowserReason::ExpiredRefreshUnexpectedBapiError
+                    Reason::ExpiredRefreshUnexpectedBapiError
                 }
             })?;
         Ok(strings(&answer, "cookies"))

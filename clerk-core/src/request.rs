@@ -1,5 +1,4 @@
-//! Reading the session token from a request, and the outcome of
-//! authenticating it: [`Auth`].
+//! Reading the session token from a request.
 //!
 //! Clerk's rules: an `Authorization: Bearer <token>` header wins (a value
 //! with no space at all is taken whole as the token: `@clerk/backend`
@@ -28,17 +27,11 @@
 //! # }).unwrap();
 //! ```
 
-use std::sync::Arc;
-
 use std::borrow::Cow;
 
 use http::HeaderMap;
 
-use crate::authorize::Requirement;
 use crate::cookies::{CookieRule, Cookies, SESSION};
-use crate::error::ErrorReason;
-use crate::machine::MachineAuth;
-use crate::session::Session;
 
 pub(crate) use crate::cookies::MAX_HEADER_LEN;
 
@@ -117,122 +110,6 @@ pub(crate) fn extract_token<'a, H: RequestHeaders + ?Sized>(
     cookies
         .into_value(SESSION, suffix.as_deref())
         .map_or(Extracted::Missing, Extracted::Cookie)
-}
-
-/// Why a request is signed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignedOutReason {
-    /// No session token in the request (`session-token-missing`).
-    TokenMissing,
-    /// The `Authorization` or `Cookie` header could not be read
-    /// (`token-invalid`).
-    MalformedHeader,
-    /// A token was sent and refused, with Clerk's reason.
-    Rejected(ErrorReason),
-    /// A page request's cookies say signed out, or a handshake could not
-    /// refresh them (Clerk's browser reasons; see [`crate::browser`]).
-    Browser(crate::browser::BrowserReason),
-}
-
-impl SignedOutReason {
-    /// The reason string for logs and response bodies.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::TokenMissing => "session-token-missing",
-            Self::MalformedHeader => ErrorReason::TokenInvalid.as_str(),
-            Self::Rejected(r) => r.as_str(),
-            Self::Browser(r) => r.as_str(),
-        }
-    }
-
-    /// True when a token (or something meant as one) was sent and refused:
-    /// the 401 then says `error="invalid_token"`.
-    pub const fn token_presented(self) -> bool {
-        !matches!(
-            self,
-            Self::TokenMissing
-                | Self::Browser(crate::browser::BrowserReason::SessionTokenAndUatMissing)
-        )
-    }
-
-    /// True when the token could not be checked because no key was
-    /// available: a 503, not a 401.
-    pub const fn is_unavailable(self) -> bool {
-        matches!(self, Self::Rejected(r) if r.is_unavailable())
-    }
-}
-
-impl std::fmt::Display for SignedOutReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The outcome of authenticating one request.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// A verified session.
-    SignedIn(Arc<Session>),
-    /// A verified machine token (API key, M2M or OAuth), on layers that
-    /// accept them.
-    Machine(Arc<MachineAuth>),
-    /// No usable session, and why.
-    SignedOut(SignedOutReason),
-    /// A page load that Clerk refreshes through a handshake with the
-    /// Frontend API: the layer answers with this redirect and never calls
-    /// the handler (only from [`crate::Clerk::authenticate_request`]). A
-    /// guard or extractor that meets it refuses, as signed out.
-    Handshake(Arc<crate::browser::Handshake>),
-}
-
-impl Auth {
-    /// The session, when signed in.
-    pub fn session(&self) -> Option<&Arc<Session>> {
-        match self {
-            Self::SignedIn(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The machine identity, when a machine token was verified.
-    pub fn machine(&self) -> Option<&Arc<MachineAuth>> {
-        match self {
-            Self::Machine(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// True when signed in.
-    pub fn is_signed_in(&self) -> bool {
-        matches!(self, Self::SignedIn(_))
-    }
-
-    /// The user id, when signed in.
-    pub fn user_id(&self) -> Option<&str> {
-        self.session().map(|s| s.user_id())
-    }
-
-    /// Clerk's debug headers for this outcome (`authStatus.ts`
-    /// `withDebugHeaders`): `x-clerk-auth-status: signed-out` and
-    /// `x-clerk-auth-reason` when signed out; none when signed in or a
-    /// machine (as Clerk) and none for a handshake (its answer carries
-    /// them). The layers add them to the response unless
-    /// `ClerkConfigBuilder::debug_headers(false)`.
-    pub fn debug_headers(&self) -> Option<[(&'static str, &'static str); 2]> {
-        match self {
-            Self::SignedOut(reason) => Some([
-                ("x-clerk-auth-status", "signed-out"),
-                ("x-clerk-auth-reason", reason.as_str()),
-            ]),
-            _ => None,
-        }
-    }
-
-    /// Clerk's `has()`: false when signed out, and false for machine
-    /// tokens (check their scopes with [`MachineAuth::has_scope`]).
-    pub fn has(&self, requirement: &Requirement) -> bool {
-        self.session().is_some_and(|s| requirement.is_met_by(s))
-    }
 }
 
 #[cfg(test)]
@@ -330,22 +207,5 @@ mod tests {
         assert_eq!(ex(&h, None), cookie("\"a.b.c\""));
         let h = headers(&[("cookie", b"__session=a%2Eb.c")]);
         assert_eq!(ex(&h, None), cookie("a.b.c"));
-    }
-
-    #[test]
-    fn signed_out_reasons() {
-        assert_eq!(
-            SignedOutReason::TokenMissing.as_str(),
-            "session-token-missing"
-        );
-        assert!(!SignedOutReason::TokenMissing.token_presented());
-        assert_eq!(SignedOutReason::MalformedHeader.as_str(), "token-invalid");
-        let r = SignedOutReason::Rejected(ErrorReason::JwkRemoteFailedToLoad);
-        assert!(r.is_unavailable() && r.token_presented());
-        assert!(!SignedOutReason::Rejected(ErrorReason::TokenExpired).is_unavailable());
-        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
-        assert!(!out.has(&Requirement::signed_in()));
-        assert!(!out.has(&Requirement::role("admin").not()));
-        assert_eq!(out.user_id(), None);
     }
 }

@@ -8,7 +8,7 @@
 //! not checked here; see `verify.rs`.
 //!
 //! ```
-//! use clerk_core::{Clerk, ErrorReason, testing::TestIssuer};
+//! use clerk_core::{Clerk, Reason, testing::TestIssuer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let issuer = TestIssuer::new();
@@ -16,7 +16,7 @@
 //! // Refused before the signature is looked at: a `crit` header, two segments.
 //! let crit = issuer.token().header("crit", vec!["exp"]).build();
 //! for token in [crit.as_str(), "a.b"] {
-//!     assert_eq!(verifier.verify(token).await.unwrap_err().reason(), ErrorReason::TokenInvalid);
+//!     assert_eq!(verifier.verify(token).await.unwrap_err().reason(), Reason::TokenInvalid);
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
@@ -27,7 +27,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::{ErrorReason, VerifyError};
+use crate::error::{Reason, VerifyError};
 use crate::json::{Field, Fields};
 
 /// Tokens longer than this many bytes are refused before any other work.
@@ -136,7 +136,7 @@ impl std::fmt::Debug for ParsedToken<'_> {
 }
 
 const fn invalid(message: &'static str) -> VerifyError {
-    VerifyError::new(ErrorReason::TokenInvalid, message)
+    VerifyError::new(Reason::TokenInvalid, message)
 }
 
 /// What kind of JWT a parse expects; it decides the `typ` and `cat` rules.
@@ -233,7 +233,7 @@ fn check_header(mut header: Fields<'_, 6>, shape: Shape) -> Result<Header, Verif
         .and_then(Field::as_str)
         .and_then(Algorithm::from_name)
         .ok_or(VerifyError::new(
-            ErrorReason::TokenInvalidAlgorithm,
+            Reason::TokenInvalidAlgorithm,
             "alg must be RS256, RS384 or RS512",
         ))?;
     let typ = header.get(TYP).map(|t| t.as_str());
@@ -243,7 +243,7 @@ fn check_header(mut header: Fields<'_, 6>, shape: Shape) -> Result<Header, Verif
         (Shape::OAuth, _) => return Err(invalid("typ must be at+jwt for an OAuth access token")),
         (Shape::Session, Some(Some("at+jwt" | "application/at+jwt"))) => {
             return Err(VerifyError::new(
-                ErrorReason::TokenTypeMismatch,
+                Reason::TokenTypeMismatch,
                 "an OAuth access token is not a session token",
             ));
         }
@@ -271,7 +271,7 @@ fn check_header(mut header: Fields<'_, 6>, shape: Shape) -> Result<Header, Verif
     };
     if !category_ok {
         return Err(VerifyError::new(
-            ErrorReason::TokenTypeMismatch,
+            Reason::TokenTypeMismatch,
             "the token category is not the kind expected",
         ));
     }
@@ -295,7 +295,7 @@ mod tests {
 
     /// Structure errors of the payload are found by `claims`, right after
     /// `parse` and before the signature; check both here.
-    fn reason(t: &str) -> ErrorReason {
+    fn reason(t: &str) -> Reason {
         parse(t)
             .and_then(|p| crate::session::parse_claims(&p.payload).map(|_| ()))
             .unwrap_err()
@@ -315,21 +315,21 @@ mod tests {
     #[test]
     fn size_cap_applies_before_split() {
         let big = "a".repeat(MAX_TOKEN_LEN + 1);
-        assert_eq!(reason(&big), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&big), Reason::TokenInvalid);
         let payload = format!(r#"{{"sub":"user_1","pad":"{}"}}"#, "x".repeat(7000));
-        assert_eq!(reason(&token(H, &payload)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, &payload)), Reason::TokenInvalid);
     }
 
     #[test]
     fn exactly_three_segments() {
         let t = token(H, P);
-        assert_eq!(reason(&format!("{t}.x")), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&format!("{t}.x")), Reason::TokenInvalid);
         assert_eq!(
             reason(&format!("{}.{}", b64(H), b64(P))),
-            ErrorReason::TokenInvalid
+            Reason::TokenInvalid
         );
-        assert_eq!(reason(""), ErrorReason::TokenInvalid);
-        assert_eq!(reason("abc"), ErrorReason::TokenInvalid);
+        assert_eq!(reason(""), Reason::TokenInvalid);
+        assert_eq!(reason("abc"), Reason::TokenInvalid);
     }
 
     #[test]
@@ -337,51 +337,48 @@ mod tests {
         let good = token(H, P);
         let (h, rest) = good.split_once('.').unwrap();
         // Padding.
-        assert_eq!(reason(&format!("{h}=.{rest}")), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&format!("{h}=.{rest}")), Reason::TokenInvalid);
         // Standard alphabet characters.
         let std_h = h.replace('_', "/").replace('-', "+");
         let with_plus = format!("{}+.{rest}", &std_h[..std_h.len() - 1]);
-        assert_eq!(reason(&with_plus), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&with_plus), Reason::TokenInvalid);
         // Whitespace.
-        assert_eq!(reason(&format!(" {h}.{rest}")), ErrorReason::TokenInvalid);
-        assert_eq!(reason(&format!("{h}.{rest}\n")), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&format!(" {h}.{rest}")), Reason::TokenInvalid);
+        assert_eq!(reason(&format!("{h}.{rest}\n")), Reason::TokenInvalid);
         // Non-canonical trailing bits: "sig" is c2ln; c2lo decodes to the
         // same bytes only if trailing bits were ignored... use a 2-byte tail.
         let t = format!("{}.{}.AB", b64(H), b64(P)); // 'B' leaves non-zero trailing bits
-        assert_eq!(reason(&t), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&t), Reason::TokenInvalid);
         let t = format!("{}.{}.AA", b64(H), b64(P));
         assert!(parse(&t).is_ok());
     }
 
     #[test]
     fn header_and_payload_must_be_objects() {
-        assert_eq!(reason(&token("[1]", P)), ErrorReason::TokenInvalid);
-        assert_eq!(reason(&token(H, "\"str\"")), ErrorReason::TokenInvalid);
-        assert_eq!(reason(&token(H, "{")), ErrorReason::TokenInvalid);
-        assert_eq!(
-            reason(&token(H, r#"{"a":1} {}"#)),
-            ErrorReason::TokenInvalid
-        );
+        assert_eq!(reason(&token("[1]", P)), Reason::TokenInvalid);
+        assert_eq!(reason(&token(H, "\"str\"")), Reason::TokenInvalid);
+        assert_eq!(reason(&token(H, "{")), Reason::TokenInvalid);
+        assert_eq!(reason(&token(H, r#"{"a":1} {}"#)), Reason::TokenInvalid);
     }
 
     #[test]
     fn duplicate_members_are_rejected_at_any_depth() {
         let dup_header = r#"{"alg":"RS256","alg":"none"}"#;
-        assert_eq!(reason(&token(dup_header, P)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(dup_header, P)), Reason::TokenInvalid);
         let dup_payload = r#"{"sub":"user_1","sub":"user_2"}"#;
-        assert_eq!(reason(&token(H, dup_payload)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, dup_payload)), Reason::TokenInvalid);
         let nested = r#"{"sub":"user_1","o":{"rol":"a","rol":"b"}}"#;
-        assert_eq!(reason(&token(H, nested)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, nested)), Reason::TokenInvalid);
         let in_array = r#"{"sub":"user_1","x":[{"a":1,"a":2}]}"#;
-        assert_eq!(reason(&token(H, in_array)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, in_array)), Reason::TokenInvalid);
         // Many members (the hash-set path): the duplicate is still found.
         let many: String = (0..40).map(|i| format!(r#""m{i}":1,"#)).collect();
         assert_eq!(
             reason(&token(H, &format!(r#"{{{many}"m3":2}}"#))),
-            ErrorReason::TokenInvalid
+            Reason::TokenInvalid
         );
         let nested = format!(r#"{{"sub":"u","o":{{{many}"m39":2}}}}"#);
-        assert_eq!(reason(&token(H, &nested)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, &nested)), Reason::TokenInvalid);
         let ok = format!(r#"{{{many}"sub":"u"}}"#);
         assert!(parse(&token(H, &ok)).is_ok());
     }
@@ -390,15 +387,15 @@ mod tests {
     fn only_rs_algorithms() {
         for alg in ["none", "HS256", "ES256", "PS256", "rs256", ""] {
             let h = format!(r#"{{"alg":"{alg}","kid":"k1"}}"#);
-            assert_eq!(reason(&token(&h, P)), ErrorReason::TokenInvalidAlgorithm);
+            assert_eq!(reason(&token(&h, P)), Reason::TokenInvalidAlgorithm);
         }
         assert_eq!(
             reason(&token(r#"{"kid":"k1"}"#, P)),
-            ErrorReason::TokenInvalidAlgorithm
+            Reason::TokenInvalidAlgorithm
         );
         assert_eq!(
             reason(&token(r#"{"alg":256}"#, P)),
-            ErrorReason::TokenInvalidAlgorithm
+            Reason::TokenInvalidAlgorithm
         );
         for alg in ["RS384", "RS512"] {
             let h = format!(r#"{{"alg":"{alg}","kid":"k1"}}"#);
@@ -412,7 +409,7 @@ mod tests {
             r#"{"alg":"RS256","crit":["exp"]}"#,
             r#"{"alg":"RS256","cty":"JWT"}"#,
         ] {
-            assert_eq!(reason(&token(h, P)), ErrorReason::TokenInvalid, "{h}");
+            assert_eq!(reason(&token(h, P)), Reason::TokenInvalid, "{h}");
         }
     }
 
@@ -421,11 +418,11 @@ mod tests {
         assert!(parse(&token(r#"{"alg":"RS256"}"#, P)).is_ok());
         for typ in [r#""jwt""#, "1", "null", r#""JOSE""#] {
             let h = format!(r#"{{"alg":"RS256","typ":{typ}}}"#);
-            assert_eq!(reason(&token(&h, P)), ErrorReason::TokenInvalid);
+            assert_eq!(reason(&token(&h, P)), Reason::TokenInvalid);
         }
         // An OAuth access token is a token of another type.
         let h = r#"{"alg":"RS256","typ":"at+jwt"}"#;
-        assert_eq!(reason(&token(h, P)), ErrorReason::TokenTypeMismatch);
+        assert_eq!(reason(&token(h, P)), Reason::TokenTypeMismatch);
         assert!(parse_as(&token(h, P), Shape::OAuth).is_ok());
         assert!(parse_as(&token(r#"{"alg":"RS256"}"#, P), Shape::OAuth).is_err());
     }
@@ -434,8 +431,8 @@ mod tests {
     fn structure_outranks_header_rules() {
         // alg "none" with a payload that is not JSON: structure first.
         let h = r#"{"alg":"none"}"#;
-        assert_eq!(reason(&token(h, "not json")), ErrorReason::TokenInvalid);
-        assert_eq!(reason(&token(h, P)), ErrorReason::TokenInvalidAlgorithm);
+        assert_eq!(reason(&token(h, "not json")), Reason::TokenInvalid);
+        assert_eq!(reason(&token(h, P)), Reason::TokenInvalidAlgorithm);
         let t = token(H, P);
         let p = parse(&t).unwrap();
         let shown = format!("{p:?}");
@@ -445,7 +442,7 @@ mod tests {
     #[test]
     fn kid_must_be_a_string() {
         let h = r#"{"alg":"RS256","kid":7}"#;
-        assert_eq!(reason(&token(h, P)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(h, P)), Reason::TokenInvalid);
     }
 
     #[test]
@@ -467,11 +464,7 @@ mod tests {
             "CL_B7D4PD111AAA",
         ] {
             let h = format!(r#"{{"alg":"RS256","cat":"{cat}"}}"#);
-            assert_eq!(
-                reason(&token(&h, P)),
-                ErrorReason::TokenTypeMismatch,
-                "{cat}"
-            );
+            assert_eq!(reason(&token(&h, P)), Reason::TokenTypeMismatch, "{cat}");
         }
         for cat in [CATEGORY_SESSION, CATEGORY_IGNORE] {
             let h = format!(r#"{{"alg":"RS256","cat":"{cat}"}}"#);
@@ -512,6 +505,6 @@ mod tests {
         let t = format!("{}.{}.", b64(H), b64(&deep));
         assert!(t.len() > MAX_TOKEN_LEN || parse(&t).is_err());
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(2000), "]".repeat(2000));
-        assert_eq!(reason(&token(H, &deep)), ErrorReason::TokenInvalid);
+        assert_eq!(reason(&token(H, &deep)), Reason::TokenInvalid);
     }
 }

@@ -9,9 +9,8 @@ use std::time::Duration;
 use clerk_core::clock::ManualClock;
 use clerk_core::machine::{AcceptsToken, TokenType};
 use clerk_core::protect::Protect;
-use clerk_core::request::SignedOutReason;
 use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer};
-use clerk_core::{Auth, Clerk, ErrorReason, Requirement};
+use clerk_core::{Auth, Clerk, Reason, Requirement};
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::json;
 
@@ -94,13 +93,13 @@ async fn verified(clerk: &Clerk, token: &str) -> bool {
 }
 
 /// Why `clerk` refuses `token` (panics when it does not).
-async fn refused(clerk: &Clerk, token: &str) -> ErrorReason {
+async fn refused(clerk: &Clerk, token: &str) -> Reason {
     reason(&clerk.authenticate(&bearer(token)).await)
 }
 
-fn reason(auth: &Auth) -> ErrorReason {
+fn reason(auth: &Auth) -> Reason {
     match auth {
-        Auth::SignedOut(SignedOutReason::Rejected(r)) => *r,
+        Auth::SignedOut(r) => *r,
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -127,7 +126,7 @@ async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_netwo
         oauth_jwt.as_str(),
     ] {
         let auth = session_only.authenticate(&bearer(token)).await;
-        assert_eq!(reason(&auth), ErrorReason::TokenTypeMismatch, "{token}");
+        assert_eq!(reason(&auth), Reason::TokenTypeMismatch, "{token}");
     }
     assert_eq!(f.fake.calls(), 0, "refused kinds never reach the network");
     let session = f.issuer.token().issued_at(NOW).build();
@@ -155,11 +154,11 @@ async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_netwo
     );
     assert_eq!(
         reason(&keys_only.authenticate(&bearer(GOOD_M2M)).await),
-        ErrorReason::TokenTypeMismatch
+        Reason::TokenTypeMismatch
     );
     assert_eq!(
         reason(&keys_only.authenticate(&bearer(&session)).await),
-        ErrorReason::TokenTypeMismatch
+        Reason::TokenTypeMismatch
     );
     assert_eq!(f.fake.calls(), 1);
 
@@ -196,7 +195,7 @@ async fn each_kind_is_accepted_where_allowed_and_refused_elsewhere_without_netwo
     );
     assert_eq!(
         reason(&any.authenticate(&cookie).await),
-        ErrorReason::TokenTypeMismatch
+        Reason::TokenTypeMismatch
     );
     assert_eq!(f.fake.calls(), 3);
 }
@@ -244,7 +243,7 @@ async fn junk_of_the_wrong_shape_makes_no_call() {
         h.insert(header::AUTHORIZATION, v);
         assert_eq!(
             reason(&clerk.authenticate(&h).await),
-            ErrorReason::TokenInvalid,
+            Reason::TokenInvalid,
             "{token}"
         );
     }
@@ -270,8 +269,8 @@ async fn a_flood_of_well_shaped_keys_stays_in_the_budget_and_legitimate_keys_kee
         for j in 0..417 {
             let token = format!("ak_flood_{window:02}_{j:016}");
             match refused(&clerk, &token).await {
-                ErrorReason::TokenInvalid => {}
-                ErrorReason::BackendApiUnavailable => throttled += 1,
+                Reason::TokenInvalid => {}
+                Reason::BackendApiUnavailable => throttled += 1,
                 r => panic!("{r:?}"),
             }
         }
@@ -319,13 +318,13 @@ async fn a_revoked_key_is_never_kept_alive_by_a_spent_budget() {
     let calls = f.fake.calls();
     assert_eq!(
         refused(&clerk, GOOD_KEY).await,
-        ErrorReason::BackendApiUnavailable,
+        Reason::BackendApiUnavailable,
         "not asked, and not served stale"
     );
     assert_eq!(f.fake.calls(), calls);
     // The next window asks Clerk, who no longer knows it.
     f.clock.advance(10);
-    assert_eq!(refused(&clerk, GOOD_KEY).await, ErrorReason::TokenInvalid);
+    assert_eq!(refused(&clerk, GOOD_KEY).await, Reason::TokenInvalid);
     // A 429 is no outage either: a key verified before is not served
     // stale while Clerk throttles.
     let other = "ak_other_5b4a39f8e7d6c5b4a39f";
@@ -334,10 +333,7 @@ async fn a_revoked_key_is_never_kept_alive_by_a_spent_budget() {
     assert!(verified(&clerk, other).await);
     f.clock.advance(61);
     f.fake.set_outage(Some(Outage::Status(429, Some(5))));
-    assert_eq!(
-        refused(&clerk, other).await,
-        ErrorReason::BackendApiUnavailable
-    );
+    assert_eq!(refused(&clerk, other).await, Reason::BackendApiUnavailable);
 }
 
 /// Under a flood of distinct well-shaped junk keys from one client, a
@@ -358,7 +354,7 @@ async fn a_flood_from_one_client_never_locks_out_new_keys_of_another() {
         let auth = from("203.0.113.9", &format!("ak_junk_{j:020}")).await;
         assert!(matches!(
             reason(&auth),
-            ErrorReason::TokenInvalid | ErrorReason::BackendApiUnavailable
+            Reason::TokenInvalid | Reason::BackendApiUnavailable
         ));
     }
     assert_eq!(f.fake.calls(), 4, "the flooding client's part of the share");
@@ -423,16 +419,13 @@ async fn stale_serving_never_revives_a_refused_key() {
     f.clock.advance(61);
     f.fake
         .add_token(revoked_later, json!({"subject": "user_2", "revoked": true}));
-    assert_eq!(
-        refused(&clerk, revoked_later).await,
-        ErrorReason::TokenRevoked
-    );
+    assert_eq!(refused(&clerk, revoked_later).await, Reason::TokenRevoked);
     // Then the Backend API goes down (past the 10 s negative cache).
     f.clock.advance(11);
     f.fake.set_outage(Some(Outage::Status(503, None)));
     assert_eq!(
         refused(&clerk, revoked_later).await,
-        ErrorReason::BackendApiUnavailable,
+        Reason::BackendApiUnavailable,
         "a revoked key is not served stale"
     );
     assert!(
@@ -443,7 +436,7 @@ async fn stale_serving_never_revives_a_refused_key() {
     f.clock.advance(300);
     assert_eq!(
         refused(&clerk, GOOD_KEY).await,
-        ErrorReason::BackendApiUnavailable
+        Reason::BackendApiUnavailable
     );
 }
 
@@ -460,11 +453,7 @@ async fn backend_down_is_503_for_opaque_tokens_while_sessions_keep_working() {
     ] {
         f.fake.set_outage(Some(outage.clone()));
         let auth = clerk.authenticate(&bearer(GOOD_KEY)).await;
-        assert_eq!(
-            reason(&auth),
-            ErrorReason::BackendApiUnavailable,
-            "{outage:?}"
-        );
+        assert_eq!(reason(&auth), Reason::BackendApiUnavailable, "{outage:?}");
         let refused = protect
             .decide("GET", "/api/machine", &HeaderMap::new(), &auth)
             .await;
@@ -491,7 +480,7 @@ async fn revoked_expired_and_unknown_keys() {
                 .authenticate(&bearer("ak_revoked_5b4a39f8e7d6c"))
                 .await
         ),
-        ErrorReason::TokenRevoked
+        Reason::TokenRevoked
     );
     assert_eq!(
         reason(
@@ -499,7 +488,7 @@ async fn revoked_expired_and_unknown_keys() {
                 .authenticate(&bearer("ak_expired_5b4a39f8e7d6c"))
                 .await
         ),
-        ErrorReason::TokenExpired
+        Reason::TokenExpired
     );
     assert_eq!(
         reason(
@@ -507,12 +496,12 @@ async fn revoked_expired_and_unknown_keys() {
                 .authenticate(&bearer("oat_unknown_5b4a39f8e7d6c"))
                 .await
         ),
-        ErrorReason::TokenInvalid
+        Reason::TokenInvalid
     );
     // A cached key stops working when it expires.
     assert!(verified(&clerk, GOOD_M2M).await);
     f.clock.advance(3600);
-    assert_eq!(refused(&clerk, GOOD_M2M).await, ErrorReason::TokenExpired);
+    assert_eq!(refused(&clerk, GOOD_M2M).await, Reason::TokenExpired);
 }
 
 #[tokio::test]
@@ -524,11 +513,11 @@ async fn machine_jwts_are_checked_like_sessions() {
         .m2m_token("mch_1", &[])
         .issued_at(NOW - 3600)
         .build();
-    assert_eq!(refused(&clerk, &expired).await, ErrorReason::TokenExpired);
+    assert_eq!(refused(&clerk, &expired).await, Reason::TokenExpired);
     let not_a_machine = f.issuer.m2m_token("user_1", &[]).issued_at(NOW).build();
     assert_eq!(
         refused(&clerk, &not_a_machine).await,
-        ErrorReason::TokenTypeMismatch
+        Reason::TokenTypeMismatch
     );
     let forged = TestIssuer::with_kid(f.issuer.kid())
         .oauth_token("user_1", "c", &[])
@@ -536,7 +525,7 @@ async fn machine_jwts_are_checked_like_sessions() {
         .build();
     assert_eq!(
         refused(&clerk, &forged).await,
-        ErrorReason::TokenInvalidSignature
+        Reason::TokenInvalidSignature
     );
     let other_issuer = f
         .issuer
@@ -546,7 +535,7 @@ async fn machine_jwts_are_checked_like_sessions() {
         .build();
     assert_eq!(
         refused(&clerk, &other_issuer).await,
-        ErrorReason::TokenInvalidIssuer
+        Reason::TokenInvalidIssuer
     );
 }
 
@@ -581,7 +570,7 @@ async fn scopes_routes_and_oauth_challenges() {
     let oauth = Protect::signed_in()
         .accepts_token(AcceptsToken::only([TokenType::OAuthToken]))
         .oauth_resource_metadata("https://clerk.example.com");
-    let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+    let out = Auth::SignedOut(Reason::SessionTokenMissing);
     let r = oauth.decide("GET", "/", &h, &out).await.unwrap_err();
     assert_eq!(
         r.headers()[header::WWW_AUTHENTICATE],
@@ -633,7 +622,7 @@ async fn oauth_jwts_need_the_configured_audience() {
     ] {
         assert_eq!(
             reason(&api.authenticate(&bearer(&token)).await),
-            ErrorReason::TokenVerificationFailed,
+            Reason::TokenVerificationFailed,
             "{what}"
         );
     }
@@ -657,7 +646,7 @@ async fn oauth_jwts_need_the_configured_audience() {
     let wrong = m2m.claim("aud", "https://other.example").build();
     assert_eq!(
         reason(&api.authenticate(&bearer(&wrong)).await),
-        ErrorReason::TokenVerificationFailed
+        Reason::TokenVerificationFailed
     );
 }
 
@@ -675,7 +664,7 @@ async fn token_categories_are_allow_lists() {
     for cat in ["cl_B7d4PD111AAA", "cl_B7d4PD222AAA", "cl_B7d4PD444AAA"] {
         assert_eq!(
             reason(&clerk.authenticate(&bearer(&m2m(cat))).await),
-            ErrorReason::TokenTypeMismatch,
+            Reason::TokenTypeMismatch,
             "M2M with cat {cat}"
         );
     }
@@ -690,7 +679,7 @@ async fn token_categories_are_allow_lists() {
     for cat in ["cl_B7d4PD444AAA", "cl_B7d4PD222AAA", "x"] {
         assert_eq!(
             reason(&clerk.authenticate(&bearer(&session(cat))).await),
-            ErrorReason::TokenTypeMismatch,
+            Reason::TokenTypeMismatch,
             "session with cat {cat}"
         );
     }
@@ -718,7 +707,7 @@ async fn a_machine_id_must_be_in_an_m2m_tokens_scopes() {
     assert!(me.authenticate(&bearer(GOOD_M2M)).await.machine().is_some());
     assert_eq!(
         reason(&other.authenticate(&bearer(GOOD_M2M)).await),
-        ErrorReason::TokenVerificationFailed
+        Reason::TokenVerificationFailed
     );
     let jwt = f
         .issuer
@@ -728,7 +717,7 @@ async fn a_machine_id_must_be_in_an_m2m_tokens_scopes() {
     assert!(me.authenticate(&bearer(&jwt)).await.machine().is_some());
     assert_eq!(
         reason(&other.authenticate(&bearer(&jwt)).await),
-        ErrorReason::TokenVerificationFailed
+        Reason::TokenVerificationFailed
     );
     // Other machine kinds are not affected.
     assert!(

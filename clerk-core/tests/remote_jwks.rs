@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clerk_core::clock::{Clock, ManualClock};
 use clerk_core::testing::{JwksServer, Reply, TEST_AUTHORIZED_PARTY, TestIssuer};
-use clerk_core::{Clerk, ClerkConfig, ClerkConfigBuilder, ErrorReason};
+use clerk_core::{Clerk, ClerkConfig, ClerkConfigBuilder, Reason};
 use serde_json::json;
 
 const T0: i64 = 1_750_000_000;
@@ -50,7 +50,7 @@ impl Fixture {
     }
 }
 
-async fn reason(v: &Clerk, token: &str) -> ErrorReason {
+async fn reason(v: &Clerk, token: &str) -> Reason {
     v.verify(token).await.unwrap_err().reason()
 }
 
@@ -81,8 +81,8 @@ async fn unknown_kid_storm_rotation_and_cooldown() {
     // A second unknown kid inside the cool-down: refused, no fetch.
     let stranger = TestIssuer::with_kid("ins_stranger");
     let t = f.token(&stranger);
-    assert_eq!(reason(&v, &t).await, ErrorReason::JwkKidMismatch);
-    assert_eq!(reason(&v, &t).await, ErrorReason::JwkKidMismatch);
+    assert_eq!(reason(&v, &t).await, Reason::JwkKidMismatch);
+    assert_eq!(reason(&v, &t).await, Reason::JwkKidMismatch);
     assert_eq!(f.server.requests(), 2);
 
     // After the cool-down, a newly rotated-in key is picked up.
@@ -146,7 +146,7 @@ async fn outage_serves_last_good_keys_for_the_stale_window() {
     // The window is over: a clean "unavailable", never a panic.
     f.clock.set(T0 + 3600 + 86_400);
     let e = v.verify(&f.token(&issuer)).await.unwrap_err();
-    assert_eq!(e.reason(), ErrorReason::JwkRemoteFailedToLoad);
+    assert_eq!(e.reason(), Reason::JwkRemoteFailedToLoad);
     assert!(e.reason().is_unavailable());
     assert!(!v.is_ready());
 
@@ -163,21 +163,18 @@ async fn first_fetch_failures_map_to_clear_reasons() {
     bad["kid"] = json!("ins_bad");
     bad["n"] = json!("!!!");
     let cases = [
-        (Reply::Status(500), ErrorReason::JwkRemoteFailedToLoad),
-        (Reply::Status(404), ErrorReason::JwkRemoteFailedToLoad),
-        (Reply::Status(401), ErrorReason::SecretKeyInvalid),
-        (Reply::Status(403), ErrorReason::SecretKeyInvalid),
-        (
-            Reply::Json("not json".into()),
-            ErrorReason::JwkFailedToResolve,
-        ),
+        (Reply::Status(500), Reason::JwkRemoteFailedToLoad),
+        (Reply::Status(404), Reason::JwkRemoteFailedToLoad),
+        (Reply::Status(401), Reason::SecretKeyInvalid),
+        (Reply::Status(403), Reason::SecretKeyInvalid),
+        (Reply::Json("not json".into()), Reason::JwkFailedToResolve),
         (
             Reply::Json(r#"{"keys":[]}"#.into()),
-            ErrorReason::JwkFailedToResolve,
+            Reason::JwkFailedToResolve,
         ),
         (
             Reply::Json(json!({ "keys": [bad.clone()] }).to_string()),
-            ErrorReason::JwkFailedToResolve,
+            Reason::JwkFailedToResolve,
         ),
     ];
     for (reply, want) in cases {
@@ -196,7 +193,7 @@ async fn first_fetch_failures_map_to_clear_reasons() {
     )))
     .await;
     let e = f.verifier().verify(&f.token(&issuer)).await.unwrap_err();
-    assert_eq!(e.reason(), ErrorReason::JwkRemoteFailedToLoad);
+    assert_eq!(e.reason(), Reason::JwkRemoteFailedToLoad);
     // One bad key among good ones is skipped, not fatal.
     let f = Fixture::new(Reply::Json(
         json!({ "keys": [bad, issuer.jwk()] }).to_string(),
@@ -213,7 +210,7 @@ async fn backoff_limits_fetches_while_the_endpoint_is_down() {
     for _ in 0..50 {
         assert_eq!(
             reason(&v, &f.token(&issuer)).await,
-            ErrorReason::JwkRemoteFailedToLoad
+            Reason::JwkRemoteFailedToLoad
         );
     }
     assert_eq!(f.server.requests(), 1, "no retry before the backoff ends");
@@ -240,10 +237,7 @@ async fn a_hanging_endpoint_is_cut_off_by_the_timeout() {
     let outcome = tokio::time::timeout(Duration::from_secs(20), v.verify(&f.token(&issuer)))
         .await
         .expect("verification must not hang");
-    assert_eq!(
-        outcome.unwrap_err().reason(),
-        ErrorReason::JwkRemoteFailedToLoad
-    );
+    assert_eq!(outcome.unwrap_err().reason(), Reason::JwkRemoteFailedToLoad);
 }
 
 #[tokio::test]
@@ -292,7 +286,7 @@ async fn the_secret_key_goes_only_to_the_backend_api() {
         .verify(&redirecting.token(&issuer))
         .await
         .unwrap_err();
-    assert_eq!(e.reason(), ErrorReason::JwkRemoteFailedToLoad);
+    assert_eq!(e.reason(), Reason::JwkRemoteFailedToLoad);
     assert_eq!(elsewhere.requests(), 0);
 }
 
@@ -313,7 +307,7 @@ async fn a_lost_key_forgets_tokens_it_signed() {
     f.server.set_reply(Reply::Json(jwks(&[&keep])));
     f.clock.advance(3600);
     v.verify(&f.token(&keep)).await.unwrap();
-    assert_eq!(reason(&v, &gone_token).await, ErrorReason::JwkKidMismatch);
+    assert_eq!(reason(&v, &gone_token).await, Reason::JwkKidMismatch);
 }
 
 /// A key replaced under the same `kid` (another modulus) is a lost key:
@@ -337,7 +331,7 @@ async fn a_key_replaced_under_its_kid_forgets_tokens_it_signed() {
     v.verify(&f.token(&replacement)).await.unwrap();
     assert_eq!(
         reason(&v, &old_token).await,
-        ErrorReason::TokenInvalidSignature,
+        Reason::TokenInvalidSignature,
         "re-verified against the new key, not served from the cache"
     );
 }
@@ -349,7 +343,7 @@ async fn prefetch_and_readiness() {
     let v = f.verifier();
     assert!(!v.is_ready());
     let e = v.prefetch().await.unwrap_err();
-    assert_eq!(e.reason(), ErrorReason::JwkRemoteFailedToLoad);
+    assert_eq!(e.reason(), Reason::JwkRemoteFailedToLoad);
     f.server.set_reply(Reply::Json(jwks(&[&issuer])));
     v.prefetch().await.unwrap();
     assert!(v.is_ready());

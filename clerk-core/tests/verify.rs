@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clerk_core::clock::ManualClock;
 use clerk_core::testing::{TEST_AUTHORIZED_PARTY, TestIssuer};
-use clerk_core::{Clerk, ClerkConfig, ClerkConfigBuilder, ErrorReason};
+use clerk_core::{Clerk, ClerkConfig, ClerkConfigBuilder, Reason};
 use serde_json::json;
 
 const NOW: i64 = 1_750_000_000;
@@ -38,7 +38,7 @@ impl Fixture {
     }
 }
 
-async fn reason(v: &Clerk, token: &str) -> ErrorReason {
+async fn reason(v: &Clerk, token: &str) -> Reason {
     match v.verify(token).await {
         Ok(s) => panic!("expected a rejection, got a session for {}", s.user_id()),
         Err(e) => {
@@ -66,7 +66,7 @@ async fn a_good_token_verifies() {
 async fn token_expired() {
     let f = Fixture::new();
     let t = f.token().expired().build();
-    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenExpired);
+    assert_eq!(reason(&f.verifier(), &t).await, Reason::TokenExpired);
 }
 
 #[tokio::test]
@@ -74,7 +74,7 @@ async fn token_invalid() {
     let f = Fixture::new();
     let v = f.verifier();
     for t in ["", "garbage", "a.b.c", "a.b", "a.b.c.d"] {
-        assert_eq!(reason(&v, t).await, ErrorReason::TokenInvalid, "{t:?}");
+        assert_eq!(reason(&v, t).await, Reason::TokenInvalid, "{t:?}");
     }
 }
 
@@ -84,11 +84,7 @@ async fn token_invalid_algorithm() {
     let v = f.verifier();
     for alg in ["none", "HS256", "ES256", "PS256"] {
         let t = f.token().header("alg", alg).build();
-        assert_eq!(
-            reason(&v, &t).await,
-            ErrorReason::TokenInvalidAlgorithm,
-            "{alg}"
-        );
+        assert_eq!(reason(&v, &t).await, Reason::TokenInvalidAlgorithm, "{alg}");
     }
 }
 
@@ -97,21 +93,12 @@ async fn token_invalid_authorized_parties() {
     let f = Fixture::new();
     let v = f.verifier();
     let t = f.token().azp("https://evil.example").build();
-    assert_eq!(
-        reason(&v, &t).await,
-        ErrorReason::TokenInvalidAuthorizedParties
-    );
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidAuthorizedParties);
     let t = f.token().remove("azp").build();
-    assert_eq!(
-        reason(&v, &t).await,
-        ErrorReason::TokenInvalidAuthorizedParties
-    );
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidAuthorizedParties);
     // Exact comparison: no prefix or trailing-slash leniency.
     let t = f.token().azp(&format!("{TEST_AUTHORIZED_PARTY}/")).build();
-    assert_eq!(
-        reason(&v, &t).await,
-        ErrorReason::TokenInvalidAuthorizedParties
-    );
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidAuthorizedParties);
     // Without an allow-list, azp is not checked.
     let open = Clerk::new(
         f.config()
@@ -133,37 +120,28 @@ async fn token_invalid_signature() {
     let parts: Vec<&str> = good.split('.').collect();
     let other_parts: Vec<&str> = other.split('.').collect();
     let forged = format!("{}.{}.{}", parts[0], other_parts[1], parts[2]);
-    assert_eq!(
-        reason(&v, &forged).await,
-        ErrorReason::TokenInvalidSignature
-    );
+    assert_eq!(reason(&v, &forged).await, Reason::TokenInvalidSignature);
     // Signed by another key that claims the same kid.
     let impostor = TestIssuer::new();
     let t = impostor.token().issued_at(NOW).build();
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidSignature);
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidSignature);
     // Truncated signature.
     let t = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..40]);
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidSignature);
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidSignature);
 }
 
 #[tokio::test]
 async fn token_not_active_yet() {
     let f = Fixture::new();
     let t = f.token().not_yet_valid().build();
-    assert_eq!(
-        reason(&f.verifier(), &t).await,
-        ErrorReason::TokenNotActiveYet
-    );
+    assert_eq!(reason(&f.verifier(), &t).await, Reason::TokenNotActiveYet);
 }
 
 #[tokio::test]
 async fn token_iat_in_the_future() {
     let f = Fixture::new();
     let t = f.token().issued_at(NOW + 60).claim("nbf", NOW - 10).build();
-    assert_eq!(
-        reason(&f.verifier(), &t).await,
-        ErrorReason::TokenIatInTheFuture
-    );
+    assert_eq!(reason(&f.verifier(), &t).await, Reason::TokenIatInTheFuture);
 }
 
 #[tokio::test]
@@ -190,7 +168,7 @@ async fn token_verification_failed() {
     for (what, t) in cases {
         assert_eq!(
             reason(&v, &t).await,
-            ErrorReason::TokenVerificationFailed,
+            Reason::TokenVerificationFailed,
             "{what}"
         );
     }
@@ -209,7 +187,7 @@ async fn a_machine_subject_is_not_a_session() {
         }
         assert_eq!(
             reason(&v, &b.build()).await,
-            ErrorReason::TokenTypeMismatch,
+            Reason::TokenTypeMismatch,
             "{cat:?}"
         );
     }
@@ -230,7 +208,7 @@ async fn times_beyond_i64_seconds_are_invalid() {
         ("exp u64::MAX", "exp", json!(u64::MAX)),
     ] {
         let t = f.token().claim(claim, value).build();
-        assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalid, "{what}");
+        assert_eq!(reason(&v, &t).await, Reason::TokenInvalid, "{what}");
     }
     // Large but representable times still verify.
     let t = f.token().claim("exp", json!(4_102_444_800_i64)).build();
@@ -242,14 +220,14 @@ async fn jwk_kid_mismatch() {
     let f = Fixture::new();
     let v = f.verifier();
     let t = f.token().header("kid", "ins_other").build();
-    assert_eq!(reason(&v, &t).await, ErrorReason::JwkKidMismatch);
+    assert_eq!(reason(&v, &t).await, Reason::JwkKidMismatch);
     let t = f.token().header("kid", serde_json::Value::Null).build();
     // A null kid is not a string: structurally invalid.
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalid);
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalid);
     let mut header = json!({"alg":"RS256","typ":"JWT"});
     header.as_object_mut().unwrap().remove("kid");
     let t = f.issuer.sign_raw(&header, &f.token().payload());
-    assert_eq!(reason(&v, &t).await, ErrorReason::JwkKidMismatch);
+    assert_eq!(reason(&v, &t).await, Reason::JwkKidMismatch);
 }
 
 #[tokio::test]
@@ -294,9 +272,9 @@ async fn token_invalid_issuer() {
         .token()
         .iss("https://other-instance.clerk.accounts.dev")
         .build();
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidIssuer);
     let t = f.token().remove("iss").build();
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidIssuer);
 }
 
 #[tokio::test]
@@ -317,7 +295,7 @@ async fn issuer_pinned_from_publishable_key() {
     let t = f.token().iss("https://clerk.example.com").build();
     assert!(v.verify(&t).await.is_ok());
     let t = f.token().build(); // default test issuer
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalidIssuer);
+    assert_eq!(reason(&v, &t).await, Reason::TokenInvalidIssuer);
 }
 
 #[tokio::test]
@@ -325,16 +303,12 @@ async fn token_type_mismatch() {
     let f = Fixture::new();
     let v = f.verifier();
     let t = f.token().without_session().build();
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenTypeMismatch);
+    assert_eq!(reason(&v, &t).await, Reason::TokenTypeMismatch);
     let t = f.token().claim("sid", 5).build();
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenTypeMismatch);
+    assert_eq!(reason(&v, &t).await, Reason::TokenTypeMismatch);
     for cat in ["cl_B7d4PD333AAA", "cl_B7d4PD222AAA"] {
         let t = f.token().header("cat", cat).build();
-        assert_eq!(
-            reason(&v, &t).await,
-            ErrorReason::TokenTypeMismatch,
-            "{cat}"
-        );
+        assert_eq!(reason(&v, &t).await, Reason::TokenTypeMismatch, "{cat}");
     }
     // Opt-in: template tokens accepted.
     let v = Clerk::new(f.config().accept_template_tokens(true).build().unwrap()).unwrap();
@@ -349,11 +323,11 @@ async fn token_type_mismatch() {
 async fn pending_sessions_are_signed_out_unless_accepted() {
     let f = Fixture::new();
     let t = f.token().pending().build();
-    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::SessionPending);
+    assert_eq!(reason(&f.verifier(), &t).await, Reason::SessionPending);
     let v = Clerk::new(f.config().accept_pending_sessions(true).build().unwrap()).unwrap();
     assert_eq!(v.verify(&t).await.unwrap().status().as_str(), "pending");
     let t = f.token().claim("sts", "revoked").build();
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenVerificationFailed);
+    assert_eq!(reason(&v, &t).await, Reason::TokenVerificationFailed);
 }
 
 #[tokio::test]
@@ -378,7 +352,7 @@ async fn audience_is_checked_only_when_configured_and_present() {
         let t = f.token().claim("aud", aud.clone()).build();
         assert_eq!(
             reason(&v, &t).await,
-            ErrorReason::TokenVerificationFailed,
+            Reason::TokenVerificationFailed,
             "{aud}"
         );
     }
@@ -404,24 +378,21 @@ async fn skew_boundaries() {
     .unwrap();
     // exp <= now - skew is expired.
     let exp_at = |exp: i64| f.token().claim("exp", exp).build();
-    assert_eq!(
-        reason(&v, &exp_at(NOW - 5)).await,
-        ErrorReason::TokenExpired
-    );
+    assert_eq!(reason(&v, &exp_at(NOW - 5)).await, Reason::TokenExpired);
     assert!(v.verify(&exp_at(NOW - 4)).await.is_ok());
     // nbf > now + skew is not active yet.
     let nbf_at = |nbf: i64| f.token().claim("nbf", nbf).build();
     assert!(v.verify(&nbf_at(NOW + 5)).await.is_ok());
     assert_eq!(
         reason(&v, &nbf_at(NOW + 6)).await,
-        ErrorReason::TokenNotActiveYet
+        Reason::TokenNotActiveYet
     );
     // iat > now + skew is in the future.
     let iat_at = |iat: i64| f.token().claim("iat", iat).build();
     assert!(v.verify(&iat_at(NOW + 5)).await.is_ok());
     assert_eq!(
         reason(&v, &iat_at(NOW + 6)).await,
-        ErrorReason::TokenIatInTheFuture
+        Reason::TokenIatInTheFuture
     );
     // Fractional NumericDate values are numbers too.
     assert!(
@@ -442,13 +413,13 @@ async fn duplicate_claims_with_a_valid_signature_are_invalid() {
         TEST_AUTHORIZED_PARTY
     );
     let t = f.issuer.sign_bytes("RS256", header, payload.as_bytes());
-    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenInvalid);
+    assert_eq!(reason(&f.verifier(), &t).await, Reason::TokenInvalid);
     let dup_header = br#"{"alg":"RS256","kid":"ins_test","kid":"other"}"#;
     let ok_payload = f.token().payload().to_string();
     let t = f
         .issuer
         .sign_bytes("RS256", dup_header, ok_payload.as_bytes());
-    assert_eq!(reason(&f.verifier(), &t).await, ErrorReason::TokenInvalid);
+    assert_eq!(reason(&f.verifier(), &t).await, Reason::TokenInvalid);
 }
 
 #[tokio::test]
@@ -463,7 +434,7 @@ async fn crit_cty_and_typ_with_a_valid_signature_are_invalid() {
         ("typ", json!("JOSE+JSON")),
     ] {
         let t = f.token().header(name, value).build();
-        assert_eq!(reason(&v, &t).await, ErrorReason::TokenInvalid, "{name}");
+        assert_eq!(reason(&v, &t).await, Reason::TokenInvalid, "{name}");
     }
 }
 
@@ -483,7 +454,7 @@ async fn rs384_and_rs512_keys_from_jwks() {
     let t = f.token().algorithm("RS512").build();
     assert!(v.verify(&t).await.is_ok());
     let t = f.token().build(); // RS256 token, RS512 key
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenVerificationFailed);
+    assert_eq!(reason(&v, &t).await, Reason::TokenVerificationFailed);
 }
 
 /// A JWKS with keys that cannot be used still verifies with the good ones
@@ -557,7 +528,7 @@ async fn cache_hit_rechecks_expiry() {
     f.clock.advance(64);
     assert!(v.verify(&t).await.is_ok(), "inside skew");
     f.clock.advance(1);
-    assert_eq!(reason(&v, &t).await, ErrorReason::TokenExpired);
+    assert_eq!(reason(&v, &t).await, Reason::TokenExpired);
 }
 
 #[tokio::test]
@@ -618,7 +589,7 @@ async fn v1_and_v2_tokens_verify_to_the_same_shape() {
 
 #[tokio::test]
 async fn every_reason_string_is_exact() {
-    let all: Vec<&str> = ErrorReason::ALL.iter().map(|r| r.as_str()).collect();
+    let all: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(
         all,
         [
@@ -642,7 +613,7 @@ async fn every_reason_string_is_exact() {
             "backend-api-unavailable",
         ]
     );
-    for r in ErrorReason::ALL {
-        assert_eq!(ErrorReason::parse(r.as_str()), Some(r));
+    for r in Reason::ALL {
+        assert_eq!(Reason::parse(r.as_str()), Some(r));
     }
 }

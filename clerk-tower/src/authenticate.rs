@@ -12,7 +12,7 @@ use crate::ResponseFuture;
 
 /// Authenticates each request and inserts its [`clerk_core::Auth`] into the request
 /// extensions; the inner service runs, except for a page load that Clerk
-/// refreshes through a handshake ([`clerk_core::Auth::Handshake`]): the
+/// refreshes through a handshake ([`clerk_core::Auth::Redirect`]): the
 /// layer answers that redirect itself.
 ///
 /// The connection's peer address (read from the request extensions by
@@ -105,7 +105,7 @@ where
             auth,
             |auth, mut req| {
                 // A page load Clerk refreshes through a handshake: answer it.
-                if let Auth::Handshake(h) = &auth {
+                if let Auth::Redirect(h) = &auth {
                     return Err(h.to_response());
                 }
                 let debug = auth.debug_headers();

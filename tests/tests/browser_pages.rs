@@ -432,7 +432,7 @@ async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
         .authenticate_request("GET", "/dashboard", &expired_page, None)
         .await;
     assert!(
-        matches!(auth, clerk_core::Auth::Handshake(_)),
+        matches!(auth, clerk_core::Auth::Redirect(_)),
         "the page path, without bearer_only"
     );
     let grpc = clerk.bearer_only();

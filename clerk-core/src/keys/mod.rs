@@ -27,7 +27,7 @@ pub(crate) use remote::{BackendApiSource, FrontendApiSource};
 pub(crate) use set::KeySet;
 
 use crate::clock::Clock;
-use crate::error::{ErrorReason, VerifyError};
+use crate::error::{Reason, VerifyError};
 use policy::{FetchCause, KeyStep};
 
 /// A boxed, sendable future: key fetches are rare, so boxing them costs
@@ -39,7 +39,7 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[error("{reason}: {message}")]
 pub(crate) struct KeyFetchError {
     /// Clerk's reason (`jwk-remote-failed-to-load`, `secret-key-invalid`, ...).
-    pub reason: ErrorReason,
+    pub reason: Reason,
     /// A fixed explanation (never a secret or a response body).
     pub message: &'static str,
 }
@@ -74,7 +74,7 @@ struct Remote {
 }
 
 const fn kid_mismatch() -> VerifyError {
-    VerifyError::new(ErrorReason::JwkKidMismatch, "no key with the token's kid")
+    VerifyError::new(Reason::JwkKidMismatch, "no key with the token's kid")
 }
 
 impl KeyStore {
@@ -289,18 +289,18 @@ impl KeyStore {
     }
 }
 
-fn unavailable(reason: Option<ErrorReason>) -> VerifyError {
+fn unavailable(reason: Option<Reason>) -> VerifyError {
     match reason {
-        Some(ErrorReason::SecretKeyInvalid) => VerifyError::new(
-            ErrorReason::SecretKeyInvalid,
+        Some(Reason::SecretKeyInvalid) => VerifyError::new(
+            Reason::SecretKeyInvalid,
             "the Backend API refused the secret key",
         ),
-        Some(ErrorReason::JwkFailedToResolve) => VerifyError::new(
-            ErrorReason::JwkFailedToResolve,
+        Some(Reason::JwkFailedToResolve) => VerifyError::new(
+            Reason::JwkFailedToResolve,
             "the key endpoint returned no usable key",
         ),
         _ => VerifyError::new(
-            ErrorReason::JwkRemoteFailedToLoad,
+            Reason::JwkRemoteFailedToLoad,
             "no usable key set: the key endpoint cannot be reached",
         ),
     }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::KeySet;
-use crate::error::ErrorReason;
+use crate::error::Reason;
 
 /// Timings of the key cache, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub(crate) struct CacheState {
     /// No fetch before this time (backoff after failures).
     pub retry_at: Option<i64>,
     /// Why the last fetch failed, when it did.
-    pub last_error: Option<ErrorReason>,
+    pub last_error: Option<Reason>,
 }
 
 /// Why a fetch is made.
@@ -164,7 +164,7 @@ pub(crate) fn after_success(
 /// The state after a failed fetch at `now`: the last good set is kept.
 pub(crate) fn after_failure(
     state: &CacheState,
-    reason: ErrorReason,
+    reason: Reason,
     cause: FetchCause,
     now: i64,
     p: &KeyRefresh,
@@ -222,7 +222,7 @@ mod tests {
         );
         let failed = after_failure(
             &s,
-            ErrorReason::JwkRemoteFailedToLoad,
+            Reason::JwkRemoteFailedToLoad,
             FetchCause::Expired,
             0,
             &P,
@@ -255,7 +255,7 @@ mod tests {
     fn stale_set_serves_during_backoff_and_until_the_window_ends() {
         let s = after_failure(
             &fetched(0),
-            ErrorReason::JwkRemoteFailedToLoad,
+            Reason::JwkRemoteFailedToLoad,
             FetchCause::Expired,
             3600,
             &P,
@@ -314,7 +314,7 @@ mod tests {
     fn unknown_kid_during_backoff_is_refused() {
         let s = after_failure(
             &fetched(0),
-            ErrorReason::JwkRemoteFailedToLoad,
+            Reason::JwkRemoteFailedToLoad,
             FetchCause::Expired,
             100,
             &P,
@@ -326,7 +326,7 @@ mod tests {
         );
         let s = after_failure(
             &s,
-            ErrorReason::JwkRemoteFailedToLoad,
+            Reason::JwkRemoteFailedToLoad,
             FetchCause::UnknownKid,
             200,
             &P,
@@ -340,7 +340,7 @@ mod tests {
             kid_refresh_at: Some(7),
             failures: 3,
             retry_at: Some(99),
-            last_error: Some(ErrorReason::SecretKeyInvalid),
+            last_error: Some(Reason::SecretKeyInvalid),
             ..fetched(0)
         };
         let s = after_success(&s, set("k9"), FetchCause::Expired, 50);
@@ -354,14 +354,14 @@ mod tests {
     fn failure_keeps_the_last_good_set() {
         let s = after_failure(
             &fetched(0),
-            ErrorReason::SecretKeyInvalid,
+            Reason::SecretKeyInvalid,
             FetchCause::Expired,
             10,
             &P,
         );
         assert!(s.keys.is_some());
         assert_eq!(s.fetched_at, Some(0));
-        assert_eq!(s.last_error, Some(ErrorReason::SecretKeyInvalid));
+        assert_eq!(s.last_error, Some(Reason::SecretKeyInvalid));
     }
 
     #[test]

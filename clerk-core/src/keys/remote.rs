@@ -9,7 +9,7 @@ use reqwest::header::ACCEPT;
 use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
 use crate::backend::{BackendApi, BackendError, CappedRead, read_capped};
 use crate::budget::Caller;
-use crate::error::{ConfigError, ErrorReason};
+use crate::error::{ConfigError, Reason};
 
 /// A JWKS larger than this is refused (real ones are a few KiB).
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -62,14 +62,14 @@ impl KeySource for BackendApiSource {
 
     fn fetch(&self) -> BoxFuture<'_, Result<KeySet, KeyFetchError>> {
         Box::pin(async move {
-            let remote = ErrorReason::JwkRemoteFailedToLoad;
+            let remote = Reason::JwkRemoteFailedToLoad;
             let body = self
                 .api
                 .get_bytes_as(Caller::Keys, "/jwks", MAX_JWKS_BYTES)
                 .await
                 .map_err(|e| match e {
                     BackendError::Unauthorized => failed(
-                        ErrorReason::SecretKeyInvalid,
+                        Reason::SecretKeyInvalid,
                         "the Backend API refused the secret key",
                     ),
                     BackendError::RateLimited(_) => {
@@ -98,13 +98,13 @@ impl KeySource for BackendApiSource {
 fn parse_jwks(body: &[u8]) -> Result<(KeySet, usize), KeyFetchError> {
     let (set, report) = KeySet::from_jwks_json(body).map_err(|_| {
         failed(
-            ErrorReason::JwkFailedToResolve,
+            Reason::JwkFailedToResolve,
             "response is not a JWKS document",
         )
     })?;
     if set.is_empty() {
         return Err(failed(
-            ErrorReason::JwkFailedToResolve,
+            Reason::JwkFailedToResolve,
             "JWKS has no usable signing key",
         ));
     }
@@ -160,7 +160,7 @@ impl KeySource for FrontendApiSource {
     }
 }
 
-const fn failed(reason: ErrorReason, message: &'static str) -> KeyFetchError {
+const fn failed(reason: Reason, message: &'static str) -> KeyFetchError {
     KeyFetchError { reason, message }
 }
 
@@ -170,7 +170,7 @@ async fn fetch_frontend(
     client: &reqwest::Client,
     url: &str,
 ) -> Result<(KeySet, usize), KeyFetchError> {
-    let remote = ErrorReason::JwkRemoteFailedToLoad;
+    let remote = Reason::JwkRemoteFailedToLoad;
     let response = client
         .get(url)
         .header(ACCEPT, "application/json")

@@ -33,7 +33,7 @@
 //!
 //! ```
 //! use clerk_core::protect::Protect;
-//! use clerk_core::request::{Auth, SignedOutReason};
+//! use clerk_core::request::{Auth, Reason};
 //! use clerk_core::routes::RouteMatcher;
 //! use clerk_core::Requirement;
 //! use http::HeaderMap;
@@ -41,7 +41,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let protect = Protect::new(Requirement::signed_in())
 //!     .routes(RouteMatcher::new(["/dashboard(.*)"])?);
-//! let signed_out = Auth::SignedOut(SignedOutReason::TokenMissing);
+//! let signed_out = Auth::SignedOut(Reason::SessionTokenMissing);
 //! let headers = HeaderMap::new();
 //! let refusal = protect.decide("GET", "/dashboard", &headers, &signed_out).await.unwrap_err();
 //! assert_eq!(refusal.status(), 401);
@@ -62,10 +62,11 @@ use std::task::{Context, Poll};
 use http::Method;
 use http::header::{self, HeaderValue};
 
+use crate::auth::Auth;
 use crate::authorize::{Requirement, Verdict};
-use crate::error::ErrorReason;
+use crate::error::Reason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
-use crate::request::{Auth, RequestHeaders, SignedOutReason};
+use crate::request::RequestHeaders;
 use crate::routes::{RequestPath, RouteMatcher};
 use crate::session::Session;
 use crate::users::{User, UserError};
@@ -95,7 +96,7 @@ impl Auth {
             Self::SignedIn(s) => Ok(s),
             Self::Machine(_) => Err(Refusal::new(TYPE_MISMATCH)),
             Self::SignedOut(r) => Err(Refusal::signed_out(*r)),
-            Self::Handshake(h) => Err(Refusal::signed_out(h.signed_out_reason())),
+            Self::Redirect(h) => Err(Refusal::signed_out(h.signed_out_reason())),
         }
     }
 
@@ -109,7 +110,7 @@ impl Auth {
             Self::Machine(m) => Ok(m),
             Self::SignedIn(_) => Err(Refusal::new(TYPE_MISMATCH)),
             Self::SignedOut(r) => Err(Refusal::signed_out(*r)),
-            Self::Handshake(h) => Err(Refusal::signed_out(h.signed_out_reason())),
+            Self::Redirect(h) => Err(Refusal::signed_out(h.signed_out_reason())),
         }
     }
 
@@ -149,8 +150,7 @@ impl Auth {
     }
 }
 
-const TYPE_MISMATCH: Cause =
-    Cause::SignedOut(SignedOutReason::Rejected(ErrorReason::TokenTypeMismatch));
+const TYPE_MISMATCH: Cause = Cause::SignedOut(Reason::TokenTypeMismatch);
 
 /// Rewrites refusals your way (see [`Protect::render_with`]).
 type Renderer = Arc<dyn Fn(&mut Refusal) + Send + Sync>;
@@ -397,7 +397,7 @@ impl Protect {
         let accepts = &self.inner.accepts;
         match auth {
             Auth::SignedOut(reason) => Err(Cause::SignedOut(*reason)),
-            Auth::Handshake(h) => Err(Cause::SignedOut(h.signed_out_reason())),
+            Auth::Redirect(h) => Err(Cause::SignedOut(h.signed_out_reason())),
             Auth::SignedIn(_) if !accepts.allows(TokenType::SessionToken) => Err(TYPE_MISMATCH),
             Auth::Machine(m) if !accepts.allows(m.token_type) => Err(TYPE_MISMATCH),
             Auth::SignedIn(session) => Ok(self.inner.requirement.check_with_user(session, user)),
@@ -555,19 +555,14 @@ mod tests {
     fn signed_out_gets_401_with_the_right_challenge() {
         let p = Protect::signed_in();
         let h = HeaderMap::new();
-        let r = reject(p.decide(
-            GET,
-            "/",
-            &h,
-            &Auth::SignedOut(SignedOutReason::TokenMissing),
-        ));
+        let r = reject(p.decide(GET, "/", &h, &Auth::SignedOut(Reason::SessionTokenMissing)));
         assert_eq!(r.status(), 401);
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
         assert_eq!(
             body(&r),
             json!({"error":"unauthenticated","reason":"session-token-missing"})
         );
-        let expired = Auth::SignedOut(SignedOutReason::Rejected(ErrorReason::TokenExpired));
+        let expired = Auth::SignedOut(Reason::TokenExpired);
         let r = reject(p.decide(GET, "/", &h, &expired));
         assert_eq!(
             r.headers()[header::WWW_AUTHENTICATE],
@@ -579,9 +574,7 @@ mod tests {
     #[test]
     fn no_key_is_503() {
         let p = Protect::signed_in().hide_as_not_found();
-        let out = Auth::SignedOut(SignedOutReason::Rejected(
-            ErrorReason::JwkRemoteFailedToLoad,
-        ));
+        let out = Auth::SignedOut(Reason::JwkRemoteFailedToLoad);
         let r = reject(p.decide(GET, "/", &HeaderMap::new(), &out));
         assert_eq!(r.status(), 503);
         assert_eq!(body(&r)["reason"], "jwk-remote-failed-to-load");
@@ -617,7 +610,7 @@ mod tests {
     #[test]
     fn routes_limit_protection_and_bad_paths_are_400() {
         let p = Protect::signed_in().routes(RouteMatcher::new(["/dashboard(.*)"]).unwrap());
-        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let out = Auth::SignedOut(Reason::SessionTokenMissing);
         let h = HeaderMap::new();
         assert!(allowed(p.decide(GET, "/public", &h, &out)));
         assert_eq!(
@@ -630,7 +623,7 @@ mod tests {
     #[test]
     fn pages_redirect_and_apis_do_not() {
         let p = Protect::signed_in().redirect_pages_to("/sign-in");
-        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let out = Auth::SignedOut(Reason::SessionTokenMissing);
         let mut page = HeaderMap::new();
         page.insert(
             header::ACCEPT,
@@ -658,7 +651,7 @@ mod tests {
     #[test]
     fn sign_in_redirects_name_the_page_to_come_back_to() {
         let p = Protect::signed_in().redirect_pages_to("/sign-in");
-        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let out = Auth::SignedOut(Reason::SessionTokenMissing);
         let mut h = HeaderMap::new();
         h.insert("sec-fetch-dest", HeaderValue::from_static("document"));
         h.insert("host", HeaderValue::from_static("app.example.com"));
@@ -685,7 +678,7 @@ mod tests {
     fn hiding_and_rendering() {
         let p = Protect::new(Requirement::role("admin")).hide_as_not_found();
         let h = HeaderMap::new();
-        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let out = Auth::SignedOut(Reason::SessionTokenMissing);
         assert_eq!(reject(p.decide(GET, "/", &h, &out)).status(), 404);
         assert_eq!(
             reject(p.decide(GET, "/", &h, &signed_in(json!({})))).status(),
@@ -721,7 +714,7 @@ mod tests {
 
     #[test]
     fn preflights_are_judged_unless_the_guard_answers_them() {
-        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let out = Auth::SignedOut(Reason::SessionTokenMissing);
         let mut h = HeaderMap::new();
         h.insert(
             header::ACCESS_CONTROL_REQUEST_METHOD,
@@ -762,7 +755,7 @@ mod tests {
 
     #[test]
     fn head_is_judged_as_get_and_nested_paths_protect() {
-        let out = Auth::SignedOut(SignedOutReason::TokenMissing);
+        let out = Auth::SignedOut(Reason::SessionTokenMissing);
         let h = HeaderMap::new();
         let p = Protect::signed_in()
             .routes(RouteMatcher::with_methods([("/reports", Some(vec![Method::GET]))]).unwrap());

@@ -7,7 +7,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use serde_json::json;
 
 use crate::authorize::Reverification;
-use crate::request::SignedOutReason;
+use crate::error::Reason;
 use crate::users::UserError;
 use crate::webhook::WebhookError;
 
@@ -16,7 +16,7 @@ use crate::webhook::WebhookError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cause {
     /// No usable session.
-    SignedOut(SignedOutReason),
+    SignedOut(Reason),
     /// Signed in, but the requirement is not met.
     Forbidden,
     /// Signed in, and only a fresher verification is missing.
@@ -161,7 +161,7 @@ impl Refusal {
         }
     }
 
-    pub(crate) fn signed_out(reason: SignedOutReason) -> Self {
+    pub(crate) fn signed_out(reason: Reason) -> Self {
         Self::new(Cause::SignedOut(reason))
     }
 
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn refusals_become_grpc_statuses_with_the_reason_and_no_body() {
-        let (status, code, message, h) = grpc(Refusal::signed_out(SignedOutReason::TokenMissing));
+        let (status, code, message, h) = grpc(Refusal::signed_out(Reason::SessionTokenMissing));
         assert_eq!(
             (status, code.as_str(), message.as_str()),
             (200, "16", "session-token-missing")
@@ -363,7 +363,7 @@ mod tests {
         let (_, code, _, _) = grpc(Refusal::new(Cause::MalformedPath));
         assert_eq!(code, "3");
         let (_, code, _, _) = grpc(
-            Refusal::signed_out(SignedOutReason::TokenMissing)
+            Refusal::signed_out(Reason::SessionTokenMissing)
                 .redirect(&HeaderValue::from_static("/sign-in")),
         );
         assert_eq!(code, "16", "a page redirect is unauthenticated");

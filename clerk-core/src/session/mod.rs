@@ -52,7 +52,7 @@ use serde_json::{Map, Value};
 use payload::slot;
 pub(crate) use payload::{ClaimFields, parse_all_claims, parse_claims};
 
-use crate::error::{ErrorReason, VerifyError};
+use crate::error::{Reason, VerifyError};
 use crate::json::Field;
 use crate::users::{User, UserDirectory, UserError};
 
@@ -170,7 +170,7 @@ impl SessionStatus {
 }
 
 const fn failed(message: &'static str) -> VerifyError {
-    VerifyError::new(ErrorReason::TokenVerificationFailed, message)
+    VerifyError::new(Reason::TokenVerificationFailed, message)
 }
 
 fn str_claim(map: &Map<String, Value>, name: &str) -> Option<String> {
@@ -192,7 +192,7 @@ fn time_claim(value: Option<Field<'_>>, message: &'static str) -> Result<Option<
         None => Ok(None),
         Some(Field::Num(n)) if TIME_RANGE.contains(&n) => Ok(Some(n)),
         Some(Field::Num(_)) => Err(VerifyError::new(
-            ErrorReason::TokenInvalid,
+            Reason::TokenInvalid,
             "a time claim is out of range",
         )),
         Some(_) => Err(failed(message)),
@@ -595,7 +595,7 @@ mod tests {
         ] {
             assert_eq!(
                 err(bad.clone()).reason(),
-                ErrorReason::TokenVerificationFailed,
+                Reason::TokenVerificationFailed,
                 "{bad}"
             );
         }

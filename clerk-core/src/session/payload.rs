@@ -1,6 +1,6 @@
 //! The payload's structure check and the claims read from it.
 
-use crate::error::{ErrorReason, VerifyError};
+use crate::error::{Reason, VerifyError};
 use crate::json::Fields;
 
 /// Slots of the claims read into typed fields; every other member stays in
@@ -69,7 +69,7 @@ pub(crate) type ClaimFields<'a> = Fields<'a, { slot::COUNT }>;
 /// [`parse_all_claims`]: many requests never look at them.
 pub(crate) fn parse_claims(payload: &[u8]) -> Result<ClaimFields<'_>, VerifyError> {
     Fields::parse_first(payload, slot::of, slot::VERIFIED).ok_or(VerifyError::new(
-        ErrorReason::TokenInvalid,
+        Reason::TokenInvalid,
         "payload is not a JSON object without duplicate members",
     ))
 }

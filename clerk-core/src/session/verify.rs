@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use clerk_core::{Clerk, ErrorReason, clock::ManualClock, testing::TestIssuer};
+//! use clerk_core::{Clerk, Reason, clock::ManualClock, testing::TestIssuer};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let issuer = TestIssuer::new();
@@ -22,7 +22,7 @@
 //!
 //! clock.advance(120); // past exp (60 s) and skew (5 s)
 //! let err = verifier.verify(&token).await.unwrap_err();
-//! assert_eq!(err.reason(), ErrorReason::TokenExpired);
+//! assert_eq!(err.reason(), Reason::TokenExpired);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
@@ -34,7 +34,7 @@ use serde_json::Value;
 use crate::backend::BackendApi;
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
-use crate::error::{ConfigError, ErrorReason, VerifyError};
+use crate::error::{ConfigError, Reason, VerifyError};
 use crate::keys::{
     BackendApiSource, FrontendApiSource, KeyFetchError, KeySource, KeyStore, VerifyingKey,
 };
@@ -139,7 +139,7 @@ impl Verifier {
         let result = self
             .pipeline(token, now, |_| Some(key))
             .unwrap_or(Err(VerifyError::new(
-                ErrorReason::JwkFailedToResolve,
+                Reason::JwkFailedToResolve,
                 "key could not be resolved",
             )));
         self.record(token, None, &result);
@@ -254,13 +254,13 @@ impl Verifier {
         };
         if key.algorithm() != parsed.header.alg {
             return Some(Err(VerifyError::new(
-                ErrorReason::TokenVerificationFailed,
+                Reason::TokenVerificationFailed,
                 "token algorithm differs from its key's algorithm",
             )));
         }
         if !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
             return Some(Err(VerifyError::new(
-                ErrorReason::TokenInvalidSignature,
+                Reason::TokenInvalidSignature,
                 "signature does not match the key",
             )));
         }
@@ -295,7 +295,7 @@ impl Verifier {
             || !key.verify(parsed.signing_input.as_bytes(), &parsed.signature)
         {
             return Some(Err(VerifyError::new(
-                ErrorReason::TokenInvalidSignature,
+                Reason::TokenInvalidSignature,
                 "handshake signature is invalid",
             )));
         }
@@ -303,7 +303,7 @@ impl Verifier {
             Ok(v) => v,
             Err(_) => {
                 return Some(Err(VerifyError::new(
-                    ErrorReason::TokenInvalid,
+                    Reason::TokenInvalid,
                     "handshake payload is not JSON",
                 )));
             }
@@ -336,7 +336,7 @@ impl Verifier {
             TokenType::OAuthToken => Shape::OAuth,
             _ => {
                 return Err(VerifyError::new(
-                    ErrorReason::TokenTypeMismatch,
+                    Reason::TokenTypeMismatch,
                     "not a JWT machine token",
                 ));
             }
@@ -350,13 +350,13 @@ impl Verifier {
             .await?;
         if key.algorithm() != parsed.header.alg {
             return Err(VerifyError::new(
-                ErrorReason::TokenVerificationFailed,
+                Reason::TokenVerificationFailed,
                 "token algorithm differs from its key's algorithm",
             ));
         }
         if !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
             return Err(VerifyError::new(
-                ErrorReason::TokenInvalidSignature,
+                Reason::TokenInvalidSignature,
                 "signature does not match the key",
             ));
         }
@@ -370,7 +370,7 @@ impl Verifier {
                 .starts_with(crate::machine::MACHINE_SUBJECT_PREFIX)
         {
             return Err(VerifyError::new(
-                ErrorReason::TokenTypeMismatch,
+                Reason::TokenTypeMismatch,
                 "an M2M token's subject must be a machine",
             ));
         }
@@ -421,14 +421,11 @@ impl ClaimRules {
         let earliest = now.saturating_sub(self.skew) as f64;
         let latest = now.saturating_add(self.skew) as f64;
         if c.exp_f64() <= earliest {
-            return Err(VerifyError::new(
-                ErrorReason::TokenExpired,
-                "token has expired",
-            ));
+            return Err(VerifyError::new(Reason::TokenExpired, "token has expired"));
         }
         if c.nbf_f64().is_some_and(|nbf| nbf > latest) {
             return Err(VerifyError::new(
-                ErrorReason::TokenNotActiveYet,
+                Reason::TokenNotActiveYet,
                 "token is not active yet",
             ));
         }
@@ -444,7 +441,7 @@ impl ClaimRules {
             .is_some_and(|iat| iat > now.saturating_add(self.skew) as f64)
         {
             return Err(VerifyError::new(
-                ErrorReason::TokenIatInTheFuture,
+                Reason::TokenIatInTheFuture,
                 "token was issued in the future",
             ));
         }
@@ -462,7 +459,7 @@ impl ClaimRules {
             && ((audience_required && c.audience().is_none()) || !self.audience_ok(c.audience()))
         {
             return Err(VerifyError::new(
-                ErrorReason::TokenVerificationFailed,
+                Reason::TokenVerificationFailed,
                 "aud is missing or does not match the configured audience",
             ));
         }
@@ -474,7 +471,7 @@ impl ClaimRules {
             && c.issuer() != Some(expected.as_str())
         {
             return Err(VerifyError::new(
-                ErrorReason::TokenInvalidIssuer,
+                Reason::TokenInvalidIssuer,
                 "iss is not this instance's issuer",
             ));
         }
@@ -489,13 +486,13 @@ impl ClaimRules {
                 .is_some_and(|azp| self.authorized_parties.iter().any(|p| p == azp))
         {
             return Err(VerifyError::new(
-                ErrorReason::TokenInvalidAuthorizedParties,
+                Reason::TokenInvalidAuthorizedParties,
                 "azp is missing or not an authorized party",
             ));
         }
         if !self.audience.is_empty() && !self.audience_ok(c.audience()) {
             return Err(VerifyError::new(
-                ErrorReason::TokenVerificationFailed,
+                Reason::TokenVerificationFailed,
                 "aud does not match the configured audience",
             ));
         }
@@ -506,13 +503,13 @@ impl ClaimRules {
             .starts_with(crate::machine::MACHINE_SUBJECT_PREFIX)
         {
             return Err(VerifyError::new(
-                ErrorReason::TokenTypeMismatch,
+                Reason::TokenTypeMismatch,
                 "a machine's token is not a session token",
             ));
         }
         if c.session_id().is_none() && !self.accept_template_tokens {
             return Err(VerifyError::new(
-                ErrorReason::TokenTypeMismatch,
+                Reason::TokenTypeMismatch,
                 "token has no sid: not a session token",
             ));
         }
@@ -521,11 +518,11 @@ impl ClaimRules {
             SessionStatus::Active => Ok(()),
             SessionStatus::Pending if self.accept_pending => Ok(()),
             SessionStatus::Pending => Err(VerifyError::new(
-                ErrorReason::SessionPending,
+                Reason::SessionPending,
                 "session is pending",
             )),
             SessionStatus::Other(_) => Err(VerifyError::new(
-                ErrorReason::TokenVerificationFailed,
+                Reason::TokenVerificationFailed,
                 "unknown session status",
             )),
         }

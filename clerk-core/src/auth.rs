@@ -1,0 +1,196 @@
+//! The outcome of authenticating one request: [`Auth`], with its one flat
+//! [`Reason`](crate::Reason) when signed out, and [`PageRedirect`], the
+//! answer a layer sends for a page load Clerk's middleware would redirect.
+//!
+//! A leaf of the crate: it knows the session and machine types it carries,
+//! and nothing that produces it.
+//!
+//! ```
+//! use clerk_core::{Auth, Reason, Requirement};
+//!
+//! let out = Auth::SignedOut(Reason::SessionTokenMissing);
+//! assert!(!out.has(&Requirement::signed_in()));
+//! assert_eq!(
+//!     out.debug_headers().unwrap()[1],
+//!     ("x-clerk-auth-reason", "session-token-missing")
+//! );
+//! ```
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::authorize::Requirement;
+use crate::error::Reason;
+use crate::machine::MachineAuth;
+use crate::session::Session;
+
+/// The outcome of authenticating one request.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// A verified session.
+    SignedIn(Arc<Session>),
+    /// A verified machine token (API key, M2M or OAuth), on a `Clerk` that
+    /// accepts them.
+    Machine(Arc<MachineAuth>),
+    /// No usable session, and why.
+    SignedOut(Reason),
+    /// A page load Clerk's middleware answers with a redirect (a handshake
+    /// with the Frontend API, its finish, or a refreshed session): the
+    /// layer sends it and never calls the handler. A guard or extractor
+    /// that meets it refuses, as signed out.
+    Redirect(Arc<PageRedirect>),
+}
+
+impl Auth {
+    /// The session, when signed in.
+    pub fn session(&self) -> Option<&Arc<Session>> {
+        match self {
+            Self::SignedIn(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The machine identity, when a machine token was verified.
+    pub fn machine(&self) -> Option<&Arc<MachineAuth>> {
+        match self {
+            Self::Machine(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// True when signed in.
+    pub fn is_signed_in(&self) -> bool {
+        matches!(self, Self::SignedIn(_))
+    }
+
+    /// The user id, when signed in.
+    pub fn user_id(&self) -> Option<&str> {
+        self.session().map(|s| s.user_id())
+    }
+
+    /// Why this request is not signed in (`None` when signed in or a
+    /// machine); a redirect reads as the reason a guard meeting it gives.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Self::SignedOut(r) => Some(*r),
+            Self::Redirect(r) => Some(r.signed_out),
+            Self::SignedIn(_) | Self::Machine(_) => None,
+        }
+    }
+
+    /// Clerk's debug headers for this outcome (`authStatus.ts`
+    /// `withDebugHeaders`): `x-clerk-auth-status: signed-out` and
+    /// `x-clerk-auth-reason` when signed out; none when signed in or a
+    /// machine (as Clerk) and none for a redirect (it carries its own).
+    /// The layers add them unless `debug_headers(false)` is configured.
+    pub fn debug_headers(&self) -> Option<[(&'static str, &'static str); 2]> {
+        match self {
+            Self::SignedOut(reason) => Some([
+                ("x-clerk-auth-status", "signed-out"),
+                ("x-clerk-auth-reason", reason.as_str()),
+            ]),
+            _ => None,
+        }
+    }
+
+    /// Clerk's `has()`: false when signed out, and false for machine
+    /// tokens (check their scopes with [`MachineAuth::has_scope`]).
+    pub fn has(&self, requirement: &Requirement) -> bool {
+        self.session().is_some_and(|s| requirement.is_met_by(s))
+    }
+
+    /// The metric labels of this outcome: what happened, and Clerk's
+    /// reason (empty when signed in).
+    pub(crate) fn labels(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::SignedIn(_) => ("signed_in", ""),
+            Self::Machine(m) => ("machine", m.token_type.as_str()),
+            Self::SignedOut(r) => ("signed_out", r.as_str()),
+            Self::Redirect(r) => ("handshake", r.reason()),
+        }
+    }
+}
+
+/// The answer a layer sends instead of calling the handler for a page load
+/// Clerk's way: a 307 to the Frontend API's handshake, or back to the page
+/// after it or after a refresh (with the new cookies). Its `Debug` shows the
+/// reason only (the URL can carry a token).
+#[derive(Clone)]
+pub struct PageRedirect {
+    reason: &'static str,
+    /// How a guard or extractor that meets it reads it.
+    signed_out: Reason,
+    headers: HeaderMap,
+}
+
+impl PageRedirect {
+    pub(crate) fn new(reason: &'static str, signed_out: Reason, headers: HeaderMap) -> Self {
+        Self {
+            reason,
+            signed_out,
+            headers,
+        }
+    }
+
+    /// Why: a [`Reason`] string when a handshake starts;
+    /// `handshake-complete` (signed in) or another reason when one
+    /// finishes; `session-token-refreshed` after a refresh.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// What a guard or extractor answers if it meets this redirect (a
+    /// layer answers it first): signed out, with this reason.
+    pub(crate) fn signed_out_reason(&self) -> Reason {
+        self.signed_out
+    }
+
+    /// `Location`, `Cache-Control: no-store`, `Set-Cookie`s and the
+    /// `x-clerk-auth-*` debug headers.
+    #[cfg(test)]
+    pub(crate) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The response: 307, `Location`, `Cache-Control: no-store`,
+    /// `Set-Cookie`s and the `x-clerk-auth-*` debug headers; empty body.
+    pub fn to_response<B: Default>(&self) -> http::Response<B> {
+        let mut response = http::Response::new(B::default());
+        *response.status_mut() = http::StatusCode::TEMPORARY_REDIRECT;
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+}
+
+impl std::fmt::Debug for PageRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageRedirect")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_out_reasons() {
+        let missing = Reason::SessionTokenMissing;
+        assert_eq!(missing.as_str(), "session-token-missing");
+        assert!(!missing.token_presented());
+        assert!(!Reason::SessionTokenAndUatMissing.token_presented());
+        let r = Reason::JwkRemoteFailedToLoad;
+        assert!(r.is_unavailable() && r.token_presented());
+        assert!(!Reason::TokenExpired.is_unavailable());
+        let out = Auth::SignedOut(missing);
+        assert!(!out.has(&Requirement::signed_in()));
+        assert!(!out.has(&Requirement::role("admin").not()));
+        assert_eq!((out.user_id(), out.reason()), (None, Some(missing)));
+        assert_eq!(out.labels(), ("signed_out", "session-token-missing"));
+        for r in Reason::ALL {
+            assert_eq!(Reason::parse(r.as_str()), Some(r));
+        }
+    }
+}
