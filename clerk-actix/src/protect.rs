@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker, ready};
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use clerk_core::routes::RequestPath;
+use clerk_core::protect::RequestPath;
 use clerk_core::{Auth, Decision, Protect, Refusal, Requirement};
 use pin_project_lite::pin_project;
 

@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 use crate::api::Api;
 use crate::auth::Auth;
 use crate::backend::BackendApi;
-use crate::browser::{Browser, Page, PageRequest, Refresh, RefreshMode, is_eligible};
+use crate::browser::{Browser, Page, PageCalls, PageRequest, Refresh, RefreshMode, is_eligible};
 use crate::budget::Client;
 use crate::config::ClerkConfig;
 use crate::cookies::{CookieRule, cookie_suffix, has_clerk_cookie};
@@ -39,7 +39,6 @@ use crate::error::{ConfigError, Reason, VerifyError};
 use crate::machine::{
     AcceptsToken, MachineAuth, MachineVerifier, TokenType, detect, is_opaque_machine_token,
 };
-use crate::page_calls::PageCalls;
 use crate::request::{Extracted, RequestHeaders, extract_token};
 use crate::session::Session;
 use crate::session::verify::{Cached, Verifier};

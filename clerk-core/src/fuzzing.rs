@@ -8,8 +8,8 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::json::Fields;
+use crate::protect::RouteMatcher;
 use crate::request::{RequestHeaders, extract_token};
-use crate::routes::RouteMatcher;
 use crate::session::Session;
 use crate::token::{Shape, parse_as};
 use crate::{Requirement, authorize::Preset};

@@ -72,10 +72,8 @@ pub mod machine;
 mod metrics;
 #[cfg(feature = "openapi")]
 pub mod openapi;
-mod page_calls;
 pub mod protect;
 pub mod request;
-pub mod routes;
 pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -90,6 +88,6 @@ pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, Reason, VerifyError};
 pub use machine::{AcceptsToken, MachineAuth, MachineCache, TokenType};
+pub use protect::RouteMatcher;
 pub use protect::{Decision, Protect, Refusal};
-pub use routes::RouteMatcher;
 pub use session::Session;

@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use clerk_core::routes::RequestPath;
+use clerk_core::protect::RequestPath;
 use clerk_core::{Auth, Decision, Protect, Refusal};
 use http::{Request, Response};
 use tower_layer::Layer;

@@ -16,7 +16,7 @@
 //! **Fail closed.** A protection with [routes](Protect::routes) judges every
 //! reading of the path the framework might route by, and answers 400 for a
 //! path it cannot read with confidence (see
-//! [how the guard reads paths](crate::routes#how-the-guard-reads-paths)).
+//! [how the guard reads paths](RouteMatcher#how-the-guard-reads-paths)).
 //! `HEAD` is judged as `GET`.
 //!
 //! **The user's record.** A requirement on the user's Backend API record
@@ -34,7 +34,7 @@
 //! ```
 //! use clerk_core::protect::Protect;
 //! use clerk_core::request::{Auth, Reason};
-//! use clerk_core::routes::RouteMatcher;
+//! use clerk_core::protect::RouteMatcher;
 //! use clerk_core::Requirement;
 //! use http::HeaderMap;
 //!
@@ -52,6 +52,7 @@
 //! ```
 
 mod refusal;
+mod routes;
 
 use std::fmt;
 use std::future::Future;
@@ -67,11 +68,11 @@ use crate::authorize::{Requirement, Verdict};
 use crate::error::Reason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::RequestHeaders;
-use crate::routes::{RequestPath, RouteMatcher};
 use crate::session::Session;
 use crate::users::{User, UserError};
 use refusal::Cause;
 pub use refusal::Refusal;
+pub use routes::{MalformedPath, RequestPath, RouteError, RouteMatcher};
 
 impl Verdict {
     /// The refusal this verdict means (`None` when allowed). A verdict that

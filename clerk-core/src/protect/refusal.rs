@@ -279,8 +279,8 @@ impl Refusal {
     }
 }
 
-impl From<crate::routes::MalformedPath> for Refusal {
-    fn from(_: crate::routes::MalformedPath) -> Self {
+impl From<super::routes::MalformedPath> for Refusal {
+    fn from(_: super::routes::MalformedPath) -> Self {
         Self::new(Cause::MalformedPath)
     }
 }

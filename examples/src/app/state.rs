@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clerk_core::machine::{AcceptsToken, TokenType};
-use clerk_core::routes::RouteMatcher;
+use clerk_core::protect::RouteMatcher;
 use clerk_core::testing::FakeBackendApi;
 use clerk_core::webhook::WebhookVerifier;
 use clerk_core::{Clerk, ClerkConfig, ConfigError, Protect};

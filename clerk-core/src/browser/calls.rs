@@ -12,8 +12,12 @@ use serde_json::Value;
 
 use crate::api::Api;
 use crate::backend::BackendError;
-use crate::browser::Refresh;
+use http::header::{self, HeaderMap, HeaderValue};
+
+use super::handshake::insert;
+use crate::auth::PageRedirect;
 use crate::budget::{Caller, Client};
+use crate::cookies::SESSION;
 use crate::error::Reason;
 
 /// A bounded memory of what anonymous requests already made us ask.
@@ -150,4 +154,52 @@ fn strings(answer: &Value, key: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A server-side refresh to make (`POST /v1/sessions/{sid}/refresh`,
+/// `request.ts` `refreshToken`). Its `Debug` shows the session id only:
+/// the body carries the expired token and the refresh token.
+pub(crate) struct Refresh {
+    /// The expired session's id (checked as Clerk's id shape).
+    pub(crate) sid: String,
+    /// `/sessions/{sid}/refresh[?suffixed_cookies=true]`.
+    pub(crate) path: String,
+    /// `{format, expired_token, refresh_token, request_origin,
+    /// request_headers}` (no request headers are forwarded).
+    pub(crate) body: Value,
+}
+
+impl std::fmt::Debug for Refresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refresh")
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Refresh {
+    /// The answer to a refreshed page: its cookies, and back to the same
+    /// URL (Clerk adds them to the page's own response instead).
+    pub(crate) fn answer(cookies: &[String], back: &str) -> PageRedirect {
+        let mut headers = HeaderMap::new();
+        for c in cookies {
+            insert(&mut headers, header::SET_COOKIE, c);
+        }
+        insert(&mut headers, header::LOCATION, back);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        PageRedirect::new(
+            "session-token-refreshed",
+            Reason::SessionTokenMissing,
+            headers,
+        )
+    }
+
+    /// The session token among refreshed cookies (the last `__session*`).
+    pub(crate) fn session_token(cookies: &[String]) -> Option<&str> {
+        cookies
+            .iter()
+            .filter_map(|d| d.split(';').next()?.split_once('='))
+            .rfind(|(n, v)| n.starts_with(SESSION) && !v.is_empty())
+            .map(|(_, v)| v)
+    }
 }

@@ -1,0 +1,388 @@
+//! The states of a page request in Clerk's order
+//! (`authenticateRequestWithTokenInCookie`), one decision per request.
+
+use std::sync::Arc;
+
+use super::calls::Refresh;
+use super::handshake::{
+    self, DirectivesNow, MAX_REDIRECTS, REDIRECT_URL, SYNCED, VerifyNow, kid_of,
+};
+use super::url::{PageRequest, remove_query};
+use crate::auth::PageRedirect;
+use crate::cookies::{
+    CLIENT_UAT, CookieRule, DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, LooseJwt, REDIRECT_COUNT,
+    REFRESH, SESSION, client_uat,
+};
+use crate::error::Reason;
+use crate::session::Session;
+
+/// What the browser path decided.
+pub(crate) enum Page {
+    SignedIn(Arc<Session>),
+    SignedOut(Reason),
+    Redirect(PageRedirect),
+    /// The key `kid` must be fetched before this can be decided.
+    NeedsKeys(Option<String>),
+    /// An expired session with a refresh cookie: refresh it through the
+    /// Backend API first.
+    Refresh(Box<Refresh>),
+    /// Back from a handshake with a nonce: fetch its cookie directives
+    /// from the Backend API (`/v1/clients/handshake_payload`) first.
+    Nonce(String),
+}
+
+/// Whether `decide` may ask for a server-side refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshMode {
+    /// No Backend API (no secret key).
+    Unavailable,
+    /// Ask for one.
+    Allowed,
+    /// One was tried and failed for this reason.
+    Failed(Reason),
+}
+
+/// A `Clerk`'s browser settings, known when it is built.
+#[derive(Debug)]
+pub(crate) struct Browser {
+    /// The Frontend API base URL (or proxy URL), no trailing slash.
+    frontend_api: String,
+    development: bool,
+    /// Which of the plain and suffixed cookies count (shared with the
+    /// plain extraction of `Clerk`).
+    rule: Arc<CookieRule>,
+    /// This app is a satellite domain of the instance.
+    satellite: bool,
+    /// The primary's sign-in URL (development satellites sync through it).
+    sign_in_url: Option<String>,
+}
+
+impl Browser {
+    /// As a satellite domain: production satellites hand shake with
+    /// `frontend_api` (`clerk.<domain>` or the proxy), development ones
+    /// sync through the primary's `sign_in_url`.
+    pub(crate) fn satellite(mut self, sign_in_url: Option<String>) -> Self {
+        self.satellite = true;
+        self.sign_in_url = sign_in_url;
+        self
+    }
+
+    pub(crate) fn new(frontend_api: &str, development: bool, rule: Arc<CookieRule>) -> Self {
+        let base = if frontend_api.starts_with("http") {
+            frontend_api.to_owned()
+        } else {
+            format!("https://{frontend_api}")
+        };
+        Self {
+            frontend_api: base.trim_end_matches('/').to_owned(),
+            development,
+            rule,
+            satellite: false,
+            sign_in_url: None,
+        }
+    }
+}
+
+/// Not a machine's token (`sub` `mch_…`), not an OAuth access token
+/// (`typ` `at+jwt`), and no category but a session's (`isMachineJwt`,
+/// `hasNonSessionJwtCategory`).
+fn session_shaped(jwt: &LooseJwt) -> bool {
+    use crate::machine::MACHINE_SUBJECT_PREFIX;
+    use crate::token::{CATEGORY_IGNORE, CATEGORY_SESSION};
+    if LooseJwt::str_claim(jwt.claims.sub.as_ref())
+        .is_some_and(|s| s.starts_with(MACHINE_SUBJECT_PREFIX))
+    {
+        return false;
+    }
+    !matches!(jwt.typ.as_deref(), Some("at+jwt" | "application/at+jwt"))
+        && jwt
+            .cat
+            .as_deref()
+            .is_none_or(|c| c == CATEGORY_SESSION || c == CATEGORY_IGNORE)
+}
+
+impl Browser {
+    /// Decides a page request (`authenticateRequestWithTokenInCookie`).
+    /// `verify` verifies a session token without waiting (`None`: a key
+    /// must be fetched first); `handshake_directives` verifies a handshake
+    /// token the same way and returns its cookie directives.
+    pub(crate) fn decide(
+        &self,
+        req: &PageRequest<'_>,
+        now: i64,
+        verify: VerifyNow<'_>,
+        handshake_directives: DirectivesNow<'_>,
+        refresh: RefreshMode,
+        fetched: Option<&[String]>,
+    ) -> Page {
+        let (suffix, plain) = self.rule.choose(&req.cookies, now);
+        let suffixed = suffix.is_some();
+        let pick = |name: &str| CookieRule::pick(&req.cookies, suffix, name);
+        let session_token = pick(SESSION);
+        let uat = client_uat(pick(CLIENT_UAT));
+        let dev_browser = req
+            .query(DEV_BROWSER)
+            .or_else(|| pick(DEV_BROWSER).map(str::to_owned));
+        let loops = req
+            .cookie(REDIRECT_COUNT)
+            .and_then(|c| c.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+
+        // A. Back from the Frontend API with a handshake token: in the
+        // query only on development instances (production's Frontend API
+        // sets a cookie; a link carrying someone's handshake token must not
+        // sign a visitor in as them).
+        let carried = if self.development {
+            req.query(HANDSHAKE)
+        } else {
+            None
+        };
+        // A. (and the nonce, first, as Clerk) unless the redirect guard says
+        // this has gone round too often: then the cookies decide.
+        // Only a page load finishes a handshake (a deliberate difference:
+        // Clerk resolves a handshake cookie on any request; a fetch racing
+        // the page's redirect is decided from its cookies instead, and
+        // spends no nonce call).
+        let finishing = loops < MAX_REDIRECTS && req.eligible;
+        // The nonce first, as Clerk: its directives come from the Backend
+        // API (an empty list when it cannot say, as Clerk's catch).
+        let nonce = if self.development {
+            req.query(HANDSHAKE_NONCE)
+        } else {
+            None
+        };
+        if let Some(nonce) = nonce
+            .or_else(|| req.cookie(HANDSHAKE_NONCE).map(str::to_owned))
+            .filter(|_| finishing)
+        {
+            match fetched {
+                Some(directives) => {
+                    return finished(handshake::finish(req, directives, verify, loops));
+                }
+                // Clerk's nonce is opaque with no documented length; 256
+                // bytes bounds what a forged one can make us remember.
+                None if refresh != RefreshMode::Unavailable && nonce.len() <= 256 => {
+                    return Page::Nonce(nonce);
+                }
+                None => return finished(handshake::finish(req, &[], verify, loops)),
+            }
+        }
+        if let Some(token) = carried
+            .or_else(|| req.cookie(HANDSHAKE).map(str::to_owned))
+            .filter(|_| finishing)
+        {
+            match handshake_directives(&token) {
+                None => return Page::NeedsKeys(kid_of(&token)),
+                Some(Ok(directives)) => {
+                    return finished(handshake::finish(req, &directives, verify, loops));
+                }
+                // As Clerk in production: logged, and the request's own
+                // cookies decide (a stray or forged handshake never signs
+                // anyone out, nor in).
+                Some(Err(e)) => tracing::debug!(
+                    reason = e.reason().as_str(),
+                    "handshake token refused; deciding from the cookies"
+                ),
+            }
+        }
+        let redirect = |reason: Reason, elsewhere: Option<String>| -> Page {
+            // Not a page load: Clerk's `handleMaybeHandshakeStatus` answers
+            // signed out with the handshake's reason.
+            if !req.eligible {
+                return Page::SignedOut(reason);
+            }
+            if loops >= MAX_REDIRECTS {
+                tracing::warn!(
+                    reason = reason.as_str(),
+                    "Clerk: refreshing the session token resulted in an infinite redirect loop; \
+                     check that the instance keys match"
+                );
+                return Page::SignedOut(reason);
+            }
+            Page::Redirect(handshake::start(
+                &self.frontend_api,
+                self.development,
+                req,
+                reason,
+                suffixed,
+                session_token,
+                dev_browser.as_deref(),
+                loops,
+                elsewhere,
+            ))
+        };
+        let handshake = |reason: Reason| redirect(reason, None);
+        // B–D. A satellite domain syncs a document navigation with the
+        // primary until `__clerk_synced=true` says it did.
+        let synced = req.query(SYNCED);
+        let needs_sync = synced.as_deref() == Some("false");
+        let has_cookies = session_token.is_some() || uat != 0.0;
+        if self.satellite && req.get && req.document && synced.as_deref() != Some("true") {
+            if !has_cookies && !needs_sync {
+                return Page::SignedOut(Reason::SessionTokenAndUatMissing);
+            }
+            if !has_cookies || needs_sync {
+                if !self.development {
+                    return handshake(Reason::SatelliteNeedsSyncing);
+                }
+                let to = self
+                    .sign_in_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok());
+                if let Some(mut to) = to {
+                    to.query_pairs_mut()
+                        .append_pair(REDIRECT_URL, req.url.as_str());
+                    return redirect(Reason::SatelliteNeedsSyncing, Some(to.into()));
+                }
+            }
+        }
+        // E. A development primary sends a syncing satellite back, with
+        // its dev browser and `__clerk_synced=true`.
+        if self.development
+            && !self.satellite
+            && let Some(mut back) = req
+                .query(REDIRECT_URL)
+                .and_then(|u| url::Url::parse(&u).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            if let Some(db) = &dev_browser {
+                back.query_pairs_mut().append_pair(DEV_BROWSER, db);
+            }
+            remove_query(&mut back, &[SYNCED]);
+            back.query_pairs_mut().append_pair(SYNCED, "true");
+            return redirect(Reason::PrimaryRespondsToSyncing, Some(back.into()));
+        }
+        // F, G. Development instances need the dev browser.
+        if self.development && req.has_query(DEV_BROWSER) {
+            return handshake(Reason::DevBrowserSync);
+        }
+        if self.development && dev_browser.is_none() {
+            return handshake(Reason::DevBrowserMissing);
+        }
+        // H, I, J.
+        let token = match (uat != 0.0, session_token) {
+            (false, None) => {
+                return Page::SignedOut(Reason::SessionTokenAndUatMissing);
+            }
+            (false, Some(_)) => return handshake(Reason::SessionTokenButNoClientUat),
+            (true, None) => return handshake(Reason::ClientUatButNoSessionToken),
+            (true, Some(t)) => t,
+        };
+        // K. Undecodable (`decodeJwt`); the plain cookie was decoded by
+        // the cookie rule already.
+        let decoded = match (suffix, plain) {
+            (None, Some(plain)) => Some(plain),
+            _ => LooseJwt::decode(token),
+        };
+        let Some(jwt) = decoded else {
+            return Page::SignedOut(Reason::TokenInvalid);
+        };
+        // L. A machine's or an OAuth token in the session cookie.
+        if !session_shaped(&jwt) {
+            return Page::SignedOut(Reason::TokenTypeMismatch);
+        }
+        // M. Issued before the client last changed (strict, seconds).
+        if jwt.iat().is_some_and(|iat| iat < uat) {
+            return handshake(Reason::SessionTokenIatBeforeClientUat);
+        }
+        // N. Verify.
+        match verify(token) {
+            None => Page::NeedsKeys(kid_of(token)),
+            // A document navigation from another site, not from Clerk's
+            // own pages, syncs once through a handshake.
+            Some(Ok(_))
+                if req.get && req.document && loops == 0 && self.cross_origin_referrer(req) =>
+            {
+                handshake(Reason::PrimaryDomainCrossOriginSync)
+            }
+            Some(Ok(session)) => Page::SignedIn(session),
+            Some(Err(e)) => match e.reason() {
+                // `isRequestEligibleForRefresh` then the reasons in
+                // `handleSessionTokenError`'s order: not a GET first.
+                Reason::TokenExpired if !req.get => {
+                    handshake(Reason::ExpiredRefreshNonEligibleNonGet)
+                }
+                Reason::TokenExpired => match (self.refresh_cookie(req), refresh) {
+                    (None, _) => handshake(Reason::ExpiredRefreshNonEligibleNoRefreshCookie),
+                    (Some(_), RefreshMode::Unavailable) => {
+                        handshake(Reason::ExpiredRefreshMissingApiClient)
+                    }
+                    (Some(_), RefreshMode::Failed(reason)) => handshake(reason),
+                    (Some(refresh_token), RefreshMode::Allowed) => {
+                        // The session id goes into a path: ids only.
+                        let sid = LooseJwt::str_claim(jwt.claims.sid.as_ref())
+                            .filter(|s| crate::api::id("session id", "sess_", s).is_ok());
+                        match sid {
+                            None => handshake(Reason::ExpiredRefreshMissingSidClaim),
+                            Some(sid) => Page::Refresh(Box::new(Refresh {
+                                sid: sid.to_owned(),
+                                path: format!(
+                                    "/sessions/{sid}/refresh{}",
+                                    if suffixed {
+                                        "?suffixed_cookies=true"
+                                    } else {
+                                        ""
+                                    }
+                                ),
+                                body: serde_json::json!({
+                                    "format": "cookie",
+                                    "expired_token": token,
+                                    "refresh_token": refresh_token,
+                                    "request_origin": req.url.origin().ascii_serialization(),
+                                    "request_headers": {},
+                                }),
+                            })),
+                        }
+                    }
+                },
+                Reason::TokenNotActiveYet => handshake(Reason::SessionTokenNbf),
+                Reason::TokenIatInTheFuture => handshake(Reason::SessionTokenIatInTheFuture),
+                other => Page::SignedOut(other),
+            },
+        }
+    }
+
+    /// `isCrossOriginReferrer() && !isKnownClerkReferrer()`
+    /// (`authenticateContext.ts`): the `Referer` is another origin, and
+    /// not the Frontend API or the instance's Account Portal.
+    fn cross_origin_referrer(&self, req: &PageRequest<'_>) -> bool {
+        let Some(referer) = &req.referer else {
+            return false;
+        };
+        if referer.origin() == req.url.origin() {
+            return false;
+        }
+        let host = referer.host_str().unwrap_or("");
+        let fapi_host = url::Url::parse(&self.frontend_api)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        if host == fapi_host {
+            return false;
+        }
+        if self.development
+            && host.ends_with(".accounts.dev")
+            && !host.ends_with(".clerk.accounts.dev")
+        {
+            return false;
+        }
+        // `buildAccountsBaseUrl`: `clerk.x` → `accounts.x`.
+        let accounts = fapi_host
+            .replacen("clerk.accounts.", "accounts.", 1)
+            .replacen("clerk.", "accounts.", 1);
+        !(referer.scheme() == "https" && host == accounts)
+    }
+
+    /// `__refresh_<suffix>` (only ever read suffixed).
+    fn refresh_cookie<'r>(&self, req: &'r PageRequest<'_>) -> Option<&'r str> {
+        req.cookies.suffixed(REFRESH, self.rule.suffix())
+    }
+}
+
+/// A finish's answer: its redirect, or the key its session token waits for.
+fn finished(finish: Result<PageRedirect, Option<String>>) -> Page {
+    match finish {
+        Ok(redirect) => Page::Redirect(redirect),
+        Err(kid) => Page::NeedsKeys(kid),
+    }
+}
