@@ -593,6 +593,7 @@ async fn every_reason_string_is_exact() {
     assert_eq!(
         all,
         [
+            "session-token-missing",
             "token-expired",
             "token-invalid",
             "token-invalid-algorithm",
@@ -611,6 +612,25 @@ async fn every_reason_string_is_exact() {
             "session-pending",
             "token-revoked",
             "backend-api-unavailable",
+            "session-token-and-uat-missing",
+            "client-uat-but-no-session-token",
+            "session-token-but-no-client-uat",
+            "session-token-iat-before-client-uat",
+            "session-token-expired-refresh-non-eligible-no-refresh-cookie",
+            "session-token-expired-refresh-non-eligible-non-get",
+            "session-token-expired-refresh-missing-api-client",
+            "session-token-expired-refresh-expired-session-token-missing-sid-claim",
+            "session-token-expired-refresh-fetch-error",
+            "session-token-expired-refresh-unexpected-bapi-error",
+            "session-token-expired-refresh-unexpected-sdk-error",
+            "session-token-expired-refresh-invalid-session-token",
+            "session-token-nbf",
+            "session-token-iat-in-the-future",
+            "dev-browser-sync",
+            "dev-browser-missing",
+            "primary-domain-cross-origin-sync",
+            "satellite-needs-syncing",
+            "primary-responds-to-syncing",
         ]
     );
     for r in Reason::ALL {

@@ -32,10 +32,8 @@
 //! protected route itself (204, empty) and never calls the handler.
 //!
 //! ```
-//! use clerk_core::protect::Protect;
-//! use clerk_core::request::{Auth, Reason};
-//! use clerk_core::protect::RouteMatcher;
-//! use clerk_core::Requirement;
+//! use clerk_core::protect::{Protect, RouteMatcher};
+//! use clerk_core::{Auth, Reason, Requirement};
 //! use http::HeaderMap;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
