@@ -579,6 +579,7 @@ mod tests {
 
     #[test]
     fn suffix_is_base64url_sha1_prefix() {
+        // A placeholder, not a key: base64 of `clerk.example.com$`.
         let s = cookie_suffix("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k");
         assert_eq!(s.len(), 8);
         assert!(

@@ -77,14 +77,7 @@ pub(super) fn start(
     let mut headers = HeaderMap::new();
     insert(&mut headers, header::LOCATION, &location);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    insert(
-        &mut headers,
-        header::SET_COOKIE,
-        &format!(
-            "{REDIRECT_COUNT}={}; SameSite=Lax; HttpOnly; Max-Age=2",
-            loops + 1
-        ),
-    );
+    count_redirect(&mut headers, loops);
     debug_headers(&mut headers, "handshake", reason.as_str());
     PageRedirect::new(reason.as_str(), reason, headers)
 }
@@ -103,14 +96,7 @@ pub(super) fn finish(
     // parent domain): its redirect counts, so such a loop ends at the
     // guard's limit. One in the query leaves with the clean URL.
     if req.cookie(HANDSHAKE).is_some() || req.cookie(HANDSHAKE_NONCE).is_some() {
-        insert(
-            &mut headers,
-            header::SET_COOKIE,
-            &format!(
-                "{REDIRECT_COUNT}={}; SameSite=Lax; HttpOnly; Max-Age=2",
-                loops + 1
-            ),
-        );
+        count_redirect(&mut headers, loops);
     }
     let mut session_token = None;
     for d in directives {
@@ -163,6 +149,16 @@ pub(super) fn finish(
         Reason::SessionTokenMissing,
         headers,
     ))
+}
+
+/// The redirect-loop guard's cookie (`handshake.ts`
+/// `checkAndTrackRedirectLoop`): this redirect's count, for two seconds.
+fn count_redirect(headers: &mut HeaderMap, loops: u32) {
+    let cookie = format!(
+        "{REDIRECT_COUNT}={}; SameSite=Lax; HttpOnly; Max-Age=2",
+        loops + 1
+    );
+    insert(headers, header::SET_COOKIE, &cookie);
 }
 
 pub(super) fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
