@@ -377,7 +377,7 @@ async fn a_flood_from_one_client_never_locks_out_new_keys_of_another() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_clients_are_the_forwarded_addresses() {
     let f = Fixture::new().await;
-    let proxy: clerk_core::config::IpNet = "10.0.0.0/8".parse().unwrap();
+    let proxy: ipnet::IpNet = "10.0.0.0/8".parse().unwrap();
     let clerk = f
         .clerk_with(|b| b.trusted_proxies([proxy]))
         .accepting(AcceptsToken::Any);
