@@ -4,15 +4,34 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use clerk_core::Refusal;
-use clerk_core::request::RequestHeaders;
+use clerk_core::request::RequestHead;
 
 /// actix-web's header map, readable by clerk-core.
 #[derive(Debug, Clone, Copy)]
 pub struct ActixHeaders<'a>(pub &'a HeaderMap);
 
-impl RequestHeaders for ActixHeaders<'_> {
+impl RequestHead for ActixHeaders<'_> {
     fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
         self.0.get_all(name).map(HeaderValue::as_bytes)
+    }
+}
+
+/// An actix request (headers, method, target, peer), readable by
+/// clerk-core.
+pub(crate) struct ActixRequest<'a>(pub(crate) &'a actix_web::dev::ServiceRequest);
+
+impl RequestHead for ActixRequest<'_> {
+    fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
+        self.0.headers().get_all(name).map(HeaderValue::as_bytes)
+    }
+
+    fn method_and_target(&self) -> Option<(&str, &str)> {
+        let target = self.0.uri().path_and_query().map_or("/", |p| p.as_str());
+        Some((self.0.method().as_str(), target))
+    }
+
+    fn peer(&self) -> Option<std::net::IpAddr> {
+        self.0.peer_addr().map(|a| a.ip())
     }
 }
 

@@ -12,7 +12,7 @@ use clerk_core::PageRedirect;
 use clerk_core::{Auth, Clerk};
 use pin_project_lite::pin_project;
 
-use crate::glue::{ActixHeaders, from_http};
+use crate::glue::{ActixRequest, from_http};
 
 /// Authenticates each request and stores its [`clerk_core::Auth`] in the
 /// request extensions; the inner service runs, except for a page load that
@@ -94,13 +94,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let mut auth = self.clerk.authenticate_request(
-            req.method().as_str(),
-            target,
-            &ActixHeaders(req.headers()),
-            req.peer_addr().map(|a| a.ip()),
-        );
+        let mut auth = self.clerk.authenticate(&ActixRequest(&req));
         // One poll decides the hot path (no boxing of the service call); a
         // pending future re-registers the real waker when polled again.
         match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {

@@ -153,23 +153,22 @@ fn bench(c: &mut Criterion) {
         h.insert(name, http::HeaderValue::from_str(&value).unwrap());
         h
     };
-    let bearer = header("authorization", format!("Bearer {token}"));
-    let cookie = header(
+    let request = |h: http::HeaderMap| clerk_core::testing::request("GET", "/api/me", &h);
+    let bearer = request(header("authorization", format!("Bearer {token}")));
+    let cookie = request(header(
         "cookie",
         format!("theme=dark; __client_uat=1; __session={token}"),
-    );
+    ));
     let mut g = c.benchmark_group("request");
     g.bench_function("cached_bearer_request", |b| {
         b.iter(|| {
-            let auth =
-                ready(with_pk.authenticate_request("GET", "/api/me", black_box(&bearer), None));
+            let auth = ready(with_pk.authenticate(black_box(&bearer)));
             assert!(auth.is_signed_in());
         })
     });
     g.bench_function("cached_cookie_request", |b| {
         b.iter(|| {
-            let auth =
-                ready(with_pk.authenticate_request("GET", "/api/me", black_box(&cookie), None));
+            let auth = ready(with_pk.authenticate(black_box(&cookie)));
             assert!(auth.is_signed_in());
         })
     });

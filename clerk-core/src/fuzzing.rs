@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::json::Fields;
 use crate::protect::RouteMatcher;
-use crate::request::{RequestHeaders, extract_token};
+use crate::request::{RequestHead, extract_token};
 use crate::session::Session;
 use crate::token::{Shape, parse_as};
 use crate::{Requirement, authorize::Preset};
@@ -97,7 +97,7 @@ pub fn extraction(data: &[u8]) {
     let rule = crate::cookies::CookieRule::new(Some("AbCd1234".into()), "clerk.example.com", true);
     let _ = extract_token(&map, Some(&rule), || 0);
     let _ = crate::browser::PageRequest::read("GET", "/dashboard?x=1", &map);
-    let _ = RequestHeaders::values(&map, "authorization").count();
+    let _ = RequestHead::values(&map, "authorization").count();
 }
 
 /// The route matcher: the first line's patterns (separated by `|`), and

@@ -28,6 +28,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use http::HeaderMap;
 
@@ -61,24 +62,92 @@ impl std::fmt::Debug for Extracted<'_> {
     }
 }
 
-/// Read access to request headers, so any framework's header map can be
-/// authenticated. Implemented for `http::HeaderMap`; adapters for other
-/// header types wrap them in a type of their own.
-pub trait RequestHeaders {
+/// A request as clerk-core reads it: its headers, and for a whole request
+/// its method, target and peer. Implemented for `http::Request<B>` and
+/// `http::request::Parts` (a whole request: page loads are handled Clerk's
+/// way) and for `http::HeaderMap` (headers alone: read as an API call, a
+/// bearer token or the session cookie, never a page load); adapters for
+/// other types wrap them in a type of their own.
+pub trait RequestHead {
     /// Every value of the header `name` (given in lowercase), as raw bytes.
     fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]>;
+
+    /// The method and the request target as received (`/dashboard?tab=1`);
+    /// `None` for headers alone.
+    fn method_and_target(&self) -> Option<(&str, &str)> {
+        None
+    }
+
+    /// The address the connection comes from, when the server knows it:
+    /// the Backend API calls an anonymous request can cause are shared
+    /// fairly between clients by it (behind a proxy configured as trusted,
+    /// by its `X-Forwarded-For`).
+    fn peer(&self) -> Option<IpAddr> {
+        None
+    }
 }
 
-impl RequestHeaders for HeaderMap {
+impl RequestHead for HeaderMap {
     fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
         self.get_all(name).iter().map(http::HeaderValue::as_bytes)
     }
 }
 
+impl RequestHead for http::request::Parts {
+    fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
+        RequestHead::values(&self.headers, name)
+    }
+
+    fn method_and_target(&self) -> Option<(&str, &str)> {
+        Some((self.method.as_str(), target(&self.uri)))
+    }
+}
+
+impl<B> RequestHead for http::Request<B> {
+    fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
+        RequestHead::values(self.headers(), name)
+    }
+
+    fn method_and_target(&self) -> Option<(&str, &str)> {
+        Some((self.method().as_str(), target(self.uri())))
+    }
+}
+
+/// A request and the address its connection comes from (which the request
+/// types themselves do not carry): what a server layer passes to
+/// [`Clerk::authenticate`](crate::Clerk::authenticate).
+#[derive(Debug, Clone, Copy)]
+pub struct WithPeer<'r, R: ?Sized> {
+    /// The request.
+    pub request: &'r R,
+    /// The connection's peer, when known.
+    pub peer: Option<IpAddr>,
+}
+
+impl<R: RequestHead + ?Sized> RequestHead for WithPeer<'_, R> {
+    fn values<'a>(&'a self, name: &'static str) -> impl Iterator<Item = &'a [u8]> {
+        self.request.values(name)
+    }
+
+    fn method_and_target(&self) -> Option<(&str, &str)> {
+        self.request.method_and_target()
+    }
+
+    fn peer(&self) -> Option<IpAddr> {
+        self.peer
+    }
+}
+
+/// The request target: path and query, `/` when the URI has none.
+fn target(uri: &http::Uri) -> &str {
+    uri.path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+}
+
 /// Finds the session token in `headers`; `rule` is the instance's cookie
 /// rule (none without a publishable key: the plain cookie only), `now` the
 /// time it judges an expired suffixed cookie by (asked only for cookies).
-pub(crate) fn extract_token<'a, H: RequestHeaders + ?Sized>(
+pub(crate) fn extract_token<'a, H: RequestHead + ?Sized>(
     headers: &'a H,
     rule: Option<&CookieRule>,
     now: impl FnOnce() -> i64,

@@ -85,7 +85,7 @@ impl Fixture {
     }
 
     fn users(&self) -> Arc<UserDirectory> {
-        self.clerk().users().clone()
+        self.clerk().directory().clone()
     }
 }
 
@@ -240,7 +240,7 @@ async fn failures_map_to_clear_kinds() {
 async fn a_day_long_retry_after_is_capped_and_stale_users_are_served() {
     let f = Fixture::new().await;
     let clerk = f.clerk();
-    let users = clerk.users();
+    let users = clerk.directory();
     let id = "user_2d3vF6Zh4iYkq8GdGPN4aIhF0Pa";
     assert!(users.get_user(id).await.is_ok());
     // Fresh for 60 s; then the Backend API throttles the instance for a day.
@@ -277,7 +277,11 @@ async fn a_day_long_retry_after_is_capped_and_stale_users_are_served() {
     // Without a secret key there is nothing to ask.
     let keyless = Clerk::new(f.issuer.config().build().unwrap()).unwrap();
     assert_eq!(
-        keyless.users().get_user("user_nomfa").await.unwrap_err(),
+        keyless
+            .directory()
+            .get_user("user_nomfa")
+            .await
+            .unwrap_err(),
         UserError::NotConfigured
     );
 }
@@ -376,7 +380,7 @@ async fn a_429_anywhere_pauses_every_backend_api_caller() {
     let calls = f.fake.calls();
     f.fake.set_outage(Some(Outage::Status(429, Some(120))));
     assert!(matches!(
-        clerk.users().get_user("user_nomfa").await,
+        clerk.directory().get_user("user_nomfa").await,
         Err(UserError::RateLimited(s)) if s <= 60
     ));
     f.fake.set_outage(None);

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clerk_core::clock::ManualClock;
 use clerk_core::machine::{AcceptsToken, TokenType};
 use clerk_core::protect::Protect;
-use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer};
+use clerk_core::request::WithPeer;
+use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer, request};
 use clerk_core::{Auth, Clerk, Reason, Requirement};
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::json;
@@ -313,7 +314,7 @@ async fn a_revoked_key_is_never_kept_alive_by_a_spent_budget() {
     // Past the TTL, in a window whose budget signed-in users spent.
     f.clock.advance(61);
     for i in 0..4 {
-        let _ = clerk.users().get_user(&format!("user_{i}")).await;
+        let _ = clerk.directory().get_user(&format!("user_{i}")).await;
     }
     let calls = f.fake.calls();
     assert_eq!(
@@ -348,7 +349,14 @@ async fn a_flood_from_one_client_never_locks_out_new_keys_of_another() {
         let h = bearer(token);
         let peer = ip.parse().ok();
         let clerk = clerk.clone();
-        async move { clerk.authenticate_request("GET", "/api", &h, peer).await }
+        async move {
+            clerk
+                .authenticate(&WithPeer {
+                    request: &request("GET", "/api", &h),
+                    peer,
+                })
+                .await
+        }
     };
     for j in 0..1000 {
         let auth = from("203.0.113.9", &format!("ak_junk_{j:020}")).await;
@@ -387,7 +395,10 @@ async fn behind_a_trusted_proxy_clients_are_the_forwarded_addresses() {
         let clerk = clerk.clone();
         async move {
             clerk
-                .authenticate_request("GET", "/api", &h, "10.1.2.3".parse().ok())
+                .authenticate(&WithPeer {
+                    request: &request("GET", "/api", &h),
+                    peer: "10.1.2.3".parse().ok(),
+                })
                 .await
         }
     };

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 
+use clerk_core::request::WithPeer;
 use clerk_core::{Auth, Authenticate, Clerk};
 use http::Request;
 use tower_layer::Layer;
@@ -92,13 +93,10 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let auth = self.clerk.authenticate_request(
-            req.method().as_str(),
-            target,
-            req.headers(),
-            (self.peer)(req.extensions()),
-        );
+        let auth = self.clerk.authenticate(&WithPeer {
+            peer: (self.peer)(req.extensions()),
+            request: &req,
+        });
         ResponseFuture::start(
             &mut self.inner,
             req,

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::test as actix_test;
 use clerk_core::Clerk;
-use clerk_core::testing::{TestIssuer, publishable_key_for};
+use clerk_core::testing::{TestIssuer, publishable_key_for, request};
 use tower::ServiceExt;
 
 fn clerk(issuer: &TestIssuer) -> Clerk {
@@ -429,7 +429,7 @@ async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
     };
     let expired_page = page(format!("__client_uat=999999999; __session={expired}"));
     let auth = clerk
-        .authenticate_request("GET", "/dashboard", &expired_page, None)
+        .authenticate(&request("GET", "/dashboard", &expired_page))
         .await;
     assert!(
         matches!(auth, clerk_core::Auth::Redirect(_)),
@@ -441,7 +441,7 @@ async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
         page(format!("__client_uat=999999999; __session={fresh}")),
     ] {
         let auth = grpc
-            .authenticate_request("GET", "/dashboard", &headers, None)
+            .authenticate(&request("GET", "/dashboard", &headers))
             .await;
         assert!(
             matches!(auth, clerk_core::Auth::SignedOut(r) if r.as_str() == "session-token-missing"),

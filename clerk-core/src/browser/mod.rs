@@ -21,7 +21,7 @@
 //! development instances).
 //!
 //! ```
-//! use clerk_core::testing::{TestIssuer, publishable_key_for};
+//! use clerk_core::testing::{TestIssuer, publishable_key_for, request};
 //! use clerk_core::{Auth, Clerk};
 //! use http::{HeaderMap, HeaderValue};
 //!
@@ -35,7 +35,7 @@
 //! headers.insert("host", HeaderValue::from_static("app.example.com"));
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("document"));
 //! headers.insert("cookie", format!("__client_uat=1; __session={expired}").parse()?);
-//! let Auth::Redirect(handshake) = clerk.authenticate_request("GET", "/dashboard", &headers, None).await
+//! let Auth::Redirect(handshake) = clerk.authenticate(&request("GET", "/dashboard", &headers)).await
 //! else { panic!("expected a handshake") };
 //! let response = handshake.to_response::<String>();
 //! assert_eq!(response.status(), 307);
@@ -45,7 +45,7 @@
 //! // The same cookies on a fetch (no Sec-Fetch-Dest: document): signed
 //! // out with Clerk's reason, no handshake.
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("empty"));
-//! let auth = clerk.authenticate_request("GET", "/api/me", &headers, None).await;
+//! let auth = clerk.authenticate(&request("GET", "/api/me", &headers)).await;
 //! assert_eq!(
 //!     auth.debug_headers().unwrap()[1],
 //!     ("x-clerk-auth-reason", "session-token-expired-refresh-non-eligible-no-refresh-cookie")

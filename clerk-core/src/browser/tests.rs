@@ -1,5 +1,5 @@
 // The request-state table, with Clerk's cookie, query and reason
-// names, through `Clerk::authenticate_request`, and its hostile rows.
+// names, through `Clerk::authenticate`, and its hostile rows.
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -10,7 +10,7 @@ use crate::Clerk;
 use crate::auth::Auth;
 use crate::auth::PageRedirect;
 use crate::clock::{Clock, SystemClock};
-use crate::testing::{TestIssuer, publishable_key_for};
+use crate::testing::{TestIssuer, publishable_key_for, request};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 const HOST: &str = "clerk.test.invalid";
@@ -40,7 +40,8 @@ fn page(pairs: &[(&str, &str)]) -> HeaderMap {
 }
 
 fn run(clerk: &Clerk, method: &str, target: &str, h: &HeaderMap) -> Auth {
-    let mut fut = clerk.authenticate_request(method, target, h, None);
+    let req = request(method, target, h);
+    let mut fut = clerk.authenticate(&req);
     match Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(auth) => auth,
         Poll::Pending => panic!("local keys never wait"),
@@ -595,7 +596,7 @@ async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api(
     };
     let h = refreshing(&expired("sess_r0"), "rt_0");
     // The Backend API knows no such session: the handshake, with why.
-    let auth = c.authenticate_request("GET", "/p?x=1", &h, None).await;
+    let auth = c.authenticate(&request("GET", "/p?x=1", &h)).await;
     assert_eq!(
         handshake(&auth).reason(),
         "session-token-expired-refresh-unexpected-bapi-error"
@@ -613,7 +614,7 @@ async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api(
     let calls = backend.calls();
     for rt in ["rt_0", "rt_x", "rt_y"] {
         let h = refreshing(&expired("sess_r0"), rt);
-        let auth = c.authenticate_request("GET", "/p?x=1", &h, None).await;
+        let auth = c.authenticate(&request("GET", "/p?x=1", &h)).await;
         assert_eq!(
             handshake(&auth).reason(),
             "session-token-expired-refresh-unexpected-bapi-error"
@@ -631,7 +632,7 @@ async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api(
             format!("__client_uat_{suffix}=2; Path=/"),
         ],
     );
-    let auth = c.authenticate_request("GET", "/p?x=1", &h, None).await;
+    let auth = c.authenticate(&request("GET", "/p?x=1", &h)).await;
     let hs = handshake(&auth);
     assert_eq!(hs.reason(), "session-token-refreshed");
     assert_eq!(
@@ -644,7 +645,7 @@ async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api(
     let forged = TestIssuer::new().token().session("sess_r2").build();
     backend.add_session_refresh("sess_r2", vec![format!("__session={forged}; Path=/")]);
     let h = refreshing(&expired("sess_r2"), "rt_2");
-    let auth = c.authenticate_request("GET", "/p", &h, None).await;
+    let auth = c.authenticate(&request("GET", "/p", &h)).await;
     assert_eq!(
         handshake(&auth).reason(),
         "session-token-expired-refresh-invalid-session-token"
@@ -652,7 +653,7 @@ async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api(
     // A session id that cannot go into a path is never sent.
     let calls = backend.calls();
     let h = refreshing(&expired("../users"), "rt_3");
-    let auth = c.authenticate_request("GET", "/p", &h, None).await;
+    let auth = c.authenticate(&request("GET", "/p", &h)).await;
     assert_eq!(
         handshake(&auth).reason(),
         "session-token-expired-refresh-expired-session-token-missing-sid-claim"
@@ -686,7 +687,7 @@ async fn a_handshake_nonce_is_resolved_through_the_backend_api() {
         ],
     );
     let h = page(&[("cookie", "__clerk_handshake_nonce=n_1")]);
-    let auth = c.authenticate_request("GET", "/p", &h, None).await;
+    let auth = c.authenticate(&request("GET", "/p", &h)).await;
     let hs = handshake(&auth);
     assert_eq!(hs.reason(), "handshake-complete");
     assert_eq!(hs.headers()[header::LOCATION], "https://app.example.com/p");
@@ -709,19 +710,23 @@ async fn a_handshake_nonce_is_resolved_through_the_backend_api() {
     );
 
     let h = page(&[("cookie", "__clerk_handshake_nonce=unknown")]);
-    let auth = c.authenticate_request("GET", "/p", &h, None).await;
+    let auth = c.authenticate(&request("GET", "/p", &h)).await;
     assert_eq!(handshake(&auth).reason(), "session-token-missing");
     // An oversized nonce is never sent to the Backend API.
     let calls = backend.calls();
     let long = format!("__clerk_handshake_nonce={}", "n".repeat(300));
     let auth = c
-        .authenticate_request("GET", "/p", &page(&[("cookie", &long)]), None)
+        .authenticate(&request("GET", "/p", &page(&[("cookie", &long)])))
         .await;
     assert_eq!(handshake(&auth).reason(), "session-token-missing");
     assert_eq!(backend.calls(), calls);
     // In production the query form is ignored.
     let auth = c
-        .authenticate_request("GET", "/p?__clerk_handshake_nonce=n_1", &page(&[]), None)
+        .authenticate(&request(
+            "GET",
+            "/p?__clerk_handshake_nonce=n_1",
+            &page(&[]),
+        ))
         .await;
     assert_eq!(signed_out(&auth), "session-token-and-uat-missing");
 }

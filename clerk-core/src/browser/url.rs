@@ -3,7 +3,7 @@
 //! handshake.
 
 use crate::cookies::Cookies;
-use crate::request::RequestHeaders;
+use crate::request::RequestHead;
 
 /// The request as the browser path reads it.
 pub(crate) struct PageRequest<'a> {
@@ -24,7 +24,7 @@ pub(crate) struct PageRequest<'a> {
 
 /// True when Clerk would send this request through a handshake
 /// (`isRequestEligibleForHandshake`, `handshake.ts`).
-pub(crate) fn is_eligible<H: RequestHeaders + ?Sized>(method: &str, headers: &H) -> bool {
+pub(crate) fn is_eligible<H: RequestHead + ?Sized>(method: &str, headers: &H) -> bool {
     if method != "GET" {
         return false;
     }
@@ -35,7 +35,7 @@ pub(crate) fn is_eligible<H: RequestHeaders + ?Sized>(method: &str, headers: &H)
     }
 }
 
-fn first<'a, H: RequestHeaders + ?Sized>(headers: &'a H, name: &'static str) -> Option<&'a str> {
+fn first<'a, H: RequestHead + ?Sized>(headers: &'a H, name: &'static str) -> Option<&'a str> {
     headers
         .values(name)
         .next()
@@ -46,7 +46,7 @@ fn first<'a, H: RequestHeaders + ?Sized>(headers: &'a H, name: &'static str) -> 
 
 /// The absolute URL of a request (Clerk's `clerkUrl`; see
 /// [`PageRequest::read`]), when it can be built.
-pub(crate) fn page_url<H: RequestHeaders + ?Sized>(
+pub(crate) fn page_url<H: RequestHead + ?Sized>(
     path_and_query: &str,
     headers: &H,
 ) -> Option<url::Url> {
@@ -84,7 +84,7 @@ impl<'a> PageRequest<'a> {
     /// host) and its cookies (as Clerk parses them: [`Cookies`]); `None`
     /// when the URL cannot be built (no or a malformed host) or a cookie
     /// header cannot be read.
-    pub(crate) fn read<H: RequestHeaders + ?Sized>(
+    pub(crate) fn read<H: RequestHead + ?Sized>(
         method: &str,
         path_and_query: &str,
         headers: &'a H,

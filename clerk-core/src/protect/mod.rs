@@ -65,7 +65,7 @@ use crate::auth::Auth;
 use crate::authorize::{Requirement, Verdict};
 use crate::error::Reason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
-use crate::request::RequestHeaders;
+use crate::request::RequestHead;
 use crate::session::Session;
 use crate::users::{User, UserError};
 use refusal::Cause;
@@ -328,7 +328,7 @@ impl Protect {
     /// to case; `HEAD` is judged as `GET`), `path` the raw request path (no
     /// query) or a [`RequestPath::nested`] inside a router that strips its
     /// mount prefix, and the request's [`Auth`].
-    pub fn decide<'p, H: RequestHeaders + ?Sized>(
+    pub fn decide<'p, H: RequestHead + ?Sized>(
         &self,
         method: &str,
         path: impl Into<RequestPath<'p>>,
@@ -404,7 +404,7 @@ impl Protect {
         }
     }
 
-    fn refuse<H: RequestHeaders + ?Sized>(
+    fn refuse<H: RequestHead + ?Sized>(
         &self,
         cause: Cause,
         headers: &H,
@@ -498,7 +498,7 @@ impl fmt::Debug for Protect {
 
 /// True for a browser navigation: `Sec-Fetch-Dest: document`, or an
 /// `Accept` header that names `text/html`.
-fn is_page_request<H: RequestHeaders + ?Sized>(headers: &H) -> bool {
+fn is_page_request<H: RequestHead + ?Sized>(headers: &H) -> bool {
     let has = |name, needle: &str| {
         headers
             .values(name)

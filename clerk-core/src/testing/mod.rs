@@ -44,6 +44,17 @@ use crate::config::{ClerkConfig, ClerkConfigBuilder};
 use crate::error::ConfigError;
 use crate::token::Algorithm;
 
+/// A request head with `headers`, for
+/// [`Clerk::authenticate`](crate::Clerk::authenticate) as a server would
+/// call it (`GET /dashboard` with cookies is a page load).
+pub fn request(method: &str, target: &str, headers: &::http::HeaderMap) -> ::http::Request<()> {
+    let mut request = ::http::Request::new(());
+    *request.method_mut() = ::http::Method::from_bytes(method.as_bytes()).unwrap_or_default();
+    *request.uri_mut() = target.parse().unwrap_or_default();
+    *request.headers_mut() = headers.clone();
+    request
+}
+
 /// The suffix Clerk gives the cookies of the instance of `publishable_key`
 /// (`__session_<suffix>`, `__refresh_<suffix>`): the first 8 characters of
 /// base64url(SHA-1(publishable key)).

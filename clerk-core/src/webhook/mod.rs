@@ -52,7 +52,7 @@ pub use event::{
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
-use crate::request::RequestHeaders;
+use crate::request::RequestHead;
 
 /// How far a timestamp may be from now, in seconds (both ways, inclusive):
 /// the tolerance of Svix's own libraries, which sign Clerk's webhooks
@@ -204,7 +204,7 @@ impl WebhookVerifier {
     ///
     /// # Errors
     /// [`WebhookError::TooLarge`].
-    pub fn check_declared_length<H: RequestHeaders + ?Sized>(
+    pub fn check_declared_length<H: RequestHead + ?Sized>(
         &self,
         headers: &H,
     ) -> Result<(), WebhookError> {
@@ -226,7 +226,7 @@ impl WebhookVerifier {
     ///
     /// # Errors
     /// Why the delivery is not authentic.
-    pub fn verify_signature<H: RequestHeaders + ?Sized>(
+    pub fn verify_signature<H: RequestHead + ?Sized>(
         &self,
         headers: &H,
         body: &[u8],
@@ -266,7 +266,7 @@ impl WebhookVerifier {
     ///
     /// # Errors
     /// Why the delivery is not authentic, or [`WebhookError::InvalidBody`].
-    pub fn verify<H: RequestHeaders + ?Sized>(
+    pub fn verify<H: RequestHead + ?Sized>(
         &self,
         headers: &H,
         body: &[u8],
@@ -280,7 +280,7 @@ impl WebhookVerifier {
     }
 }
 
-fn header<'a, H: RequestHeaders + ?Sized>(
+fn header<'a, H: RequestHead + ?Sized>(
     headers: &'a H,
     svix: &'static str,
     standard: &'static str,

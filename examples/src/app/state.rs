@@ -84,7 +84,7 @@ impl AppState {
             let webhooks = match WebhookVerifier::from_env_with(lookup)? {
                 Some(verifier) => Some(WebhookState::new(
                     verifier,
-                    clerk.users().clone(),
+                    clerk.directory().clone(),
                     Some(super::sync::open_from_env().await?),
                 )),
                 None => None,
@@ -199,7 +199,7 @@ impl AppState {
         let clerk = Clerk::new(config.build()?)?.accepting(accepted_tokens());
         let webhooks = Some(WebhookState::new(
             WebhookVerifier::new(&dev.webhook_secret)?,
-            clerk.users().clone(),
+            clerk.directory().clone(),
             store,
         ));
         Ok(Self(Arc::new(Shared {

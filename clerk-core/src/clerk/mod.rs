@@ -1,0 +1,332 @@
+//! [`Clerk`]: the one object an application holds. It reads the token from
+//! request headers, verifies it, and answers with an [`Auth`].
+//!
+//! ```
+//! use clerk_core::{Clerk, testing::TestIssuer};
+//! use http::{HeaderMap, HeaderValue, header};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let issuer = TestIssuer::new();
+//! let clerk = Clerk::new(issuer.config().build()?)?; // or Clerk::from_env()?
+//! let mut headers = HeaderMap::new();
+//! let bearer = format!("Bearer {}", issuer.token().user("user_7").build());
+//! headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&bearer)?);
+//! let auth = clerk.authenticate(&headers).await;
+//! assert_eq!(auth.user_id(), Some("user_7"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Machine tokens (API keys, M2M, OAuth) are verified only by a `Clerk`
+//! that accepts them ([`Clerk::accepting`]); others refuse them as
+//! `token-type-mismatch` without any network call. They are read only from
+//! the `Authorization` header, never from cookies.
+
+use std::sync::Arc;
+
+use crate::api::Api;
+use crate::backend::BackendApi;
+use crate::browser::{Browser, PageCalls};
+use crate::config::ClerkConfig;
+use crate::cookies::{CookieRule, cookie_suffix};
+use crate::error::{ConfigError, VerifyError};
+use crate::machine::{AcceptsToken, MachineVerifier};
+use crate::request::RequestHead;
+use crate::session::Session;
+use crate::session::verify::Verifier;
+use crate::users::UserDirectory;
+
+mod steps;
+mod wait;
+
+pub use wait::Authenticate;
+
+/// Authenticates requests. Cheap to clone (one reference count: routers
+/// clone their services per request); build one per process (clones share
+/// every cache).
+#[derive(Clone, Debug)]
+pub struct Clerk {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
+    verifier: Verifier,
+    /// Which session cookie counts (Clerk's rule; with a publishable key).
+    cookie_rule: Option<Arc<CookieRule>>,
+    machines: Arc<MachineVerifier>,
+    accepts: Arc<AcceptsToken>,
+    users: Arc<UserDirectory>,
+    /// The Backend API (with a secret key): the typed client, and the
+    /// transport of server-side session refresh and handshake nonces.
+    api: Api,
+    machine_id: Option<Arc<str>>,
+    /// Page requests Clerk's way (handshake), when the Frontend API is known.
+    browser: Option<Arc<Browser>>,
+    /// Whether the layers add `Auth::debug_headers` to responses.
+    debug_headers: bool,
+    /// Whether session cookies are read (off: the `Authorization` header
+    /// only, as gRPC metadata).
+    cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Nonce and refresh calls of page loads, and what they remember.
+    page_calls: PageCalls,
+}
+
+impl Clerk {
+    /// A `Clerk` for `config`, accepting session tokens only.
+    ///
+    /// # Errors
+    /// When an HTTP client for the Backend or Frontend API cannot be
+    /// built, or the secret key cannot be a header value.
+    pub fn new(config: ClerkConfig) -> Result<Self, ConfigError> {
+        let cookie_rule = config.publishable_key().map(|pk| {
+            Arc::new(CookieRule::new(
+                Some(Arc::from(cookie_suffix(pk.as_str()))),
+                pk.frontend_api(),
+                !pk.is_live(),
+            ))
+        });
+        // One HTTP client and one budget for every Backend API call.
+        let client = config.http.clone();
+        let gate = &config.gate;
+        let api = config
+            .secret_key()
+            .map(|sk| BackendApi::new(client.clone(), config.api_url(), sk))
+            .transpose()?
+            .map(|api| api.gated(gate.clone()));
+        let m2m_api = config
+            .machine_secret_key
+            .as_deref()
+            .map(|sk| BackendApi::with_bearer(client, config.api_url(), sk))
+            .transpose()?
+            .map(|api| api.gated(gate.clone()));
+        let typed_api = Api::new(api.clone());
+        let users = Arc::new(
+            UserDirectory::new(
+                typed_api.clone(),
+                config.clock.clone(),
+                config.user_cache_ttl,
+            )
+            .with_stale_window(config.user_stale_window),
+        );
+        let machines = Arc::new(MachineVerifier::new(
+            api.clone(),
+            m2m_api,
+            config.clock.clone(),
+            config.machine_cache,
+        ));
+        let machine_id = config.machine_id.as_deref().map(Arc::from);
+        let browser = match (
+            config.publishable_key(),
+            &config.frontend_api_url,
+            &cookie_rule,
+        ) {
+            (Some(pk), Some(fapi), Some(rule)) if config.handshake => {
+                let browser = Browser::new(fapi, !pk.is_live(), rule.clone());
+                Some(Arc::new(match &config.satellite {
+                    Some(sign_in) => browser.satellite(sign_in.clone()),
+                    None => browser,
+                }))
+            }
+            _ => None,
+        };
+        let debug_headers = config.debug_headers;
+        let trusted_proxies = Arc::from(config.trusted_proxies.as_slice());
+        let page_calls = PageCalls::new(typed_api.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                api: typed_api,
+                debug_headers,
+                cookies: true,
+                trusted_proxies,
+                page_calls,
+                browser,
+                verifier: Verifier::with_users(config, Some(users.clone()))?,
+                cookie_rule,
+                machines,
+                accepts: Arc::new(AcceptsToken::default()),
+                users,
+                machine_id,
+            }),
+        })
+    }
+
+    /// A `Clerk` configured from the environment ([`ClerkConfig::from_env`]).
+    ///
+    /// # Errors
+    /// See [`ClerkConfig::from_env`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::new(ClerkConfig::from_env()?)
+    }
+
+    /// The same `Clerk` (same caches) accepting `accepts` token kinds.
+    #[must_use]
+    pub fn accepting(&self, accepts: AcceptsToken) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                accepts: Arc::new(accepts),
+                ..(*self.inner).clone()
+            }),
+        }
+    }
+
+    /// The same `Clerk` (same caches) reading the token from the
+    /// `Authorization` header only, never from a cookie, and never taking
+    /// a request for a page load: for gRPC, where the token travels in the
+    /// `authorization` metadata and a cookie would be ambient authority.
+    #[must_use]
+    pub fn bearer_only(&self) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                cookies: false,
+                ..(*self.inner).clone()
+            }),
+        }
+    }
+
+    /// Whether the layers add [`Auth::debug_headers`] to responses (the
+    /// config's `debug_headers`, default on).
+    pub fn debug_headers(&self) -> bool {
+        self.inner.debug_headers
+    }
+
+    /// The cached directory of users and organizations (Clerk's
+    /// `currentUser()` lookups), apart from [`Clerk::api`]'s REST resources.
+    pub fn directory(&self) -> &Arc<UserDirectory> {
+        &self.inner.users
+    }
+
+    /// The typed Backend API client (users, organizations, sessions,
+    /// billing), on this `Clerk`'s secret key, HTTP client and budget.
+    pub fn api(&self) -> &Api {
+        &self.inner.api
+    }
+
+    /// True when a usable key set is loaded (for health checks).
+    pub fn is_ready(&self) -> bool {
+        self.inner.verifier.is_ready()
+    }
+
+    /// Fetches the key set now, so the first request does not wait for it.
+    ///
+    /// # Errors
+    /// Why the fetch failed (Clerk's reason); requests still work and the
+    /// fetch is retried when a token needs it.
+    pub async fn prefetch(&self) -> Result<(), VerifyError> {
+        self.inner
+            .verifier
+            .prefetch()
+            .await
+            .map_err(|e| VerifyError::new(e.reason, e.message))
+    }
+
+    /// Authenticates a request: an owned future of its [`Auth`]
+    /// ([`Authenticate`]), ready at once on the hot path. A whole request
+    /// (`http::Request`, `http::request::Parts`, an adapter's request) is
+    /// also read the way Clerk's own middleware reads page loads: a `GET`
+    /// document request with cookies (no `Authorization` header) on a
+    /// `Clerk` that knows its Frontend API (a publishable key) may come back
+    /// as [`Auth::Redirect`], the redirect that refreshes its session
+    /// cookies (see [`crate::browser`]). Headers alone (`http::HeaderMap`)
+    /// are read as an API call. The layers call this.
+    pub fn authenticate<R: RequestHead + ?Sized>(&self, request: &R) -> Authenticate {
+        self.start(self.decide(request))
+    }
+
+    /// Verifies a session token already taken from a request.
+    ///
+    /// # Errors
+    /// A [`VerifyError`] with Clerk's reason string.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Session>, VerifyError> {
+        self.inner.verifier.verify(token).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::*;
+    use crate::auth::Auth;
+    use crate::machine::TokenType;
+    use crate::testing::TestIssuer;
+
+    fn ready(fut: Authenticate) -> Auth {
+        let mut fut = fut;
+        match Pin::new(&mut fut).poll(&mut Context::from_waker(std::task::Waker::noop())) {
+            Poll::Ready(auth) => auth,
+            Poll::Pending => panic!("expected a ready authentication"),
+        }
+    }
+
+    /// With machine tokens accepted, a session token answered from the
+    /// cache stays a session, and a JWT machine token is never read as a
+    /// cached session: the cache is asked first only for what it can hold.
+    #[test]
+    fn cached_sessions_and_machine_jwts_keep_their_kinds() {
+        let issuer = TestIssuer::new();
+        let clerk = Clerk::new(issuer.config().build().unwrap())
+            .unwrap()
+            .accepting(AcceptsToken::only([
+                TokenType::SessionToken,
+                TokenType::M2mToken,
+            ]));
+        let bearer = |t: String| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                http::header::AUTHORIZATION,
+                http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
+            );
+            h
+        };
+        let session = bearer(issuer.token().build());
+        for _ in 0..3 {
+            assert!(ready(clerk.authenticate(&session)).is_signed_in());
+        }
+        let machine = bearer(issuer.m2m_token("mch_1", &["read"]).build());
+        for _ in 0..3 {
+            assert!(matches!(
+                ready(clerk.authenticate(&machine)),
+                Auth::Machine(_)
+            ));
+        }
+        let sessions_only = Clerk::new(issuer.config().build().unwrap()).unwrap();
+        assert!(matches!(
+            ready(sessions_only.authenticate(&machine)),
+            Auth::SignedOut(_)
+        ));
+    }
+
+    /// Polled again after it resolved, the future answers signed out: it
+    /// never panics and never repeats an identity.
+    #[test]
+    fn a_finished_authentication_polled_again_is_signed_out() {
+        let issuer = TestIssuer::new();
+        let clerk = Clerk::new(issuer.config().build().unwrap()).unwrap();
+        let mut headers = http::HeaderMap::new();
+        let bearer = format!("Bearer {}", issuer.token().build());
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&bearer).unwrap(),
+        );
+        let mut fut = clerk.authenticate(&headers);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(&mut fut).poll(&mut cx) {
+            Poll::Ready(auth) => assert!(auth.is_signed_in()),
+            Poll::Pending => panic!("a locally verifiable token is ready at once"),
+        }
+        match Pin::new(&mut fut).poll(&mut cx) {
+            Poll::Ready(auth) => assert!(!auth.is_signed_in()),
+            Poll::Pending => panic!("polled again, it still answers"),
+        }
+        assert!(format!("{fut:?}").contains("ready"));
+        assert!(
+            !format!("{fut:?}").contains("eyJ"),
+            "Debug never shows the token"
+        );
+    }
+}
