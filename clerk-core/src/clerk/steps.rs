@@ -66,12 +66,11 @@ impl Clerk {
                 && self.inner.accepts.allows(TokenType::SessionToken)
                 && request.values("authorization").next().is_none()
                 && (is_eligible(method, request) || has_clerk_cookie(request.values("cookie")));
-            if page {
-                if let Some(step) =
+            if page
+                && let Some(step) =
                     self.page_step(method, target, request, peer, self.refresh_mode(), None)
-                {
-                    return step;
-                }
+            {
+                return step;
             }
         }
         self.step(request, peer)
