@@ -2,7 +2,6 @@
 // through the Backend API, and the handshake finish.
 use super::*;
 
-
 #[test]
 fn the_handshake_redirect_has_clerks_parameters_and_counts_loops() {
     let issuer = TestIssuer::new();
