@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use clerk_core::Refusal;
-use clerk_core::request::RequestHead;
+use clerk_core::RequestHead;
 
 /// actix-web's header map, readable by clerk-core.
 #[derive(Debug, Clone, Copy)]

@@ -80,12 +80,12 @@ macro_rules! __adapter_types {
         /// cached: 401 when signed out, 503 when the Backend API cannot be
         /// reached and nothing is cached.
         #[derive(Debug, Clone)]
-        pub struct CurrentUser(pub ::std::sync::Arc<$crate::users::User>);
+        pub struct CurrentUser(pub ::std::sync::Arc<$crate::api::User>);
 
         $crate::__adapter_types!(@deref Auth => $crate::Auth);
         $crate::__adapter_types!(@deref Session => $crate::Session);
         $crate::__adapter_types!(@deref Machine => $crate::MachineAuth);
-        $crate::__adapter_types!(@deref CurrentUser => $crate::users::User);
+        $crate::__adapter_types!(@deref CurrentUser => $crate::api::User);
 
         impl<P> ::std::ops::Deref for Require<P> {
             type Target = $crate::Session;

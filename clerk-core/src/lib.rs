@@ -54,14 +54,12 @@ mod adapter;
 pub mod api;
 mod auth;
 pub mod authorize;
-mod backend;
 pub mod browser;
-mod budget;
-pub mod clerk;
+mod clerk;
 pub mod clock;
 pub mod config;
 mod cookies;
-pub mod error;
+mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -73,21 +71,27 @@ mod metrics;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod protect;
-pub mod request;
+mod request;
 pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;
-pub mod users;
 pub mod webhook;
 
 pub use auth::{Auth, PageRedirect};
 pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
-pub use budget::BackendBudget;
 pub use clerk::{Authenticate, Clerk};
 pub use config::{ClerkConfig, ClerkConfigBuilder};
 pub use error::{ConfigError, Reason, VerifyError};
 pub use machine::{AcceptsToken, MachineAuth, MachineCache, TokenType};
 pub use protect::RouteMatcher;
 pub use protect::{Decision, Protect, Refusal};
+pub use request::RequestHead;
 pub use session::Session;
+
+/// Items only the adapters (clerk-tower, clerk-axum, clerk-actix) need:
+/// not part of the public API, may change in any release.
+#[doc(hidden)]
+pub mod __adapter {
+    pub use crate::request::WithPeer;
+}

@@ -10,7 +10,7 @@
 //! token's expiry, at most a TTL), concurrent lookups of one token share one
 //! call, refusals are cached briefly. Tokens never verified before spend a
 //! share of the process's one Backend API budget (30%, and one client at
-//! most a quarter of that: see [`BackendBudget`](crate::BackendBudget)), so
+//! most a quarter of that: see [`BackendBudget`](crate::api::BackendBudget)), so
 //! a flood of distinct well-shaped tokens costs at most that share and
 //! leaves new tokens from other clients working; tokens verified in the
 //! last day are re-checked out of the reserve no flood reaches.
@@ -35,8 +35,8 @@ use moka::Expiry;
 use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
-use crate::backend::{BackendApi, BackendError};
-use crate::budget::{Caller, Client};
+use crate::api::budget::{Caller, Client};
+use crate::api::transport::{BackendApi, BackendError};
 use crate::clock::Clock;
 use crate::error::{Reason, VerifyError};
 use crate::token::CATEGORY_M2M;
@@ -298,7 +298,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 /// Timings of opaque-token verification. How many Backend API calls it
 /// may make is the process's one budget
-/// ([`BackendBudget`](crate::BackendBudget)), of which tokens never
+/// ([`BackendBudget`](crate::api::BackendBudget)), of which tokens never
 /// verified before share 30%.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MachineCache {

@@ -9,9 +9,9 @@ use std::time::Duration;
 use clerk_core::clock::ManualClock;
 use std::future::Future;
 
+use clerk_core::api::{UserDirectory, UserError};
 use clerk_core::protect::Protect;
 use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer};
-use clerk_core::users::{UserDirectory, UserError};
 use clerk_core::{Clerk, Requirement};
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::json;

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use clerk_core::__adapter::WithPeer;
 use clerk_core::clock::ManualClock;
 use clerk_core::machine::{AcceptsToken, TokenType};
 use clerk_core::protect::Protect;
-use clerk_core::request::WithPeer;
 use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer, request};
 use clerk_core::{Auth, Clerk, Reason, Requirement};
 use http::{HeaderMap, HeaderValue, header};
@@ -303,9 +303,9 @@ async fn a_flood_of_well_shaped_keys_stays_in_the_budget_and_legitimate_keys_kee
 async fn a_revoked_key_is_never_kept_alive_by_a_spent_budget() {
     let f = Fixture::new().await;
     let clerk = f.clerk_with(|b| {
-        b.backend_budget(clerk_core::BackendBudget {
+        b.backend_budget(clerk_core::api::BackendBudget {
             calls: 4,
-            ..clerk_core::BackendBudget::default()
+            ..clerk_core::api::BackendBudget::default()
         })
     });
     let clerk = clerk.accepting(AcceptsToken::Any);

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 
-use clerk_core::request::WithPeer;
+use clerk_core::__adapter::WithPeer;
 use clerk_core::{Auth, Authenticate, Clerk};
 use http::Request;
 use tower_layer::Layer;
@@ -20,7 +20,7 @@ use crate::ResponseFuture;
 /// [`ClerkLayer::peer_from`]; by default a [`SocketAddr`] there) tells
 /// clients apart, so that one client's flood of anonymous requests cannot
 /// spend the Backend API calls others need (see
-/// [`clerk_core::BackendBudget`]). Without it, all anonymous requests share
+/// [`clerk_core::api::BackendBudget`]). Without it, all anonymous requests share
 /// one allowance.
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {

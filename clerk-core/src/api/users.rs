@@ -132,7 +132,7 @@ impl UserFields {
 }
 
 impl Users<'_> {
-    /// `GET /users/{id}` (uncached; [`Clerk::users`](crate::Clerk::users)
+    /// `GET /users/{id}` (uncached; [`Clerk::directory`](crate::Clerk::directory)
     /// caches).
     ///
     /// # Errors

@@ -59,7 +59,7 @@ pub enum Requirement {
     /// with a name for logs.
     User(
         &'static str,
-        Arc<dyn Fn(&crate::users::User) -> bool + Send + Sync>,
+        Arc<dyn Fn(&crate::api::User) -> bool + Send + Sync>,
     ),
     /// Your own check, with a name for logs and `Debug`.
     Custom(&'static str, Arc<dyn Fn(&Session) -> bool + Send + Sync>),
@@ -117,11 +117,11 @@ impl Requirement {
     }
 
     /// A check on the user's Backend API record, e.g. "MFA enrolled". Costs
-    /// one cached lookup per user (see [`crate::users`]); the token-only
+    /// one cached lookup per user (see [`UserDirectory`](crate::api::UserDirectory)); the token-only
     /// [`Requirement::mfa`] costs nothing.
     pub fn user(
         name: &'static str,
-        predicate: impl Fn(&crate::users::User) -> bool + Send + Sync + 'static,
+        predicate: impl Fn(&crate::api::User) -> bool + Send + Sync + 'static,
     ) -> Self {
         Self::User(name, Arc::new(predicate))
     }
@@ -239,7 +239,7 @@ impl Requirement {
     pub(crate) fn check_with_user(
         &self,
         claims: &Session,
-        user: Option<&crate::users::User>,
+        user: Option<&crate::api::User>,
     ) -> Verdict {
         let from_bool = Verdict::from_bool;
         match self {
@@ -292,7 +292,7 @@ impl Verdict {
 fn combine(
     reqs: &[Requirement],
     claims: &Session,
-    user: Option<&crate::users::User>,
+    user: Option<&crate::api::User>,
     all: bool,
 ) -> Verdict {
     let mut step_up = None;

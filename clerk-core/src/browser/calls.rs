@@ -11,12 +11,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api::Api;
-use crate::backend::BackendError;
+use crate::api::transport::BackendError;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use super::handshake::insert;
+use crate::api::budget::{Caller, Client};
 use crate::auth::PageRedirect;
-use crate::budget::{Caller, Client};
 use crate::cookies::SESSION;
 use crate::error::Reason;
 

@@ -1,5 +1,5 @@
 //! [`Clerk`]: the one object an application holds. It reads the token from
-//! request headers, verifies it, and answers with an [`Auth`].
+//! request headers, verifies it, and answers with an [`Auth`](crate::Auth).
 //!
 //! ```
 //! use clerk_core::{Clerk, testing::TestIssuer};
@@ -25,7 +25,8 @@
 use std::sync::Arc;
 
 use crate::api::Api;
-use crate::backend::BackendApi;
+use crate::api::UserDirectory;
+use crate::api::transport::BackendApi;
 use crate::browser::{Browser, PageCalls};
 use crate::config::ClerkConfig;
 use crate::cookies::{CookieRule, cookie_suffix};
@@ -34,7 +35,6 @@ use crate::machine::{AcceptsToken, MachineVerifier};
 use crate::request::RequestHead;
 use crate::session::Session;
 use crate::session::verify::Verifier;
-use crate::users::UserDirectory;
 
 mod steps;
 mod wait;
@@ -186,7 +186,7 @@ impl Clerk {
         }
     }
 
-    /// Whether the layers add [`Auth::debug_headers`] to responses (the
+    /// Whether the layers add [`Auth::debug_headers`](crate::Auth::debug_headers) to responses (the
     /// config's `debug_headers`, default on).
     pub fn debug_headers(&self) -> bool {
         self.inner.debug_headers
@@ -222,13 +222,13 @@ impl Clerk {
             .map_err(|e| VerifyError::new(e.reason, e.message))
     }
 
-    /// Authenticates a request: an owned future of its [`Auth`]
+    /// Authenticates a request: an owned future of its [`Auth`](crate::Auth)
     /// ([`Authenticate`]), ready at once on the hot path. A whole request
     /// (`http::Request`, `http::request::Parts`, an adapter's request) is
     /// also read the way Clerk's own middleware reads page loads: a `GET`
     /// document request with cookies (no `Authorization` header) on a
     /// `Clerk` that knows its Frontend API (a publishable key) may come back
-    /// as [`Auth::Redirect`], the redirect that refreshes its session
+    /// as [`Auth::Redirect`](crate::Auth::Redirect), the redirect that refreshes its session
     /// cookies (see [`crate::browser`]). Headers alone (`http::HeaderMap`)
     /// are read as an API call. The layers call this.
     pub fn authenticate<R: RequestHead + ?Sized>(&self, request: &R) -> Authenticate {

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::Clerk;
+use crate::api::budget::Client;
 use crate::auth::Auth;
 use crate::browser::{Page, PageRequest, Refresh, RefreshMode, is_eligible};
-use crate::budget::Client;
 use crate::cookies::has_clerk_cookie;
 use crate::error::{Reason, VerifyError};
 use crate::machine::{MachineAuth, TokenType, detect, is_opaque_machine_token};

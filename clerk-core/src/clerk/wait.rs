@@ -8,9 +8,9 @@ use std::task::{Context, Poll};
 
 use super::Clerk;
 use super::steps::{AuthStep, PageWait, PendingAuth, PendingPage, session_auth};
+use crate::api::budget::Client;
 use crate::auth::Auth;
 use crate::browser::{Refresh, RefreshMode};
-use crate::budget::Client;
 use crate::error::{Reason, VerifyError};
 use crate::machine::{TokenType, is_opaque_machine_token};
 

@@ -45,7 +45,7 @@ pub struct ClerkConfigBuilder {
     pub(super) user_cache_ttl: Duration,
     pub(super) user_stale_window: Duration,
     pub(super) trusted_proxies: Vec<IpNet>,
-    pub(super) backend_budget: crate::budget::BackendBudget,
+    pub(super) backend_budget: crate::api::budget::BackendBudget,
 }
 
 impl Default for ClerkConfigBuilder {
@@ -79,7 +79,7 @@ impl Default for ClerkConfigBuilder {
             user_cache_ttl: Duration::from_secs(60),
             user_stale_window: Duration::from_secs(600),
             trusted_proxies: Vec::new(),
-            backend_budget: crate::budget::BackendBudget::default(),
+            backend_budget: crate::api::budget::BackendBudget::default(),
         }
     }
 }
@@ -309,9 +309,9 @@ impl ClerkConfigBuilder {
 
     /// The process's Backend API budget and the longest 429 pause
     /// (`CLERK_API_BUDGET` calls per 10 s, default 50;
-    /// `CLERK_API_MAX_PAUSE_SECS`, default 60). See [`BackendBudget`](crate::budget::BackendBudget).
+    /// `CLERK_API_MAX_PAUSE_SECS`, default 60). See [`BackendBudget`](crate::api::budget::BackendBudget).
     #[must_use]
-    pub fn backend_budget(mut self, budget: crate::budget::BackendBudget) -> Self {
+    pub fn backend_budget(mut self, budget: crate::api::budget::BackendBudget) -> Self {
         self.backend_budget = budget;
         self
     }
@@ -320,7 +320,7 @@ impl ClerkConfigBuilder {
     /// this service: for a request from one of them, the client is the
     /// nearest address in `X-Forwarded-For` that is not one of them. The
     /// client decides whose share of the Backend API budget an anonymous
-    /// request spends (see [`BackendBudget`](crate::BackendBudget)).
+    /// request spends (see [`BackendBudget`](crate::api::BackendBudget)).
     /// Without it the connection's peer is the client: behind a proxy
     /// that is not configured here, every request is the proxy's.
     /// Each is an `ipnet::IpNet` (`"10.0.0.0/8".parse()?`) or a single
@@ -428,7 +428,7 @@ impl ClerkConfigBuilder {
         if self.backend_budget.calls < 2 {
             return Err(ConfigError::InvalidEnv("CLERK_API_BUDGET"));
         }
-        let gate = Arc::new(crate::budget::Gate::new(
+        let gate = Arc::new(crate::api::budget::Gate::new(
             self.clock.clone(),
             self.backend_budget,
         ));

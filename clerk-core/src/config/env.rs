@@ -50,7 +50,7 @@ impl ClerkConfigBuilder {
             stale_window: secs("CLERK_JWKS_STALE_SECS", defaults.stale_window)?,
             ..defaults
         };
-        let budget_defaults = crate::budget::BackendBudget::default();
+        let budget_defaults = crate::api::budget::BackendBudget::default();
         let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
             get(name).map_or(Ok(default), |v| {
                 v.trim()
@@ -65,7 +65,7 @@ impl ClerkConfigBuilder {
                 secs(name, i64::try_from(default.as_secs()).unwrap_or(i64::MAX))?.unsigned_abs(),
             ))
         };
-        let backend_budget = crate::budget::BackendBudget {
+        let backend_budget = crate::api::budget::BackendBudget {
             calls: count("CLERK_API_BUDGET", budget_defaults.calls)?,
             max_pause: seconds("CLERK_API_MAX_PAUSE_SECS", budget_defaults.max_pause)?,
             ..budget_defaults
@@ -73,7 +73,7 @@ impl ClerkConfigBuilder {
         let defaults_builder = Self::default();
         let trusted_proxies = get("CLERK_TRUSTED_PROXIES")
             .map(|list| {
-                crate::budget::parse_trusted_proxies(&list)
+                crate::api::budget::parse_trusted_proxies(&list)
                     .ok_or(ConfigError::InvalidEnv("CLERK_TRUSTED_PROXIES"))
             })
             .transpose()?

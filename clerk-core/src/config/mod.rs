@@ -119,7 +119,7 @@ pub struct ClerkConfig {
     pub(crate) trusted_proxies: Vec<IpNet>,
     /// The process's one Backend API budget, shared by every `Clerk`
     /// built from this configuration.
-    pub(crate) gate: Arc<crate::budget::Gate>,
+    pub(crate) gate: Arc<crate::api::budget::Gate>,
     /// The one HTTP client every Backend and Frontend API call of a `Clerk`
     /// built from this configuration uses.
     pub(crate) http: reqwest::Client,

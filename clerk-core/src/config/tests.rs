@@ -115,7 +115,10 @@ fn backend_budget_stale_window_and_machine_id_from_env() {
     assert_eq!(c.user_stale_window, Duration::ZERO);
     assert_eq!(c.machine_id.as_deref(), Some("mch_1"));
     let d = env(&[("CLERK_PUBLISHABLE_KEY", PK.as_str())]).unwrap();
-    assert_eq!(d.gate.budget(), crate::budget::BackendBudget::default());
+    assert_eq!(
+        d.gate.budget(),
+        crate::api::budget::BackendBudget::default()
+    );
     assert_eq!(d.user_stale_window, Duration::from_secs(600));
     for (name, bad) in [
         ("CLERK_API_BUDGET", "0"),

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::ACCEPT;
 
 use super::{BoxFuture, KeyFetchError, KeySet, KeySource};
-use crate::backend::{BackendApi, BackendError, CappedRead, read_capped};
-use crate::budget::Caller;
+use crate::api::budget::Caller;
+use crate::api::transport::{BackendApi, BackendError, CappedRead, read_capped};
 use crate::error::{ConfigError, Reason};
 
 /// A JWKS larger than this is refused (real ones are a few KiB).

@@ -61,13 +61,13 @@ use std::task::{Context, Poll};
 use http::Method;
 use http::header::{self, HeaderValue};
 
+use crate::api::{User, UserError};
 use crate::auth::Auth;
 use crate::authorize::{Requirement, Verdict};
 use crate::error::Reason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::RequestHead;
 use crate::session::Session;
-use crate::users::{User, UserError};
 use refusal::Cause;
 pub use refusal::Refusal;
 pub use routes::{MalformedPath, RequestPath, RouteError, RouteMatcher};

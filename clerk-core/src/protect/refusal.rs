@@ -6,9 +6,9 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 use serde_json::json;
 
+use crate::api::UserError;
 use crate::authorize::Reverification;
 use crate::error::Reason;
-use crate::users::UserError;
 use crate::webhook::WebhookError;
 
 /// Why a request was refused (crate-private: users read

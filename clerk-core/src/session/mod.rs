@@ -52,9 +52,9 @@ use serde_json::{Map, Value};
 use payload::slot;
 pub(crate) use payload::{ClaimFields, parse_all_claims, parse_claims};
 
+use crate::api::{User, UserDirectory, UserError};
 use crate::error::{Reason, VerifyError};
 use crate::json::Field;
-use crate::users::{User, UserDirectory, UserError};
 
 /// A verified session: the claims of its token, normalised across v1 and
 /// v2, the key that signed it, and the way to its user's Backend API record

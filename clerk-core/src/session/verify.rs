@@ -31,7 +31,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::backend::BackendApi;
+use crate::api::UserDirectory;
+use crate::api::transport::BackendApi;
 use crate::clock::Clock;
 use crate::config::{ClerkConfig, KeySourceConfig};
 use crate::error::{ConfigError, Reason, VerifyError};
@@ -42,7 +43,6 @@ use crate::machine::{MachineAuth, TokenType};
 use crate::session::cache::{TokenCache, TokenKey};
 use crate::session::{Session, SessionStatus, parse_claims};
 use crate::token::{self, Shape};
-use crate::users::UserDirectory;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A token cache lookup: the answer for a cached session token, or the

@@ -12,9 +12,9 @@
 //! is [`WebhookEvent::delivery_id`].
 //!
 //! **Cached users:** on `user.updated` / `user.deleted` call
-//! [`crate::users::UserDirectory::invalidate_user`] (and
+//! [`crate::api::UserDirectory::invalidate_user`] (and
 //! `invalidate_organization` on `organization.updated`) so the next
-//! `CurrentUser` lookup sees the change; see [`crate::users`].
+//! `CurrentUser` lookup sees the change; see [`UserDirectory`](crate::api::UserDirectory).
 //!
 //! ```
 //! use std::sync::Arc;

@@ -67,7 +67,7 @@ pub fn public_json(auth: &clerk_core::Auth) -> Value {
 }
 
 /// `GET /api/me/profile`: name, primary email and MFA status.
-pub fn profile_json(user: &clerk_core::users::User) -> Value {
+pub fn profile_json(user: &clerk_core::api::User) -> Value {
     json!({
         "user_id": user.id,
         "name": user.full_name(),

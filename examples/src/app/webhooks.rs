@@ -16,7 +16,7 @@ use super::sync::UserStore;
 pub struct WebhookState {
     /// Verifies deliveries.
     pub verifier: WebhookVerifier,
-    users: Arc<clerk_core::users::UserDirectory>,
+    users: Arc<clerk_core::api::UserDirectory>,
     store: Option<UserStore>,
     recent: Arc<Mutex<VecDeque<Value>>>,
 }
@@ -29,7 +29,7 @@ impl WebhookState {
     /// organization changes, and an empty event log.
     pub fn new(
         verifier: WebhookVerifier,
-        users: Arc<clerk_core::users::UserDirectory>,
+        users: Arc<clerk_core::api::UserDirectory>,
         store: Option<UserStore>,
     ) -> Self {
         Self {

@@ -1,65 +1,4 @@
-//! Route matching compatible with Clerk's `createRouteMatcher`
-//! (path-to-regexp 6 rules): `/dashboard(.*)`, `/api/orgs/:id`,
-//! `/docs/:path*`, `:id?`, `:id+`, custom groups like `:id(\d+)`;
-//! case-insensitive, optional trailing slash, anchored at both ends.
-//!
-//! Patterns are compiled once into one [`regex::RegexSet`]. Clerk's own
-//! matcher (`createPathMatcher` in `@clerk/shared/pathMatcher`, used by
-//! `createRouteMatcher` in `packages/astro/src/server/route-matcher.ts` and
-//! the Next.js SDK) tests one reading, `new URL(req.url).pathname`; a Rust
-//! guard sits in front of routers that read paths differently, so this one
-//! tests them all.
-//!
-//! # How the guard reads paths
-//!
-//! A guard must protect every request the framework will route to a
-//! protected handler, and frameworks read paths differently: axum routes the
-//! raw, percent-encoded path (and gives `/orgs//members` to
-//! `/orgs/{id}/members` with an empty `id`); actix-web decodes it first
-//! (except `%2F`, `%25` and `%2B`); proxies and `NormalizePath` layers merge
-//! `//`. So a request is **protected when any reading of its path
-//! matches**:
-//!
-//! * the raw path;
-//! * the percent-decoded path, with encoded slashes (`%2F`, `%5C`) and
-//!   delimiters (`%3F`, `%23`) kept encoded, in their segment, as routers
-//!   see them;
-//! * the fully decoded path, with `%2F`, `%5C` and `\` read as `/`;
-//! * for a double-encoded path (`%2561`), the path decoded twice, as a proxy
-//!   that decodes twice would route it;
-//!
-//! each with `//` collapsed to `/` and also as it is (where a parameter may
-//! then be empty), and each also with `;parameters` cut from every segment.
-//! Patterns are case-insensitive, a trailing slash is optional; method rules
-//! compare methods case-insensitively and judge `HEAD` as `GET` (frameworks
-//! serve `HEAD` with the `GET` handler). A path the guard cannot read with
-//! confidence is **refused as malformed (400)**, never allowed:
-//!
-//! * a target that does not start with `/` (`OPTIONS *`, `CONNECT`);
-//! * a `%` not followed by two hex digits, or escapes that do not decode to
-//!   UTF-8 (including overlong forms such as `%C0%AF`);
-//! * a decoded control character (`%00`–`%1F`, `%7F`, C1 controls), in the
-//!   once- or twice-decoded path: regexes and routers disagree on them;
-//! * a `.` or `..` segment, raw, encoded or double-encoded: browsers never
-//!   send one, and a proxy that resolves it would route elsewhere.
-//!
-//! ```
-//! use clerk_core::protect::RouteMatcher;
-//! use http::Method;
-//!
-//! let m = RouteMatcher::new(["/dashboard(.*)", "/api/orgs/:id"])?;
-//! assert!(m.matches(&Method::GET, "/Dashboard/settings")?);
-//! assert!(m.matches(&Method::GET, "/dashboardxyz")?); // `(.*)` matches anything after it
-//! assert!(m.matches(&Method::GET, "/api/orgs/org_1/")?);
-//! assert!(m.matches(&Method::GET, "/%64ashboard")?); // decoded, as actix routes it
-//! assert!(!m.matches(&Method::GET, "/api/orgs/org_1/members")?);
-//! assert!(m.matches(&Method::GET, "/bad%zz").is_err());
-//! assert!(m.matches(&Method::GET, "/api/orgs/org_1%3F")?); // `%3F` stays in its segment
-//! assert!(m.matches(&Method::GET, "/dashboard%0A").is_err()); // a decoded control
-//! assert!(m.matches(&Method::GET, "/public/../dashboard").is_err());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-
+// Route matching as Clerk's `createRouteMatcher` (see RouteMatcher's docs).
 use std::fmt;
 use std::sync::Arc;
 
@@ -81,7 +20,7 @@ pub struct RouteError {
 }
 
 /// The request path has no reading the guard can trust (answer 400): see
-/// [the module docs](self#how-the-guard-reads-paths).
+/// [the module docs](RouteMatcher#how-the-guard-reads-paths).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("malformed request path")]
 pub struct MalformedPath;
@@ -143,6 +82,68 @@ impl<'a> From<&'a str> for RequestPath<'a> {
 type MatchFn = Arc<dyn Fn(&Method, &str) -> bool + Send + Sync>;
 
 /// Which requests a protection applies to.
+///
+/// Route matching compatible with Clerk's `createRouteMatcher`
+/// (path-to-regexp 6 rules): `/dashboard(.*)`, `/api/orgs/:id`,
+/// `/docs/:path*`, `:id?`, `:id+`, custom groups like `:id(\d+)`;
+/// case-insensitive, optional trailing slash, anchored at both ends.
+///
+/// Patterns are compiled once into one [`regex::RegexSet`]. Clerk's own
+/// matcher (`createPathMatcher` in `@clerk/shared/pathMatcher`, used by
+/// `createRouteMatcher` in `packages/astro/src/server/route-matcher.ts` and
+/// the Next.js SDK) tests one reading, `new URL(req.url).pathname`; a Rust
+/// guard sits in front of routers that read paths differently, so this one
+/// tests them all.
+///
+/// # How the guard reads paths
+///
+/// A guard must protect every request the framework will route to a
+/// protected handler, and frameworks read paths differently: axum routes the
+/// raw, percent-encoded path (and gives `/orgs//members` to
+/// `/orgs/{id}/members` with an empty `id`); actix-web decodes it first
+/// (except `%2F`, `%25` and `%2B`); proxies and `NormalizePath` layers merge
+/// `//`. So a request is **protected when any reading of its path
+/// matches**:
+///
+/// * the raw path;
+/// * the percent-decoded path, with encoded slashes (`%2F`, `%5C`) and
+///   delimiters (`%3F`, `%23`) kept encoded, in their segment, as routers
+///   see them;
+/// * the fully decoded path, with `%2F`, `%5C` and `\` read as `/`;
+/// * for a double-encoded path (`%2561`), the path decoded twice, as a proxy
+///   that decodes twice would route it;
+///
+/// each with `//` collapsed to `/` and also as it is (where a parameter may
+/// then be empty), and each also with `;parameters` cut from every segment.
+/// Patterns are case-insensitive, a trailing slash is optional; method rules
+/// compare methods case-insensitively and judge `HEAD` as `GET` (frameworks
+/// serve `HEAD` with the `GET` handler). A path the guard cannot read with
+/// confidence is **refused as malformed (400)**, never allowed:
+///
+/// * a target that does not start with `/` (`OPTIONS *`, `CONNECT`);
+/// * a `%` not followed by two hex digits, or escapes that do not decode to
+///   UTF-8 (including overlong forms such as `%C0%AF`);
+/// * a decoded control character (`%00`–`%1F`, `%7F`, C1 controls), in the
+///   once- or twice-decoded path: regexes and routers disagree on them;
+/// * a `.` or `..` segment, raw, encoded or double-encoded: browsers never
+///   send one, and a proxy that resolves it would route elsewhere.
+///
+/// ```
+/// use clerk_core::protect::RouteMatcher;
+/// use http::Method;
+///
+/// let m = RouteMatcher::new(["/dashboard(.*)", "/api/orgs/:id"])?;
+/// assert!(m.matches(&Method::GET, "/Dashboard/settings")?);
+/// assert!(m.matches(&Method::GET, "/dashboardxyz")?); // `(.*)` matches anything after it
+/// assert!(m.matches(&Method::GET, "/api/orgs/org_1/")?);
+/// assert!(m.matches(&Method::GET, "/%64ashboard")?); // decoded, as actix routes it
+/// assert!(!m.matches(&Method::GET, "/api/orgs/org_1/members")?);
+/// assert!(m.matches(&Method::GET, "/bad%zz").is_err());
+/// assert!(m.matches(&Method::GET, "/api/orgs/org_1%3F")?); // `%3F` stays in its segment
+/// assert!(m.matches(&Method::GET, "/dashboard%0A").is_err()); // a decoded control
+/// assert!(m.matches(&Method::GET, "/public/../dashboard").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct RouteMatcher {
     kind: Kind,
@@ -222,7 +223,7 @@ impl RouteMatcher {
     }
 
     /// Matches with your own function of (method, path reading). It is
-    /// called with every [reading](self#how-the-guard-reads-paths) of the
+    /// called with every [reading](RouteMatcher#how-the-guard-reads-paths) of the
     /// path (raw, decoded, fully decoded; `//` collapsed), and for `HEAD`
     /// also as `GET`; the request is protected when any call says so.
     pub fn from_fn(f: impl Fn(&Method, &str) -> bool + Send + Sync + 'static) -> Self {

@@ -1,37 +1,5 @@
-//! The signed-in user and organization from the Backend API (Clerk's
-//! `currentUser()`), cached.
-//!
-//! Session tokens carry ids, not people. [`UserDirectory`] fetches
-//! `GET /v1/users/{id}` and `GET /v1/organizations/{id}` once, keeps the
-//! answer for a TTL (default 60 s, by the injected clock), makes concurrent
-//! lookups of one id share one call, and honours `429 Retry-After` (capped,
-//! through the process's one Backend API budget) by making no call until it
-//! has passed. While Clerk is down (unreachable, timing out, 5xx) or
-//! throttling (429), a record fetched within the stale window is served
-//! instead of an error; never when the process's own budget refused the
-//! call. User lookups spend the budget's reserve, which anonymous requests
-//! cannot reach. Call [`UserDirectory::invalidate_user`] /
-//! [`UserDirectory::invalidate_organization`] from your webhook handler on
-//! `user.updated`, `user.deleted` and `organization.updated` so changes show
-//! at once:
-//!
-//! ```
-//! use clerk_core::webhook::WebhookEvent;
-//! use clerk_core::users::UserDirectory;
-//!
-//! async fn on_webhook(users: &UserDirectory, event: &WebhookEvent) {
-//!     match event.kind.as_str() {
-//!         "user.updated" | "user.deleted" => {
-//!             if let Some(id) = event.object_id() { users.invalidate_user(id).await }
-//!         }
-//!         "organization.updated" | "organization.deleted" => {
-//!             if let Some(id) = event.object_id() { users.invalidate_organization(id).await }
-//!         }
-//!         _ => {}
-//!     }
-//! }
-//! ```
-
+// The cached directory: users and organizations by id (Clerk's
+// `currentUser()`), one call per id per TTL, stale answers in outages.
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
-pub use crate::api::{EmailAddress, OrganizationRecord, PhoneNumber, User};
+use crate::api::{OrganizationRecord, User};
 use crate::clock::Clock;
 
 /// Why a lookup failed. Never carries the secret or a response body.
@@ -105,8 +73,41 @@ impl<T> Clone for Entry<T> {
 
 type Cache<T> = moka::future::Cache<String, Entry<T>, foldhash::fast::RandomState>;
 
-/// Cached Backend API lookups of users and organizations. Cheap to share
-/// (`Arc`); one per process.
+/// The signed-in user and organization from the Backend API (Clerk's
+/// `currentUser()`), cached.
+///
+/// Session tokens carry ids, not people. [`UserDirectory`] fetches
+/// `GET /v1/users/{id}` and `GET /v1/organizations/{id}` once, keeps the
+/// answer for a TTL (default 60 s, by the injected clock), makes concurrent
+/// lookups of one id share one call, and honours `429 Retry-After` (capped,
+/// through the process's one Backend API budget) by making no call until it
+/// has passed. While Clerk is down (unreachable, timing out, 5xx) or
+/// throttling (429), a record fetched within the stale window is served
+/// instead of an error; never when the process's own budget refused the
+/// call. User lookups spend the budget's reserve, which anonymous requests
+/// cannot reach. Call [`UserDirectory::invalidate_user`] /
+/// [`UserDirectory::invalidate_organization`] from your webhook handler on
+/// `user.updated`, `user.deleted` and `organization.updated` so changes show
+/// at once:
+///
+/// ```
+/// use clerk_core::webhook::WebhookEvent;
+/// use clerk_core::api::UserDirectory;
+///
+/// async fn on_webhook(users: &UserDirectory, event: &WebhookEvent) {
+///     match event.kind.as_str() {
+///         "user.updated" | "user.deleted" => {
+///             if let Some(id) = event.object_id() { users.invalidate_user(id).await }
+///         }
+///         "organization.updated" | "organization.deleted" => {
+///             if let Some(id) = event.object_id() { users.invalidate_organization(id).await }
+///         }
+///         _ => {}
+///     }
+/// }
+/// ```
+///
+/// Cheap to share (`Arc`); one per process.
 pub struct UserDirectory {
     api: Api,
     users: Cache<User>,
@@ -297,8 +298,8 @@ impl UserDirectory {
     }
 
     async fn fetch_value<T: DeserializeOwned>(&self, path: &str, id: &str) -> Result<Arc<T>, Miss> {
-        use crate::backend::Failure;
-        use crate::budget::Refusal;
+        use crate::api::budget::Refusal;
+        use crate::api::transport::Failure;
         let secs = |d: Duration| d.as_secs().max(1);
         // The shared gate makes no call while a 429 pause (capped) or an
         // exhausted budget lasts, and says which.

@@ -10,7 +10,7 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde_json::Value;
 
-use crate::budget::{BackendBudget, Caller, Gate, Refusal};
+use crate::api::budget::{BackendBudget, Caller, Gate, Refusal};
 use crate::error::ConfigError;
 use crate::instance::SecretKey;
 
