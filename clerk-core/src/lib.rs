@@ -79,11 +79,11 @@ mod token;
 pub mod webhook;
 
 pub use auth::{Auth, PageRedirect};
-pub use authorize::{Level, Policy, Preset, Requirement, Reverification};
+pub use authorize::{Policy, Preset, Requirement};
 pub use clerk::{Authenticate, Clerk};
-pub use config::{ClerkConfig, ClerkConfigBuilder};
+pub use config::ClerkConfig;
 pub use error::{ConfigError, Reason, VerifyError};
-pub use machine::{AcceptsToken, MachineAuth, MachineCache, TokenType};
+pub use machine::{AcceptsToken, MachineAuth, TokenType};
 pub use protect::RouteMatcher;
 pub use protect::{Decision, Protect, Refusal};
 pub use request::RequestHead;

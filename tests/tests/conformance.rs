@@ -49,7 +49,7 @@ fn reason(auth: &Auth) -> String {
 const AT: i64 = 1_666_648_260;
 
 fn clerk_with(
-    key: impl FnOnce(clerk_core::ClerkConfigBuilder) -> clerk_core::ClerkConfigBuilder,
+    key: impl FnOnce(clerk_core::config::ClerkConfigBuilder) -> clerk_core::config::ClerkConfigBuilder,
 ) -> Clerk {
     let builder = ClerkConfig::builder().clock(Arc::new(ManualClock::new(AT)));
     Clerk::new(key(builder).build().unwrap()).unwrap()

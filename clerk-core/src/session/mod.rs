@@ -148,7 +148,7 @@ impl std::fmt::Debug for Session {
 
 /// The session's status (`sts`), `active` when absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionStatus {
+pub(crate) enum SessionStatus {
     /// A normal, fully signed-in session.
     Active,
     /// The user still has a task to finish (e.g. choose an organization);
@@ -158,16 +158,6 @@ pub enum SessionStatus {
     Other(String),
 }
 
-impl SessionStatus {
-    /// The status as Clerk spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Active => "active",
-            Self::Pending => "pending",
-            Self::Other(s) => s,
-        }
-    }
-}
 
 const fn failed(message: &'static str) -> VerifyError {
     VerifyError::new(Reason::TokenVerificationFailed, message)
@@ -371,8 +361,16 @@ impl Session {
     }
 
     /// The session status (`sts`).
-    pub fn status(&self) -> &SessionStatus {
+    pub(crate) fn status(&self) -> &SessionStatus {
         &self.status
+    }
+
+    /// Whether the user still has a session task to finish (`sts:
+    /// pending`, e.g. choosing an organization). Only a configuration that
+    /// accepts pending sessions lets one through; by default a pending
+    /// session is signed out, as Clerk's `treatPendingAsSignedOut`.
+    pub fn is_pending(&self) -> bool {
+        self.status == SessionStatus::Pending
     }
 
     /// The active organization, when there is one.
@@ -630,6 +628,6 @@ mod tests {
         assert_eq!(custom.metadata.role, "editor");
         assert_eq!(c.raw()["metadata"]["role"], "editor");
         let c = claims(json!({"sub":"u","exp":1,"sts":"weird"}));
-        assert_eq!(c.status().as_str(), "weird");
+        assert_eq!(c.status(), &SessionStatus::Other("weird".into()));
     }
 }

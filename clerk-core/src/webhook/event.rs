@@ -8,9 +8,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use crate::api::{
-    DeletedObject, EmailAddress, InvitationData, MembershipData, OrganizationRecord, PhoneNumber,
-    PublicUserData, SessionData, User,
+use crate::api::{
+    DeletedObject, InvitationData, MembershipData, OrganizationRecord, SessionData, User,
 };
 
 /// One verified webhook delivery.

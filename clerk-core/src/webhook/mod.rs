@@ -45,10 +45,7 @@ use aws_lc_rs::{constant_time, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-pub use event::{
-    DeletedObject, EmailAddress, EmailData, EventData, InvitationData, MembershipData,
-    OrganizationRecord, PhoneNumber, PublicUserData, SessionData, User, WebhookEvent,
-};
+pub use event::{EmailData, EventData, WebhookEvent};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;

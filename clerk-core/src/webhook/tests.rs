@@ -1,4 +1,5 @@
 use super::*;
+use crate::api::DeletedObject;
 use crate::clock::ManualClock;
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;

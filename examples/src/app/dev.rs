@@ -150,7 +150,7 @@ impl DevMode {
     }
 
     /// The config that verifies the personas' tokens.
-    pub fn config(&self) -> clerk_core::ClerkConfigBuilder {
+    pub fn config(&self) -> clerk_core::config::ClerkConfigBuilder {
         self.issuer.config()
     }
 }

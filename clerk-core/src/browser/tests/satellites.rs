@@ -106,7 +106,7 @@ fn satellites_need_a_domain_and_development_ones_a_sign_in_url() {
     let mut env = std::collections::HashMap::new();
     env.insert("CLERK_IS_SATELLITE", "true");
     let from_env =
-        crate::ClerkConfigBuilder::from_env_with(|k| env.get(k).map(|v| (*v).to_owned()))
+        crate::config::ClerkConfigBuilder::from_env_with(|k| env.get(k).map(|v| (*v).to_owned()))
             .unwrap()
             .jwks_json(issuer.jwks_json())
             .publishable_key(publishable_key_for(HOST, true));
