@@ -5,9 +5,11 @@
 //! One request takes one path, and a handful of types carry it:
 //!
 //! * [`Clerk`] (built from a [`ClerkConfig`], or [`Clerk::from_env`])
-//!   authenticates a request from its headers: [`Clerk::authenticate`]
-//!   returns an owned future ([`Authenticate`]) of its [`Auth`], ready at
-//!   once on the hot path.
+//!   authenticates a request: [`Clerk::authenticate`] takes anything that
+//!   is a [`RequestHead`] (a `HeaderMap` for an API call, an
+//!   `http::Request` or its `Parts` for page handling too) and returns an
+//!   owned future ([`Authenticate`]) of its [`Auth`], ready at once on the
+//!   hot path.
 //! * [`Auth`] is signed in (a [`Session`]: user, organization role and
 //!   permissions, plans, features, factor age, actor, custom claims, and
 //!   [`Session::user`], the user's cached Backend API record), a verified
@@ -21,6 +23,11 @@
 //!   answer. [`Protect::decide`] returns a [`Decision`]: `Ok(())`, or the
 //!   one [`Refusal`] type with its status, headers and body.
 //! * [`webhook::WebhookVerifier`] verifies Clerk's webhook deliveries.
+//! * [`api`] is the typed Backend API client ([`Clerk::api`]: users,
+//!   organizations, sessions) and its cached directory
+//!   ([`Clerk::directory`], Clerk's `currentUser()`), under one budget.
+//! * [`browser`] handles page loads as Clerk does: cookies, the handshake,
+//!   satellites, server-side refresh.
 //!
 //! ```
 //! use clerk_core::{Clerk, Protect, Requirement, RouteMatcher, testing::TestIssuer};

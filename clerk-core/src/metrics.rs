@@ -2,7 +2,7 @@
 //! `metrics`; without it every function here is empty and compiles away).
 //! Names follow Prometheus conventions (`_total` counters, `_seconds`
 //! histograms); labels hold reasons and outcomes, never a token, a user id
-//! or another unbounded value. Listed in README.
+//! or another unbounded value. Listed in docs/operations.md.
 #![cfg_attr(not(feature = "metrics"), allow(dead_code))]
 
 /// `clerk_authentications_total{outcome, reason}`: every authenticated

@@ -66,7 +66,9 @@ impl Fixture {
     /// A `Clerk` of this fixture, its configuration edited by `edit`.
     fn clerk_with(
         &self,
-        edit: impl FnOnce(clerk_core::config::ClerkConfigBuilder) -> clerk_core::config::ClerkConfigBuilder,
+        edit: impl FnOnce(
+            clerk_core::config::ClerkConfigBuilder,
+        ) -> clerk_core::config::ClerkConfigBuilder,
     ) -> Clerk {
         let builder = self
             .issuer

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_core::clock::{Clock, ManualClock};
-use clerk_core::testing::{JwksServer, Reply, TEST_AUTHORIZED_PARTY, TestIssuer};
 use clerk_core::config::ClerkConfigBuilder;
+use clerk_core::testing::{JwksServer, Reply, TEST_AUTHORIZED_PARTY, TestIssuer};
 use clerk_core::{Clerk, ClerkConfig, Reason};
 use serde_json::json;
 

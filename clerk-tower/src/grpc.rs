@@ -14,7 +14,7 @@ use crate::ResponseFuture;
 /// gRPC status ([`Refusal::into_grpc_response`]: `UNAUTHENTICATED`,
 /// `PERMISSION_DENIED`, `UNAVAILABLE`, ...; Clerk's reason in
 /// `grpc-message`, never the token). Routes are the gRPC paths,
-/// `/package.Service/Method`. Needs the [`Auth`] that [`crate::ClerkLayer`]
+/// `/package.Service/Method`. Needs the [`Auth`](clerk_core::Auth) that [`crate::ClerkLayer`]
 /// inserts; without it every call is `INTERNAL` (`clerk-layer-missing`).
 /// Unlike [`crate::ProtectLayer`], the response body only needs `Default`,
 /// which tonic's body is.

@@ -5,11 +5,47 @@
 //! ([`ActixTarget`]) each provide one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-/// The README's code blocks (axum and actix quickstarts), compiled as doc
-/// tests here, where both frameworks are dependencies.
+/// The README's and docs/*.md's code blocks, compiled as doc tests here,
+/// where both frameworks are dependencies.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+#[doc = include_str!("../../docs/actix.md")]
+#[cfg(doctest)]
+pub struct DocsActix;
+
+#[doc = include_str!("../../docs/pages.md")]
+#[cfg(doctest)]
+pub struct DocsPages;
+
+#[doc = include_str!("../../docs/core.md")]
+#[cfg(doctest)]
+pub struct DocsCore;
+
+#[doc = include_str!("../../docs/grpc.md")]
+#[cfg(doctest)]
+pub struct DocsGrpc;
+
+#[doc = include_str!("../../docs/users.md")]
+#[cfg(doctest)]
+pub struct DocsUsers;
+
+#[doc = include_str!("../../docs/machine-tokens.md")]
+#[cfg(doctest)]
+pub struct DocsMachineTokens;
+
+#[doc = include_str!("../../docs/operations.md")]
+#[cfg(doctest)]
+pub struct DocsOperations;
+
+#[doc = include_str!("../../docs/paths.md")]
+#[cfg(doctest)]
+pub struct DocsPaths;
+
+#[doc = include_str!("../../docs/tools.md")]
+#[cfg(doctest)]
+pub struct DocsTools;
 
 use std::future::Future;
 

@@ -609,7 +609,10 @@ async fn actix_guards_fail_closed_over_http() {
 // calls), probed the same way.
 // ---------------------------------------------------------------------
 
-const README: &str = include_str!("../../README.md");
+const README: &str = concat!(
+    include_str!("../../README.md"),
+    include_str!("../../docs/actix.md")
+);
 
 #[test]
 fn the_quickstarts_below_are_the_readme_ones() {
@@ -624,7 +627,10 @@ fn the_quickstarts_below_are_the_readme_ones() {
         r#".to(|| async { "admins only" }))"#,
         ".wrap(ClerkMiddleware::new(clerk.clone()))",
     ] {
-        assert!(README.contains(line), "README no longer has {line}");
+        assert!(
+            README.contains(line),
+            "README / docs/actix.md no longer has {line}"
+        );
     }
 }
 

@@ -2,13 +2,11 @@
 //! accepted, clock skew, and cache size.
 //!
 //! Build one with [`ClerkConfig::builder`] or read the variables Clerk users
-//! already know with [`ClerkConfig::from_env`]: `CLERK_JWT_KEY`,
-//! `CLERK_SECRET_KEY`, `CLERK_PUBLISHABLE_KEY`, `CLERK_API_URL` and
-//! `CLERK_AUTHORIZED_PARTIES` (comma-separated), plus the key cache's
-//! `CLERK_JWKS_TTL_SECS`, `CLERK_JWKS_COOLDOWN_SECS` and
-//! `CLERK_JWKS_STALE_SECS`. The key source is a PEM key (networkless) or a
-//! JWKS document when one is set (both is an error), else the Backend API
-//! (secret key), else the Frontend API (publishable key).
+//! already know with [`ClerkConfig::from_env`] (every variable is listed
+//! below, from `docs/configuration.md`). The key source is a PEM key
+//! (networkless) or a JWKS document when one is set (both is an error),
+//! else the Backend API (secret key), else the Frontend API (publishable
+//! key).
 //!
 //! **Set the authorized parties.** A Clerk session token names the origin it
 //! was minted for in `azp`. Without an allow-list, a token minted for any
@@ -32,6 +30,8 @@
 //!
 //! With no key source at all, `build()` fails: a verifier that cannot check
 //! signatures is never produced.
+//!
+#![doc = include_str!("../../../docs/configuration.md")]
 
 use std::fmt;
 use std::sync::Arc;

@@ -158,7 +158,6 @@ pub(crate) enum SessionStatus {
     Other(String),
 }
 
-
 const fn failed(message: &'static str) -> VerifyError {
     VerifyError::new(Reason::TokenVerificationFailed, message)
 }

@@ -108,7 +108,11 @@ pub fn session_json(session: &clerk_core::Session) -> SessionJson<'_> {
         org_slug: org.and_then(Organization::slug),
         plan: (!plans.is_empty()).then(|| plans.raw().collect::<Vec<_>>().join(",")),
         session_id: session.session_id(),
-        status: if session.is_pending() { "pending" } else { "active" },
+        status: if session.is_pending() {
+            "pending"
+        } else {
+            "active"
+        },
         user_id: session.user_id(),
     }
 }

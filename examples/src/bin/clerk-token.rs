@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use clerk_core::authorize::{Level, Reverification};
 use clerk_core::clock::{Clock, ManualClock, SystemClock};
 use clerk_core::testing::TestIssuer;
-use clerk_core::authorize::{Level, Reverification};
 use clerk_core::{Clerk, ClerkConfig, Preset, Requirement};
 use serde_json::{Map, Value, json};
 
