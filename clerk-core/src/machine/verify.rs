@@ -1,0 +1,281 @@
+// Opaque machine tokens verified through the Backend API: one call per
+// token, single flight, answers cached by their expiry (positive and
+// negative), under the budget's machine share.
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::Expiry;
+use serde_json::json;
+
+use super::{MachineAuth, MachineCache, TokenType, has_opaque_shape};
+use crate::api::budget::{Caller, Client};
+use crate::api::transport::{BackendApi, BackendError};
+use crate::clock::Clock;
+use crate::error::{Reason, VerifyError};
+
+type Outcome = Result<Arc<MachineAuth>, VerifyError>;
+
+/// What one Backend API call said of a token.
+#[derive(Clone)]
+enum Verdict {
+    /// Verified.
+    Verified(Arc<MachineAuth>),
+    /// Clerk's refusal (unknown, revoked, expired), or the secret key's.
+    Refused(VerifyError),
+    /// Clerk could not answer (unreachable, timeout, 5xx, unreadable): a
+    /// token verified within the stale window may keep working.
+    Outage,
+    /// Not asked: the budget or this client's share is spent, or Clerk
+    /// answered 429 (and calls are paused). Never served stale: anyone can
+    /// spend an anonymous share, and a revoked token must not outlive it.
+    NotAsked,
+}
+
+/// A verdict and when it was had (seconds, by the injected clock, which
+/// judges freshness on read; moka's own expiry is a wall-clock backstop).
+type Answer = (Verdict, i64);
+type Cache = moka::future::Cache<String, Answer, foldhash::fast::RandomState>;
+
+/// Remembers answers: verified tokens until expiry (at most the TTL),
+/// refusals briefly, outages and unasked questions not at all.
+struct OutcomeExpiry {
+    clock: Arc<dyn Clock>,
+    policy: MachineCache,
+}
+
+impl Expiry<String, Answer> for OutcomeExpiry {
+    fn expire_after_create(
+        &self,
+        _: &String,
+        (verdict, _): &Answer,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(match verdict {
+            Verdict::Verified(m) => {
+                let left = m.expires_at.map_or(self.policy.ttl, |e| {
+                    Duration::from_secs(
+                        u64::try_from(e.saturating_sub(self.clock.now_unix())).unwrap_or(0),
+                    )
+                });
+                left.min(self.policy.ttl)
+            }
+            Verdict::Refused(e) if e.reason().is_unavailable() => Duration::ZERO,
+            Verdict::Refused(_) => self.policy.negative_ttl,
+            Verdict::Outage | Verdict::NotAsked => Duration::ZERO,
+        })
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The SHA-256 digest of a token: how tokens verified before are
+/// remembered for a day without keeping the secret itself.
+fn digest(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// How long a token verified once counts as known: its re-checks come out
+/// of the reserve, not the share unknown tokens compete for.
+const KNOWN_FOR: Duration = Duration::from_secs(24 * 3600);
+
+/// Verifies opaque machine tokens with the Backend API.
+pub(crate) struct MachineVerifier {
+    api: Option<BackendApi>,
+    m2m_api: Option<BackendApi>,
+    cache: Cache,
+    /// Verified tokens for the stale window: served when Clerk is down.
+    recent: moka::sync::Cache<String, (Arc<MachineAuth>, i64), foldhash::fast::RandomState>,
+    /// Digests of tokens Clerk verified in the last day.
+    known: moka::sync::Cache<[u8; 32], (), foldhash::fast::RandomState>,
+    clock: Arc<dyn Clock>,
+    policy: MachineCache,
+}
+
+impl fmt::Debug for MachineVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MachineVerifier")
+            .field("api", &self.api)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+const fn backend_unavailable(message: &'static str) -> VerifyError {
+    VerifyError::new(Reason::BackendApiUnavailable, message)
+}
+
+impl MachineVerifier {
+    /// A verifier calling `api` (secret key), and `m2m_api` (machine
+    /// secret key) for M2M tokens when given.
+    pub(crate) fn new(
+        api: Option<BackendApi>,
+        m2m_api: Option<BackendApi>,
+        clock: Arc<dyn Clock>,
+        policy: MachineCache,
+    ) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .expire_after(OutcomeExpiry {
+                clock: clock.clone(),
+                policy,
+            })
+            .build_with_hasher(foldhash::fast::RandomState::default());
+        let recent = moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(policy.ttl.saturating_add(policy.stale_window))
+            .build_with_hasher(foldhash::fast::RandomState::default());
+        let known = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(KNOWN_FOR)
+            .build_with_hasher(foldhash::fast::RandomState::default());
+        Self {
+            api,
+            m2m_api,
+            cache,
+            recent,
+            known,
+            clock,
+            policy,
+        }
+    }
+
+    /// Verifies an opaque token of `kind` (cached, single-flight per
+    /// token) for `client` (the caller's address, for fairness when the
+    /// token was never verified before).
+    ///
+    /// # Errors
+    /// `token-invalid` (unknown), `token-revoked`, `token-expired`, or
+    /// `backend-api-unavailable` / `secret-key-invalid` (503).
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        kind: TokenType,
+        client: Option<Client>,
+    ) -> Outcome {
+        if !has_opaque_shape(token, kind) {
+            return Err(VerifyError::new(
+                Reason::TokenInvalid,
+                "not the shape of a Clerk machine token",
+            ));
+        }
+        let now = self.clock.now_unix();
+        let fetch = || async { (self.call(token, kind, client).await, self.clock.now_unix()) };
+        let (mut verdict, had_at) = self.cache.get_with_by_ref(token, fetch()).await;
+        let max_age = match verdict {
+            Verdict::Verified(_) => self.policy.ttl,
+            _ => self.policy.negative_ttl,
+        };
+        if now.saturating_sub(had_at) >= secs(max_age) {
+            self.cache.invalidate(token).await;
+            verdict = self.cache.get_with_by_ref(token, fetch()).await.0;
+        }
+        let outcome = match verdict {
+            Verdict::Verified(m) => Ok(m),
+            Verdict::Refused(e) => Err(e),
+            // Clerk is down: a token verified within the stale window
+            // keeps working.
+            Verdict::Outage => match self.recent.get(token) {
+                Some((m, verified_at))
+                    if now.saturating_sub(verified_at)
+                        < secs(self.policy.ttl.saturating_add(self.policy.stale_window)) =>
+                {
+                    tracing::debug!("Backend API down; serving a recently verified machine token");
+                    Ok(m)
+                }
+                _ => Err(backend_unavailable(
+                    "the Backend API cannot verify tokens now",
+                )),
+            },
+            Verdict::NotAsked => Err(backend_unavailable(
+                "the Backend API budget for this token is spent; try again shortly",
+            )),
+        };
+        // A cached answer may have outlived the token.
+        match &outcome {
+            Ok(m) if m.expires_at.is_some_and(|e| e <= self.clock.now_unix()) => {
+                Err(VerifyError::new(Reason::TokenExpired, "token has expired"))
+            }
+            _ => outcome,
+        }
+    }
+
+    async fn call(&self, token: &str, kind: TokenType, client: Option<Client>) -> Verdict {
+        let (api, path, body) = match kind {
+            TokenType::ApiKey => (
+                self.api.as_ref(),
+                "/api_keys/verify",
+                json!({ "secret": token }),
+            ),
+            TokenType::M2mToken => (
+                self.m2m_api.as_ref().or(self.api.as_ref()),
+                "/m2m_tokens/verify",
+                json!({ "token": token }),
+            ),
+            TokenType::OAuthToken => (
+                self.api.as_ref(),
+                "/oauth_applications/access_tokens/verify",
+                json!({ "access_token": token }),
+            ),
+            TokenType::SessionToken => {
+                return Verdict::Refused(VerifyError::new(
+                    Reason::TokenTypeMismatch,
+                    "not a machine token",
+                ));
+            }
+        };
+        let Some(api) = api else {
+            return Verdict::Refused(VerifyError::new(
+                Reason::SecretKeyInvalid,
+                "machine tokens need CLERK_SECRET_KEY",
+            ));
+        };
+        // A token verified before is re-checked out of the reserve; one
+        // never seen competes, per client, for the share of unknown tokens.
+        let digest = digest(token);
+        let caller = if self.known.contains_key(&digest) {
+            Caller::KnownMachine
+        } else {
+            Caller::NewMachine(client)
+        };
+        let forget = || {
+            self.recent.invalidate(token);
+            self.known.invalidate(&digest);
+        };
+        match api.post_as(caller, path, &body).await {
+            Ok(v) => {
+                let now = self.clock.now_unix();
+                match MachineAuth::from_backend(kind, &v, now) {
+                    Ok(m) => {
+                        let m = Arc::new(m);
+                        self.recent.insert(token.to_owned(), (m.clone(), now));
+                        self.known.insert(digest, ());
+                        Verdict::Verified(m)
+                    }
+                    // Revoked or expired: never served stale again.
+                    Err(e) => {
+                        forget();
+                        Verdict::Refused(e)
+                    }
+                }
+            }
+            Err(BackendError::NotFound) => {
+                forget();
+                Verdict::Refused(VerifyError::new(Reason::TokenInvalid, "unknown token"))
+            }
+            Err(BackendError::Unauthorized) => Verdict::Refused(VerifyError::new(
+                Reason::SecretKeyInvalid,
+                "the Backend API refused the secret key",
+            )),
+            Err(BackendError::RateLimited(_)) => Verdict::NotAsked,
+            Err(
+                BackendError::Unreachable | BackendError::Status(_) | BackendError::InvalidResponse,
+            ) => Verdict::Outage,
+        }
+    }
+}
