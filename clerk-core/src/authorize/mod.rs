@@ -235,6 +235,23 @@ impl Requirement {
         self.check_with_user(claims, None)
     }
 
+    /// The one evaluator of a requirement for a session, used by the guard
+    /// ([`Protect`](crate::Protect)) and by [`Auth::require`](crate::Auth::require)
+    /// alike: the token-only check, and only when that needs the user's
+    /// record, one (cached) lookup and the check again with it.
+    pub(crate) async fn evaluate(
+        &self,
+        session: &Session,
+    ) -> Result<Verdict, crate::api::UserError> {
+        match self.check(session) {
+            Verdict::NeedsUser => {
+                let user = session.user().await?;
+                Ok(self.check_with_user(session, Some(&user)))
+            }
+            verdict => Ok(verdict),
+        }
+    }
+
     /// Checks `self` with the user's Backend API record when at hand.
     pub(crate) fn check_with_user(
         &self,

@@ -61,7 +61,7 @@ use std::task::{Context, Poll};
 use http::Method;
 use http::header::{self, HeaderValue};
 
-use crate::api::{User, UserError};
+use crate::api::UserError;
 use crate::auth::Auth;
 use crate::authorize::{Requirement, Verdict};
 use crate::error::Reason;
@@ -121,14 +121,10 @@ impl Auth {
     /// The [`Refusal`] to answer with (default responses).
     pub async fn require(&self, requirement: &Requirement) -> Result<&Arc<Session>, Refusal> {
         let session = self.require_session()?;
-        let verdict = match requirement.check(session) {
-            Verdict::NeedsUser => {
-                let user = session.user().await.map_err(Refusal::from)?;
-                requirement.check_with_user(session, Some(&user))
-            }
-            v => v,
-        };
-        verdict
+        requirement
+            .evaluate(session)
+            .await
+            .map_err(Refusal::from)?
             .into_refusal()
             .map_or(Ok(session), |c| Err(Refusal::new(c)))
     }
@@ -356,26 +352,20 @@ impl Protect {
         {
             return self.refuse(Cause::Preflight, headers, &path);
         }
-        let verdict = match self.judge(auth, None) {
+        let verdict = match self.judge(auth) {
             Ok(verdict) => verdict,
             Err(cause) => return self.refuse(cause, headers, &path),
         };
         match (verdict, auth) {
             (Verdict::NeedsUser, Auth::SignedIn(session)) if i.needs_user => {
-                // The requirement reads the user's record: fetch it (cached)
-                // through the session, on a boxed slow path.
+                // The requirement reads the user's record: the one
+                // evaluator fetches it (cached), on a boxed slow path.
                 let protect = self.clone();
-                let auth = Auth::SignedIn(session.clone());
+                let session = session.clone();
                 let fetch = async move {
-                    let cause = match auth.session().map(|s| s.user()) {
-                        Some(user) => match user.await {
-                            Ok(user) => match protect.judge(&auth, Some(&user)) {
-                                Ok(verdict) => verdict.into_refusal(),
-                                Err(cause) => Some(cause),
-                            },
-                            Err(e) => Some(Cause::UserLookup(e)),
-                        },
-                        None => Some(Cause::Forbidden),
+                    let cause = match protect.inner.requirement.evaluate(&session).await {
+                        Ok(verdict) => verdict.into_refusal(),
+                        Err(e) => Some(Cause::UserLookup(e)),
                     };
                     cause.map_or(Ok(()), |c| Err(protect.refusal(c, false)))
                 };
@@ -392,14 +382,14 @@ impl Protect {
 
     /// The verdict for `auth`, or the cause that refuses it before any
     /// requirement is read (signed out, a token kind these routes refuse).
-    fn judge(&self, auth: &Auth, user: Option<&User>) -> Result<Verdict, Cause> {
+    fn judge(&self, auth: &Auth) -> Result<Verdict, Cause> {
         let accepts = &self.inner.accepts;
         match auth {
             Auth::SignedOut(reason) => Err(Cause::SignedOut(*reason)),
             Auth::Redirect(h) => Err(Cause::SignedOut(h.signed_out_reason())),
             Auth::SignedIn(_) if !accepts.allows(TokenType::SessionToken) => Err(TYPE_MISMATCH),
             Auth::Machine(m) if !accepts.allows(m.token_type) => Err(TYPE_MISMATCH),
-            Auth::SignedIn(session) => Ok(self.inner.requirement.check_with_user(session, user)),
+            Auth::SignedIn(session) => Ok(self.inner.requirement.check(session)),
             Auth::Machine(m) => Ok(self.inner.requirement.check_machine(m)),
         }
     }
