@@ -8,8 +8,9 @@ use std::task::{Context, Poll, Waker, ready};
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use clerk_core::protect::Decision;
 use clerk_core::protect::RequestPath;
-use clerk_core::{Auth, Decision, Protect, Refusal, Requirement};
+use clerk_core::{Auth, Protect, Refusal, Requirement};
 use pin_project_lite::pin_project;
 
 use crate::glue::{ActixHeaders, to_http_response};

@@ -74,7 +74,7 @@ pub use clerk_core::{
 /// reading the peer address from axum's `ConnectInfo<SocketAddr>`. Serve
 /// the router with `into_make_service_with_connect_info::<SocketAddr>()`
 /// so that one client's flood of anonymous requests cannot spend the
-/// Backend API calls other clients need (see [`clerk_core::api::BackendBudget`]).
+/// Backend API calls other clients need (see [`clerk_core::config::BackendBudget`]).
 #[derive(Debug, Clone)]
 pub struct ClerkLayer(clerk_tower::ClerkLayer);
 

@@ -84,6 +84,7 @@ impl Auth {
     /// `x-clerk-auth-reason` when signed out; none when signed in or a
     /// machine (as Clerk) and none for a redirect (it carries its own).
     /// The layers add them unless `debug_headers(false)` is configured.
+    #[doc(hidden)] // adapters only
     pub fn debug_headers(&self) -> Option<[(&'static str, &'static str); 2]> {
         match self {
             Self::SignedOut(reason) => Some([

@@ -231,7 +231,7 @@ impl Reason {
 
     /// True when a token (or something meant as one) was sent and refused:
     /// a 401 then says `error="invalid_token"`.
-    pub const fn token_presented(self) -> bool {
+    pub(crate) const fn token_presented(self) -> bool {
         !matches!(
             self,
             Self::SessionTokenMissing | Self::SessionTokenAndUatMissing
@@ -258,7 +258,7 @@ pub struct VerifyError {
 
 impl VerifyError {
     /// Creates an error from a reason and a fixed message.
-    pub const fn new(reason: Reason, message: &'static str) -> Self {
+    pub(crate) const fn new(reason: Reason, message: &'static str) -> Self {
         Self { reason, message }
     }
 

@@ -20,7 +20,7 @@
 //!   scopes, your own checks).
 //! * [`Protect`] is the guard: which routes ([`RouteMatcher`], matched on
 //!   every reading of the path, failing closed), which requirement, what to
-//!   answer. [`Protect::decide`] returns a [`Decision`]: `Ok(())`, or the
+//!   answer. [`Protect::decide`] returns a [`Decision`](protect::Decision): `Ok(())`, or the
 //!   one [`Refusal`] type with its status, headers and body.
 //! * [`webhook::WebhookVerifier`] verifies Clerk's webhook deliveries.
 //! * [`api`] is the typed Backend API client ([`Clerk::api`]: users,
@@ -92,7 +92,7 @@ pub use config::ClerkConfig;
 pub use error::{ConfigError, Reason, VerifyError};
 pub use machine::{AcceptsToken, MachineAuth, TokenType};
 pub use protect::RouteMatcher;
-pub use protect::{Decision, Protect, Refusal};
+pub use protect::{Protect, Refusal};
 pub use request::RequestHead;
 pub use session::Session;
 

@@ -305,9 +305,9 @@ async fn a_flood_of_well_shaped_keys_stays_in_the_budget_and_legitimate_keys_kee
 async fn a_revoked_key_is_never_kept_alive_by_a_spent_budget() {
     let f = Fixture::new().await;
     let clerk = f.clerk_with(|b| {
-        b.backend_budget(clerk_core::api::BackendBudget {
+        b.backend_budget(clerk_core::config::BackendBudget {
             calls: 4,
-            ..clerk_core::api::BackendBudget::default()
+            ..clerk_core::config::BackendBudget::default()
         })
     });
     let clerk = clerk.accepting(AcceptsToken::Any);

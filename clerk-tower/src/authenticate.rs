@@ -20,7 +20,7 @@ use crate::ResponseFuture;
 /// [`ClerkLayer::peer_from`]; by default a [`SocketAddr`] there) tells
 /// clients apart, so that one client's flood of anonymous requests cannot
 /// spend the Backend API calls others need (see
-/// [`clerk_core::api::BackendBudget`]). Without it, all anonymous requests share
+/// [`clerk_core::config::BackendBudget`]). Without it, all anonymous requests share
 /// one allowance.
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {

@@ -25,7 +25,7 @@ pin_project! {
     /// Response future of [`ClerkService`](crate::ClerkService) (waiting on
     /// an [`Authenticate`](clerk_core::Authenticate)) and
     /// [`ProtectService`](crate::ProtectService) (waiting on a
-    /// [`Decision`](clerk_core::Decision)). Neither waits on the hot path:
+    /// [`Decision`](clerk_core::protect::Decision)). Neither waits on the hot path:
     /// it then only drives the inner service's future.
     pub struct ResponseFuture<S: Service<Request<B>>, B, W: Future> {
         #[pin]

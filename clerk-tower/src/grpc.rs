@@ -3,7 +3,8 @@
 
 use std::task::{Context, Poll};
 
-use clerk_core::{Decision, Protect, Refusal};
+use clerk_core::protect::Decision;
+use clerk_core::{Protect, Refusal};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;

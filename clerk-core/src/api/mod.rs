@@ -59,7 +59,6 @@ use serde_json::{Map, Value};
 use crate::api::budget::Caller;
 use crate::api::transport::{BackendApi, Failure};
 
-pub use budget::BackendBudget;
 pub use directory::{UserDirectory, UserError};
 pub use error::{ApiError, ErrorDetail, ErrorResponse};
 pub use lists::{InvitationList, MembershipList, OrganizationList, SessionList, UserList};

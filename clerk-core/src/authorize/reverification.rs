@@ -121,7 +121,7 @@ impl Reverification {
     /// SDKs read to open the re-verification dialog:
     /// `{"clerk_error":{"type":"forbidden","reason":"reverification-error",
     /// "metadata":{"reverification":{"level":..,"afterMinutes":..}}}}`.
-    pub fn error_body(&self) -> Value {
+    pub(crate) fn error_body(&self) -> Value {
         json!({
             "clerk_error": {
                 "type": "forbidden",

@@ -153,12 +153,12 @@ impl Clerk {
         })
     }
 
-    /// A `Clerk` configured from the environment ([`ClerkConfig::from_env`]).
+    /// A `Clerk` configured from the environment ([`ClerkConfigBuilder::from_env`](crate::config::ClerkConfigBuilder::from_env)).
     ///
     /// # Errors
-    /// See [`ClerkConfig::from_env`].
+    /// See [`ClerkConfigBuilder::from_env`](crate::config::ClerkConfigBuilder::from_env).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::new(ClerkConfig::from_env()?)
+        Self::new(crate::config::ClerkConfigBuilder::from_env()?.build()?)
     }
 
     /// The same `Clerk` (same caches) accepting `accepts` token kinds.
@@ -188,6 +188,7 @@ impl Clerk {
 
     /// Whether the layers add [`Auth::debug_headers`](crate::Auth::debug_headers) to responses (the
     /// config's `debug_headers`, default on).
+    #[doc(hidden)] // adapters only
     pub fn debug_headers(&self) -> bool {
         self.inner.debug_headers
     }

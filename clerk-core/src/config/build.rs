@@ -228,13 +228,6 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// Connect timeout for key fetches (default 3 s).
-    #[must_use]
-    pub fn http_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
     /// Total timeout for one key fetch (default 5 s).
     #[must_use]
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
@@ -247,16 +240,6 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn frontend_api_url(mut self, url: impl Into<String>) -> Self {
         self.frontend_api_url = Some(url.into());
-        self
-    }
-
-    /// Page loads Clerk's way (default on, with a publishable key): a
-    /// `GET` document request whose session cookie is expired, missing or
-    /// outdated is sent through a handshake with the Frontend API instead
-    /// of being called signed out (see [`crate::browser`]).
-    #[must_use]
-    pub fn handshake(mut self, enabled: bool) -> Self {
-        self.handshake = enabled;
         self
     }
 
@@ -300,13 +283,6 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// Caching and budgets of opaque machine-token verification.
-    #[must_use]
-    pub fn machine_cache(mut self, policy: crate::machine::MachineCache) -> Self {
-        self.machine_cache = policy;
-        self
-    }
-
     /// The process's Backend API budget and the longest 429 pause
     /// (`CLERK_API_BUDGET` calls per 10 s, default 50;
     /// `CLERK_API_MAX_PAUSE_SECS`, default 60). See [`BackendBudget`](crate::api::budget::BackendBudget).
@@ -320,7 +296,7 @@ impl ClerkConfigBuilder {
     /// this service: for a request from one of them, the client is the
     /// nearest address in `X-Forwarded-For` that is not one of them. The
     /// client decides whose share of the Backend API budget an anonymous
-    /// request spends (see [`BackendBudget`](crate::api::BackendBudget)).
+    /// request spends (see [`BackendBudget`](crate::config::BackendBudget)).
     /// Without it the connection's peer is the client: behind a proxy
     /// that is not configured here, every request is the proxy's.
     /// Each is an `ipnet::IpNet` (`"10.0.0.0/8".parse()?`) or a single

@@ -2,7 +2,7 @@
 //! accepted, clock skew, and cache size.
 //!
 //! Build one with [`ClerkConfig::builder`] or read the variables Clerk users
-//! already know with [`ClerkConfig::from_env`] (every variable is listed
+//! already know with [`ClerkConfigBuilder::from_env`] (or [`Clerk::from_env`](crate::Clerk::from_env)) (every variable is listed
 //! below, from `docs/configuration.md`). The key source is a PEM key
 //! (networkless) or a JWKS document when one is set (both is an error),
 //! else the Backend API (secret key), else the Frontend API (publishable
@@ -38,9 +38,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::error::ConfigError;
+
 use crate::instance::{PublishableKey, SecretKey};
 use crate::keys::{KeyRefresh, KeySet};
+
+pub use crate::api::budget::BackendBudget;
 
 mod build;
 mod env;
@@ -129,14 +131,6 @@ impl ClerkConfig {
     /// A builder with Clerk's defaults and no key source yet.
     pub fn builder() -> ClerkConfigBuilder {
         ClerkConfigBuilder::default()
-    }
-
-    /// Reads the process environment (see the module docs).
-    ///
-    /// # Errors
-    /// When a variable holds an invalid value or no key source is set.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        ClerkConfigBuilder::from_env()?.build()
     }
 
     /// Where keys come from.

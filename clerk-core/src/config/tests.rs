@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::ConfigError;
 use crate::testing::TestIssuer;
 use std::collections::HashMap;
 

@@ -167,6 +167,7 @@ enum DecisionState {
 impl Decision {
     /// A decision made already: `Err` for a refusal found before any
     /// protection could judge (an adapter's [`Refusal::layer_missing`]).
+    #[doc(hidden)] // adapters only
     pub fn ready(result: Result<(), Refusal>) -> Self {
         Self {
             state: DecisionState::Ready(Some(result)),

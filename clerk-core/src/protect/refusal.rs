@@ -172,6 +172,7 @@ impl Refusal {
     /// A 500 for a guard or extractor used without the layer that
     /// authenticates requests (`clerk-layer-missing`): a wiring mistake
     /// must not read as signed out.
+    #[doc(hidden)] // adapters only
     pub fn layer_missing() -> Self {
         Self::new(Cause::LayerMissing)
     }

@@ -99,7 +99,7 @@ impl ScopedList {
 
     /// False when an entry had no `scope:` part; then every check on this
     /// claim fails (Clerk's SDK fails closed the same way).
-    pub fn is_well_formed(&self) -> bool {
+    pub(crate) fn is_well_formed(&self) -> bool {
         self.well_formed
     }
 

@@ -12,7 +12,7 @@ pub struct FactorAge {
 
 impl FactorAge {
     /// Builds an age pair; `None` means never verified in this session.
-    pub const fn new(first: Option<u32>, second: Option<u32>) -> Self {
+    pub(crate) const fn new(first: Option<u32>, second: Option<u32>) -> Self {
         Self { first, second }
     }
 

@@ -201,6 +201,7 @@ impl WebhookVerifier {
     ///
     /// # Errors
     /// [`WebhookError::TooLarge`].
+    #[doc(hidden)] // adapters only
     pub fn check_declared_length<H: RequestHead + ?Sized>(
         &self,
         headers: &H,

@@ -7,7 +7,7 @@ use clerk_core::machine::{AcceptsToken, TokenType};
 use clerk_core::protect::RouteMatcher;
 use clerk_core::testing::FakeBackendApi;
 use clerk_core::webhook::WebhookVerifier;
-use clerk_core::{Clerk, ClerkConfig, ConfigError, Protect};
+use clerk_core::{Clerk, ConfigError, Protect};
 use serde_json::{Value, json};
 
 use super::frontend::DevFrontendApi;
@@ -68,7 +68,7 @@ pub fn has_clerk_keys(lookup: &dyn Fn(&str) -> Option<String>) -> bool {
 
 impl AppState {
     /// From the environment: real keys when any `CLERK_*` key is set
-    /// (exactly as `ClerkConfig::from_env()`), else dev mode with a local
+    /// (exactly as `Clerk::from_env()`), else dev mode with a local
     /// Backend API.
     ///
     /// # Errors
@@ -78,7 +78,7 @@ impl AppState {
         let lookup = |k: &str| std::env::var(k).ok();
         let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
         if has_clerk_keys(&lookup) {
-            let clerk = Clerk::new(ClerkConfig::from_env()?)?.accepting(accepted_tokens());
+            let clerk = Clerk::from_env()?.accepting(accepted_tokens());
             // The local users table the webhooks keep (`DATABASE_URL`),
             // opened only when webhooks are configured.
             let webhooks = match WebhookVerifier::from_env_with(lookup)? {

@@ -7,7 +7,7 @@
 //! `cargo run -p clerk-examples --bin grpc_app`
 #![allow(clippy::print_stdout)]
 
-use clerk_core::{Clerk, ClerkConfig};
+use clerk_core::Clerk;
 use clerk_examples::app::{
     DEV_SECRET_KEY, DevMode, check_dev_mode_allowed, env_vars, has_clerk_keys,
 };
@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let (clerk, _backend) = if has_clerk_keys(&lookup) {
-        (Clerk::new(ClerkConfig::from_env()?)?, None)
+        (Clerk::from_env()?, None)
     } else {
         check_dev_mode_allowed(env_vars())?;
         let dev = DevMode::new();

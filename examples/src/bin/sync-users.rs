@@ -14,7 +14,7 @@
 
 use std::process::ExitCode;
 
-use clerk_core::{Clerk, ClerkConfig};
+use clerk_core::Clerk;
 use clerk_examples::app::sync::{self, UserStore};
 use clerk_examples::app::{
     DEV_SECRET_KEY, DevMode, check_dev_mode_allowed, env_vars, has_clerk_keys,
@@ -38,7 +38,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let store: UserStore = sync::open_from_env().await?;
     let lookup = |k: &str| std::env::var(k).ok();
     let (clerk, _dev_backend) = if has_clerk_keys(&lookup) {
-        (Clerk::new(ClerkConfig::from_env()?)?, None)
+        (Clerk::from_env()?, None)
     } else {
         check_dev_mode_allowed(env_vars())?;
         eprintln!("sync-users: no CLERK_* key; syncing from the dev Backend API (dev mode)");

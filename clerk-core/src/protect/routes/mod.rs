@@ -55,6 +55,7 @@ impl<'a> RequestPath<'a> {
     /// into the `redirect_url` of a sign-in redirect, so the visitor comes
     /// back to the page they asked for).
     #[must_use]
+    #[doc(hidden)] // adapters only
     pub fn with_query(mut self, query: Option<&'a str>) -> Self {
         self.query = query;
         self
