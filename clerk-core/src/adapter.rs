@@ -3,6 +3,11 @@
 //! adapter invokes [`__adapter_types!`](crate::__adapter_types) and then
 //! implements its framework's extractor traits for them (the orphan rule
 //! wants the types local to the adapter).
+//!
+//! Not part of the public API: items only the adapters (clerk-tower,
+//! clerk-axum, clerk-actix) need, which may change in any release.
+
+pub use crate::request::WithPeer;
 
 /// Declares `ClerkRejection`, `Auth`, `Session`, `Require<P>`, `Claims<T>`,
 /// `Machine`, `Principal` and `CurrentUser` in the invoking crate; `$layer`

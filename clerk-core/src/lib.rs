@@ -57,7 +57,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod adapter;
+#[doc(hidden)]
+pub mod adapter;
 pub mod api;
 mod auth;
 pub mod authorize;
@@ -95,10 +96,3 @@ pub use protect::RouteMatcher;
 pub use protect::{Protect, Refusal};
 pub use request::RequestHead;
 pub use session::Session;
-
-/// Items only the adapters (clerk-tower, clerk-axum, clerk-actix) need:
-/// not part of the public API, may change in any release.
-#[doc(hidden)]
-pub mod __adapter {
-    pub use crate::request::WithPeer;
-}

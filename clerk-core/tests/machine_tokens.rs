@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clerk_core::__adapter::WithPeer;
+use clerk_core::adapter::WithPeer;
 use clerk_core::clock::ManualClock;
 use clerk_core::machine::{AcceptsToken, TokenType};
 use clerk_core::protect::Protect;

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 
-use clerk_core::__adapter::WithPeer;
+use clerk_core::adapter::WithPeer;
 use clerk_core::{Auth, Authenticate, Clerk};
 use http::Request;
 use tower_layer::Layer;
