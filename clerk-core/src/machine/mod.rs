@@ -10,7 +10,7 @@
 //! token's expiry, at most a TTL), concurrent lookups of one token share one
 //! call, refusals are cached briefly. Tokens never verified before spend a
 //! share of the process's one Backend API budget (30%, and one client at
-//! most a quarter of that: see [`BackendBudget`](crate::config::BackendBudget)), so
+//! most a quarter of that: see [`BackendBudget`](crate::api::budget::BackendBudget)), so
 //! a flood of distinct well-shaped tokens costs at most that share and
 //! leaves new tokens from other clients working; tokens verified in the
 //! last day are re-checked out of the reserve no flood reaches.
@@ -296,7 +296,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 
 /// Timings of opaque-token verification. How many Backend API calls it
 /// may make is the process's one budget
-/// ([`BackendBudget`](crate::config::BackendBudget)), of which tokens never
+/// ([`BackendBudget`](crate::api::budget::BackendBudget)), of which tokens never
 /// verified before share 30%.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MachineCache {
