@@ -213,7 +213,8 @@ impl Reason {
     }
 
     /// Parses Clerk's spelling back into a reason.
-    pub fn parse(reason: &str) -> Option<Self> {
+    #[cfg(test)]
+    pub(crate) fn parse(reason: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == reason)
     }
 

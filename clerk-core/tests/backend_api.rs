@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use clerk_core::Clerk;
 use clerk_core::api::{
-    API_VERSION, ApiError, InvitationList, InvitationStatus, MembershipList, Metadata,
-    NewInvitation, OrganizationFields, OrganizationList, SessionList, SessionStatus,
-    SubscriptionStatus, UserFields, UserList,
+    API_VERSION, ApiError, InvitationStatus, MembershipList, Metadata, NewInvitation,
+    OrganizationFields, OrganizationList, SessionStatus, SubscriptionStatus, UserFields, UserList,
 };
 use clerk_core::testing::{FakeBackendApi, Outage, SeenRequest, TestIssuer};
 use serde_json::{Value, json};
@@ -558,10 +557,7 @@ async fn every_organization_operation_sends_clerks_request_and_decodes_a_realist
     );
     assert_eq!(inv.status, InvitationStatus::Pending);
 
-    let mut pending = orgs.invitations(
-        "org_2abc",
-        &InvitationList::new().status(&InvitationStatus::Pending),
-    );
+    let mut pending = orgs.invitations("org_2abc", &[InvitationStatus::Pending]);
     let (page, seen) = f
         .run(
             "GET",
@@ -607,7 +603,7 @@ async fn every_session_operation_sends_clerks_request_and_decodes_a_realistic_an
     let f = Fake::new().await;
     let sessions = f.clerk.api().sessions();
 
-    let mut active = sessions.list(&SessionList::user("user_2abc").status(&SessionStatus::Active));
+    let mut active = sessions.of_user("user_2abc", Some(&SessionStatus::Active));
     let (page, seen) = f
         .run(
             "GET",
@@ -693,7 +689,7 @@ async fn unknown_status_values_and_missing_fields_decode() {
             &json!({"data": [invitation("snoozed")]}),
             async {
                 api.organizations()
-                    .invitations("org_1", &InvitationList::new())
+                    .invitations("org_1", &[])
                     .next_page()
                     .await
                     .unwrap()
@@ -823,14 +819,11 @@ async fn clerk_errors_map_to_typed_errors_with_code_message_and_trace_id() {
             (err.status(), err.code(), err.trace_id()),
             (Some(status), Some(code), Some("trace_123"))
         );
-        let ApiError::Clerk(body) = &err else {
+        let ApiError::Clerk { errors, .. } = &err else {
             panic!("{err:?}")
         };
-        assert_eq!(
-            body.errors[0].long_message.as_deref(),
-            Some("a longer message")
-        );
-        assert_eq!(body.errors[0].meta["param_name"], "email_address");
+        assert_eq!(errors[0].long_message.as_deref(), Some("a longer message"));
+        assert_eq!(errors[0].meta["param_name"], "email_address");
         assert!(err.to_string().contains(code), "{err}");
         assert!(
             !format!("{err} {err:?}").contains(SECRET),
@@ -980,7 +973,7 @@ async fn hostile_ids_never_reach_a_path() {
             .unwrap_err());
         inv(api
             .sessions()
-            .list(&SessionList::user(bad))
+            .of_user(bad, None)
             .next_page()
             .await
             .unwrap()
@@ -1272,9 +1265,7 @@ async fn lists_start_at_an_offset_know_their_total_and_collect() {
     let _ = orgs
         .invitations(
             "org_1",
-            &InvitationList::new()
-                .status(&InvitationStatus::Pending)
-                .status(&InvitationStatus::Expired),
+            &[InvitationStatus::Pending, InvitationStatus::Expired],
         )
         .next_page()
         .await;
@@ -1282,7 +1273,7 @@ async fn lists_start_at_an_offset_know_their_total_and_collect() {
         .clerk
         .api()
         .sessions()
-        .list(&SessionList::client("client_1").status(&SessionStatus::Active))
+        .of_client("client_1", Some(&SessionStatus::Active))
         .next_page()
         .await;
     let lines: Vec<String> = f.fake.seen()[before..]
@@ -1303,7 +1294,7 @@ async fn lists_start_at_an_offset_know_their_total_and_collect() {
         .clerk
         .api()
         .sessions()
-        .list(&SessionList::client("user_1"))
+        .of_client("user_1", None)
         .next_page()
         .await
         .unwrap();

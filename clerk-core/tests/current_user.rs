@@ -9,7 +9,7 @@ use std::time::Duration;
 use clerk_core::clock::ManualClock;
 use std::future::Future;
 
-use clerk_core::api::{UserDirectory, UserError};
+use clerk_core::api::{ApiError, UserDirectory};
 use clerk_core::protect::Protect;
 use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer};
 use clerk_core::{Clerk, Requirement};
@@ -76,7 +76,7 @@ impl Fixture {
                 .secret_key("sk_test_your_clerk_key_here")
                 .api_url(self.fake.base_url())
                 .clock(self.clock.clone())
-                .user_cache_ttl(Duration::from_secs(60))
+                .user_cache(Duration::from_secs(60), Duration::from_secs(600))
                 .http_timeout(Duration::from_millis(400))
                 .build()
                 .unwrap(),
@@ -194,39 +194,41 @@ async fn failures_map_to_clear_kinds() {
     let f = Fixture::new().await;
     let users = f.users();
     assert_eq!(
-        users.get_user("user_missing").await.unwrap_err(),
-        UserError::NotFound
+        users.get_user("user_missing").await.unwrap_err().status(),
+        Some(404)
     );
+    let calls = f.fake.calls();
     assert_eq!(
         users.get_user("../etc/passwd").await.unwrap_err(),
-        UserError::NotFound
+        ApiError::InvalidInput("user id")
     );
+    assert_eq!(f.fake.calls(), calls, "no call for a hostile id");
     f.fake.set_outage(Some(Outage::Status(401, None)));
     assert_eq!(
-        users.get_user("user_nomfa").await.unwrap_err(),
-        UserError::SecretKeyInvalid
+        users.get_user("user_nomfa").await.unwrap_err().status(),
+        Some(401)
     );
     f.fake.set_outage(Some(Outage::Status(503, None)));
     assert_eq!(
-        users.get_user("user_nomfa").await.unwrap_err(),
-        UserError::Unavailable
+        users.get_user("user_nomfa").await.unwrap_err().status(),
+        Some(503)
     );
     f.fake.set_outage(Some(Outage::Hang));
     assert_eq!(
         users.get_user("user_nomfa").await.unwrap_err(),
-        UserError::Unavailable
+        ApiError::Unreachable
     );
     // 429 is honoured: no call until Retry-After has passed.
     f.fake.set_outage(Some(Outage::Status(429, Some(30))));
-    assert_eq!(
-        users.get_user("user_nomfa").await.unwrap_err(),
-        UserError::RateLimited(30)
-    );
+    assert!(matches!(
+        users.get_user("user_nomfa").await,
+        Err(ApiError::RateLimited { retry_after, .. }) if retry_after.as_secs() == 30
+    ));
     let calls = f.fake.calls();
     f.fake.set_outage(None);
     assert!(matches!(
         users.get_user("user_nomfa").await,
-        Err(UserError::RateLimited(_))
+        Err(ApiError::RateLimited { .. })
     ));
     assert_eq!(f.fake.calls(), calls, "no call inside Retry-After");
     f.clock.advance(30);
@@ -251,7 +253,7 @@ async fn a_day_long_retry_after_is_capped_and_stale_users_are_served() {
     assert!(
         matches!(
             users.get_user("user_nomfa").await,
-            Err(UserError::RateLimited(s)) if s <= 60
+            Err(ApiError::RateLimited { retry_after, .. }) if retry_after.as_secs() <= 60
         ),
         "never fetched: nothing stale to serve, and the pause is capped"
     );
@@ -270,10 +272,7 @@ async fn a_day_long_retry_after_is_capped_and_stale_users_are_served() {
     // Past the stale window (600 s after freshness), an outage is an error.
     f.clock.advance(700);
     f.fake.set_outage(Some(Outage::Status(503, None)));
-    assert_eq!(
-        users.get_user(id).await.unwrap_err(),
-        UserError::Unavailable
-    );
+    assert_eq!(users.get_user(id).await.unwrap_err().status(), Some(503));
     // Without a secret key there is nothing to ask.
     let keyless = Clerk::new(f.issuer.config().build().unwrap()).unwrap();
     assert_eq!(
@@ -282,7 +281,7 @@ async fn a_day_long_retry_after_is_capped_and_stale_users_are_served() {
             .get_user("user_nomfa")
             .await
             .unwrap_err(),
-        UserError::NotConfigured
+        ApiError::NotConfigured
     );
 }
 
@@ -350,7 +349,7 @@ async fn enforced_mfa_through_protect() {
     let auth = clerk.authenticate(&hh).await;
     let r = protect.decide("GET", "/", &h, &auth).await.unwrap_err();
     assert_eq!(r.status(), 503);
-    assert!(r.body().contains("backend-api-unavailable"));
+    assert!(r.response().body().contains("backend-api-unavailable"));
 }
 
 /// One budget for the whole process: a 429 on a user lookup pauses key
@@ -381,7 +380,7 @@ async fn a_429_anywhere_pauses_every_backend_api_caller() {
     f.fake.set_outage(Some(Outage::Status(429, Some(120))));
     assert!(matches!(
         clerk.directory().get_user("user_nomfa").await,
-        Err(UserError::RateLimited(s)) if s <= 60
+        Err(ApiError::RateLimited { retry_after, .. }) if retry_after.as_secs() <= 60
     ));
     f.fake.set_outage(None);
     // A new key cannot be fetched during the pause; the old one verifies.

@@ -578,7 +578,7 @@ async fn scopes_routes_and_oauth_challenges() {
         .await
         .unwrap_err();
     assert_eq!(r.status(), 401);
-    assert!(r.body().contains("token-type-mismatch"));
+    assert!(r.response().body().contains("token-type-mismatch"));
     // OAuth routes name the protected resource metadata in challenges.
     let oauth = Protect::signed_in()
         .accepts_token(AcceptsToken::only([TokenType::OAuthToken]))
@@ -586,7 +586,7 @@ async fn scopes_routes_and_oauth_challenges() {
     let out = Auth::SignedOut(Reason::SessionTokenMissing);
     let r = oauth.decide("GET", "/", &h, &out).await.unwrap_err();
     assert_eq!(
-        r.headers()[header::WWW_AUTHENTICATE],
+        r.response().headers()[header::WWW_AUTHENTICATE],
         r#"Bearer resource_metadata="https://clerk.example.com/.well-known/oauth-protected-resource""#
     );
 }

@@ -118,8 +118,7 @@ async fn outage_serves_last_good_keys_for_the_stale_window() {
     let f = Fixture::new(Reply::Json(jwks(&[&issuer]))).await;
     let v = Clerk::new(
         f.config()
-            .jwks_ttl(Duration::from_secs(3600))
-            .jwks_stale_window(Duration::from_secs(86_400))
+            .key_cache(Duration::from_secs(3600), Duration::from_secs(86_400))
             .token_cache_capacity(0)
             .build()
             .unwrap(),

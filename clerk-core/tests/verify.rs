@@ -59,7 +59,6 @@ async fn a_good_token_verifies() {
     let s = v.verify(&f.token().user("user_9").build()).await.unwrap();
     assert_eq!(s.user_id(), "user_9");
     assert_eq!(s.session_id(), Some("sess_test"));
-    assert_eq!(s.key_id(), Some("ins_test"));
     assert!(v.is_ready());
 }
 
@@ -634,7 +633,4 @@ async fn every_reason_string_is_exact() {
             "primary-responds-to-syncing",
         ]
     );
-    for r in Reason::ALL {
-        assert_eq!(Reason::parse(r.as_str()), Some(r));
-    }
 }

@@ -6,42 +6,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::Api;
+use crate::api::{Api, ApiError};
 use crate::api::{OrganizationRecord, User};
 use crate::clock::Clock;
-
-/// Why a lookup failed. Never carries the secret or a response body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum UserError {
-    /// No such user or organization (404).
-    #[error("not found")]
-    NotFound,
-    /// The Backend API refused the secret key (401/403).
-    #[error("the Backend API refused the secret key")]
-    SecretKeyInvalid,
-    /// Rate limited; no call before this many seconds pass.
-    #[error("rate limited by the Backend API")]
-    RateLimited(u64),
-    /// Down, timed out, or an unexpected answer.
-    #[error("the Backend API cannot be reached")]
-    Unavailable,
-    /// No secret key is configured.
-    #[error("no secret key configured for Backend API lookups")]
-    NotConfigured,
-}
-
-impl UserError {
-    /// A stable kebab-case kind.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::NotFound => "user-not-found",
-            Self::SecretKeyInvalid => "secret-key-invalid",
-            Self::RateLimited(_) => "backend-api-rate-limited",
-            Self::Unavailable => "backend-api-unavailable",
-            Self::NotConfigured => "backend-api-not-configured",
-        }
-    }
-}
 
 struct Entry<T> {
     value: Result<Arc<T>, Miss>,
@@ -51,13 +18,13 @@ struct Entry<T> {
 /// A failed lookup, and whether it may be answered by a stale record:
 /// only when Clerk could not answer or asked us to slow down, never when
 /// the process's own budget kept the call from being made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Miss {
-    error: UserError,
+    error: ApiError,
     stale_ok: bool,
 }
 
-const fn miss(error: UserError, stale_ok: bool) -> Miss {
+fn miss(error: ApiError, stale_ok: bool) -> Miss {
     Miss { error, stale_ok }
 }
 
@@ -174,8 +141,11 @@ impl UserDirectory {
     /// The user `user_id` (cached, single-flight).
     ///
     /// # Errors
-    /// See [`UserError`].
-    pub async fn get_user(&self, user_id: &str) -> Result<Arc<User>, UserError> {
+    /// As the Backend API call's ([`ApiError`]): an id that is not a user
+    /// id is [`ApiError::InvalidInput`] and no call; a user Clerk does not
+    /// know is its 404; while Clerk is down or throttling, a record within
+    /// the stale window is served instead of the error.
+    pub async fn get_user(&self, user_id: &str) -> Result<Arc<User>, ApiError> {
         self.lookup(&self.users, &self.last_users, "/users/", user_id)
             .await
     }
@@ -183,11 +153,11 @@ impl UserDirectory {
     /// The organization `org_id` (cached, single-flight).
     ///
     /// # Errors
-    /// See [`UserError`].
+    /// As [`UserDirectory::get_user`].
     pub async fn get_organization(
         &self,
         org_id: &str,
-    ) -> Result<Arc<OrganizationRecord>, UserError> {
+    ) -> Result<Arc<OrganizationRecord>, ApiError> {
         self.lookup(&self.orgs, &self.last_orgs, "/organizations/", org_id)
             .await
     }
@@ -210,7 +180,7 @@ impl UserDirectory {
         last: &LastGood<T>,
         path: &str,
         id: &str,
-    ) -> Result<Arc<T>, UserError> {
+    ) -> Result<Arc<T>, ApiError> {
         match self.lookup_fresh(cache, last, path, id).await {
             Ok(v) => Ok(v),
             // Clerk is down or throttling: an answer fetched within the
@@ -236,12 +206,9 @@ impl UserDirectory {
                 }
             }
             // Gone: never served stale again.
-            Err(Miss {
-                error: UserError::NotFound,
-                ..
-            }) => {
+            Err(Miss { error, .. }) if error.is_gone() => {
                 last.invalidate(id);
-                Err(UserError::NotFound)
+                Err(error)
             }
             Err(Miss { error, .. }) => Err(error),
         }
@@ -255,9 +222,13 @@ impl UserDirectory {
         id: &str,
     ) -> Result<Arc<T>, Miss> {
         // The id goes into a path: Clerk's id of the kind, or no call.
-        let prefix = if path == "/users/" { "user_" } else { "org_" };
-        if crate::api::id("id", prefix, id).is_err() {
-            return Err(miss(UserError::NotFound, false));
+        let (what, prefix) = if path == "/users/" {
+            ("user id", "user_")
+        } else {
+            ("organization id", "org_")
+        };
+        if let Err(e) = crate::api::id(what, prefix, id) {
+            return Err(miss(e, false));
         }
         for _ in 0..2 {
             let entry = cache
@@ -267,7 +238,7 @@ impl UserDirectory {
             let fresh = now.saturating_sub(entry.fetched_at) < self.ttl;
             match entry.value {
                 // Only answers are kept; failures are retried next time.
-                Err(m) if m.error != UserError::NotFound => {
+                Err(m) if !m.error.is_gone() => {
                     cache.invalidate(id).await;
                     return Err(m);
                 }
@@ -275,7 +246,7 @@ impl UserDirectory {
                 _ => cache.invalidate(id).await,
             }
         }
-        Err(miss(UserError::Unavailable, true))
+        Err(miss(ApiError::Unreachable, true))
     }
 
     /// One Backend API call (single-flight per id); a good answer is also
@@ -300,7 +271,6 @@ impl UserDirectory {
     async fn fetch_value<T: DeserializeOwned>(&self, path: &str, id: &str) -> Result<Arc<T>, Miss> {
         use crate::api::budget::Refusal;
         use crate::api::transport::Failure;
-        let secs = |d: Duration| d.as_secs().max(1);
         // The shared gate makes no call while a 429 pause (capped) or an
         // exhausted budget lasts, and says which.
         match self
@@ -315,34 +285,22 @@ impl UserDirectory {
         {
             Ok(bytes) => crate::api::decode::<T>(&bytes)
                 .map(Arc::new)
-                .map_err(|_| miss(UserError::Unavailable, true)),
-            Err(None) => Err(miss(UserError::NotConfigured, false)),
-            Err(Some(f)) => Err(match f {
-                Failure::Refused(Refusal::Spent(wait)) => {
-                    miss(UserError::RateLimited(secs(wait)), false)
-                }
-                Failure::Refused(Refusal::Paused(wait)) => {
-                    miss(UserError::RateLimited(secs(wait)), true)
-                }
-                Failure::Status {
-                    status: 429,
-                    retry_after,
-                    ..
-                } => miss(
-                    UserError::RateLimited(secs(retry_after.unwrap_or(Duration::from_secs(1)))),
-                    true,
-                ),
-                Failure::Status {
-                    status: 400 | 404 | 422,
-                    ..
-                } => miss(UserError::NotFound, false),
-                Failure::Status {
-                    status: 401 | 403, ..
-                } => miss(UserError::SecretKeyInvalid, false),
-                Failure::Status { .. } | Failure::Unreachable | Failure::TooLarge => {
-                    miss(UserError::Unavailable, true)
-                }
-            }),
+                .map_err(|_| miss(ApiError::InvalidResponse, true)),
+            Err(None) => Err(miss(ApiError::NotConfigured, false)),
+            Err(Some(f)) => {
+                // A stale record may answer for Clerk being down or
+                // throttling; never for our own budget, a refused key or a
+                // record Clerk says is gone.
+                let stale_ok = match &f {
+                    Failure::Refused(Refusal::Spent(_)) => false,
+                    Failure::Refused(Refusal::Paused(_)) => true,
+                    Failure::Status { status, .. } => {
+                        !matches!(status, 400 | 401 | 403 | 404 | 422)
+                    }
+                    Failure::Unreachable | Failure::TooLarge => true,
+                };
+                Err(miss(ApiError::from(f), stale_ok))
+            }
         }
     }
 }

@@ -1,5 +1,4 @@
 // Why a Backend API call failed, with Clerk's error body.
-use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -18,9 +17,18 @@ pub enum ApiError {
     /// No secret key is configured.
     #[error("no secret key configured for the Backend API")]
     NotConfigured,
-    /// Clerk answered with an error status (other than 429).
-    #[error("{0}")]
-    Clerk(ErrorResponse),
+    /// Clerk answered with an error status (other than 429): the status,
+    /// Clerk's `errors[]` and `clerk_trace_id`.
+    #[error("the Backend API answered {status}{}", first_error(errors))]
+    #[non_exhaustive]
+    Clerk {
+        /// The HTTP status.
+        status: u16,
+        /// Clerk's errors, first the main one.
+        errors: Vec<ErrorDetail>,
+        /// Clerk's trace id (from the body, else its header).
+        trace_id: Option<String>,
+    },
     /// A 429, or no call made because the process's Backend API budget is
     /// spent or calls are paused after a 429: retry after this long.
     #[error("rate limited by the Backend API; retry after {}s", .retry_after.as_secs())]
@@ -44,7 +52,7 @@ impl ApiError {
     /// made).
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Clerk(r) => Some(r.status),
+            Self::Clerk { status, .. } => Some(*status),
             Self::RateLimited { .. } => Some(429),
             _ => None,
         }
@@ -54,41 +62,41 @@ impl ApiError {
     /// `resource_not_found`, `form_identifier_exists`).
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::Clerk(r) => r.errors.first().map(|e| e.code.as_str()),
+            Self::Clerk { errors, .. } => errors.first().map(|e| e.code.as_str()),
             _ => None,
         }
+    }
+
+    /// Whether the record asked for does not exist, as the directory reads
+    /// it: no call for an id of the wrong shape, or Clerk's 400, 404 or
+    /// 422 for it (a record that is gone is never served stale).
+    pub(crate) fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidInput(_)
+                | Self::Clerk {
+                    status: 400 | 404 | 422,
+                    ..
+                }
+        )
     }
 
     /// Clerk's trace id (`clerk_trace_id`), to quote to Clerk's support.
     pub fn trace_id(&self) -> Option<&str> {
         match self {
-            Self::Clerk(r) => r.trace_id.as_deref(),
+            Self::Clerk { trace_id, .. } => trace_id.as_deref(),
             Self::RateLimited { trace_id, .. } => trace_id.as_deref(),
             _ => None,
         }
     }
 }
 
-/// Clerk's error answer: the status, `errors[]` and `clerk_trace_id`.
-#[derive(Debug, Clone, PartialEq, Default)]
-#[non_exhaustive]
-pub struct ErrorResponse {
-    /// The HTTP status.
-    pub status: u16,
-    /// Clerk's errors, first the main one.
-    pub errors: Vec<ErrorDetail>,
-    /// Clerk's trace id (from the body, else its header).
-    pub trace_id: Option<String>,
-}
-
-impl fmt::Display for ErrorResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the Backend API answered {}", self.status)?;
-        if let Some(e) = self.errors.first() {
-            write!(f, " ({}): {}", e.code, e.message)?;
-        }
-        Ok(())
-    }
+/// ` (code): message` of Clerk's first error, for the display.
+fn first_error(errors: &[ErrorDetail]) -> String {
+    errors
+        .first()
+        .map(|e| format!(" ({}): {}", e.code, e.message))
+        .unwrap_or_default()
 }
 
 /// One of Clerk's errors.
@@ -137,11 +145,11 @@ impl From<Failure> for ApiError {
                         trace_id,
                     };
                 }
-                Self::Clerk(ErrorResponse {
+                Self::Clerk {
                     status,
                     errors: parsed.errors,
                     trace_id,
-                })
+                }
             }
             Failure::Unreachable => Self::Unreachable,
             Failure::TooLarge => Self::InvalidResponse,

@@ -1,14 +1,10 @@
 //! The filters of the Backend API's list operations, typed as Clerk names
 //! them (`@clerk/backend` `api/endpoints/UserApi.ts` `UserListParams`,
 //! `OrganizationApi.ts` `GetOrganizationListParams`,
-//! `GetOrganizationMembershipListParams`,
-//! `GetOrganizationInvitationListParams`, `SessionApi.ts`
-//! `SessionListParams`). A filter given more than once matches any of its
+//! `GetOrganizationMembershipListParams`). A filter given more than once matches any of its
 //! values, as Clerk's query arrays (sent as repeated parameters, as the
 //! SDK sends them). Every list is a [`Pages`](super::Pages): start it at an
 //! offset with [`Pages::starting_at`](super::Pages::starting_at).
-
-use super::{InvitationStatus, SessionStatus};
 
 /// The query pairs of a list, in the order they were given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,63 +131,6 @@ list!(
     }
 );
 
-list!(
-    /// Filters and order for listing an organization's invitations
-    /// (`GET /organizations/{id}/invitations`).
-    InvitationList {}
-);
-
-impl InvitationList {
-    /// Invitations with this status; several: any of them.
-    #[must_use]
-    pub fn status(mut self, status: &InvitationStatus) -> Self {
-        if !status.as_str().is_empty() {
-            self.query.push("status", status.as_str());
-        }
-        self
-    }
-}
-
-/// Whose sessions to list (`GET /sessions`): a user's or a client's, as
-/// Clerk requires one of them; optionally only those with a status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionList {
-    pub(crate) owner: SessionOwner,
-    pub(crate) status: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SessionOwner {
-    User(String),
-    Client(String),
-}
-
-impl SessionList {
-    /// The sessions of the user `user_id` (`user_…`).
-    pub fn user(user_id: &str) -> Self {
-        Self {
-            owner: SessionOwner::User(user_id.to_owned()),
-            status: None,
-        }
-    }
-
-    /// The sessions of the client `client_id` (`client_…`).
-    pub fn client(client_id: &str) -> Self {
-        Self {
-            owner: SessionOwner::Client(client_id.to_owned()),
-            status: None,
-        }
-    }
-
-    /// Only sessions with `status` (Clerk refuses `pending` as a filter:
-    /// 422).
-    #[must_use]
-    pub fn status(mut self, status: &SessionStatus) -> Self {
-        self.status = Some(status.as_str().to_owned()).filter(|s| !s.is_empty());
-        self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,9 +150,5 @@ mod tests {
                 ("order_by".to_owned(), "+last_sign_in_at".to_owned()),
             ]
         );
-        let i = InvitationList::new()
-            .status(&InvitationStatus::Pending)
-            .status(&InvitationStatus::Expired);
-        assert_eq!(i.pairs().len(), 2);
     }
 }

@@ -59,13 +59,14 @@ use serde_json::{Map, Value};
 use crate::api::budget::Caller;
 use crate::api::transport::{BackendApi, Failure};
 
-pub use directory::{UserDirectory, UserError};
-pub use error::{ApiError, ErrorDetail, ErrorResponse};
-pub use lists::{InvitationList, MembershipList, OrganizationList, SessionList, UserList};
+pub use directory::UserDirectory;
+pub use error::{ApiError, ErrorDetail};
+pub use lists::{MembershipList, OrganizationList, UserList};
+pub(crate) use models::DeletedObject;
 pub use models::{
-    DeletedObject, EmailAddress, Feature, InvitationData, InvitationStatus, MembershipData,
-    OrganizationRecord, PhoneNumber, Plan, PublicUserData, SessionData, SessionStatus,
-    Subscription, SubscriptionItem, SubscriptionStatus, User,
+    EmailAddress, Feature, InvitationData, InvitationStatus, MembershipData, OrganizationRecord,
+    PhoneNumber, Plan, PublicUserData, SessionData, SessionStatus, Subscription, SubscriptionItem,
+    SubscriptionStatus, User,
 };
 pub use organizations::{NewInvitation, OrganizationFields, Organizations};
 pub use pages::Pages;

@@ -254,17 +254,14 @@ pub struct PhoneNumber {
     pub phone_number: String,
 }
 
-/// A deleted object: its id and `deleted: true`.
+/// A deleted object: its id and `deleted: true` (a delete's answer, and
+/// the data of a `*.deleted` webhook, which shows it as
+/// [`EventData::Deleted`](crate::webhook::EventData::Deleted)).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(default)]
-#[non_exhaustive]
-pub struct DeletedObject {
-    /// The id of what was deleted.
-    pub id: Option<String>,
-    /// The object type, e.g. `user`.
-    pub object: Option<String>,
-    /// Always true.
-    pub deleted: bool,
+pub(crate) struct DeletedObject {
+    pub(crate) id: Option<String>,
+    pub(crate) object: Option<String>,
 }
 
 /// A session.

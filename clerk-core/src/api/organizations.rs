@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Api, ApiError, InvitationData, InvitationList, MembershipData, MembershipList, Metadata,
+    Api, ApiError, InvitationData, InvitationStatus, MembershipData, MembershipList, Metadata,
     OrganizationList, OrganizationRecord, Pages, Subscription, segment,
 };
 
@@ -299,11 +299,23 @@ impl Organizations<'_> {
             .await
     }
 
-    /// `GET /organizations/{id}/invitations`, paginated, with `list`'s
-    /// filters (statuses).
-    pub fn invitations(&self, org_id: &str, list: &InvitationList) -> Pages<InvitationData> {
+    /// `GET /organizations/{id}/invitations`, paginated: those with any
+    /// of `statuses`, or all when it is empty (Clerk's
+    /// `GetOrganizationInvitationListParams` has no other filter:
+    /// `OrganizationApi.ts`).
+    pub fn invitations(
+        &self,
+        org_id: &str,
+        statuses: &[InvitationStatus],
+    ) -> Pages<InvitationData> {
         let path = org(org_id).map(|id| format!("/organizations/{id}/invitations"));
-        self.api.pages(path, list.pairs())
+        let query = statuses
+            .iter()
+            .map(InvitationStatus::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| ("status".to_owned(), s.to_owned()))
+            .collect();
+        self.api.pages(path, query)
     }
 
     /// `POST /organizations/{id}/invitations/{invitation_id}/revoke`;

@@ -4,18 +4,17 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::lists::SessionOwner;
-use super::{Api, ApiError, Pages, SessionData, SessionList, segment};
+use super::{Api, ApiError, Pages, SessionData, SessionStatus, segment};
 
 /// Sessions: `clerk.api().sessions()`.
 ///
 /// ```
-/// use clerk_core::api::{SessionList, SessionStatus};
+/// use clerk_core::api::SessionStatus;
 /// # async fn f(clerk: &clerk_core::Clerk) -> Result<(), clerk_core::api::ApiError> {
 /// // Sign a user out of every device after a password leak: read the
 /// // whole list first (revoking while paging by offset would skip some).
 /// let sessions = clerk.api().sessions();
-/// let active = sessions.list(&SessionList::user("user_123").status(&SessionStatus::Active));
+/// let active = sessions.of_user("user_123", Some(&SessionStatus::Active));
 /// for id in active.collect_all().await?.into_iter().map(|s| s.id) {
 ///     sessions.revoke(&id).await?;
 /// }
@@ -35,23 +34,35 @@ struct Token {
 }
 
 impl Sessions<'_> {
-    /// `GET /sessions?user_id=…` (or `client_id=…`), paginated, with
-    /// `list`'s status.
-    pub fn list(&self, list: &SessionList) -> Pages<SessionData> {
-        let owner = match &list.owner {
-            SessionOwner::User(u) => super::id("user id", "user_", u).map(|u| ("user_id", u)),
-            SessionOwner::Client(c) => {
-                super::id("client id", "client_", c).map(|c| ("client_id", c))
-            }
-        };
+    /// `GET /sessions?user_id=…`, paginated: the user's sessions, only
+    /// those with `status` when given (Clerk refuses `pending` as a
+    /// filter: 422). Clerk's `SessionListParams` needs a user or a client
+    /// (`SessionApi.ts`).
+    pub fn of_user(&self, user_id: &str, status: Option<&SessionStatus>) -> Pages<SessionData> {
+        let owner = super::id("user id", "user_", user_id).map(|u| ("user_id", u));
+        self.list(owner, status)
+    }
+
+    /// `GET /sessions?client_id=…`, paginated: a client's (a browser's)
+    /// sessions, as [`Sessions::of_user`].
+    pub fn of_client(&self, client_id: &str, status: Option<&SessionStatus>) -> Pages<SessionData> {
+        let owner = super::id("client id", "client_", client_id).map(|c| ("client_id", c));
+        self.list(owner, status)
+    }
+
+    fn list(
+        &self,
+        owner: Result<(&str, &str), ApiError>,
+        status: Option<&SessionStatus>,
+    ) -> Pages<SessionData> {
         // Without `paginated=true` Clerk answers a bare array and no total
         // (the SDK always asks for pages: `SessionApi.ts`).
         let mut q = vec![("paginated".to_owned(), "true".to_owned())];
         if let Ok((name, value)) = owner {
             q.push((name.to_owned(), value.to_owned()));
         }
-        if let Some(status) = &list.status {
-            q.push(("status".to_owned(), status.clone()));
+        if let Some(status) = status.map(SessionStatus::as_str).filter(|s| !s.is_empty()) {
+            q.push(("status".to_owned(), status.to_owned()));
         }
         self.api.pages(owner.map(|_| "/sessions".to_owned()), q)
     }

@@ -242,7 +242,7 @@ impl Requirement {
     pub(crate) async fn evaluate(
         &self,
         session: &Session,
-    ) -> Result<Verdict, crate::api::UserError> {
+    ) -> Result<Verdict, crate::api::ApiError> {
         match self.check(session) {
             Verdict::NeedsUser => {
                 let user = session.user().await?;

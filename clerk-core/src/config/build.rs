@@ -204,11 +204,14 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// How long a fetched key set is fresh (default 1 hour). A cache hit
-    /// never extends it.
+    /// The key cache: a fetched key set is fresh for `ttl` (default 1
+    /// hour, `CLERK_JWKS_TTL_SECS`; a cache hit never extends it), and
+    /// keeps serving up to `stale_window` past it while the key endpoint
+    /// fails (default 24 hours, `CLERK_JWKS_STALE_SECS`).
     #[must_use]
-    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+    pub fn key_cache(mut self, ttl: Duration, stale_window: Duration) -> Self {
         self.refresh.ttl = secs(ttl);
+        self.refresh.stale_window = secs(stale_window);
         self
     }
 
@@ -217,14 +220,6 @@ impl ClerkConfigBuilder {
     #[must_use]
     pub fn jwks_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh.cooldown = secs(cooldown);
-        self
-    }
-
-    /// How long past its TTL a key set keeps serving while the key endpoint
-    /// fails (default 24 hours).
-    #[must_use]
-    pub fn jwks_stale_window(mut self, window: Duration) -> Self {
-        self.refresh.stale_window = secs(window);
         self
     }
 
@@ -307,20 +302,16 @@ impl ClerkConfigBuilder {
         self
     }
 
-    /// How long past its freshness a user or organization record may still
-    /// be served while Clerk is down (unreachable, timing out, 5xx) or
-    /// throttling (429); never when the process's own budget refused it
-    /// (`CLERK_USER_STALE_SECS`, default 600 s).
+    /// The user directory's cache ([`Clerk::directory`](crate::Clerk::directory)):
+    /// a fetched user or organization is reused for `ttl` (default 60 s),
+    /// and may still be served up to `stale_window` past it while Clerk is
+    /// down (unreachable, timing out, 5xx) or throttling (429); never when
+    /// the process's own budget refused the call (`CLERK_USER_STALE_SECS`,
+    /// default 600 s).
     #[must_use]
-    pub fn user_stale_window(mut self, window: Duration) -> Self {
-        self.user_stale_window = window;
-        self
-    }
-
-    /// How long a fetched user or organization is reused (default 60 s).
-    #[must_use]
-    pub fn user_cache_ttl(mut self, ttl: Duration) -> Self {
+    pub fn user_cache(mut self, ttl: Duration, stale_window: Duration) -> Self {
         self.user_cache_ttl = ttl;
+        self.user_stale_window = stale_window;
         self
     }
 

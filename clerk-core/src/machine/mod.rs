@@ -64,7 +64,7 @@ impl TokenType {
     }
 
     /// True for the machine kinds.
-    pub const fn is_machine(self) -> bool {
+    pub(crate) const fn is_machine(self) -> bool {
         !matches!(self, Self::SessionToken)
     }
 }

@@ -61,15 +61,14 @@ use std::task::{Context, Poll};
 use http::Method;
 use http::header::{self, HeaderValue};
 
-use crate::api::UserError;
 use crate::auth::Auth;
 use crate::authorize::{Requirement, Verdict};
 use crate::error::Reason;
 use crate::machine::{AcceptsToken, MachineAuth, TokenType};
 use crate::request::RequestHead;
 use crate::session::Session;
-use refusal::Cause;
 pub use refusal::Refusal;
+use refusal::{Cause, Lookup};
 pub use routes::{MalformedPath, RequestPath, RouteError, RouteMatcher};
 
 impl Verdict {
@@ -140,7 +139,7 @@ impl Auth {
     /// (`requirement-not-met`) when the claims do not fit `T`.
     pub fn claims_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, Refusal> {
         self.require_session()?
-            .custom::<T>()
+            .claims_as::<T>()
             .map_err(|_| Refusal::forbidden())
     }
 }
@@ -366,7 +365,7 @@ impl Protect {
                 let fetch = async move {
                     let cause = match protect.inner.requirement.evaluate(&session).await {
                         Ok(verdict) => verdict.into_refusal(),
-                        Err(e) => Some(Cause::UserLookup(e)),
+                        Err(e) => Some(Cause::UserLookup(Lookup::of(&e))),
                     };
                     cause.map_or(Ok(()), |c| Err(protect.refusal(c, false)))
                 };
@@ -408,7 +407,7 @@ impl Protect {
         if page
             && refusal.status() == http::StatusCode::TEMPORARY_REDIRECT
             && let Some(mut back) = crate::browser::page_url(&path.target(), headers)
-            && let Some(location) = refusal.headers().get(header::LOCATION)
+            && let Some(location) = refusal.response().headers().get(header::LOCATION)
             && let Ok(location) = location.to_str()
         {
             crate::browser::remove_query(&mut back, &crate::browser::HANDSHAKE_PARAMS);
@@ -464,7 +463,7 @@ impl Protect {
                 }
             }
             // A user Clerk no longer knows is signed out in effect.
-            Cause::Forbidden | Cause::UserLookup(UserError::NotFound) if i.hide => {
+            Cause::Forbidden | Cause::UserLookup(Lookup::NotFound) if i.hide => {
                 refusal = refusal.not_found();
             }
             _ => {}
@@ -536,7 +535,7 @@ mod tests {
     }
 
     fn body(r: &Refusal) -> serde_json::Value {
-        serde_json::from_str(r.body()).unwrap()
+        serde_json::from_str(r.response().body()).unwrap()
     }
 
     const GET: &str = "GET";
@@ -547,7 +546,7 @@ mod tests {
         let h = HeaderMap::new();
         let r = reject(p.decide(GET, "/", &h, &Auth::SignedOut(Reason::SessionTokenMissing)));
         assert_eq!(r.status(), 401);
-        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(r.response().headers()[header::WWW_AUTHENTICATE], "Bearer");
         assert_eq!(
             body(&r),
             json!({"error":"unauthenticated","reason":"session-token-missing"})
@@ -555,7 +554,7 @@ mod tests {
         let expired = Auth::SignedOut(Reason::TokenExpired);
         let r = reject(p.decide(GET, "/", &h, &expired));
         assert_eq!(
-            r.headers()[header::WWW_AUTHENTICATE],
+            r.response().headers()[header::WWW_AUTHENTICATE],
             r#"Bearer error="invalid_token""#
         );
         assert_eq!(body(&r)["reason"], "token-expired");
@@ -621,7 +620,7 @@ mod tests {
         );
         let r = reject(p.decide(GET, "/dashboard", &page, &out));
         assert_eq!(r.status(), 307);
-        assert_eq!(r.headers()[header::LOCATION], "/sign-in");
+        assert_eq!(r.response().headers()[header::LOCATION], "/sign-in");
         let mut nav = HeaderMap::new();
         nav.insert("sec-fetch-dest", HeaderValue::from_static("document"));
         assert_eq!(
@@ -648,20 +647,20 @@ mod tests {
         let path = RequestPath::from("/dashboard/a b").with_query(Some("tab=1&x=%2F"));
         let r = reject(p.decide(GET, path, &h, &out));
         assert_eq!(
-            r.headers()[header::LOCATION],
+            r.response().headers()[header::LOCATION],
             "/sign-in?redirect_url=https%3A%2F%2Fapp.example.com%2Fdashboard%2Fa%2520b%3Ftab%3D1%26x%3D%252F"
         );
         let with_query =
             Protect::signed_in().redirect_pages_to("https://accounts.example.com/sign-in?x=1");
         let r = reject(with_query.decide(GET, "/d", &h, &out));
         assert_eq!(
-            r.headers()[header::LOCATION],
+            r.response().headers()[header::LOCATION],
             "https://accounts.example.com/sign-in?x=1&redirect_url=https%3A%2F%2Fapp.example.com%2Fd"
         );
         // No host to build the URL from: the bare sign-in URL.
         h.remove("host");
         let r = reject(p.decide(GET, "/d", &h, &out));
-        assert_eq!(r.headers()[header::LOCATION], "/sign-in");
+        assert_eq!(r.response().headers()[header::LOCATION], "/sign-in");
     }
 
     #[test]
@@ -677,17 +676,17 @@ mod tests {
         // The user's record decides: a user Clerk no longer knows is
         // hidden too; an outage is not (a 404 would tell a user with access
         // the route is gone), and a rate limit says when to come back.
-        let gone = p.refusal(Cause::UserLookup(UserError::NotFound), false);
+        let gone = p.refusal(Cause::UserLookup(Lookup::NotFound), false);
         assert_eq!(gone.status(), 404);
-        let limited = p.refusal(Cause::UserLookup(UserError::RateLimited(7)), false);
+        let limited = p.refusal(Cause::UserLookup(Lookup::RateLimited(7)), false);
         assert_eq!(
             (
                 limited.status().as_u16(),
-                &limited.headers()[header::RETRY_AFTER]
+                &limited.response().headers()[header::RETRY_AFTER]
             ),
             (503, &HeaderValue::from_static("7"))
         );
-        let visible = Protect::signed_in().refusal(Cause::UserLookup(UserError::NotFound), false);
+        let visible = Protect::signed_in().refusal(Cause::UserLookup(Lookup::NotFound), false);
         assert_eq!(visible.status(), 401);
         assert_eq!(visible.reason(), "user-not-found");
         let custom = Protect::signed_in().render_with(|r| {
@@ -718,8 +717,11 @@ mod tests {
         );
         let answering = p.answer_preflights(true);
         let r = reject(answering.decide("OPTIONS", "/x", &h, &out));
-        assert_eq!((r.status().as_u16(), r.body()), (204, ""));
-        assert!(r.headers().is_empty());
+        assert_eq!(
+            (r.status().as_u16(), r.response().body().as_str()),
+            (204, "")
+        );
+        assert!(r.response().headers().is_empty());
         assert_eq!(
             reject(answering.decide("OPTIONS", "/x", &HeaderMap::new(), &out)).status(),
             401,

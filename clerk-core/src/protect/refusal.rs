@@ -6,7 +6,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 use serde_json::json;
 
-use crate::api::UserError;
+use crate::api::ApiError;
 use crate::authorize::Reverification;
 use crate::error::Reason;
 use crate::webhook::WebhookError;
@@ -26,13 +26,57 @@ pub(crate) enum Cause {
     /// The request method is not an HTTP token.
     MalformedMethod,
     /// The user's Backend API record was needed and could not be had.
-    UserLookup(UserError),
+    UserLookup(Lookup),
     /// The authenticating layer is not in front of the route.
     LayerMissing,
     /// A CORS preflight the guard answers itself.
     Preflight,
     /// A webhook delivery that is not authentic, or no verifier.
     Webhook(WebhookError),
+}
+
+/// How a failed user lookup reads to a guard: a user Clerk no longer
+/// knows is signed out; anything else is Clerk (or the key, or our budget)
+/// not answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// No such user (or not a user id): signed out.
+    NotFound,
+    /// The Backend API refused the secret key (401/403).
+    SecretKeyInvalid,
+    /// Rate limited (Clerk's 429 or our budget): retry after this many
+    /// seconds.
+    RateLimited(u64),
+    /// Down, timed out, or an unexpected answer.
+    Unavailable,
+    /// No secret key is configured.
+    NotConfigured,
+}
+
+impl Lookup {
+    pub(crate) fn of(error: &ApiError) -> Self {
+        match error {
+            e if e.is_gone() => Self::NotFound,
+            ApiError::NotConfigured => Self::NotConfigured,
+            ApiError::Clerk {
+                status: 401 | 403, ..
+            } => Self::SecretKeyInvalid,
+            ApiError::RateLimited { retry_after, .. } => {
+                Self::RateLimited(retry_after.as_secs().max(1))
+            }
+            _ => Self::Unavailable,
+        }
+    }
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "user-not-found",
+            Self::SecretKeyInvalid => "secret-key-invalid",
+            Self::RateLimited(_) => "backend-api-rate-limited",
+            Self::Unavailable => "backend-api-unavailable",
+            Self::NotConfigured => "backend-api-not-configured",
+        }
+    }
 }
 
 impl Cause {
@@ -69,8 +113,8 @@ impl PartialEq for Refusal {
     fn eq(&self, other: &Self) -> bool {
         self.cause == other.cause
             && self.status() == other.status()
-            && self.headers() == other.headers()
-            && self.body() == other.body()
+            && self.response.headers() == other.response.headers()
+            && self.response.body() == other.response.body()
     }
 }
 
@@ -85,7 +129,7 @@ impl Refusal {
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": "unavailable", "reason": reason}),
             ),
-            Cause::SignedOut(_) | Cause::UserLookup(UserError::NotFound) => (
+            Cause::SignedOut(_) | Cause::UserLookup(Lookup::NotFound) => (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "unauthenticated", "reason": reason}),
             ),
@@ -131,11 +175,11 @@ impl Refusal {
         // A valid token for a user Clerk no longer knows reads as signed out.
         let challenge = match cause {
             Cause::SignedOut(r) if !r.is_unavailable() => Some(r.token_presented()),
-            Cause::UserLookup(UserError::NotFound) => Some(false),
+            Cause::UserLookup(Lookup::NotFound) => Some(false),
             _ => None,
         };
         // A rate-limited lookup tells the client when to come back.
-        if let Cause::UserLookup(UserError::RateLimited(secs)) = cause {
+        if let Cause::UserLookup(Lookup::RateLimited(secs)) = cause {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if let Some(presented) = challenge {
@@ -187,15 +231,11 @@ impl Refusal {
         self.response.status()
     }
 
-    /// The response headers (`Content-Type`, `WWW-Authenticate`,
-    /// `Location`).
-    pub fn headers(&self) -> &HeaderMap {
-        self.response.headers()
-    }
-
-    /// The response body (JSON, or empty for redirects and preflights).
-    pub fn body(&self) -> &str {
-        self.response.body()
+    /// The response to send: its headers (`Content-Type`,
+    /// `WWW-Authenticate`, `Location`, `Retry-After`) and body (JSON, or
+    /// empty for redirects and preflights).
+    pub fn response(&self) -> &http::Response<String> {
+        &self.response
     }
 
     /// The response, to rewrite (in a [`Protect::render_with`](crate::Protect::render_with) renderer).
@@ -224,7 +264,7 @@ impl Refusal {
         // not a gRPC call: its plain 204 stays.
         if self.status() == StatusCode::NO_CONTENT {
             *res.status_mut() = StatusCode::NO_CONTENT;
-            *res.headers_mut() = self.headers().clone();
+            *res.headers_mut() = self.response.headers().clone();
             return res;
         }
         let code: u16 = match self.status().as_u16() {
@@ -253,7 +293,7 @@ impl Refusal {
             .unwrap_or_else(|_| HeaderValue::from_static("refused"));
         headers.insert("grpc-message", message);
         for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
-            if let Some(v) = self.headers().get(&name) {
+            if let Some(v) = self.response.headers().get(&name) {
                 headers.insert(name, v.clone());
             }
         }
@@ -286,9 +326,12 @@ impl From<super::routes::MalformedPath> for Refusal {
     }
 }
 
-impl From<UserError> for Refusal {
-    fn from(error: UserError) -> Self {
-        Self::new(Cause::UserLookup(error))
+/// A Backend API call a handler needed failed: a user Clerk does not know
+/// reads as signed out (401), anything else as unavailable (503, with
+/// `Retry-After` when rate limited).
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self::new(Cause::UserLookup(Lookup::of(&error)))
     }
 }
 
@@ -341,7 +384,7 @@ mod tests {
             (code.as_str(), message.as_str()),
             ("7", "requirement-not-met")
         );
-        let (_, code, message, h) = grpc(Refusal::from(UserError::RateLimited(5)));
+        let (_, code, message, h) = grpc(Refusal::new(Cause::UserLookup(Lookup::RateLimited(5))));
         assert_eq!(
             (code.as_str(), message.as_str()),
             ("14", "backend-api-rate-limited")

@@ -52,16 +52,17 @@ use serde_json::{Map, Value};
 use payload::slot;
 pub(crate) use payload::{ClaimFields, parse_all_claims, parse_claims};
 
-use crate::api::{User, UserDirectory, UserError};
+use crate::api::{ApiError, User, UserDirectory};
 use crate::error::{Reason, VerifyError};
 use crate::json::Field;
 
 /// A verified session: the claims of its token, normalised across v1 and
-/// v2, the key that signed it, and the way to its user's Backend API record
-/// ([`Session::user`]).
+/// v2, and the way to its user's Backend API record ([`Session::user`]).
+/// The registered claims not named here (`iss`, `aud`, `azp`, `nbf`) were
+/// checked when it was verified; read them, and every other claim, with
+/// [`Session::raw`] or [`Session::claims_as`].
 #[derive(Clone)]
 pub struct Session {
-    key_id: Option<String>,
     /// Where [`Session::user`] looks the user up (the verifying `Clerk`'s
     /// cached directory).
     users: Option<Arc<UserDirectory>>,
@@ -129,7 +130,6 @@ impl PartialEq for Session {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("key_id", &self.key_id)
             .field("user_id", &self.user_id)
             .field("session_id", &self.session_id)
             .field("issuer", &self.issuer)
@@ -256,7 +256,6 @@ impl Session {
             payload: Vec::new(),
             extras: OnceLock::new(),
             raw: OnceLock::new(),
-            key_id: None,
             users: None,
         })
     }
@@ -266,14 +265,9 @@ impl Session {
         self
     }
 
-    /// Records what verified this session: the key's `kid`, and the user
-    /// directory [`Session::user`] asks.
-    pub(crate) fn verified_by(
-        mut self,
-        key_id: Option<String>,
-        users: Option<Arc<UserDirectory>>,
-    ) -> Self {
-        self.key_id = key_id;
+    /// Records the user directory [`Session::user`] asks: the verifying
+    /// `Clerk`'s.
+    pub(crate) fn verified_by(mut self, users: Option<Arc<UserDirectory>>) -> Self {
         self.users = users;
         self
     }
@@ -283,19 +277,14 @@ impl Session {
     /// session.
     ///
     /// # Errors
-    /// [`UserError::NotConfigured`] without a secret key; otherwise why the
+    /// [`ApiError::NotConfigured`] without a secret key; otherwise why the
     /// Backend API could not answer (a stale record is served first while
     /// it lasts).
-    pub async fn user(&self) -> Result<Arc<User>, UserError> {
+    pub async fn user(&self) -> Result<Arc<User>, ApiError> {
         match &self.users {
             Some(users) => users.get_user(&self.user_id).await,
-            None => Err(UserError::NotConfigured),
+            None => Err(ApiError::NotConfigured),
         }
-    }
-
-    /// The `kid` of the key that verified this session.
-    pub fn key_id(&self) -> Option<&str> {
-        self.key_id.as_deref()
     }
 
     fn extras(&self) -> &Extras {
@@ -303,7 +292,7 @@ impl Session {
     }
 
     /// The audience (`aud`), a string or an array, when present.
-    pub fn audience(&self) -> Option<&Value> {
+    pub(crate) fn audience(&self) -> Option<&Value> {
         self.audience.as_ref()
     }
 
@@ -318,12 +307,12 @@ impl Session {
     }
 
     /// The issuer (`iss`), `https://<frontend api host>`.
-    pub fn issuer(&self) -> Option<&str> {
+    pub(crate) fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
     }
 
     /// The authorized party (`azp`): the origin the token was minted for.
-    pub fn authorized_party(&self) -> Option<&str> {
+    pub(crate) fn authorized_party(&self) -> Option<&str> {
         self.authorized_party.as_deref()
     }
 
@@ -333,7 +322,8 @@ impl Session {
     }
 
     /// Not-before (`nbf`), seconds since the epoch.
-    pub fn not_before(&self) -> Option<i64> {
+    #[cfg(test)]
+    pub(crate) fn not_before(&self) -> Option<i64> {
         self.not_before.map(to_secs)
     }
 
@@ -421,7 +411,7 @@ impl Session {
     ///
     /// # Errors
     /// When the payload does not fit `T`.
-    pub fn custom<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+    pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.payload)
     }
 }
@@ -623,7 +613,7 @@ mod tests {
         struct Meta {
             role: String,
         }
-        let custom: Custom = c.custom().unwrap();
+        let custom: Custom = c.claims_as().unwrap();
         assert_eq!(custom.metadata.role, "editor");
         assert_eq!(c.raw()["metadata"]["role"], "editor");
         let c = claims(json!({"sub":"u","exp":1,"sts":"weird"}));

@@ -269,9 +269,10 @@ impl Verifier {
             Err(e) => return Some(Err(e)),
         };
         Some(
-            self.inner.rules.check_claims(&claims, now).map(|()| {
-                Arc::new(claims.verified_by(parsed.header.kid, self.inner.users.clone()))
-            }),
+            self.inner
+                .rules
+                .check_claims(&claims, now)
+                .map(|()| Arc::new(claims.verified_by(self.inner.users.clone()))),
         )
     }
 

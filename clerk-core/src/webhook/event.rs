@@ -41,8 +41,13 @@ pub enum EventData {
     /// returns.
     User(Box<User>),
     /// `user.deleted`, `organization.deleted`, `session.*` removals, ...:
-    /// an id with `deleted: true`.
-    Deleted(DeletedObject),
+    /// what was deleted (Clerk's `DeletedObject`: `deleted: true`).
+    Deleted {
+        /// The id of what was deleted.
+        id: Option<String>,
+        /// Its object type, e.g. `user`.
+        object: Option<String>,
+    },
     /// `session.created`, `session.ended`, `session.removed`, `session.revoked`.
     Session(SessionData),
     /// `organization.created`, `organization.updated`.
@@ -112,7 +117,10 @@ impl WebhookEvent {
         let env: Envelope = serde_json::from_slice(body).ok()?;
         let deleted = env.data.get("deleted").and_then(Value::as_bool) == Some(true);
         let data = match env.kind.as_str() {
-            _ if deleted => typed(&env.data, EventData::Deleted),
+            _ if deleted => typed(&env.data, |d: DeletedObject| EventData::Deleted {
+                id: d.id,
+                object: d.object,
+            }),
             "user.created" | "user.updated" => typed(&env.data, |u| EventData::User(Box::new(u))),
             k if k.starts_with("session.") => typed(&env.data, EventData::Session),
             "organization.created" | "organization.updated" => {

@@ -1,5 +1,4 @@
 use super::*;
-use crate::api::DeletedObject;
 use crate::clock::ManualClock;
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
@@ -211,11 +210,10 @@ fn deletions_sessions_orgs_memberships_invitations_emails() {
     );
     assert_eq!(
         e.data,
-        EventData::Deleted(DeletedObject {
+        EventData::Deleted {
             id: Some("user_29wBMCtzATuFJut8jO2VNTVekS4".into()),
             object: Some("user".into()),
-            deleted: true
-        })
+        }
     );
     let e = deliver(
         &json!({"data": {"abandon_at": 1700690174253_i64, "client_id": "client_2Y", "created_at": 1700085374250_i64,

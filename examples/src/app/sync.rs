@@ -327,8 +327,8 @@ pub async fn apply_in(
     let at = event.timestamp.unwrap_or(0);
     let changed = match (&event.data, event.kind.as_str()) {
         (EventData::User(u), "user.created" | "user.updated") => upsert_user(conn, u).await?,
-        (EventData::Deleted(d), "user.deleted") => {
-            let id = d.id.as_deref().unwrap_or_default();
+        (EventData::Deleted { id, .. }, "user.deleted") => {
+            let id = id.as_deref().unwrap_or_default();
             sqlx::query("UPDATE memberships SET deleted = 1 WHERE user_id = ?")
                 .bind(id)
                 .execute(&mut *conn)
@@ -338,16 +338,16 @@ pub async fn apply_in(
         (EventData::Organization(o), "organization.created" | "organization.updated") => {
             upsert_org(conn, o).await?
         }
-        (EventData::Deleted(d), "organization.deleted") => {
-            let id = d.id.as_deref().unwrap_or_default();
+        (EventData::Deleted { id, .. }, "organization.deleted") => {
+            let id = id.as_deref().unwrap_or_default();
             sqlx::query("UPDATE memberships SET deleted = 1 WHERE organization_id = ?")
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
             tombstone(conn, "organizations", id, at).await?
         }
-        (EventData::Deleted(d), "organizationMembership.deleted") => {
-            let id = d.id.as_deref().unwrap_or_default();
+        (EventData::Deleted { id, .. }, "organizationMembership.deleted") => {
+            let id = id.as_deref().unwrap_or_default();
             tombstone(conn, "memberships", id, at).await?
         }
         (EventData::Membership(m), "organizationMembership.deleted") => {
