@@ -8,12 +8,12 @@ use std::task::{Context, Poll, Waker, ready};
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use clerk_core::protect::Decision;
 use clerk_core::protect::RequestPath;
+use clerk_core::protect::{Decision, Pass};
 use clerk_core::{Auth, Protect, Refusal, Requirement};
 use pin_project_lite::pin_project;
 
-use crate::glue::{ActixHeaders, to_http_response};
+use crate::glue::{ActixHeaders, from_http};
 
 /// Guards an `App`, `Scope` or `Resource` with a [`Protect`] policy. Needs
 /// [`crate::ClerkMiddleware`] outside it; without it every request is
@@ -93,11 +93,13 @@ where
         // record is being fetched) re-registers the real waker when
         // `ResponseFuture` polls it.
         let state = match Pin::new(&mut decision).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(())) => State::Calling {
-                fut: self.service.call(req),
-            },
-            Poll::Ready(Err(refusal)) => State::Refused {
-                res: Some(refused(req, refusal)),
+            Poll::Ready(decided) => match answer(decided) {
+                None => State::Calling {
+                    fut: self.service.call(req),
+                },
+                Some(response) => State::Refused {
+                    res: Some(answered(req, response)),
+                },
             },
             Poll::Pending => State::Deciding {
                 decision,
@@ -108,9 +110,22 @@ where
     }
 }
 
-fn refused<B>(req: ServiceRequest, refusal: Refusal) -> ServiceResponse<EitherBody<B>> {
+/// The response to send instead of calling the service, if any: a
+/// refusal, or a preflight the guard answers.
+fn answer(decided: Result<Pass, Refusal>) -> Option<http::Response<String>> {
+    match decided {
+        Ok(Pass::Handler) => None,
+        Ok(Pass::Preflight(answer)) => Some(answer),
+        Err(refusal) => Some(refusal.into_response()),
+    }
+}
+
+fn answered<B>(
+    req: ServiceRequest,
+    response: http::Response<String>,
+) -> ServiceResponse<EitherBody<B>> {
     let (http_req, _) = req.into_parts();
-    ServiceResponse::new(http_req, to_http_response(refusal)).map_into_right_body()
+    ServiceResponse::new(http_req, from_http(response)).map_into_right_body()
 }
 
 pin_project! {
@@ -160,14 +175,14 @@ where
                     let Some((service, req)) = pending.take() else {
                         return Poll::Pending;
                     };
-                    match decided {
-                        Ok(()) => {
+                    match answer(decided) {
+                        None => {
                             let fut = service.call(req);
                             state.set(State::Calling { fut });
                         }
-                        Err(refusal) => {
+                        Some(response) => {
                             state.set(State::Refused {
-                                res: Some(refused(req, refusal)),
+                                res: Some(answered(req, response)),
                             });
                         }
                     }

@@ -10,7 +10,7 @@ use clerk_core::clock::ManualClock;
 use std::future::Future;
 
 use clerk_core::api::{ApiError, UserDirectory};
-use clerk_core::protect::Protect;
+use clerk_core::protect::{Pass, Protect};
 use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer};
 use clerk_core::{Clerk, Requirement};
 use http::{HeaderMap, HeaderValue, header};
@@ -308,7 +308,7 @@ async fn enforced_mfa_through_protect() {
     let first = std::pin::Pin::new(&mut decision)
         .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
     assert!(first.is_pending(), "the user's record is fetched first");
-    assert_eq!(decision.await, Ok(()));
+    assert!(matches!(decision.await, Ok(Pass::Handler)));
     let not_enrolled = clerk.authenticate(&auth_for("user_nomfa")).await;
     let refusal = protect
         .decide("GET", "/", &h, &not_enrolled)

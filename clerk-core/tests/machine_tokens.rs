@@ -9,7 +9,7 @@ use std::time::Duration;
 use clerk_core::adapter::WithPeer;
 use clerk_core::clock::ManualClock;
 use clerk_core::machine::{AcceptsToken, TokenType};
-use clerk_core::protect::Protect;
+use clerk_core::protect::{Pass, Protect};
 use clerk_core::testing::{FakeBackendApi, Outage, TestIssuer, request};
 use clerk_core::{Auth, Clerk, Reason, Requirement};
 use http::{HeaderMap, HeaderValue, header};
@@ -559,7 +559,10 @@ async fn scopes_routes_and_oauth_challenges() {
     let machine = clerk.authenticate(&bearer(GOOD_KEY)).await;
     let h = HeaderMap::new();
     let read = Protect::new(Requirement::scope("read")).accepts_token(AcceptsToken::Any);
-    assert_eq!(read.decide("GET", "/", &h, &machine).await, Ok(()));
+    assert!(matches!(
+        read.decide("GET", "/", &h, &machine).await,
+        Ok(Pass::Handler)
+    ));
     let write = Protect::new(Requirement::scope("write")).accepts_token(AcceptsToken::Any);
     let refused = write.decide("GET", "/", &h, &machine).await;
     assert_eq!(refused.unwrap_err().status(), 403);

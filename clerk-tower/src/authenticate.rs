@@ -61,6 +61,7 @@ impl<S> Layer<S> for ClerkLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ClerkService {
             inner,
+            debug: self.clerk.debug_headers(),
             clerk: self.clerk.clone(),
             peer: self.peer,
         }
@@ -73,6 +74,9 @@ pub struct ClerkService<S> {
     inner: S,
     clerk: Clerk,
     peer: PeerFrom,
+    /// Clerk's debug headers on signed-out responses (read once, when
+    /// the layer is applied).
+    debug: bool,
 }
 
 impl<S> ClerkService<S> {
@@ -110,7 +114,7 @@ where
                 req.extensions_mut().insert(auth);
                 Ok((req, debug))
             },
-            self.clerk.debug_headers(),
+            self.debug,
         )
     }
 }

@@ -3,8 +3,8 @@
 
 use std::task::{Context, Poll};
 
-use clerk_core::protect::Decision;
-use clerk_core::{Protect, Refusal};
+use clerk_core::Protect;
+use clerk_core::protect::{Decision, Pass};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -12,8 +12,9 @@ use tower_service::Service;
 use crate::ResponseFuture;
 
 /// Refuses gRPC calls that do not satisfy a [`Protect`] policy, with a
-/// gRPC status ([`Refusal::into_grpc_response`]: `UNAUTHENTICATED`,
-/// `PERMISSION_DENIED`, `UNAVAILABLE`, ...; Clerk's reason in
+/// gRPC status
+/// ([`Refusal::into_grpc_response`](clerk_core::Refusal::into_grpc_response):
+/// `UNAUTHENTICATED`, `PERMISSION_DENIED`, `UNAVAILABLE`, ...; Clerk's reason in
 /// `grpc-message`, never the token). Routes are the gRPC paths,
 /// `/package.Service/Method`. Needs the [`Auth`](clerk_core::Auth) that [`crate::ClerkLayer`]
 /// inserts; without it every call is `INTERNAL` (`clerk-layer-missing`).
@@ -97,12 +98,65 @@ where
             &mut self.inner,
             req,
             decision,
-            |decided, req| {
-                decided
-                    .map(|()| (req, None))
-                    .map_err(Refusal::into_grpc_response)
+            |decided, req| match decided {
+                Ok(Pass::Handler) => Ok((req, None)),
+                // A CORS preflight (gRPC-web from a browser) is no gRPC
+                // call: its plain 204 stays.
+                Ok(Pass::Preflight(answer)) => Err(answer.map(|_| ResBody::default())),
+                Err(refusal) => Err(refusal.into_grpc_response()),
             },
             false,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use clerk_core::{Auth, Protect, Reason, Requirement, RouteMatcher};
+    use http::{Request, Response};
+    use tower::{ServiceExt, service_fn};
+    use tower_layer::Layer;
+
+    use super::GrpcProtectLayer;
+
+    /// A CORS preflight (gRPC-web from a browser) the guard answers is no
+    /// gRPC call: a plain 204 without `grpc-status`, the service never
+    /// called; the same request without `Access-Control-Request-Method` is
+    /// judged, and refused as a gRPC status.
+    #[tokio::test]
+    async fn an_answered_preflight_is_a_plain_204_and_never_reaches_the_service() {
+        let called = Arc::new(AtomicUsize::new(0));
+        let seen = called.clone();
+        let inner = service_fn(move |_req: Request<()>| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, Infallible>(Response::new(String::new())) }
+        });
+        let protect = Protect::new(Requirement::signed_in())
+            .routes(RouteMatcher::new(["/admin.Admin/(.*)"]).unwrap())
+            .answer_preflights(true);
+        let service = GrpcProtectLayer::new(protect).layer(inner);
+        let call = |preflight: bool| {
+            let mut req = Request::builder()
+                .method("OPTIONS")
+                .uri("/admin.Admin/Delete");
+            if preflight {
+                req = req.header("access-control-request-method", "POST");
+            }
+            let mut req = req.body(()).unwrap();
+            req.extensions_mut()
+                .insert(Auth::SignedOut(Reason::SessionTokenMissing));
+            service.clone().oneshot(req)
+        };
+        let answered = call(true).await.unwrap();
+        assert_eq!(answered.status(), 204);
+        assert!(answered.headers().get("grpc-status").is_none());
+        assert_eq!(called.load(Ordering::SeqCst), 0);
+        let judged = call(false).await.unwrap();
+        assert_eq!(judged.headers()["grpc-status"], "16", "unauthenticated");
+        assert_eq!(called.load(Ordering::SeqCst), 0);
     }
 }

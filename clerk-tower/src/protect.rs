@@ -2,8 +2,8 @@
 
 use std::task::{Context, Poll};
 
-use clerk_core::protect::Decision;
 use clerk_core::protect::RequestPath;
+use clerk_core::protect::{Decision, Pass};
 use clerk_core::{Auth, Protect, Refusal};
 use http::{Request, Response};
 use tower_layer::Layer;
@@ -124,10 +124,10 @@ where
             &mut self.inner,
             req,
             decision,
-            |decided, req| {
-                decided
-                    .map(|()| (req, None))
-                    .map_err(Refusal::into_response)
+            |decided, req| match decided {
+                Ok(Pass::Handler) => Ok((req, None)),
+                Ok(Pass::Preflight(answer)) => Err(answer.map(ResBody::from)),
+                Err(refusal) => Err(refusal.into_response()),
             },
             false,
         )

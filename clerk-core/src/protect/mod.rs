@@ -149,25 +149,37 @@ const TYPE_MISMATCH: Cause = Cause::SignedOut(Reason::TokenTypeMismatch);
 /// Rewrites refusals your way (see [`Protect::render_with`]).
 type Renderer = Arc<dyn Fn(&mut Refusal) + Send + Sync>;
 
-/// The decision for one request ([`Protect::decide`]): a future of
-/// `Ok(())` (call the handler) or the [`Refusal`] to answer with. Ready at
-/// its first poll, with no allocation, unless the requirement needs the
-/// user's Backend API record; only then is the work boxed.
+/// The decision for one request ([`Protect::decide`]): a future of what
+/// the guard lets through ([`Pass`]: the handler, or a CORS preflight it
+/// answers itself) or the [`Refusal`] to answer with. Ready at its first
+/// poll, with no allocation, unless the requirement needs the user's
+/// Backend API record; only then is the work boxed.
 #[must_use = "futures do nothing unless polled"]
 pub struct Decision {
     state: DecisionState,
 }
 
+/// What a guard lets through: the `Ok` of a [`Decision`].
+#[derive(Debug)]
+pub enum Pass {
+    /// Call the handler.
+    Handler,
+    /// A CORS preflight to a protected route, answered by the guard itself
+    /// ([`Protect::answer_preflights`]): send this response (204, no
+    /// body), not the handler's. It is no refusal: no renderer sees it.
+    Preflight(http::Response<String>),
+}
+
 enum DecisionState {
-    Ready(Option<Result<(), Refusal>>),
-    Fetching(Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send>>),
+    Ready(Option<Result<Pass, Refusal>>),
+    Fetching(Pin<Box<dyn Future<Output = Result<Pass, Refusal>> + Send>>),
 }
 
 impl Decision {
     /// A decision made already: `Err` for a refusal found before any
     /// protection could judge (an adapter's [`Refusal::layer_missing`]).
     #[doc(hidden)] // adapters only
-    pub fn ready(result: Result<(), Refusal>) -> Self {
+    pub fn ready(result: Result<Pass, Refusal>) -> Self {
         Self {
             state: DecisionState::Ready(Some(result)),
         }
@@ -175,7 +187,7 @@ impl Decision {
 }
 
 impl Future for Decision {
-    type Output = Result<(), Refusal>;
+    type Output = Result<Pass, Refusal>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
@@ -339,7 +351,7 @@ impl Protect {
         if let Some(routes) = &i.routes {
             match routes.matches(&method, path) {
                 Err(_) => return self.refuse(Cause::MalformedPath, headers, &path),
-                Ok(false) => return Decision::ready(Ok(())),
+                Ok(false) => return Decision::ready(Ok(Pass::Handler)),
                 Ok(true) => {}
             }
         }
@@ -350,7 +362,9 @@ impl Protect {
                 .next()
                 .is_some()
         {
-            return self.refuse(Cause::Preflight, headers, &path);
+            let mut answer = http::Response::new(String::new());
+            *answer.status_mut() = http::StatusCode::NO_CONTENT;
+            return Decision::ready(Ok(Pass::Preflight(answer)));
         }
         let verdict = match self.judge(auth) {
             Ok(verdict) => verdict,
@@ -367,14 +381,14 @@ impl Protect {
                         Ok(verdict) => verdict.into_refusal(),
                         Err(e) => Some(Cause::UserLookup(Lookup::of(&e))),
                     };
-                    cause.map_or(Ok(()), |c| Err(protect.refusal(c, false)))
+                    cause.map_or(Ok(Pass::Handler), |c| Err(protect.refusal(c, false)))
                 };
                 Decision {
                     state: DecisionState::Fetching(Box::pin(fetch)),
                 }
             }
             (verdict, _) => match verdict.into_refusal() {
-                None => Decision::ready(Ok(())),
+                None => Decision::ready(Ok(Pass::Handler)),
                 Some(c) => self.refuse(c, headers, &path),
             },
         }
@@ -430,11 +444,6 @@ impl Protect {
     fn refusal(&self, cause: Cause, page: bool) -> Refusal {
         let i = &*self.inner;
         let mut refusal = Refusal::new(cause);
-        if cause == Cause::Preflight {
-            // A CORS preflight's 204 is not a refusal to re-render: a
-            // renderer's 401 page would make browsers block the request.
-            return refusal;
-        }
         tracing::debug!(reason = cause.reason(), "request refused by protect");
         match cause {
             Cause::SignedOut(r) if !r.is_unavailable() => {
@@ -518,7 +527,7 @@ mod tests {
 
     /// The decision of a protection that needs no user record: ready at
     /// its first poll.
-    fn now(mut d: Decision) -> Result<(), Refusal> {
+    fn now(mut d: Decision) -> Result<Pass, Refusal> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         match Pin::new(&mut d).poll(&mut cx) {
             Poll::Ready(r) => r,
@@ -531,7 +540,14 @@ mod tests {
     }
 
     fn allowed(d: Decision) -> bool {
-        now(d).is_ok()
+        matches!(now(d), Ok(Pass::Handler))
+    }
+
+    fn preflight(d: Decision) -> http::Response<String> {
+        match now(d) {
+            Ok(Pass::Preflight(answer)) => answer,
+            other => panic!("expected a preflight's answer: {other:?}"),
+        }
     }
 
     fn body(r: &Refusal) -> serde_json::Value {
@@ -716,12 +732,9 @@ mod tests {
             "judged by default"
         );
         let answering = p.answer_preflights(true);
-        let r = reject(answering.decide("OPTIONS", "/x", &h, &out));
-        assert_eq!(
-            (r.status().as_u16(), r.response().body().as_str()),
-            (204, "")
-        );
-        assert!(r.response().headers().is_empty());
+        let r = preflight(answering.decide("OPTIONS", "/x", &h, &out));
+        assert_eq!((r.status().as_u16(), r.body().as_str()), (204, ""));
+        assert!(r.headers().is_empty());
         assert_eq!(
             reject(answering.decide("OPTIONS", "/x", &HeaderMap::new(), &out)).status(),
             401,
@@ -731,7 +744,7 @@ mod tests {
             *r.response_mut().status_mut() = StatusCode::UNAUTHORIZED;
         });
         assert_eq!(
-            reject(rendering.decide("OPTIONS", "/x", &h, &out)).status(),
+            preflight(rendering.decide("OPTIONS", "/x", &h, &out)).status(),
             204,
             "a renderer never turns an answered preflight into a refusal"
         );

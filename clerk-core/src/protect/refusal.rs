@@ -29,8 +29,6 @@ pub(crate) enum Cause {
     UserLookup(Lookup),
     /// The authenticating layer is not in front of the route.
     LayerMissing,
-    /// A CORS preflight the guard answers itself.
-    Preflight,
     /// A webhook delivery that is not authentic, or no verifier.
     Webhook(WebhookError),
 }
@@ -89,7 +87,6 @@ impl Cause {
             Self::MalformedMethod => "malformed-method",
             Self::UserLookup(e) => e.as_str(),
             Self::LayerMissing => "clerk-layer-missing",
-            Self::Preflight => "preflight",
             Self::Webhook(e) => e.as_str(),
         }
     }
@@ -158,14 +155,6 @@ impl Refusal {
                 },
                 json!({"error": "invalid_webhook", "reason": reason}),
             ),
-            Cause::Preflight => {
-                return Self::with(
-                    cause,
-                    StatusCode::NO_CONTENT,
-                    HeaderMap::new(),
-                    String::new(),
-                );
-            }
         };
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -233,7 +222,7 @@ impl Refusal {
 
     /// The response to send: its headers (`Content-Type`,
     /// `WWW-Authenticate`, `Location`, `Retry-After`) and body (JSON, or
-    /// empty for redirects and preflights).
+    /// empty for redirects).
     pub fn response(&self) -> &http::Response<String> {
         &self.response
     }
@@ -255,18 +244,10 @@ impl Refusal {
     /// `UNAVAILABLE`, a page redirect → 16, anything else → 13
     /// `INTERNAL`), `grpc-message` the reason (never the token), and
     /// `www-authenticate` / `retry-after` kept as metadata. A hidden route
-    /// (404) is 12 `UNIMPLEMENTED` with no message, as an unknown method;
-    /// a preflight keeps its plain 204. The body is empty (`B::default()`,
-    /// e.g. tonic's body).
+    /// (404) is 12 `UNIMPLEMENTED` with no message, as an unknown method.
+    /// The body is empty (`B::default()`, e.g. tonic's body).
     pub fn into_grpc_response<B: Default>(self) -> http::Response<B> {
         let mut res = http::Response::new(B::default());
-        // A CORS preflight (`answer_preflights`, gRPC-web from a browser) is
-        // not a gRPC call: its plain 204 stays.
-        if self.status() == StatusCode::NO_CONTENT {
-            *res.status_mut() = StatusCode::NO_CONTENT;
-            *res.headers_mut() = self.response.headers().clone();
-            return res;
-        }
         let code: u16 = match self.status().as_u16() {
             401 | 300..=399 => 16,
             403 => 7,
@@ -397,12 +378,6 @@ mod tests {
             (code.as_str(), message.as_str()),
             ("12", ""),
             "hidden: as an unknown method"
-        );
-        let (status, code, _, _) = grpc(Refusal::new(Cause::Preflight));
-        assert_eq!(
-            (status, code.as_str()),
-            (204, ""),
-            "a preflight is not a gRPC call"
         );
         let (_, code, _, _) = grpc(Refusal::new(Cause::MalformedPath));
         assert_eq!(code, "3");
