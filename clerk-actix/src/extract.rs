@@ -96,7 +96,14 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session = session_of(req);
-        Box::pin(async move { Ok(Self(session?.user().await.map_err(Refusal::from)?)) })
+        Box::pin(async move {
+            Ok(Self(
+                session?
+                    .user()
+                    .await
+                    .map_err(|e| Refusal::user_lookup(&e))?,
+            ))
+        })
     }
 }
 

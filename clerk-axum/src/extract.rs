@@ -79,7 +79,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        Ok(Self(session.user().await.map_err(Refusal::from)?))
+        Ok(Self(
+            session.user().await.map_err(|e| Refusal::user_lookup(&e))?,
+        ))
     }
 }
 
@@ -90,7 +92,9 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
         let Some(session) = auth_of(parts)?.session().cloned() else {
             return Ok(None);
         };
-        Ok(Some(Self(session.user().await.map_err(Refusal::from)?)))
+        Ok(Some(Self(
+            session.user().await.map_err(|e| Refusal::user_lookup(&e))?,
+        )))
     }
 }
 

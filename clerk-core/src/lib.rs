@@ -46,7 +46,10 @@
 //!
 //! let guard = Protect::new(Requirement::permission("org:billing:manage"))
 //!     .routes(RouteMatcher::new(["/billing(.*)"])?);
-//! assert!(guard.decide("GET", "/", &headers, &auth).await.is_ok());
+//! assert!(matches!(
+//!     guard.decide("GET", "/", &headers, &auth).await,
+//!     Ok(clerk_core::protect::Pass::Handler)
+//! ));
 //! let refusal = guard.decide("GET", "/billing", &headers, &auth).await.unwrap_err();
 //! assert_eq!((refusal.status().as_u16(), refusal.reason()), (403, "requirement-not-met"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -83,7 +83,7 @@ async fn dispatch(state: AppState, req: Request<String>) -> Result<Response<Stri
         return Ok(match session() {
             Ok(s) => match s.user().await {
                 Ok(u) => json(StatusCode::OK, &app::profile_json(&u)),
-                Err(e) => Refusal::from(e).into_response(),
+                Err(e) => Refusal::user_lookup(&e).into_response(),
             },
             Err(r) => r,
         });

@@ -299,7 +299,7 @@ impl UserDirectory {
                     }
                     Failure::Unreachable | Failure::TooLarge => true,
                 };
-                Err(miss(ApiError::from(f), stale_ok))
+                Err(miss(ApiError::from(f).trimmed(), stale_ok))
             }
         }
     }

@@ -81,6 +81,29 @@ impl ApiError {
         )
     }
 
+    /// What a cache may keep of this error: for Clerk's answer its status
+    /// and first error's code and message, not its details or trace id (a
+    /// cached answer would repeat another call's trace id, and hold up to
+    /// a whole error body per entry).
+    pub(crate) fn trimmed(self) -> Self {
+        match self {
+            Self::Clerk { status, errors, .. } => Self::Clerk {
+                status,
+                errors: errors
+                    .into_iter()
+                    .take(1)
+                    .map(|e| ErrorDetail {
+                        code: e.code,
+                        message: e.message,
+                        ..ErrorDetail::default()
+                    })
+                    .collect(),
+                trace_id: None,
+            },
+            other => other,
+        }
+    }
+
     /// Clerk's trace id (`clerk_trace_id`), to quote to Clerk's support.
     pub fn trace_id(&self) -> Option<&str> {
         match self {

@@ -304,10 +304,10 @@ impl ClerkConfigBuilder {
 
     /// The user directory's cache ([`Clerk::directory`](crate::Clerk::directory)):
     /// a fetched user or organization is reused for `ttl` (default 60 s),
-    /// and may still be served up to `stale_window` past it while Clerk is
-    /// down (unreachable, timing out, 5xx) or throttling (429); never when
-    /// the process's own budget refused the call (`CLERK_USER_STALE_SECS`,
-    /// default 600 s).
+    /// and may still be served up to `stale_window` past it (default 600 s,
+    /// `CLERK_USER_STALE_SECS`) while Clerk is down (unreachable, timing
+    /// out, 5xx) or throttling (429); never when the process's own budget
+    /// refused the call, nor once Clerk has said the record is gone.
     #[must_use]
     pub fn user_cache(mut self, ttl: Duration, stale_window: Duration) -> Self {
         self.user_cache_ttl = ttl;

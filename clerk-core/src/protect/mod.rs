@@ -1,6 +1,7 @@
 //! Route protection: which routes, which [`Requirement`], and what to answer
 //! when it is not met. Every adapter asks [`Protect::decide`] and only
-//! translates the [`Refusal`] into its framework's response.
+//! translates its answer (a [`Pass`] or the [`Refusal`]) into its
+//! framework's response.
 //!
 //! Default answers (for APIs): 401 when signed out, with
 //! `WWW-Authenticate: Bearer` (plus `error="invalid_token"` when a token was
@@ -32,7 +33,7 @@
 //! protected route itself (204, empty) and never calls the handler.
 //!
 //! ```
-//! use clerk_core::protect::{Protect, RouteMatcher};
+//! use clerk_core::protect::{Pass, Protect, RouteMatcher};
 //! use clerk_core::{Auth, Reason, Requirement};
 //! use http::HeaderMap;
 //!
@@ -44,7 +45,12 @@
 //! let refusal = protect.decide("GET", "/dashboard", &headers, &signed_out).await.unwrap_err();
 //! assert_eq!(refusal.status(), 401);
 //! assert_eq!(refusal.reason(), "session-token-missing");
-//! assert!(protect.decide("GET", "/", &headers, &signed_out).await.is_ok());
+//! // Unprotected: the handler runs (`Pass::Preflight` is the other pass:
+//! // send its 204 instead of the handler's answer).
+//! assert!(matches!(
+//!     protect.decide("GET", "/", &headers, &signed_out).await,
+//!     Ok(Pass::Handler)
+//! ));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
@@ -123,7 +129,7 @@ impl Auth {
         requirement
             .evaluate(session)
             .await
-            .map_err(Refusal::from)?
+            .map_err(|e| Refusal::user_lookup(&e))?
             .into_refusal()
             .map_or(Ok(session), |c| Err(Refusal::new(c)))
     }
@@ -161,6 +167,7 @@ pub struct Decision {
 
 /// What a guard lets through: the `Ok` of a [`Decision`].
 #[derive(Debug)]
+#[must_use = "a Pass::Preflight is answered with its response, never passed to the handler"]
 pub enum Pass {
     /// Call the handler.
     Handler,

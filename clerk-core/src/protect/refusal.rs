@@ -210,6 +210,16 @@ impl Refusal {
         Self::new(Cause::LayerMissing)
     }
 
+    /// The signed-in user's record could not be had (`session.user()`
+    /// failed): a user Clerk no longer knows reads as signed out (401),
+    /// anything else as unavailable (503, with `Retry-After` when rate
+    /// limited). Only for that lookup: another Backend API call's 404 is no
+    /// sign-out.
+    #[doc(hidden)] // adapters only
+    pub fn user_lookup(error: &ApiError) -> Self {
+        Self::new(Cause::UserLookup(Lookup::of(error)))
+    }
+
     /// The reason string (Clerk's where there is one), for logs and bodies.
     pub fn reason(&self) -> &'static str {
         self.cause.reason()
@@ -307,15 +317,6 @@ impl From<super::routes::MalformedPath> for Refusal {
     }
 }
 
-/// A Backend API call a handler needed failed: a user Clerk does not know
-/// reads as signed out (401), anything else as unavailable (503, with
-/// `Retry-After` when rate limited).
-impl From<ApiError> for Refusal {
-    fn from(error: ApiError) -> Self {
-        Self::new(Cause::UserLookup(Lookup::of(&error)))
-    }
-}
-
 impl From<WebhookError> for Refusal {
     fn from(error: WebhookError) -> Self {
         Self::new(Cause::Webhook(error))
@@ -333,6 +334,73 @@ impl std::error::Error for Refusal {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every Backend API failure of the signed-in user's lookup, as the
+    /// guard answers it: gone is signed out, the rest unavailable.
+    #[test]
+    fn a_failed_user_lookup_reads_as_signed_out_only_when_the_user_is_gone() {
+        use std::time::Duration;
+        let clerk = |status| ApiError::Clerk {
+            status,
+            errors: Vec::new(),
+            trace_id: None,
+        };
+        let limited = |ms| ApiError::RateLimited {
+            retry_after: Duration::from_millis(ms),
+            trace_id: None,
+        };
+        let cases = [
+            (
+                ApiError::InvalidInput("user id"),
+                401,
+                "user-not-found",
+                None,
+            ),
+            (clerk(400), 401, "user-not-found", None),
+            (clerk(404), 401, "user-not-found", None),
+            (clerk(422), 401, "user-not-found", None),
+            (clerk(401), 503, "secret-key-invalid", None),
+            (clerk(403), 503, "secret-key-invalid", None),
+            (clerk(500), 503, "backend-api-unavailable", None),
+            (
+                ApiError::InvalidResponse,
+                503,
+                "backend-api-unavailable",
+                None,
+            ),
+            (ApiError::Unreachable, 503, "backend-api-unavailable", None),
+            (
+                ApiError::NotConfigured,
+                503,
+                "backend-api-not-configured",
+                None,
+            ),
+            (limited(0), 503, "backend-api-rate-limited", Some("1")),
+            (limited(1_900), 503, "backend-api-rate-limited", Some("1")),
+            (limited(30_000), 503, "backend-api-rate-limited", Some("30")),
+        ];
+        for (error, status, reason, retry) in cases {
+            let r = Refusal::user_lookup(&error);
+            let headers = r.response().headers();
+            assert_eq!(
+                (r.status().as_u16(), r.reason()),
+                (status, reason),
+                "{error:?}"
+            );
+            assert_eq!(
+                headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+                retry,
+                "{error:?}"
+            );
+            assert_eq!(
+                headers.contains_key(header::WWW_AUTHENTICATE),
+                status == 401,
+                "only a gone user is challenged: {error:?}"
+            );
+        }
+    }
 
     fn grpc(r: Refusal) -> (u16, String, String, HeaderMap) {
         let res: http::Response<()> = r.into_grpc_response();

@@ -42,6 +42,7 @@ pub enum EventData {
     User(Box<User>),
     /// `user.deleted`, `organization.deleted`, `session.*` removals, ...:
     /// what was deleted (Clerk's `DeletedObject`: `deleted: true`).
+    #[non_exhaustive]
     Deleted {
         /// The id of what was deleted.
         id: Option<String>,
