@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 
 use clerk_core::adapter::WithPeer;
-use clerk_core::{Auth, Authenticate, Clerk};
+use clerk_core::{Authenticate, Clerk};
 use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -101,20 +101,6 @@ where
             peer: (self.peer)(req.extensions()),
             request: &req,
         });
-        ResponseFuture::start(
-            &mut self.inner,
-            req,
-            auth,
-            |auth, mut req| {
-                // A page load Clerk refreshes through a handshake: answer it.
-                if let Auth::Redirect(h) = &auth {
-                    return Err(h.to_response());
-                }
-                let debug = auth.debug_headers();
-                req.extensions_mut().insert(auth);
-                Ok((req, debug))
-            },
-            self.debug,
-        )
+        ResponseFuture::authenticate(&mut self.inner, req, auth, self.debug)
     }
 }

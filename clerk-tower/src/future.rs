@@ -6,7 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
 
-use http::Request;
+use clerk_core::protect::{Decision, Pass};
+use clerk_core::{Auth, Authenticate};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -15,7 +17,7 @@ use tower_service::Service;
 /// It also names Clerk's debug headers for the response (see
 /// [`clerk_core::Auth::debug_headers`]), added when the future was started
 /// with them on.
-pub(crate) type Pass<W, B, R> =
+pub(crate) type PassOn<W, B, R> =
     fn(<W as Future>::Output, Request<B>) -> Result<(Request<B>, Debug), R>;
 
 /// Clerk's debug headers to add to the response.
@@ -39,7 +41,7 @@ pin_project! {
         Waiting {
             wait: W,
             pending: Option<(S, Request<B>)>,
-            pass: Pass<W, B, S::Response>,
+            pass: PassOn<W, B, S::Response>,
             debug: bool,
         },
         Calling {
@@ -50,6 +52,86 @@ pin_project! {
         Answered {
             response: Option<S::Response>,
         },
+    }
+}
+
+/// `ClerkService`: a page load Clerk refreshes through a handshake is
+/// answered with its redirect; anything else passes on with its `Auth`.
+fn pass_authenticated<B, R: Default>(
+    auth: Auth,
+    mut req: Request<B>,
+) -> Result<(Request<B>, Debug), Response<R>> {
+    if let Auth::Redirect(h) = &auth {
+        return Err(h.to_response());
+    }
+    let debug = auth.debug_headers();
+    req.extensions_mut().insert(auth);
+    Ok((req, debug))
+}
+
+/// `ProtectService`: the guard's answer as an HTTP response.
+fn pass_http<B, R: From<String>>(
+    decided: Result<Pass, clerk_core::Refusal>,
+    req: Request<B>,
+) -> Result<(Request<B>, Debug), Response<R>> {
+    match decided {
+        Ok(Pass::Handler) => Ok((req, None)),
+        Ok(Pass::Preflight(answer)) => Err(answer.map(R::from)),
+        Err(refusal) => Err(refusal.into_response()),
+    }
+}
+
+/// `GrpcProtectService`: the guard's answer as a gRPC status; a CORS
+/// preflight (gRPC-web from a browser) is no gRPC call, its plain 204
+/// stays.
+fn pass_grpc<B, R: Default>(
+    decided: Result<Pass, clerk_core::Refusal>,
+    req: Request<B>,
+) -> Result<(Request<B>, Debug), Response<R>> {
+    match decided {
+        Ok(Pass::Handler) => Ok((req, None)),
+        Ok(Pass::Preflight(answer)) => Err(answer.map(|_| R::default())),
+        Err(refusal) => Err(refusal.into_grpc_response()),
+    }
+}
+
+impl<S, B, ResBody> ResponseFuture<S, B, Authenticate>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+    ResBody: Default,
+{
+    /// Waits for the request's authentication (`ClerkService`), adding
+    /// Clerk's debug headers to the response when `debug`.
+    pub(crate) fn authenticate(
+        inner: &mut S,
+        req: Request<B>,
+        auth: Authenticate,
+        debug: bool,
+    ) -> Self {
+        Self::start(inner, req, auth, pass_authenticated, debug)
+    }
+}
+
+impl<S, B, ResBody> ResponseFuture<S, B, Decision>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+{
+    /// Waits for the guard's decision (`ProtectService`), answering a
+    /// refusal as HTTP.
+    pub(crate) fn protect(inner: &mut S, req: Request<B>, decision: Decision) -> Self
+    where
+        ResBody: From<String>,
+    {
+        Self::start(inner, req, decision, pass_http, false)
+    }
+
+    /// Waits for the guard's decision (`GrpcProtectService`), answering a
+    /// refusal as a gRPC status.
+    pub(crate) fn protect_grpc(inner: &mut S, req: Request<B>, decision: Decision) -> Self
+    where
+        ResBody: Default,
+    {
+        Self::start(inner, req, decision, pass_grpc, false)
     }
 }
 
@@ -64,11 +146,11 @@ where
     /// again, with the real waker, by this future. Pending (keys or the
     /// Backend API must be awaited), the service that was driven ready is
     /// kept for the call and a clone takes its place.
-    pub(crate) fn start(
+    fn start(
         inner: &mut S,
         req: Request<B>,
         mut wait: W,
-        pass: Pass<W, B, S::Response>,
+        pass: PassOn<W, B, S::Response>,
         debug: bool,
     ) -> Self {
         let state = match Pin::new(&mut wait).poll(&mut Context::from_waker(Waker::noop())) {

@@ -4,7 +4,7 @@
 use std::task::{Context, Poll};
 
 use clerk_core::Protect;
-use clerk_core::protect::{Decision, Pass};
+use clerk_core::protect::Decision;
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -94,19 +94,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let decision = crate::protect::decide(&self.protect, &req, None);
-        ResponseFuture::start(
-            &mut self.inner,
-            req,
-            decision,
-            |decided, req| match decided {
-                Ok(Pass::Handler) => Ok((req, None)),
-                // A CORS preflight (gRPC-web from a browser) is no gRPC
-                // call: its plain 204 stays.
-                Ok(Pass::Preflight(answer)) => Err(answer.map(|_| ResBody::default())),
-                Err(refusal) => Err(refusal.into_grpc_response()),
-            },
-            false,
-        )
+        ResponseFuture::protect_grpc(&mut self.inner, req, decision)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::task::{Context, Poll};
 
 use clerk_core::protect::RequestPath;
-use clerk_core::protect::{Decision, Pass};
+use clerk_core::protect::Decision;
 use clerk_core::{Auth, Protect, Refusal};
 use http::{Request, Response};
 use tower_layer::Layer;
@@ -120,16 +120,6 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let decision = decide(&self.protect, &req, self.original_uri);
-        ResponseFuture::start(
-            &mut self.inner,
-            req,
-            decision,
-            |decided, req| match decided {
-                Ok(Pass::Handler) => Ok((req, None)),
-                Ok(Pass::Preflight(answer)) => Err(answer.map(ResBody::from)),
-                Err(refusal) => Err(refusal.into_response()),
-            },
-            false,
-        )
+        ResponseFuture::protect(&mut self.inner, req, decision)
     }
 }

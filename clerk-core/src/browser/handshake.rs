@@ -7,10 +7,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use super::url::{PageRequest, remove_query};
 use crate::auth::PageRedirect;
 use crate::cookies::{DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, REDIRECT_COUNT, SESSION};
-use std::sync::Arc;
 
-use crate::error::{Reason, VerifyError};
-use crate::session::Session;
+use crate::error::Reason;
+use crate::session::verify::Verifier;
 
 /// Query names (`constants.ts` `QueryParameters`); the cookie names are in
 /// [`crate::cookies`].
@@ -28,11 +27,6 @@ const API_VERSION: &str = "2026-05-12";
 /// `checkAndTrackRedirectLoop`: Clerk stops at exactly 3; here at 3 or
 /// more, so a forged higher count cannot restart the loop).
 pub(super) const MAX_REDIRECTS: u32 = 3;
-
-/// Verifies a session token without waiting (`None`: keys must load).
-pub(crate) type VerifyNow<'a> = &'a dyn Fn(&str) -> Option<Result<Arc<Session>, VerifyError>>;
-/// Verifies a handshake token without waiting, giving its directives.
-pub(crate) type DirectivesNow<'a> = &'a dyn Fn(&str) -> Option<Result<Vec<String>, VerifyError>>;
 
 /// The `kid` of a token's header, for the key to wait for.
 pub(super) fn kid_of(token: &str) -> Option<String> {
@@ -88,7 +82,7 @@ pub(super) fn start(
 pub(super) fn finish(
     req: &PageRequest<'_>,
     directives: &[String],
-    verify: VerifyNow<'_>,
+    verifier: &Verifier,
     loops: u32,
 ) -> Result<PageRedirect, Option<String>> {
     let mut headers = HeaderMap::new();
@@ -135,7 +129,7 @@ pub(super) fn finish(
         HeaderName::from_static("access-control-allow-credentials"),
         HeaderValue::from_static("true"),
     );
-    let reason = match session_token.map(|t| (t, verify(t))) {
+    let reason = match session_token.map(|t| (t, verifier.verify_ready(t))) {
         Some((t, None)) => return Err(kid_of(t)),
         Some((_, Some(Ok(_)))) => "handshake-complete",
         Some((_, Some(Err(e)))) => e.reason().as_str(),

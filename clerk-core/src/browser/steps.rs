@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use super::calls::Refresh;
-use super::handshake::{
-    self, DirectivesNow, MAX_REDIRECTS, REDIRECT_URL, SYNCED, VerifyNow, kid_of,
-};
+use super::handshake::{self, MAX_REDIRECTS, REDIRECT_URL, SYNCED, kid_of};
 use super::url::{PageRequest, remove_query};
 use crate::auth::PageRedirect;
 use crate::cookies::{
@@ -15,6 +13,7 @@ use crate::cookies::{
 };
 use crate::error::Reason;
 use crate::session::Session;
+use crate::session::verify::Verifier;
 
 /// What the browser path decided.
 pub(crate) enum Page {
@@ -103,15 +102,13 @@ fn session_shaped(jwt: &LooseJwt) -> bool {
 
 impl Browser {
     /// Decides a page request (`authenticateRequestWithTokenInCookie`).
-    /// `verify` verifies a session token without waiting (`None`: a key
-    /// must be fetched first); `handshake_directives` verifies a handshake
-    /// token the same way and returns its cookie directives.
+    /// `verifier` verifies session and handshake tokens without waiting
+    /// (`None`: a key must be fetched first).
     pub(crate) fn decide(
         &self,
         req: &PageRequest<'_>,
         now: i64,
-        verify: VerifyNow<'_>,
-        handshake_directives: DirectivesNow<'_>,
+        verifier: &Verifier,
         refresh: RefreshMode,
         fetched: Option<&[String]>,
     ) -> Page {
@@ -157,24 +154,24 @@ impl Browser {
         {
             match fetched {
                 Some(directives) => {
-                    return finished(handshake::finish(req, directives, verify, loops));
+                    return finished(handshake::finish(req, directives, verifier, loops));
                 }
                 // Clerk's nonce is opaque with no documented length; 256
                 // bytes bounds what a forged one can make us remember.
                 None if refresh != RefreshMode::Unavailable && nonce.len() <= 256 => {
                     return Page::Nonce(nonce);
                 }
-                None => return finished(handshake::finish(req, &[], verify, loops)),
+                None => return finished(handshake::finish(req, &[], verifier, loops)),
             }
         }
         if let Some(token) = carried
             .or_else(|| req.cookie(HANDSHAKE).map(str::to_owned))
             .filter(|_| finishing)
         {
-            match handshake_directives(&token) {
+            match verifier.handshake_directives(&token) {
                 None => return Page::NeedsKeys(kid_of(&token)),
                 Some(Ok(directives)) => {
-                    return finished(handshake::finish(req, &directives, verify, loops));
+                    return finished(handshake::finish(req, &directives, verifier, loops));
                 }
                 // As Clerk in production: logged, and the request's own
                 // cookies decide (a stray or forged handshake never signs
@@ -286,7 +283,7 @@ impl Browser {
             return handshake(Reason::SessionTokenIatBeforeClientUat);
         }
         // N. Verify.
-        match verify(token) {
+        match verifier.verify_ready(token) {
             None => Page::NeedsKeys(kid_of(token)),
             // A document navigation from another site, not from Clerk's
             // own pages, syncs once through a handshake.

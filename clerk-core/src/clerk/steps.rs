@@ -170,8 +170,6 @@ impl Clerk {
         let browser = self.inner.browser.as_ref()?;
         let page = PageRequest::read(method, path_and_query, headers)?;
         let now = self.inner.verifier.now();
-        let verify = |t: &str| self.inner.verifier.verify_ready(t);
-        let directives = |t: &str| self.inner.verifier.handshake_directives(t);
         let pending = |wait| {
             AuthStep::PendingPage(Box::new(PendingPage {
                 get: method == "GET",
@@ -182,7 +180,7 @@ impl Clerk {
             }))
         };
         Some(
-            match browser.decide(&page, now, &verify, &directives, refresh, fetched) {
+            match browser.decide(&page, now, &self.inner.verifier, refresh, fetched) {
                 Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
                 Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
                 Page::Redirect(h) => AuthStep::Ready(Auth::Redirect(Arc::new(h))),
