@@ -2,8 +2,8 @@
 
 use std::task::{Context, Poll};
 
-use clerk_core::protect::RequestPath;
 use clerk_core::protect::Decision;
+use clerk_core::protect::RequestPath;
 use clerk_core::{Auth, Protect, Refusal};
 use http::{Request, Response};
 use tower_layer::Layer;
