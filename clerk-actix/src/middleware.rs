@@ -3,21 +3,24 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
 use actix_web::HttpMessage;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use clerk_core::PageRedirect;
+use clerk_core::PageAnswer;
 use clerk_core::{Auth, Clerk};
 use pin_project_lite::pin_project;
 
 use crate::glue::{ActixRequest, from_http};
 
 /// Authenticates each request and stores its [`clerk_core::Auth`] in the
-/// request extensions; the inner service runs, except for a page load that
-/// Clerk refreshes through a handshake ([`clerk_core::Auth::Redirect`]):
-/// the middleware answers that redirect itself.
+/// request extensions; the inner service runs, except for a page load
+/// Clerk redirects through a handshake ([`clerk_core::Auth::Page`]): the
+/// middleware answers that redirect itself. A page Clerk serves with new
+/// cookies (a production handshake finish, a refreshed session) reaches
+/// the service signed in, and the cookies are added to its response.
 #[derive(Debug, Clone)]
 pub struct ClerkMiddleware {
     clerk: Clerk,
@@ -59,25 +62,52 @@ pub struct ClerkMiddlewareService<S> {
 type Slow<B> =
     Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>>>;
 
-/// Clerk's debug headers for a request's [`Auth`], when on.
-type Debug = Option<[(&'static str, &'static str); 2]>;
-
-fn debug_of(on: bool, auth: &Auth) -> Debug {
-    if on { auth.debug_headers() } else { None }
+/// What the response gets besides the service's answer.
+#[derive(Default)]
+struct Extra {
+    /// Clerk's debug headers, when on.
+    debug: Option<[(&'static str, &'static str); 2]>,
+    /// A page served with new cookies: its headers, appended.
+    page: Option<Arc<PageAnswer>>,
 }
 
-fn with_debug<B>(mut res: ServiceResponse<B>, debug: Debug) -> ServiceResponse<B> {
-    for (name, value) in debug.into_iter().flatten() {
+/// The `Auth` the service gets and what its response gets, or the
+/// redirect to answer instead.
+fn pass(on: bool, auth: Auth) -> Result<(Auth, Extra), Arc<PageAnswer>> {
+    let (auth, page) = match auth {
+        Auth::Page(page) => match page.served() {
+            None => return Err(page),
+            Some(served) => (served.clone(), Some(page)),
+        },
+        auth => (auth, None),
+    };
+    let debug = if on { auth.debug_headers() } else { None };
+    Ok((auth, Extra { debug, page }))
+}
+
+fn with_extra<B>(mut res: ServiceResponse<B>, extra: Extra) -> ServiceResponse<B> {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    if let Some(page) = extra.page {
+        for (name, value) in page.headers() {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_str().as_bytes()),
+                HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                res.headers_mut().append(n, v);
+            }
+        }
+    }
+    for (name, value) in extra.debug.into_iter().flatten() {
         res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static(name),
-            actix_web::http::header::HeaderValue::from_static(value),
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
         );
     }
     res
 }
 
 /// A handshake redirect answered instead of calling the service.
-fn answer<B>(req: ServiceRequest, handshake: &PageRedirect) -> ServiceResponse<EitherBody<B>> {
+fn answer<B>(req: ServiceRequest, handshake: &PageAnswer) -> ServiceResponse<EitherBody<B>> {
     let (http_req, _) = req.into_parts();
     ServiceResponse::new(http_req, from_http(handshake.to_response::<String>()))
         .map_into_right_body()
@@ -98,21 +128,22 @@ where
         // One poll decides the hot path (no boxing of the service call); a
         // pending future re-registers the real waker when polled again.
         match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Auth::Redirect(h)) => ResponseFuture {
-                kind: Kind::Answered {
-                    res: Some(answer(req, &h)),
-                },
-            },
-            Poll::Ready(auth) => {
-                let debug = debug_of(self.clerk.debug_headers(), &auth);
-                req.extensions_mut().insert(auth);
-                ResponseFuture {
-                    kind: Kind::Ready {
-                        fut: self.service.call(req),
-                        debug,
+            Poll::Ready(auth) => match pass(self.clerk.debug_headers(), auth) {
+                Err(redirect) => ResponseFuture {
+                    kind: Kind::Answered {
+                        res: Some(answer(req, &redirect)),
                     },
+                },
+                Ok((auth, extra)) => {
+                    req.extensions_mut().insert(auth);
+                    ResponseFuture {
+                        kind: Kind::Ready {
+                            fut: self.service.call(req),
+                            extra: Some(extra),
+                        },
+                    }
                 }
-            }
+            },
             // Keys must be fetched first, or a machine token needs the
             // Backend API: rarer, boxed.
             Poll::Pending => {
@@ -121,16 +152,15 @@ where
                 ResponseFuture {
                     kind: Kind::Slow {
                         fut: Box::pin(async move {
-                            let auth = auth.await;
-                            if let Auth::Redirect(h) = &auth {
-                                return Ok(answer(req, h));
-                            }
-                            let debug = debug_of(on, &auth);
+                            let (auth, extra) = match pass(on, auth.await) {
+                                Err(redirect) => return Ok(answer(req, &redirect)),
+                                Ok(passed) => passed,
+                            };
                             req.extensions_mut().insert(auth);
                             service
                                 .call(req)
                                 .await
-                                .map(|res| with_debug(res, debug))
+                                .map(|res| with_extra(res, extra))
                                 .map(ServiceResponse::map_into_left_body)
                         }),
                     },
@@ -151,7 +181,7 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
-        Ready { #[pin] fut: F, debug: Debug },
+        Ready { #[pin] fut: F, extra: Option<Extra> },
         Slow { fut: Slow<B> },
         Answered { res: Option<ServiceResponse<EitherBody<B>>> },
     }
@@ -165,10 +195,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Ready { fut, debug } => {
+            KindProj::Ready { fut, extra } => {
                 let res = ready!(fut.poll(cx));
-                let debug = debug.take();
-                Poll::Ready(res.map(|r| with_debug(r, debug).map_into_left_body()))
+                let extra = extra.take().unwrap_or_default();
+                Poll::Ready(res.map(|r| with_extra(r, extra).map_into_left_body()))
             }
             KindProj::Slow { fut } => fut.as_mut().poll(cx),
             KindProj::Answered { res } => match res.take() {

@@ -1,5 +1,5 @@
 //! The outcome of authenticating one request: [`Auth`], with its one flat
-//! [`Reason`](crate::Reason) when signed out, and [`PageRedirect`], the
+//! [`Reason`](crate::Reason) when signed out, and [`PageAnswer`], the
 //! answer a layer sends for a page load Clerk's middleware would redirect.
 //!
 //! A leaf of the crate: it knows the session and machine types it carries,
@@ -35,11 +35,13 @@ pub enum Auth {
     Machine(Arc<MachineAuth>),
     /// No usable session, and why.
     SignedOut(Reason),
-    /// A page load Clerk's middleware answers with a redirect (a handshake
-    /// with the Frontend API, its finish, or a refreshed session): the
-    /// layer sends it and never calls the handler. A guard or extractor
-    /// that meets it refuses, as signed out.
-    Redirect(Arc<PageRedirect>),
+    /// A page load Clerk's middleware handles itself: a redirect (a
+    /// handshake with the Frontend API, or its development finish) the
+    /// layer sends without calling the handler, or a page served with new
+    /// cookies (a production finish, a refreshed session: the handler gets
+    /// [`PageAnswer::served`]). A guard or extractor that meets it refuses,
+    /// as signed out.
+    Page(Arc<PageAnswer>),
 }
 
 impl Auth {
@@ -74,7 +76,7 @@ impl Auth {
     pub fn reason(&self) -> Option<Reason> {
         match self {
             Self::SignedOut(r) => Some(*r),
-            Self::Redirect(r) => Some(r.signed_out),
+            Self::Page(r) => Some(r.signed_out),
             Self::SignedIn(_) | Self::Machine(_) => None,
         }
     }
@@ -108,29 +110,47 @@ impl Auth {
             Self::SignedIn(_) => ("signed_in", ""),
             Self::Machine(m) => ("machine", m.token_type.as_str()),
             Self::SignedOut(r) => ("signed_out", r.as_str()),
-            Self::Redirect(r) => ("handshake", r.reason()),
+            Self::Page(r) => ("handshake", r.reason()),
         }
     }
 }
 
-/// The answer a layer sends instead of calling the handler for a page load
-/// Clerk's way: a 307 to the Frontend API's handshake, or back to the page
-/// after it or after a refresh (with the new cookies). Its `Debug` shows the
-/// reason only (the URL can carry a token).
+/// What a layer does for a page load Clerk's middleware handles itself:
+/// either it answers a redirect (a 307 to the Frontend API's handshake, or,
+/// on a development instance, back to the page after it), or it serves the
+/// page with new cookies (a production instance's handshake finish, a
+/// server-side refresh): the handler then gets [`PageAnswer::served`]'s
+/// outcome and the layer adds the cookies to its response
+/// (`handshake.ts` `resolveHandshake`, `request.ts` `refreshToken`). Its
+/// `Debug` shows the reason only (the URL and cookies carry tokens).
 #[derive(Clone)]
-pub struct PageRedirect {
+pub struct PageAnswer {
     reason: &'static str,
     /// How a guard or extractor that meets it reads it.
     signed_out: Reason,
     headers: HeaderMap,
+    /// Served, not redirected: what the handler gets.
+    serve: Option<Auth>,
 }
 
-impl PageRedirect {
-    pub(crate) fn new(reason: &'static str, signed_out: Reason, headers: HeaderMap) -> Self {
+impl PageAnswer {
+    /// A redirect the layer answers itself.
+    pub(crate) fn redirect(reason: &'static str, signed_out: Reason, headers: HeaderMap) -> Self {
         Self {
             reason,
             signed_out,
             headers,
+            serve: None,
+        }
+    }
+
+    /// The page served as `auth`, with `headers` added to its response.
+    pub(crate) fn serve(reason: &'static str, auth: Auth, headers: HeaderMap) -> Self {
+        Self {
+            reason,
+            signed_out: auth.reason().unwrap_or(Reason::SessionTokenMissing),
+            headers,
+            serve: Some(auth),
         }
     }
 
@@ -141,21 +161,30 @@ impl PageRedirect {
         self.reason
     }
 
-    /// What a guard or extractor answers if it meets this redirect (a
-    /// layer answers it first): signed out, with this reason.
+    /// What a guard or extractor answers if it meets this answer (a
+    /// layer handles it first): signed out, with this reason.
     pub(crate) fn signed_out_reason(&self) -> Reason {
         self.signed_out
     }
 
-    /// `Location`, `Cache-Control: no-store`, `Set-Cookie`s and the
-    /// `x-clerk-auth-*` debug headers.
-    #[cfg(test)]
-    pub(crate) fn headers(&self) -> &HeaderMap {
+    /// The outcome the handler gets when the page is served (a
+    /// production handshake finish, a refresh); `None` for a redirect,
+    /// which [`PageAnswer::to_response`] answers.
+    pub fn served(&self) -> Option<&Auth> {
+        self.serve.as_ref()
+    }
+
+    /// The headers a layer appends to a served page's response (its
+    /// `Set-Cookie`s and `Cache-Control: no-store`), or a redirect's
+    /// (`Location` too, and the `x-clerk-auth-*` debug headers).
+    #[doc(hidden)] // adapters only
+    pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
-    /// The response: 307, `Location`, `Cache-Control: no-store`,
-    /// `Set-Cookie`s and the `x-clerk-auth-*` debug headers; empty body.
+    /// The redirect's response: 307, `Location`, `Cache-Control:
+    /// no-store`, `Set-Cookie`s and the `x-clerk-auth-*` debug headers;
+    /// empty body. (For a served page the layer calls the handler instead.)
     pub fn to_response<B: Default>(&self) -> http::Response<B> {
         let mut response = http::Response::new(B::default());
         *response.status_mut() = http::StatusCode::TEMPORARY_REDIRECT;
@@ -164,9 +193,9 @@ impl PageRedirect {
     }
 }
 
-impl std::fmt::Debug for PageRedirect {
+impl std::fmt::Debug for PageAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PageRedirect")
+        f.debug_struct("PageAnswer")
             .field("reason", &self.reason)
             .finish_non_exhaustive()
     }

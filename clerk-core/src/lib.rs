@@ -89,7 +89,7 @@ pub mod testing;
 mod token;
 pub mod webhook;
 
-pub use auth::{Auth, PageRedirect};
+pub use auth::{Auth, PageAnswer};
 pub use authorize::{Policy, Preset, Requirement};
 pub use clerk::{Authenticate, Clerk};
 pub use config::ClerkConfig;

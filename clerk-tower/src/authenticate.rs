@@ -12,9 +12,11 @@ use tower_service::Service;
 use crate::ResponseFuture;
 
 /// Authenticates each request and inserts its [`clerk_core::Auth`] into the request
-/// extensions; the inner service runs, except for a page load that Clerk
-/// refreshes through a handshake ([`clerk_core::Auth::Redirect`]): the
-/// layer answers that redirect itself.
+/// extensions; the inner service runs, except for a page load Clerk
+/// redirects through a handshake ([`clerk_core::Auth::Page`]): the layer
+/// answers that redirect itself. A page Clerk serves with new cookies (a
+/// production handshake finish, a refreshed session) reaches the inner
+/// service signed in, and the cookies are added to its response.
 ///
 /// The connection's peer address (read from the request extensions by
 /// [`ClerkLayer::peer_from`]; by default a [`SocketAddr`] there) tells

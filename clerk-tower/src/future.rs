@@ -4,24 +4,45 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
 use clerk_core::protect::{Decision, Pass};
-use clerk_core::{Auth, Authenticate};
+use clerk_core::{Auth, Authenticate, PageAnswer};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 /// Turns what was waited for into the request to pass on, or the response
 /// to send instead.
-/// It also names Clerk's debug headers for the response (see
-/// [`clerk_core::Auth::debug_headers`]), added when the future was started
-/// with them on.
+/// It also names the headers to add to the response.
 pub(crate) type PassOn<W, B, R> =
-    fn(<W as Future>::Output, Request<B>) -> Result<(Request<B>, Debug), R>;
+    fn(<W as Future>::Output, Request<B>) -> Result<(Request<B>, Extra), R>;
 
-/// Clerk's debug headers to add to the response.
-pub(crate) type Debug = Option<[(&'static str, &'static str); 2]>;
+/// What the response gets besides the inner service's answer.
+#[derive(Default)]
+pub(crate) struct Extra {
+    /// Clerk's debug headers (see [`clerk_core::Auth::debug_headers`]),
+    /// added when the future was started with them on.
+    debug: Option<[(&'static str, &'static str); 2]>,
+    /// A page served with new cookies (see [`PageAnswer::served`]): its
+    /// headers, appended.
+    page: Option<Arc<PageAnswer>>,
+}
+
+impl Extra {
+    fn apply<R>(self, res: &mut Response<R>, debug: bool) {
+        if let Some(page) = self.page {
+            for (name, value) in page.headers() {
+                res.headers_mut().append(name, value.clone());
+            }
+        }
+        for (name, value) in self.debug.filter(|_| debug).into_iter().flatten() {
+            res.headers_mut()
+                .insert(name, http::HeaderValue::from_static(value));
+        }
+    }
+}
 
 pin_project! {
     /// Response future of [`ClerkService`](crate::ClerkService) (waiting on
@@ -47,7 +68,8 @@ pin_project! {
         Calling {
             #[pin]
             fut: S::Future,
-            debug: Debug,
+            extra: Option<Extra>,
+            debug: bool,
         },
         Answered {
             response: Option<S::Response>,
@@ -60,22 +82,26 @@ pin_project! {
 fn pass_authenticated<B, R: Default>(
     auth: Auth,
     mut req: Request<B>,
-) -> Result<(Request<B>, Debug), Response<R>> {
-    if let Auth::Redirect(h) = &auth {
-        return Err(h.to_response());
-    }
+) -> Result<(Request<B>, Extra), Response<R>> {
+    let (auth, page) = match auth {
+        Auth::Page(page) => match page.served() {
+            None => return Err(page.to_response()),
+            Some(served) => (served.clone(), Some(page)),
+        },
+        auth => (auth, None),
+    };
     let debug = auth.debug_headers();
     req.extensions_mut().insert(auth);
-    Ok((req, debug))
+    Ok((req, Extra { debug, page }))
 }
 
 /// `ProtectService`: the guard's answer as an HTTP response.
 fn pass_http<B, R: From<String>>(
     decided: Result<Pass, clerk_core::Refusal>,
     req: Request<B>,
-) -> Result<(Request<B>, Debug), Response<R>> {
+) -> Result<(Request<B>, Extra), Response<R>> {
     match decided {
-        Ok(Pass::Handler) => Ok((req, None)),
+        Ok(Pass::Handler) => Ok((req, Extra::default())),
         Ok(Pass::Preflight(answer)) => Err(answer.map(R::from)),
         Err(refusal) => Err(refusal.into_response()),
     }
@@ -87,9 +113,9 @@ fn pass_http<B, R: From<String>>(
 fn pass_grpc<B, R: Default>(
     decided: Result<Pass, clerk_core::Refusal>,
     req: Request<B>,
-) -> Result<(Request<B>, Debug), Response<R>> {
+) -> Result<(Request<B>, Extra), Response<R>> {
     match decided {
-        Ok(Pass::Handler) => Ok((req, None)),
+        Ok(Pass::Handler) => Ok((req, Extra::default())),
         Ok(Pass::Preflight(answer)) => Err(answer.map(|_| R::default())),
         Err(refusal) => Err(refusal.into_grpc_response()),
     }
@@ -155,8 +181,9 @@ where
     ) -> Self {
         let state = match Pin::new(&mut wait).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(out) => match pass(out, req) {
-                Ok((req, tags)) => State::Calling {
-                    debug: tags.filter(|_| debug),
+                Ok((req, extra)) => State::Calling {
+                    extra: Some(extra),
+                    debug,
                     fut: inner.call(req),
                 },
                 Err(response) => State::Answered {
@@ -189,14 +216,10 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Calling { fut, debug } => {
+                StateProj::Calling { fut, extra, debug } => {
                     let mut res = ready!(fut.poll(cx));
-                    if let (Ok(res), Some(headers)) = (&mut res, debug.take()) {
-                        for (name, value) in headers {
-                            if let Ok(v) = http::HeaderValue::from_str(value) {
-                                res.headers_mut().insert(name, v);
-                            }
-                        }
+                    if let (Ok(res), Some(extra)) = (&mut res, extra.take()) {
+                        extra.apply(res, *debug);
                     }
                     return Poll::Ready(res);
                 }
@@ -218,10 +241,14 @@ where
                         return Poll::Pending;
                     };
                     match pass(out, req) {
-                        Ok((req, tags)) => {
-                            let debug = tags.filter(|_| *debug);
+                        Ok((req, extra)) => {
+                            let debug = *debug;
                             let fut = inner.call(req);
-                            state.set(State::Calling { fut, debug });
+                            state.set(State::Calling {
+                                fut,
+                                extra: Some(extra),
+                                debug,
+                            });
                         }
                         Err(response) => state.set(State::Answered {
                             response: Some(response),

@@ -432,7 +432,7 @@ async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
         .authenticate(&request("GET", "/dashboard", &expired_page))
         .await;
     assert!(
-        matches!(auth, clerk_core::Auth::Redirect(_)),
+        matches!(auth, clerk_core::Auth::Page(_)),
         "the page path, without bearer_only"
     );
     let grpc = clerk.bearer_only();
@@ -449,4 +449,118 @@ async fn bearer_only_never_takes_a_page_load_or_a_cookie() {
         );
         assert!(!grpc.authenticate(&headers).await.is_signed_in());
     }
+}
+
+/// (status, sorted headers) of one guarded page in both adapters: the
+/// handler has no extractor; `ProtectLayer` / `ClerkProtect` with
+/// `signed_in()` decide from the `Auth` the authenticating layer gave.
+async fn guarded_both(clerk: &Clerk, req: &http::Request<()>) -> (Seen, Seen) {
+    let protect = || clerk_core::Protect::signed_in();
+    let axum_app = axum::Router::new()
+        .route(
+            "/dashboard",
+            axum::routing::get(|| async { "page" }).layer(clerk_axum::ProtectLayer::new(protect())),
+        )
+        .layer(clerk_axum::ClerkLayer::new(clerk.clone()));
+    let mut axum_req = http::Request::get(req.uri().to_string());
+    for (n, v) in req.headers() {
+        axum_req = axum_req.header(n, v);
+    }
+    let res = axum_app
+        .oneshot(axum_req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let mut axum_headers: Vec<_> = res
+        .headers()
+        .iter()
+        .filter(|(n, _)| *n != "content-length" && *n != "date")
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    axum_headers.sort();
+    let axum = (res.status().as_u16(), axum_headers);
+
+    let app = actix_test::init_service(
+        actix_web::App::new()
+            .service(
+                actix_web::web::resource("/dashboard")
+                    .wrap(clerk_actix::ClerkProtect::new(protect()))
+                    .route(actix_web::web::get().to(|| async { "page" })),
+            )
+            .wrap(clerk_actix::ClerkMiddleware::new(clerk.clone())),
+    )
+    .await;
+    let mut test = actix_test::TestRequest::get().uri(&req.uri().to_string());
+    for (n, v) in req.headers() {
+        test = test.append_header((n.as_str(), v.to_str().unwrap()));
+    }
+    let res = actix_test::call_service(&app, test.to_request()).await;
+    let mut headers: Vec<_> = res
+        .headers()
+        .iter()
+        .filter(|(n, _)| n.as_str() != "content-length" && n.as_str() != "date")
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    headers.sort();
+    (axum, (res.status().as_u16(), headers))
+}
+
+/// A production instance finishes a handshake on the page's own response
+/// (Clerk's `resolveHandshake`): the guarded page is served signed in,
+/// with the handshake's cookies and `Cache-Control: no-store` added, the
+/// handshake cookie cleared; byte-identical in axum and actix. A forged
+/// handshake cookie is never applied.
+#[actix_web::test]
+async fn a_production_handshake_finishes_on_the_page_itself_in_both_adapters() {
+    let issuer = TestIssuer::new();
+    let clerk = clerk(&issuer);
+    let session = issuer.token().build();
+    let signed = |issuer: &TestIssuer| {
+        issuer.sign_raw(
+            &serde_json::json!({"alg": "RS256", "kid": issuer.kid(), "typ": "JWT"}),
+            &serde_json::json!({"handshake": [
+                format!("__session={session}; Path=/; SameSite=Lax"),
+                "__client_uat=999999999; Path=/",
+            ]}),
+        )
+    };
+    let page = |cookie: String| {
+        http::Request::get("/dashboard?tab=1")
+            .header("host", "app.example.com")
+            .header("sec-fetch-dest", "document")
+            .header("cookie", cookie)
+            .body(())
+            .unwrap()
+    };
+    let req = page(format!("__clerk_handshake={}", signed(&issuer)));
+    let (axum, actix) = guarded_both(&clerk, &req).await;
+    assert_eq!(axum, actix, "byte-identical answers");
+    assert_eq!(axum.0, 200, "served, signed in: {axum:?}");
+    let all = |name: &str| -> Vec<&str> {
+        axum.1
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert!(all("location").is_empty());
+    assert!(all("access-control-allow-origin").is_empty());
+    assert_eq!(all("cache-control"), ["no-store"]);
+    let cookies = all("set-cookie");
+    assert!(cookies.contains(&format!("__session={session}; Path=/; SameSite=Lax").as_str()));
+    assert!(cookies.contains(&"__client_uat=999999999; Path=/"));
+    assert!(cookies.contains(&"__clerk_handshake=; Path=/; Max-Age=0"));
+
+    // Signed by another key: never applied; the page's own cookies (none)
+    // decide, and the guard sends the visitor to sign in.
+    let req = page(format!("__clerk_handshake={}", signed(&TestIssuer::new())));
+    let (axum, actix) = guarded_both(&clerk, &req).await;
+    assert_eq!(axum, actix);
+    assert_ne!(axum.0, 200, "{axum:?}");
+    assert!(
+        !axum
+            .1
+            .iter()
+            .any(|(n, v)| n == "set-cookie" && v.starts_with("__session=")),
+        "{axum:?}"
+    );
 }

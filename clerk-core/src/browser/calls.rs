@@ -6,6 +6,7 @@
 //! asked about once, a session whose refresh Clerk refused is not asked
 //! about again for a while. Both memories are bounded.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,9 +17,10 @@ use http::header::{self, HeaderMap, HeaderValue};
 
 use super::handshake::insert;
 use crate::api::budget::{Caller, Client};
-use crate::auth::PageRedirect;
+use crate::auth::{Auth, PageAnswer};
 use crate::cookies::SESSION;
 use crate::error::Reason;
+use crate::session::Session;
 
 /// A bounded memory of what anonymous requests already made us ask.
 type SeenCache<V> = moka::sync::Cache<String, V, foldhash::fast::RandomState>;
@@ -178,20 +180,15 @@ impl std::fmt::Debug for Refresh {
 }
 
 impl Refresh {
-    /// The answer to a refreshed page: its cookies, and back to the same
-    /// URL (Clerk adds them to the page's own response instead).
-    pub(crate) fn answer(cookies: &[String], back: &str) -> PageRedirect {
+    /// The answer to a refreshed page, as Clerk: the page served signed
+    /// in as `session`, its response setting the new cookies.
+    pub(crate) fn answer(cookies: &[String], session: Arc<Session>) -> PageAnswer {
         let mut headers = HeaderMap::new();
         for c in cookies {
             insert(&mut headers, header::SET_COOKIE, c);
         }
-        insert(&mut headers, header::LOCATION, back);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        PageRedirect::new(
-            "session-token-refreshed",
-            Reason::SessionTokenMissing,
-            headers,
-        )
+        PageAnswer::serve("session-token-refreshed", Auth::SignedIn(session), headers)
     }
 
     /// The session token among refreshed cookies (the last `__session*`).

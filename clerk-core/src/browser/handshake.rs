@@ -5,7 +5,7 @@
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::url::{PageRequest, remove_query};
-use crate::auth::PageRedirect;
+use crate::auth::{Auth, PageAnswer};
 use crate::cookies::{DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, REDIRECT_COUNT, SESSION};
 
 use crate::error::Reason;
@@ -46,7 +46,7 @@ pub(super) fn start(
     dev_browser: Option<&str>,
     loops: u32,
     elsewhere: Option<String>,
-) -> PageRedirect {
+) -> PageAnswer {
     let mut back = req.url.clone();
     remove_query(&mut back, &[DEV_BROWSER, LEGACY_DEV_BROWSER]);
     let mut location = format!("{}/v1/client/handshake?", frontend_api);
@@ -73,21 +73,23 @@ pub(super) fn start(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     count_redirect(&mut headers, loops);
     debug_headers(&mut headers, "handshake", reason.as_str());
-    PageRedirect::new(reason.as_str(), reason, headers)
+    PageAnswer::redirect(reason.as_str(), reason, headers)
 }
 
-/// Back from the handshake: set its cookies and redirect to the page
-/// without the handshake parameters (`resolveHandshake`, development
-/// form).
+/// Back from the handshake (`resolveHandshake`): its cookies set, and on
+/// a development instance a redirect to the page without the handshake
+/// parameters; on a production instance the page is served as the
+/// handshake's session says, with the cookies added to its response.
 pub(super) fn finish(
     req: &PageRequest<'_>,
     directives: &[String],
     verifier: &Verifier,
     loops: u32,
-) -> Result<PageRedirect, Option<String>> {
+    development: bool,
+) -> Result<PageAnswer, Option<String>> {
     let mut headers = HeaderMap::new();
     // A handshake carried by cookie may outlive its clearing (set for a
-    // parent domain): its redirect counts, so such a loop ends at the
+    // parent domain): its finish counts, so such a loop ends at the
     // guard's limit. One in the query leaves with the clean URL.
     if req.cookie(HANDSHAKE).is_some() || req.cookie(HANDSHAKE_NONCE).is_some() {
         count_redirect(&mut headers, loops);
@@ -114,13 +116,33 @@ pub(super) fn finish(
             );
         }
     }
+    // Clerk sets no cache header on the production form; a page response
+    // setting a session cookie must never be stored by a shared cache.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let verified = match session_token.map(|t| (t, verifier.verify_ready(t))) {
+        Some((t, None)) => return Err(kid_of(t)),
+        Some((_, Some(result))) => Some(result),
+        None => None,
+    };
+    if !development {
+        // Clerk also sends `Access-Control-Allow-Origin: null` with
+        // credentials here; on a served page that would let any sandboxed
+        // (`null`-origin) document read it with the visitor's cookies, so
+        // it is left out.
+        let auth = match verified {
+            Some(Ok(session)) => Auth::SignedIn(session),
+            Some(Err(e)) => Auth::SignedOut(e.reason()),
+            None => Auth::SignedOut(Reason::SessionTokenMissing),
+        };
+        let reason = auth.reason().map_or("handshake-complete", Reason::as_str);
+        return Ok(PageAnswer::serve(reason, auth, headers));
+    }
     let mut clean = req.url.clone();
     remove_query(
         &mut clean,
         &[HANDSHAKE, HANDSHAKE_HELP, DEV_BROWSER, HANDSHAKE_NONCE],
     );
     insert(&mut headers, header::LOCATION, clean.as_str());
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         HeaderName::from_static("access-control-allow-origin"),
         HeaderValue::from_static("null"),
@@ -129,16 +151,15 @@ pub(super) fn finish(
         HeaderName::from_static("access-control-allow-credentials"),
         HeaderValue::from_static("true"),
     );
-    let reason = match session_token.map(|t| (t, verifier.verify_ready(t))) {
-        Some((t, None)) => return Err(kid_of(t)),
-        Some((_, Some(Ok(_)))) => "handshake-complete",
-        Some((_, Some(Err(e)))) => e.reason().as_str(),
+    let reason = match verified {
+        Some(Ok(_)) => "handshake-complete",
+        Some(Err(e)) => e.reason().as_str(),
         None => "session-token-missing",
     };
     if reason != "handshake-complete" {
         debug_headers(&mut headers, "signed-out", reason);
     }
-    Ok(PageRedirect::new(
+    Ok(PageAnswer::redirect(
         reason,
         Reason::SessionTokenMissing,
         headers,

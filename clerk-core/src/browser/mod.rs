@@ -35,7 +35,7 @@
 //! headers.insert("host", HeaderValue::from_static("app.example.com"));
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("document"));
 //! headers.insert("cookie", format!("__client_uat=1; __session={expired}").parse()?);
-//! let Auth::Redirect(handshake) = clerk.authenticate(&request("GET", "/dashboard", &headers)).await
+//! let Auth::Page(handshake) = clerk.authenticate(&request("GET", "/dashboard", &headers)).await
 //! else { panic!("expected a handshake") };
 //! let response = handshake.to_response::<String>();
 //! assert_eq!(response.status(), 307);
@@ -62,7 +62,7 @@
 //!   own cookies decide (Clerk's production behaviour; on development
 //!   instances Clerk answers 500);
 //! * a handshake that came by cookie is cleared on the way back; the
-//!   finish's `PageRedirect::reason` is `handshake-complete` when it signed
+//!   finish's `PageAnswer::reason` is `handshake-complete` when it signed
 //!   in (Clerk has no reason for signed in);
 //! * the redirect loop ends at 3 or more (Clerk: exactly 3);
 //! * a development primary answers `__clerk_redirect_url` only with an
@@ -73,10 +73,12 @@
 //!   `X-Forwarded-Proto` other than `http`/`https` make the request an API
 //!   request (no page handling, no `redirect_url`);
 //! * a handshake token or nonce is resolved on page loads only (Clerk: on
-//!   any request); an expired session refreshed on a `GET` that is not a
-//!   page load is answered, like a page, with a redirect to the same URL
-//!   carrying the new cookies (Clerk: signed in, the cookies on the
-//!   response);
+//!   any request);
+//! * a production finish and a refresh serve the page with the new cookies
+//!   as Clerk does, with `Cache-Control: no-store` added (a shared cache
+//!   must never keep a response setting a session) and without Clerk's
+//!   `Access-Control-Allow-Origin: null` with credentials (a sandboxed,
+//!   `null`-origin page could read the signed-in response);
 //! * no `x-clerk-auth-message`; no 24-hour clock-skew retry on a
 //!   development finish.
 //!
@@ -87,8 +89,8 @@
 //!
 //! An expired page session with a `__refresh_<suffix>` cookie is refreshed
 //! server-side as Clerk does (`POST /v1/sessions/{sid}/refresh` with the
-//! secret key), and answered with a redirect to the same page carrying the
-//! new cookies (Clerk adds them to the page's own response); a failed
+//! secret key), and the page served signed in with the new cookies on its
+//! response ([`PageAnswer::served`](crate::PageAnswer::served)); a failed
 //! refresh goes on to the handshake with Clerk's
 //! `session-token-expired-refresh-*` reason (`-missing-api-client` without
 //! a secret key). The request's headers are not forwarded in the refresh

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::calls::Refresh;
 use super::handshake::{self, MAX_REDIRECTS, REDIRECT_URL, SYNCED, kid_of};
 use super::url::{PageRequest, remove_query};
-use crate::auth::PageRedirect;
+use crate::auth::PageAnswer;
 use crate::cookies::{
     CLIENT_UAT, CookieRule, DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, LooseJwt, REDIRECT_COUNT,
     REFRESH, SESSION, client_uat,
@@ -19,7 +19,7 @@ use crate::session::verify::Verifier;
 pub(crate) enum Page {
     SignedIn(Arc<Session>),
     SignedOut(Reason),
-    Redirect(PageRedirect),
+    Answer(PageAnswer),
     /// The key `kid` must be fetched before this can be decided.
     NeedsKeys(Option<String>),
     /// An expired session with a refresh cookie: refresh it through the
@@ -154,14 +154,28 @@ impl Browser {
         {
             match fetched {
                 Some(directives) => {
-                    return finished(handshake::finish(req, directives, verifier, loops));
+                    return finished(handshake::finish(
+                        req,
+                        directives,
+                        verifier,
+                        loops,
+                        self.development,
+                    ));
                 }
                 // Clerk's nonce is opaque with no documented length; 256
                 // bytes bounds what a forged one can make us remember.
                 None if refresh != RefreshMode::Unavailable && nonce.len() <= 256 => {
                     return Page::Nonce(nonce);
                 }
-                None => return finished(handshake::finish(req, &[], verifier, loops)),
+                None => {
+                    return finished(handshake::finish(
+                        req,
+                        &[],
+                        verifier,
+                        loops,
+                        self.development,
+                    ));
+                }
             }
         }
         if let Some(token) = carried
@@ -171,7 +185,13 @@ impl Browser {
             match verifier.handshake_directives(&token) {
                 None => return Page::NeedsKeys(kid_of(&token)),
                 Some(Ok(directives)) => {
-                    return finished(handshake::finish(req, &directives, verifier, loops));
+                    return finished(handshake::finish(
+                        req,
+                        &directives,
+                        verifier,
+                        loops,
+                        self.development,
+                    ));
                 }
                 // As Clerk in production: logged, and the request's own
                 // cookies decide (a stray or forged handshake never signs
@@ -196,7 +216,7 @@ impl Browser {
                 );
                 return Page::SignedOut(reason);
             }
-            Page::Redirect(handshake::start(
+            Page::Answer(handshake::start(
                 &self.frontend_api,
                 self.development,
                 req,
@@ -377,9 +397,9 @@ impl Browser {
 }
 
 /// A finish's answer: its redirect, or the key its session token waits for.
-fn finished(finish: Result<PageRedirect, Option<String>>) -> Page {
+fn finished(finish: Result<PageAnswer, Option<String>>) -> Page {
     match finish {
-        Ok(redirect) => Page::Redirect(redirect),
+        Ok(redirect) => Page::Answer(redirect),
         Err(kid) => Page::NeedsKeys(kid),
     }
 }

@@ -229,9 +229,12 @@ impl Clerk {
     /// also read the way Clerk's own middleware reads page loads: a `GET`
     /// document request with cookies (no `Authorization` header) on a
     /// `Clerk` that knows its Frontend API (a publishable key) may come back
-    /// as [`Auth::Redirect`](crate::Auth::Redirect), the redirect that refreshes its session
-    /// cookies (see [`crate::browser`]). Headers alone (`http::HeaderMap`)
-    /// are read as an API call. The layers call this.
+    /// as [`Auth::Page`](crate::Auth::Page): a redirect that refreshes its
+    /// session cookies, or a page to serve as
+    /// [`PageAnswer::served`](crate::PageAnswer::served) says with the
+    /// answer's cookies added to its response (see [`crate::browser`]).
+    /// Headers alone (`http::HeaderMap`) are read as an API call. The
+    /// layers call this.
     pub fn authenticate<R: RequestHead + ?Sized>(&self, request: &R) -> Authenticate {
         self.start(self.decide(request))
     }

@@ -183,7 +183,7 @@ impl Clerk {
             match browser.decide(&page, now, &self.inner.verifier, refresh, fetched) {
                 Page::SignedIn(session) => AuthStep::Ready(Auth::SignedIn(session)),
                 Page::SignedOut(reason) => AuthStep::Ready(Auth::SignedOut(reason)),
-                Page::Redirect(h) => AuthStep::Ready(Auth::Redirect(Arc::new(h))),
+                Page::Answer(h) => AuthStep::Ready(Auth::Page(Arc::new(h))),
                 Page::NeedsKeys(kid) => pending(PageWait::Key(kid)),
                 Page::Refresh(refresh) => pending(PageWait::Refresh(refresh)),
                 Page::Nonce(nonce) => pending(PageWait::Nonce(nonce)),

@@ -131,8 +131,7 @@ impl Clerk {
                     return Auth::SignedOut(Reason::BackendApiUnavailable);
                 }
             },
-            PageWait::Refresh(refresh) => match self.refresh(&refresh, path, headers, client).await
-            {
+            PageWait::Refresh(refresh) => match self.refresh(&refresh, client).await {
                 Ok(answer) => return answer,
                 Err(reason) => (RefreshMode::Failed(reason), None),
             },
@@ -153,28 +152,18 @@ impl Clerk {
     }
 
     /// Clerk's server-side refresh (`request.ts` `refreshToken`): the new
-    /// cookies from the Backend API, their session verified, answered as a
-    /// redirect to the same page; or why it failed.
-    async fn refresh(
-        &self,
-        refresh: &Refresh,
-        path: &str,
-        headers: &http::HeaderMap,
-        client: Option<Client>,
-    ) -> Result<Auth, Reason> {
+    /// cookies from the Backend API, their session verified, the page served
+    /// signed in with them; or why it failed.
+    async fn refresh(&self, refresh: &Refresh, client: Option<Client>) -> Result<Auth, Reason> {
         let cookies = self.inner.page_calls.refresh(refresh, client).await?;
         let token =
             Refresh::session_token(&cookies).ok_or(Reason::ExpiredRefreshUnexpectedSdkError)?;
-        self.inner
+        let session = self
+            .inner
             .verifier
             .verify(token)
             .await
             .map_err(|_| Reason::ExpiredRefreshInvalidSessionToken)?;
-        let back = crate::browser::page_url(path, headers)
-            .ok_or(Reason::ExpiredRefreshUnexpectedSdkError)?;
-        Ok(Auth::Redirect(Arc::new(Refresh::answer(
-            &cookies,
-            back.as_str(),
-        ))))
+        Ok(Auth::Page(Arc::new(Refresh::answer(&cookies, session))))
     }
 }

@@ -100,7 +100,7 @@ impl Auth {
             Self::SignedIn(s) => Ok(s),
             Self::Machine(_) => Err(Refusal::new(TYPE_MISMATCH)),
             Self::SignedOut(r) => Err(Refusal::signed_out(*r)),
-            Self::Redirect(h) => Err(Refusal::signed_out(h.signed_out_reason())),
+            Self::Page(h) => Err(Refusal::signed_out(h.signed_out_reason())),
         }
     }
 
@@ -114,7 +114,7 @@ impl Auth {
             Self::Machine(m) => Ok(m),
             Self::SignedIn(_) => Err(Refusal::new(TYPE_MISMATCH)),
             Self::SignedOut(r) => Err(Refusal::signed_out(*r)),
-            Self::Redirect(h) => Err(Refusal::signed_out(h.signed_out_reason())),
+            Self::Page(h) => Err(Refusal::signed_out(h.signed_out_reason())),
         }
     }
 
@@ -407,7 +407,7 @@ impl Protect {
         let accepts = &self.inner.accepts;
         match auth {
             Auth::SignedOut(reason) => Err(Cause::SignedOut(*reason)),
-            Auth::Redirect(h) => Err(Cause::SignedOut(h.signed_out_reason())),
+            Auth::Page(h) => Err(Cause::SignedOut(h.signed_out_reason())),
             Auth::SignedIn(_) if !accepts.allows(TokenType::SessionToken) => Err(TYPE_MISMATCH),
             Auth::Machine(m) if !accepts.allows(m.token_type) => Err(TYPE_MISMATCH),
             Auth::SignedIn(session) => Ok(self.inner.requirement.check(session)),

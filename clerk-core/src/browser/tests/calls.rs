@@ -108,7 +108,8 @@ async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api(
     assert_eq!(backend.calls(), calls);
     let h = refreshing(&expired("sess_r1"), "rt_1");
 
-    // It refreshes: the new cookies, back to the same page.
+    // It refreshes: the page served signed in, its response setting the
+    // new cookies (no reload), as Clerk.
     let fresh = issuer.token().session("sess_r1").build();
     backend.add_session_refresh(
         "sess_r1",
@@ -120,11 +121,11 @@ async fn expired_sessions_with_a_refresh_cookie_refresh_through_the_backend_api(
     let auth = c.authenticate(&request("GET", "/p?x=1", &h)).await;
     let hs = handshake(&auth);
     assert_eq!(hs.reason(), "session-token-refreshed");
-    assert_eq!(
-        hs.headers()[header::LOCATION],
-        "https://app.example.com/p?x=1"
-    );
+    assert!(hs.headers().get(header::LOCATION).is_none());
+    assert_eq!(hs.headers()[header::CACHE_CONTROL], "no-store");
     assert_eq!(hs.headers().get_all(header::SET_COOKIE).iter().count(), 2);
+    let served = hs.served().expect("served, not redirected");
+    assert_eq!(served.session().unwrap().session_id(), Some("sess_r1"));
 
     // A refresh answer whose session does not verify is not applied.
     let forged = TestIssuer::new().token().session("sess_r2").build();
@@ -173,9 +174,13 @@ async fn a_handshake_nonce_is_resolved_through_the_backend_api() {
     );
     let h = page(&[("cookie", "__clerk_handshake_nonce=n_1")]);
     let auth = c.authenticate(&request("GET", "/p", &h)).await;
+    // A production instance serves the page signed in, its response
+    // setting the cookies (no redirect, no `Access-Control-Allow-Origin`).
     let hs = handshake(&auth);
     assert_eq!(hs.reason(), "handshake-complete");
-    assert_eq!(hs.headers()[header::LOCATION], "https://app.example.com/p");
+    assert!(hs.headers().get(header::LOCATION).is_none());
+    assert!(hs.headers().get("access-control-allow-origin").is_none());
+    assert!(hs.served().unwrap().is_signed_in());
     let cookies: Vec<_> = hs.headers().get_all(header::SET_COOKIE).iter().collect();
     assert!(
         cookies
@@ -197,6 +202,10 @@ async fn a_handshake_nonce_is_resolved_through_the_backend_api() {
     let h = page(&[("cookie", "__clerk_handshake_nonce=unknown")]);
     let auth = c.authenticate(&request("GET", "/p", &h)).await;
     assert_eq!(handshake(&auth).reason(), "session-token-missing");
+    assert_eq!(
+        handshake(&auth).served().unwrap().reason(),
+        Some(crate::Reason::SessionTokenMissing)
+    );
     // An oversized nonce is never sent to the Backend API.
     let calls = backend.calls();
     let long = format!("__clerk_handshake_nonce={}", "n".repeat(300));
@@ -257,7 +266,7 @@ fn finishing_sets_the_cookies_and_returns_to_the_clean_url() {
         &format!("__clerk_redirect_count=3; __clerk_handshake={token}"),
     )]);
     let auth = run(&c, "GET", "/dashboard", &looping);
-    assert!(!matches!(&auth, Auth::Redirect(h) if h.reason() == "handshake-complete"));
+    assert!(!matches!(&auth, Auth::Page(h) if h.reason() == "handshake-complete"));
 
     // No session among the directives: back, signed out.
     let token = handshake_token(&issuer, &["__client_uat=0; Path=/".to_owned()]);

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::Clerk;
 use crate::auth::Auth;
-use crate::auth::PageRedirect;
+use crate::auth::PageAnswer;
 use crate::clock::{Clock, SystemClock};
 use crate::testing::{TestIssuer, publishable_key_for, request};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -51,9 +51,9 @@ fn run(clerk: &Clerk, method: &str, target: &str, h: &HeaderMap) -> Auth {
     }
 }
 
-fn handshake(auth: &Auth) -> &PageRedirect {
+fn handshake(auth: &Auth) -> &PageAnswer {
     match auth {
-        Auth::Redirect(h) => h,
+        Auth::Page(h) => h,
         other => panic!("expected a handshake, got {other:?}"),
     }
 }
@@ -115,7 +115,7 @@ fn the_state_table_of_a_production_instance() {
         let h = page(&[("cookie", &cookie)]);
         let auth = run(&c, "GET", "/dashboard", &h);
         let got = match &auth {
-            Auth::Redirect(h) => h.reason(),
+            Auth::Page(h) => h.reason(),
             Auth::SignedOut(r) => r.as_str(),
             other => panic!("{cookie}: {other:?}"),
         };
@@ -311,7 +311,7 @@ fn only_page_loads_take_the_browser_path() {
         );
         h
     };
-    assert!(matches!(run(&c, "GET", "/x", &h), Auth::Redirect(_)));
+    assert!(matches!(run(&c, "GET", "/x", &h), Auth::Page(_)));
     // Without a publishable key there is no browser path at all.
     let plain = Clerk::new(issuer.config().build().unwrap()).unwrap();
     assert_eq!(signed_out(&run(&plain, "GET", "/x", &h)), "token-expired");
