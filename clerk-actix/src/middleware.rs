@@ -124,6 +124,9 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        if let Some(target) = self.clerk.organization_in_url(req.path()) {
+            req.extensions_mut().insert(target);
+        }
         let mut auth = self.clerk.authenticate(&ActixRequest(&req));
         // One poll decides the hot path (no boxing of the service call); a
         // pending future re-registers the real waker when polled again.

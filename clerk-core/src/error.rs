@@ -109,11 +109,14 @@ pub enum Reason {
     SatelliteNeedsSyncing,
     /// Page: a development primary sends a syncing satellite back.
     PrimaryRespondsToSyncing,
+    /// Page: the URL names another organization than the session's
+    /// active one (organization sync): a handshake activates it.
+    ActiveOrganizationMismatch,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 38] = [
+    pub const ALL: [Reason; 39] = [
         Self::SessionTokenMissing,
         Self::TokenExpired,
         Self::TokenInvalid,
@@ -152,6 +155,7 @@ impl Reason {
         Self::PrimaryDomainCrossOriginSync,
         Self::SatelliteNeedsSyncing,
         Self::PrimaryRespondsToSyncing,
+        Self::ActiveOrganizationMismatch,
     ];
 
     /// Clerk's spelling of this reason, e.g. `"token-expired"`.
@@ -209,6 +213,7 @@ impl Reason {
             Self::PrimaryDomainCrossOriginSync => "primary-domain-cross-origin-sync",
             Self::SatelliteNeedsSyncing => "satellite-needs-syncing",
             Self::PrimaryRespondsToSyncing => "primary-responds-to-syncing",
+            Self::ActiveOrganizationMismatch => "active-organization-mismatch",
         }
     }
 
@@ -313,6 +318,9 @@ pub enum ConfigError {
     /// The webhook signing secret cannot be used.
     #[error("invalid webhook signing secret: {0}")]
     InvalidWebhookSecret(&'static str),
+    /// An organization-sync pattern cannot be used (the pattern and why).
+    #[error("organization sync: {0}")]
+    OrganizationSync(String),
     /// A satellite-domain setting is missing or not usable.
     #[error("satellite configuration: {0}")]
     Satellite(&'static str),

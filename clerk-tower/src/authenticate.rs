@@ -98,7 +98,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if let Some(target) = self.clerk.organization_in_url(req.uri().path()) {
+            req.extensions_mut().insert(target);
+        }
         let auth = self.clerk.authenticate(&WithPeer {
             peer: (self.peer)(req.extensions()),
             request: &req,

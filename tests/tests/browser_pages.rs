@@ -564,3 +564,113 @@ async fn a_production_handshake_finishes_on_the_page_itself_in_both_adapters() {
         "{axum:?}"
     );
 }
+
+/// Organization sync in both adapters: a page naming another
+/// organization than the session's is the same 307 handshake (carrying
+/// `organization_id`) from axum and actix, with handlers that have no
+/// extractor; a member's page reaches the handler, which reads the URL's
+/// organization from the request extensions.
+#[actix_web::test]
+async fn organization_sync_answers_alike_in_both_adapters() {
+    use clerk_core::browser::OrganizationTarget;
+    let issuer = TestIssuer::new();
+    let clerk = Clerk::new(
+        issuer
+            .config()
+            .publishable_key(publishable_key_for("clerk.test.invalid", true))
+            .organization_sync(["/orgs/:slug", "/orgs/:slug/(.*)"], ["/me", "/me/(.*)"])
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let page = |path: &str, token: &str| {
+        http::Request::get(path)
+            .header("host", "app.example.com")
+            .header("sec-fetch-dest", "document")
+            .header("cookie", format!("__client_uat=1; __session={token}"))
+            .body(())
+            .unwrap()
+    };
+    fn named(target: Option<&OrganizationTarget>) -> String {
+        format!("{target:?}")
+    }
+    let axum_app = axum::Router::new()
+        .route(
+            "/orgs/{slug}/dashboard",
+            axum::routing::get(
+                |t: Option<axum::Extension<OrganizationTarget>>| async move { named(t.as_deref()) },
+            ),
+        )
+        .layer(clerk_axum::ClerkLayer::new(clerk.clone()));
+    let actix_app = actix_test::init_service(
+        actix_web::App::new()
+            .route(
+                "/orgs/{slug}/dashboard",
+                actix_web::web::get().to(
+                    |t: Option<actix_web::web::ReqData<OrganizationTarget>>| async move {
+                        named(t.as_deref())
+                    },
+                ),
+            )
+            .wrap(clerk_actix::ClerkMiddleware::new(clerk.clone())),
+    )
+    .await;
+    let call = |req: http::Request<()>| {
+        let axum_app = axum_app.clone();
+        let actix_app = &actix_app;
+        async move {
+            let mut test = actix_test::TestRequest::get().uri(&req.uri().to_string());
+            for (n, v) in req.headers() {
+                test = test.append_header((n.as_str(), v.to_str().unwrap()));
+            }
+            let actix = actix_test::call_service(actix_app, test.to_request()).await;
+            let mut actix_headers: Vec<_> = actix
+                .headers()
+                .iter()
+                .filter(|(n, _)| !matches!(n.as_str(), "content-length" | "date" | "content-type"))
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            actix_headers.sort();
+            let actix_status = actix.status().as_u16();
+            let actix_body = actix_test::read_body(actix).await;
+            let (parts, ()) = req.into_parts();
+            let res = axum_app
+                .oneshot(http::Request::from_parts(parts, axum::body::Body::empty()))
+                .await
+                .unwrap();
+            let mut headers: Vec<_> = res
+                .headers()
+                .iter()
+                .filter(|(n, _)| !matches!(n.as_str(), "content-length" | "date" | "content-type"))
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            headers.sort();
+            let status = res.status().as_u16();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            assert_eq!(
+                (status, &headers, &body[..]),
+                (actix_status, &actix_headers, &actix_body[..]),
+                "byte-identical answers"
+            );
+            (status, headers, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let in_other = issuer.token().org("org_2", "other", "org:member").build();
+    let (status, headers, _) = call(page("/orgs/acme/dashboard", &in_other)).await;
+    assert_eq!(status, 307);
+    let location = &headers.iter().find(|(n, _)| n == "location").unwrap().1;
+    assert!(location.contains("organization_id=acme"), "{location}");
+    assert!(headers.contains(&(
+        "x-clerk-auth-reason".to_owned(),
+        "active-organization-mismatch".to_owned()
+    )));
+
+    let in_acme = issuer.token().org("org_1", "acme", "org:admin").build();
+    let (status, _, body) = call(page("/orgs/acme/dashboard", &in_acme)).await;
+    assert_eq!((status, body.as_str()), (200, r#"Some(Slug("acme"))"#));
+    // A hostile slug names nothing (and no handshake).
+    let (status, _, body) = call(page("/orgs/ac%2Fme/dashboard", &in_other)).await;
+    assert_eq!((status, body.as_str()), (200, "None"));
+}

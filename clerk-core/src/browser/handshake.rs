@@ -4,6 +4,7 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use super::organization::OrganizationTarget;
 use super::url::{PageRequest, remove_query};
 use crate::auth::{Auth, PageAnswer};
 use crate::cookies::{DEV_BROWSER, HANDSHAKE, HANDSHAKE_NONCE, REDIRECT_COUNT, SESSION};
@@ -46,6 +47,7 @@ pub(super) fn start(
     dev_browser: Option<&str>,
     loops: u32,
     elsewhere: Option<String>,
+    organization: Option<&OrganizationTarget>,
 ) -> PageAnswer {
     let mut back = req.url.clone();
     remove_query(&mut back, &[DEV_BROWSER, LEGACY_DEV_BROWSER]);
@@ -65,6 +67,9 @@ pub(super) fn start(
         }
         if development && let Some(db) = dev_browser {
             q.append_pair(DEV_BROWSER, db);
+        }
+        if let Some(target) = organization {
+            q.append_pair("organization_id", target.query_value());
         }
         q.finish();
     }

@@ -108,11 +108,14 @@
 
 mod calls;
 mod handshake;
+mod organization;
 mod steps;
 mod url;
 
 pub(crate) use calls::{PageCalls, Refresh};
 pub(crate) use handshake::HANDSHAKE_PARAMS;
+pub(crate) use organization::OrganizationSync;
+pub use organization::OrganizationTarget;
 pub(crate) use steps::{Browser, Page, RefreshMode};
 pub(crate) use url::{PageRequest, is_eligible, page_url, remove_query};
 

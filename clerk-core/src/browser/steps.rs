@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::calls::Refresh;
 use super::handshake::{self, MAX_REDIRECTS, REDIRECT_URL, SYNCED, kid_of};
+use super::organization::OrganizationSync;
 use super::url::{PageRequest, remove_query};
 use crate::auth::PageAnswer;
 use crate::cookies::{
@@ -54,15 +55,27 @@ pub(crate) struct Browser {
     satellite: bool,
     /// The primary's sign-in URL (development satellites sync through it).
     sign_in_url: Option<String>,
+    /// Clerk's `satelliteAutoSync`: a satellite with no cookies syncs at
+    /// once (off: only after `__clerk_synced=false`).
+    auto_sync: bool,
+    /// Organization sync by URL.
+    organizations: Option<Arc<OrganizationSync>>,
 }
 
 impl Browser {
     /// As a satellite domain: production satellites hand shake with
     /// `frontend_api` (`clerk.<domain>` or the proxy), development ones
     /// sync through the primary's `sign_in_url`.
-    pub(crate) fn satellite(mut self, sign_in_url: Option<String>) -> Self {
+    pub(crate) fn satellite(mut self, sign_in_url: Option<String>, auto_sync: bool) -> Self {
         self.satellite = true;
         self.sign_in_url = sign_in_url;
+        self.auto_sync = auto_sync;
+        self
+    }
+
+    /// With organization sync by URL.
+    pub(crate) fn organization_sync(mut self, sync: Option<Arc<OrganizationSync>>) -> Self {
+        self.organizations = sync;
         self
     }
 
@@ -78,6 +91,8 @@ impl Browser {
             rule,
             satellite: false,
             sign_in_url: None,
+            auto_sync: false,
+            organizations: None,
         }
     }
 }
@@ -124,6 +139,9 @@ impl Browser {
             .cookie(REDIRECT_COUNT)
             .and_then(|c| c.trim().parse::<u32>().ok())
             .unwrap_or(0);
+        // The organization the URL names: every handshake carries it, so
+        // the Frontend API activates it (`buildRedirectToHandshake`).
+        let organization = self.organizations.as_ref().and_then(|o| o.target(req.path));
 
         // A. Back from the Frontend API with a handshake token: in the
         // query only on development instances (production's Frontend API
@@ -226,6 +244,7 @@ impl Browser {
                 dev_browser.as_deref(),
                 loops,
                 elsewhere,
+                organization.as_ref(),
             ))
         };
         let handshake = |reason: Reason| redirect(reason, None);
@@ -235,7 +254,7 @@ impl Browser {
         let needs_sync = synced.as_deref() == Some("false");
         let has_cookies = session_token.is_some() || uat != 0.0;
         if self.satellite && req.get && req.document && synced.as_deref() != Some("true") {
-            if !has_cookies && !needs_sync {
+            if !self.auto_sync && !has_cookies && !needs_sync {
                 return Page::SignedOut(Reason::SessionTokenAndUatMissing);
             }
             if !has_cookies || needs_sync {
@@ -311,6 +330,19 @@ impl Browser {
                 if req.get && req.document && loops == 0 && self.cross_origin_referrer(req) =>
             {
                 handshake(Reason::PrimaryDomainCrossOriginSync)
+            }
+            // Organization sync (`handleMaybeOrganizationSyncHandshake`):
+            // a page load naming another organization hands shake to
+            // activate it; an API request, or a page past the loop guard
+            // (the visitor is no member), stays signed in as it is.
+            Some(Ok(session))
+                if req.eligible
+                    && loops < MAX_REDIRECTS
+                    && organization
+                        .as_ref()
+                        .is_some_and(|target| !target.is_active_in(&session)) =>
+            {
+                handshake(Reason::ActiveOrganizationMismatch)
             }
             Some(Ok(session)) => Page::SignedIn(session),
             Some(Err(e)) => match e.reason() {

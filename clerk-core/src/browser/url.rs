@@ -8,6 +8,8 @@ use crate::request::RequestHead;
 /// The request as the browser path reads it.
 pub(crate) struct PageRequest<'a> {
     pub(super) url: url::Url,
+    /// The raw request path, as the router routes it (no query).
+    pub(super) path: &'a str,
     pub(super) cookies: Cookies<'a>,
     /// Clerk would answer with a handshake ([`is_eligible`]); when not
     /// (an API request with cookies, a `POST`), each handshake Clerk's
@@ -86,15 +88,19 @@ impl<'a> PageRequest<'a> {
     /// header cannot be read.
     pub(crate) fn read<H: RequestHead + ?Sized>(
         method: &str,
-        path_and_query: &str,
+        path_and_query: &'a str,
         headers: &'a H,
     ) -> Option<Self> {
         let url = page_url(path_and_query, headers)?;
         let cookies = Cookies::read(headers.values("cookie"))?;
         let document = first(headers, "sec-fetch-dest") == Some("document");
         let referer = first(headers, "referer").and_then(|r| url::Url::parse(r).ok());
+        let path = path_and_query
+            .split_once('?')
+            .map_or(path_and_query, |(p, _)| p);
         Some(Self {
             url,
+            path,
             cookies,
             eligible: is_eligible(method, headers),
             get: method == "GET",

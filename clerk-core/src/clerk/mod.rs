@@ -27,7 +27,7 @@ use std::sync::Arc;
 use crate::api::Api;
 use crate::api::UserDirectory;
 use crate::api::transport::BackendApi;
-use crate::browser::{Browser, PageCalls};
+use crate::browser::{Browser, OrganizationSync, OrganizationTarget, PageCalls};
 use crate::config::ClerkConfig;
 use crate::cookies::{CookieRule, cookie_suffix};
 use crate::error::{ConfigError, VerifyError};
@@ -72,6 +72,8 @@ struct Inner {
     trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Nonce and refresh calls of page loads, and what they remember.
     page_calls: PageCalls,
+    /// Organization sync by URL, when configured.
+    organization_sync: Option<Arc<OrganizationSync>>,
 }
 
 impl Clerk {
@@ -118,15 +120,21 @@ impl Clerk {
             config.machine_cache,
         ));
         let machine_id = config.machine_id.as_deref().map(Arc::from);
+        let organization_sync = OrganizationSync::new(
+            &config.organization_patterns,
+            &config.personal_account_patterns,
+        )?
+        .map(Arc::new);
         let browser = match (
             config.publishable_key(),
             &config.frontend_api_url,
             &cookie_rule,
         ) {
             (Some(pk), Some(fapi), Some(rule)) if config.handshake => {
-                let browser = Browser::new(fapi, !pk.is_live(), rule.clone());
+                let browser = Browser::new(fapi, !pk.is_live(), rule.clone())
+                    .organization_sync(organization_sync.clone());
                 Some(Arc::new(match &config.satellite {
-                    Some(sign_in) => browser.satellite(sign_in.clone()),
+                    Some(sign_in) => browser.satellite(sign_in.clone(), config.satellite_auto_sync),
                     None => browser,
                 }))
             }
@@ -149,6 +157,7 @@ impl Clerk {
                 accepts: Arc::new(AcceptsToken::default()),
                 users,
                 machine_id,
+                organization_sync,
             }),
         })
     }
@@ -237,6 +246,15 @@ impl Clerk {
     /// layers call this.
     pub fn authenticate<R: RequestHead + ?Sized>(&self, request: &R) -> Authenticate {
         self.start(self.decide(request))
+    }
+
+    /// The organization a request path names by the organization-sync
+    /// patterns ([`ClerkConfigBuilder::organization_sync`](crate::config::ClerkConfigBuilder::organization_sync));
+    /// `None` without them, when none matches, or when the path is
+    /// malformed. `path` is the raw request path (no query). The layers
+    /// put it in the request extensions.
+    pub fn organization_in_url(&self, path: &str) -> Option<OrganizationTarget> {
+        self.inner.organization_sync.as_ref()?.target(path)
     }
 
     /// Verifies a session token already taken from a request.

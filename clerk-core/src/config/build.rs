@@ -36,6 +36,9 @@ pub struct ClerkConfigBuilder {
     pub(super) frontend_api_url: Option<String>,
     pub(super) handshake: bool,
     pub(super) debug_headers: bool,
+    pub(super) organization_patterns: Vec<String>,
+    pub(super) personal_account_patterns: Vec<String>,
+    pub(super) satellite_auto_sync: bool,
     pub(super) is_satellite: bool,
     pub(super) domain: Option<String>,
     pub(super) sign_in_url: Option<String>,
@@ -70,6 +73,9 @@ impl Default for ClerkConfigBuilder {
             frontend_api_url: None,
             handshake: true,
             debug_headers: true,
+            organization_patterns: Vec::new(),
+            personal_account_patterns: Vec::new(),
+            satellite_auto_sync: false,
             is_satellite: false,
             domain: None,
             sign_in_url: None,
@@ -251,6 +257,47 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// Clerk's `satelliteAutoSync` (default off, as Clerk's Core 3): on,
+    /// a satellite's first page load with no Clerk cookie syncs with the
+    /// primary at once; off, it is signed out until the primary sends the
+    /// visitor back with `__clerk_synced=false` (after a sign-in).
+    #[must_use]
+    pub fn satellite_auto_sync(mut self, enabled: bool) -> Self {
+        self.satellite_auto_sync = enabled;
+        self
+    }
+
+    /// Clerk's `organizationSyncOptions`: page URLs that name an
+    /// organization (`organization_patterns`, each with an `:id` or
+    /// `:slug` parameter, e.g. `/orgs/:slug` and `/orgs/:slug/(.*)`) or
+    /// the personal account (`personal_account_patterns`, e.g. `/me` and
+    /// `/me/(.*)`), in route-pattern syntax
+    /// ([`RouteMatcher`](crate::RouteMatcher)). A signed-in page load whose
+    /// URL names another organization than the session's active one goes
+    /// through Clerk's handshake, which activates it
+    /// (`active-organization-mismatch`); API requests never sync. The
+    /// layers put the URL's [`OrganizationTarget`](crate::browser::OrganizationTarget)
+    /// in the request extensions. Invalid patterns fail `Clerk::new`.
+    #[must_use]
+    pub fn organization_sync<I, J, S, T>(
+        mut self,
+        organization_patterns: I,
+        personal_account_patterns: J,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        J: IntoIterator<Item = T>,
+        S: Into<String>,
+        T: Into<String>,
+    {
+        self.organization_patterns = organization_patterns.into_iter().map(Into::into).collect();
+        self.personal_account_patterns = personal_account_patterns
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        self
+    }
+
     /// Clerk's `x-clerk-auth-status` / `x-clerk-auth-reason` headers on
     /// the responses to signed-out requests (default on, as Clerk); they
     /// name why a request is signed out, never a token.
@@ -424,6 +471,9 @@ impl ClerkConfigBuilder {
             handshake: self.handshake,
             satellite: self.is_satellite.then_some(self.sign_in_url),
             debug_headers: self.debug_headers,
+            organization_patterns: self.organization_patterns,
+            personal_account_patterns: self.personal_account_patterns,
+            satellite_auto_sync: self.satellite_auto_sync,
             machine_secret_key: self.machine_secret_key,
             machine_id: self.machine_id,
             user_stale_window: self.user_stale_window,

@@ -112,6 +112,11 @@ pub struct ClerkConfig {
     pub(crate) satellite: Option<Option<String>>,
     /// `x-clerk-auth-*` debug headers on signed-out responses (default on).
     pub(crate) debug_headers: bool,
+    /// Organization sync by URL (none by default), compiled by `Clerk::new`.
+    pub(crate) organization_patterns: Vec<String>,
+    pub(crate) personal_account_patterns: Vec<String>,
+    /// Clerk's `satelliteAutoSync` (default off).
+    pub(crate) satellite_auto_sync: bool,
     pub(crate) machine_secret_key: Option<String>,
     pub(crate) machine_id: Option<String>,
     pub(crate) machine_cache: crate::machine::MachineCache,

@@ -56,7 +56,7 @@
 //! ```
 
 mod refusal;
-mod routes;
+pub(crate) mod routes;
 
 use std::fmt;
 use std::future::Future;

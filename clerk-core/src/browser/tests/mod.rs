@@ -16,6 +16,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 const HOST: &str = "clerk.test.invalid";
 
 mod calls;
+mod organizations;
 mod satellites;
 
 fn clerk(issuer: &TestIssuer, live: bool) -> Clerk {

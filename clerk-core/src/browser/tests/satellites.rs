@@ -137,3 +137,31 @@ fn satellites_need_a_domain_and_development_ones_a_sign_in_url() {
             .is_ok()
     );
 }
+
+/// `satelliteAutoSync` on: a satellite's first page load with no Clerk
+/// cookie syncs at once (off, above, it is signed out until asked).
+#[test]
+fn satellites_with_auto_sync_sync_at_once() {
+    let issuer = TestIssuer::new();
+    let prod = Clerk::new(
+        issuer
+            .config()
+            .publishable_key(publishable_key_for(HOST, true))
+            .satellite("sat.example.com", None)
+            .satellite_auto_sync(true)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let auth = run(&prod, "GET", "/p", &page(&[]));
+    assert_eq!(handshake(&auth).reason(), "satellite-needs-syncing");
+    // Synced, it is the usual flow (no loop).
+    assert_eq!(
+        signed_out(&run(&prod, "GET", "/p?__clerk_synced=true", &page(&[]))),
+        "session-token-and-uat-missing"
+    );
+    // Not a document navigation: never synced.
+    let mut fetch = page(&[]);
+    fetch.insert("sec-fetch-dest", HeaderValue::from_static("empty"));
+    assert!(!matches!(run(&prod, "GET", "/p", &fetch), Auth::Page(_)));
+}

@@ -195,8 +195,8 @@ impl RouteMatcher {
         let mut methods = Vec::new();
         for (pattern, m) in rules {
             let pattern = pattern.as_ref();
-            regexes.push(compile(pattern, SEGMENT)?);
-            loose.push(compile(pattern, EMPTY_SEGMENT)?);
+            regexes.push(compile(pattern, SEGMENT, false)?);
+            loose.push(compile(pattern, EMPTY_SEGMENT, false)?);
             methods.push(match m {
                 Some(list) if list.is_empty() => {
                     return Err(RouteError {
@@ -295,6 +295,23 @@ impl RouteMatcher {
                 }),
         }
     }
+}
+
+/// One pattern compiled with its single parameters as named groups
+/// (organization sync reads `:id` and `:slug`, as Clerk's
+/// `organizationMatcher.ts` reads path-to-regexp's `match` params).
+pub(crate) fn capturing(pattern: &str) -> Result<regex::Regex, RouteError> {
+    regex::Regex::new(&compile(pattern, SEGMENT, true)?).map_err(|_| RouteError {
+        pattern: pattern.to_owned(),
+        message: "the compiled expression is invalid (a parameter named twice?)",
+    })
+}
+
+/// The one reading of a raw path a router routes, or `None` when the
+/// path is malformed or readable several ways: what a reading picks must
+/// never differ from what the router serves.
+pub(crate) fn routed_reading(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    path::routed(raw)
 }
 
 /// `method` in upper case when it is not already (`post` is an extension

@@ -24,6 +24,27 @@ impl Shape {
     }
 }
 
+/// The one reading a router routes, when there is exactly one: the raw
+/// path when plain, decoded when it holds only plain escapes; `None` for
+/// anything readable several ways (encoded separators or delimiters,
+/// `\`, `;`, `//`, double encoding) or malformed.
+pub(super) fn routed(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let shape = inspect(raw).ok()?;
+    if shape.is_plain() {
+        return Some(raw.into());
+    }
+    let only_escapes = !(shape.backslash
+        || shape.semicolon
+        || shape.double_slash
+        || shape.encoded_separator
+        || shape.encoded_delimiter
+        || shape.double_encoded);
+    if !only_escapes {
+        return None;
+    }
+    decode_fully(raw).ok().map(Into::into)
+}
+
 // Hand-written rather than `percent_encoding` alone: the guard needs to know
 // *what* each escape decodes to (separators, controls, `?`/`#`, `%`), not
 // only the decoded string.

@@ -8,8 +8,10 @@ pub(super) const EMPTY_SEGMENT: &str = r"[^/#?]*?";
 
 /// Compiles one pattern to an anchored, case-insensitive regex with an
 /// optional trailing slash, following path-to-regexp 6 (`strict: false`,
-/// `end: true`, prefixes `./`).
-pub(super) fn compile(pattern: &str, segment: &str) -> Result<String, RouteError> {
+/// `end: true`, prefixes `./`). With `capture`, a named parameter that
+/// matches once (no `*` / `+`) is a named group, as path-to-regexp's
+/// `match` gives it in `params`.
+pub(super) fn compile(pattern: &str, segment: &str, capture: bool) -> Result<String, RouteError> {
     let err = |message| RouteError {
         pattern: pattern.to_owned(),
         message,
@@ -80,9 +82,14 @@ pub(super) fn compile(pattern: &str, segment: &str) -> Result<String, RouteError
                 let p = prefix
                     .map(|p| regex::escape(&p.to_string()))
                     .unwrap_or_default();
+                let open = if capture && !name.is_empty() {
+                    format!("(?P<{name}>")
+                } else {
+                    "(?:".to_owned()
+                };
                 match modifier {
-                    None => body.push_str(&format!("{p}(?:{group})")),
-                    Some('?') => body.push_str(&format!("(?:{p}(?:{group}))?")),
+                    None => body.push_str(&format!("{p}{open}{group})")),
+                    Some('?') => body.push_str(&format!("(?:{p}{open}{group}))?")),
                     Some('+') => body.push_str(&format!("(?:{p}(?:{group})(?:{p}(?:{group}))*)")),
                     Some(_) => body.push_str(&format!("(?:{p}(?:{group})(?:{p}(?:{group}))*)?")),
                 }
