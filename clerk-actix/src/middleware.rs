@@ -66,7 +66,7 @@ type Slow<B> =
 #[derive(Default)]
 struct Extra {
     /// Clerk's debug headers, when on.
-    debug: Option<[(&'static str, &'static str); 2]>,
+    debug: Option<clerk_core::adapter::DebugHeaders>,
     /// A page served with new cookies: its headers, appended.
     page: Option<Arc<PageAnswer>>,
 }
@@ -97,7 +97,11 @@ fn with_extra<B>(mut res: ServiceResponse<B>, extra: Extra) -> ServiceResponse<B
             }
         }
     }
-    for (name, value) in extra.debug.into_iter().flatten() {
+    for (name, value) in extra
+        .debug
+        .into_iter()
+        .flat_map(clerk_core::adapter::DebugHeaders::iter)
+    {
         res.headers_mut().insert(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),

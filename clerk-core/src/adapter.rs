@@ -7,6 +7,7 @@
 //! Not part of the public API: items only the adapters (clerk-tower,
 //! clerk-axum, clerk-actix) need, which may change in any release.
 
+pub use crate::auth::DebugHeaders;
 pub use crate::request::WithPeer;
 
 /// Declares `ClerkRejection`, `Auth`, `Session`, `Require<P>`, `Claims<T>`,

@@ -10,10 +10,7 @@
 //!
 //! let out = Auth::SignedOut(Reason::SessionTokenMissing);
 //! assert!(!out.has(&Requirement::signed_in()));
-//! assert_eq!(
-//!     out.debug_headers().unwrap()[1],
-//!     ("x-clerk-auth-reason", "session-token-missing")
-//! );
+//! assert_eq!(out.reason(), Some(Reason::SessionTokenMissing));
 //! ```
 
 use std::sync::Arc;
@@ -82,17 +79,16 @@ impl Auth {
     }
 
     /// Clerk's debug headers for this outcome (`authStatus.ts`
-    /// `withDebugHeaders`): `x-clerk-auth-status: signed-out` and
-    /// `x-clerk-auth-reason` when signed out; none when signed in or a
-    /// machine (as Clerk) and none for a redirect (it carries its own).
-    /// The layers add them unless `debug_headers(false)` is configured.
+    /// `withDebugHeaders`): `x-clerk-auth-status: signed-out`,
+    /// `x-clerk-auth-reason` and, where Clerk sends one,
+    /// `x-clerk-auth-message` (its fixed text only, never token content)
+    /// when signed out; none when signed in or a machine (as Clerk) and
+    /// none for a page answer (it carries its own). The layers add them
+    /// unless `debug_headers(false)` is configured.
     #[doc(hidden)] // adapters only
-    pub fn debug_headers(&self) -> Option<[(&'static str, &'static str); 2]> {
+    pub fn debug_headers(&self) -> Option<DebugHeaders> {
         match self {
-            Self::SignedOut(reason) => Some([
-                ("x-clerk-auth-status", "signed-out"),
-                ("x-clerk-auth-reason", reason.as_str()),
-            ]),
+            Self::SignedOut(reason) => Some(DebugHeaders(*reason)),
             _ => None,
         }
     }
@@ -112,6 +108,26 @@ impl Auth {
             Self::SignedOut(r) => ("signed_out", r.as_str()),
             Self::Page(r) => ("handshake", r.reason()),
         }
+    }
+}
+
+/// Clerk's debug headers for a signed-out request (see
+/// [`Auth::debug_headers`]): static names and values, no allocation.
+#[doc(hidden)] // adapters only
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DebugHeaders(Reason);
+
+impl DebugHeaders {
+    /// The `(name, value)` pairs to set on the response.
+    pub fn iter(self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        let message = self.0.message();
+        [
+            ("x-clerk-auth-status", "signed-out"),
+            ("x-clerk-auth-reason", self.0.as_str()),
+            ("x-clerk-auth-message", message),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
     }
 }
 
@@ -204,6 +220,52 @@ impl std::fmt::Debug for PageAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `x-clerk-auth-message` where Clerk sends one, with its fixed text
+    /// only: no reason's message holds a date, a `kid`, an `azp` or a URL
+    /// (nothing taken from a token), and every value is a valid header.
+    #[test]
+    fn debug_headers_carry_clerks_fixed_message_only() {
+        let pairs = |r: Reason| {
+            Auth::SignedOut(r)
+                .debug_headers()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(Reason::TokenExpired),
+            [
+                ("x-clerk-auth-status", "signed-out"),
+                ("x-clerk-auth-reason", "token-expired"),
+                ("x-clerk-auth-message", "JWT is expired."),
+            ]
+        );
+        assert_eq!(
+            pairs(Reason::SessionTokenMissing).len(),
+            2,
+            "Clerk sends none"
+        );
+        assert_eq!(pairs(Reason::ActiveOrganizationMismatch).len(), 2);
+        for r in Reason::ALL {
+            let m = r.message();
+            assert!(http::HeaderValue::from_str(m).is_ok(), "{r:?}");
+            assert!(
+                !m.contains("='") && !m.contains("http") && !m.contains("date:"),
+                "{m}"
+            );
+        }
+        assert!(
+            Auth::SignedIn(Arc::new(
+                crate::Session::from_payload(
+                    serde_json::from_str(r#"{"sub":"user_1","exp":1}"#).unwrap()
+                )
+                .unwrap()
+            ))
+            .debug_headers()
+            .is_none()
+        );
+    }
 
     #[test]
     fn signed_out_reasons() {

@@ -217,6 +217,33 @@ impl Reason {
         }
     }
 
+    /// Clerk's `x-clerk-auth-message` for this reason: the fixed part of
+    /// the message Clerk's SDK gives (`jwt/assertions.ts`,
+    /// `jwt/verifyJwt.ts`, `tokens/keys.ts`), cut before anything it
+    /// takes from the token or the configuration (dates, `kid`, `azp`,
+    /// the JWKS URL), so the header names the failure and reveals nothing
+    /// else. Empty where Clerk sends none (page states, a missing token)
+    /// or where its message is only token content.
+    pub(crate) const fn message(self) -> &'static str {
+        match self {
+            Self::TokenExpired => "JWT is expired.",
+            Self::TokenInvalid => "Invalid JWT form.",
+            Self::TokenInvalidAlgorithm => "Invalid JWT algorithm.",
+            Self::TokenInvalidAuthorizedParties => "Invalid JWT Authorized party claim (azp).",
+            Self::TokenInvalidSignature => "JWT signature is invalid.",
+            Self::TokenNotActiveYet => "JWT cannot be used prior to not before date claim (nbf).",
+            Self::TokenIatInTheFuture => "JWT issued at date claim (iat) is in the future.",
+            Self::JwkLocalMissing => "Missing local JWK.",
+            Self::JwkRemoteFailedToLoad => {
+                "Failed to load JWKS from Clerk Backend or Frontend API."
+            }
+            Self::JwkFailedToResolve | Self::JwkKidMismatch => {
+                "Unable to find a signing key in JWKS that matches the kid of the provided session token."
+            }
+            _ => "",
+        }
+    }
+
     /// Parses Clerk's spelling back into a reason.
     #[cfg(test)]
     pub(crate) fn parse(reason: &str) -> Option<Self> {

@@ -631,6 +631,7 @@ async fn every_reason_string_is_exact() {
             "primary-domain-cross-origin-sync",
             "satellite-needs-syncing",
             "primary-responds-to-syncing",
+            "active-organization-mismatch",
         ]
     );
 }

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 
+use clerk_core::adapter::DebugHeaders;
 use clerk_core::protect::{Decision, Pass};
 use clerk_core::{Auth, Authenticate, PageAnswer};
 use http::{Request, Response};
@@ -24,7 +25,7 @@ pub(crate) type PassOn<W, B, R> =
 pub(crate) struct Extra {
     /// Clerk's debug headers (see [`clerk_core::Auth::debug_headers`]),
     /// added when the future was started with them on.
-    debug: Option<[(&'static str, &'static str); 2]>,
+    debug: Option<DebugHeaders>,
     /// A page served with new cookies (see [`PageAnswer::served`]): its
     /// headers, appended.
     page: Option<Arc<PageAnswer>>,
@@ -37,7 +38,12 @@ impl Extra {
                 res.headers_mut().append(name, value.clone());
             }
         }
-        for (name, value) in self.debug.filter(|_| debug).into_iter().flatten() {
+        for (name, value) in self
+            .debug
+            .filter(|_| debug)
+            .into_iter()
+            .flat_map(DebugHeaders::iter)
+        {
             res.headers_mut()
                 .insert(name, http::HeaderValue::from_static(value));
         }

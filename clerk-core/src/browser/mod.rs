@@ -47,8 +47,8 @@
 //! headers.insert("sec-fetch-dest", HeaderValue::from_static("empty"));
 //! let auth = clerk.authenticate(&request("GET", "/api/me", &headers)).await;
 //! assert_eq!(
-//!     auth.debug_headers().unwrap()[1],
-//!     ("x-clerk-auth-reason", "session-token-expired-refresh-non-eligible-no-refresh-cookie")
+//!     auth.reason().unwrap().as_str(),
+//!     "session-token-expired-refresh-non-eligible-no-refresh-cookie"
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
@@ -79,8 +79,10 @@
 //!   must never keep a response setting a session) and without Clerk's
 //!   `Access-Control-Allow-Origin: null` with credentials (a sandboxed,
 //!   `null`-origin page could read the signed-in response);
-//! * no `x-clerk-auth-message`; no 24-hour clock-skew retry on a
-//!   development finish.
+//! * `x-clerk-auth-message` carries only the fixed part of Clerk's message
+//!   (Clerk's names the token's dates, its `kid` or `azp`), and only on
+//!   signed-out answers to the handler's response; no 24-hour clock-skew
+//!   retry on a development finish.
 //!
 //! Cookies are read as Clerk reads them, on this path and every other: the
 //! `cookie` package's parser (quotes kept, values percent-decoded, the
