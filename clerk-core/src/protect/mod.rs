@@ -237,6 +237,10 @@ struct Inner {
     needs_user: bool,
     hide: bool,
     sign_in: Option<HeaderValue>,
+    /// Signed in but refused, on a page: Clerk's `unauthorizedUrl`.
+    unauthorized: Option<HeaderValue>,
+    /// A pending session (a task to finish), on a page.
+    pending: Option<HeaderValue>,
     renderer: Option<Renderer>,
     answer_preflights: bool,
     accepts: AcceptsToken,
@@ -254,6 +258,8 @@ impl Protect {
                 requirement,
                 hide: false,
                 sign_in: None,
+                unauthorized: None,
+                pending: None,
                 renderer: None,
                 answer_preflights: false,
                 accepts: AcceptsToken::default(),
@@ -288,12 +294,39 @@ impl Protect {
     }
 
     /// Redirects signed-out page requests (`Sec-Fetch-Dest: document`, or an
-    /// `Accept` with `text/html`) to `sign_in_url` with 307. API requests
-    /// still get 401. An URL that is not a valid header value is ignored.
+    /// `Accept` with `text/html`) to `sign_in_url` with 307, adding the
+    /// page's `redirect_url`: Clerk's `redirectToSignIn`, its
+    /// `redirectToSignUp` with a sign-up URL, and its `unauthenticatedUrl`
+    /// (which Clerk sends without `redirect_url`). API requests still get
+    /// 401. An URL that is not a valid header value is ignored.
     #[must_use]
     pub fn redirect_pages_to(self, sign_in_url: &str) -> Self {
         let value = HeaderValue::from_str(sign_in_url).ok();
         self.edit(|i| i.sign_in = value)
+    }
+
+    /// Redirects signed-in page requests the requirement refuses to `url`
+    /// with 307 (Clerk's `unauthorizedUrl`); API requests still get 403,
+    /// and a step-up still gets its reverification answer. An URL that is
+    /// not a valid header value is ignored.
+    #[must_use]
+    pub fn redirect_unauthorized_to(self, url: &str) -> Self {
+        let value = HeaderValue::from_str(url).ok();
+        self.edit(|i| i.unauthorized = value)
+    }
+
+    /// Redirects page requests of a pending session (signed in, with a
+    /// session task such as `choose-organization`, `reset-password` or
+    /// `setup-mfa` to finish) to the application's task page `url` with
+    /// 307 and the page's `redirect_url`; without it they are sent to sign
+    /// in, as Clerk's `protect()` does. API requests stay signed out
+    /// (`session-pending`, 401). The session token says a session is
+    /// pending, not which task: the task page (Clerk's components) picks
+    /// it. Only for a `Clerk` that refuses pending sessions (the default).
+    #[must_use]
+    pub fn redirect_pending_to(self, url: &str) -> Self {
+        let value = HeaderValue::from_str(url).ok();
+        self.edit(|i| i.pending = value)
     }
 
     /// Rewrites every refusal with `renderer` after the defaults (and
@@ -381,6 +414,7 @@ impl Protect {
             (Verdict::NeedsUser, Auth::SignedIn(session)) if i.needs_user => {
                 // The requirement reads the user's record: the one
                 // evaluator fetches it (cached), on a boxed slow path.
+                let page = is_page_request(headers);
                 let protect = self.clone();
                 let session = session.clone();
                 let fetch = async move {
@@ -388,7 +422,7 @@ impl Protect {
                         Ok(verdict) => verdict.into_refusal(),
                         Err(e) => Some(Cause::UserLookup(Lookup::of(&e))),
                     };
-                    cause.map_or(Ok(Pass::Handler), |c| Err(protect.refusal(c, false)))
+                    cause.map_or(Ok(Pass::Handler), |c| Err(protect.refusal(c, page)))
                 };
                 Decision {
                     state: DecisionState::Fetching(Box::pin(fetch)),
@@ -421,11 +455,12 @@ impl Protect {
         headers: &H,
         path: &RequestPath<'_>,
     ) -> Decision {
-        let page = matches!(cause, Cause::SignedOut(_)) && is_page_request(headers);
+        let page = is_page_request(headers);
         let mut refusal = self.refusal(cause, page);
-        // A sign-in redirect names the page to come back to (Clerk's
-        // `redirect_url`, the page's absolute URL).
+        // A sign-in (or task) redirect names the page to come back to
+        // (Clerk's `redirect_url`, the page's absolute URL).
         if page
+            && matches!(cause, Cause::SignedOut(_))
             && refusal.status() == http::StatusCode::TEMPORARY_REDIRECT
             && let Some(mut back) = crate::browser::page_url(&path.target(), headers)
             && let Some(location) = refusal.response().headers().get(header::LOCATION)
@@ -453,6 +488,11 @@ impl Protect {
         let mut refusal = Refusal::new(cause);
         tracing::debug!(reason = cause.reason(), "request refused by protect");
         match cause {
+            Cause::SignedOut(Reason::SessionPending) if page && i.pending.is_some() => {
+                if let Some(location) = &i.pending {
+                    refusal = refusal.redirect(location);
+                }
+            }
             Cause::SignedOut(r) if !r.is_unavailable() => {
                 if let (Some(location), true) = (&i.sign_in, page) {
                     refusal = refusal.redirect(location);
@@ -476,6 +516,11 @@ impl Protect {
                             .headers_mut()
                             .insert(header::WWW_AUTHENTICATE, v);
                     }
+                }
+            }
+            Cause::Forbidden if page && i.unauthorized.is_some() => {
+                if let Some(location) = &i.unauthorized {
+                    refusal = refusal.redirect(location);
                 }
             }
             // A user Clerk no longer knows is signed out in effect.
@@ -656,6 +701,48 @@ mod tests {
             reject(p.decide(GET, "/dashboard", &api, &out)).status(),
             401
         );
+    }
+
+    /// Clerk's other `protect()` targets: a refused signed-in page goes to
+    /// `unauthorizedUrl` (no `redirect_url`), a pending session's page to
+    /// the task page (with it); API requests keep 403 / 401, a step-up its
+    /// reverification answer, and without a task page a pending session
+    /// is sent to sign in, as Clerk.
+    #[test]
+    fn unauthorized_and_pending_pages_have_their_own_targets() {
+        let p = Protect::new(Requirement::role("org:admin"))
+            .redirect_pages_to("/sign-in")
+            .redirect_unauthorized_to("/no-access")
+            .redirect_pending_to("/tasks");
+        let mut page = HeaderMap::new();
+        page.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+        page.insert("host", HeaderValue::from_static("app.example.com"));
+        let api = HeaderMap::new();
+        let member = signed_in(json!({"o": {"id": "org_1", "rol": "member"}, "v": 2}));
+        let r = reject(p.decide(GET, "/admin", &page, &member));
+        assert_eq!(r.status(), 307);
+        assert_eq!(r.response().headers()[header::LOCATION], "/no-access");
+        assert_eq!(reject(p.decide(GET, "/admin", &api, &member)).status(), 403);
+        let pending = Auth::SignedOut(Reason::SessionPending);
+        let r = reject(p.decide(GET, "/admin", &page, &pending));
+        assert_eq!(
+            r.response().headers()[header::LOCATION],
+            "/tasks?redirect_url=https%3A%2F%2Fapp.example.com%2Fadmin"
+        );
+        assert_eq!(reject(p.decide(GET, "/admin", &api, &pending)).status(), 401);
+        let plain = Protect::signed_in().redirect_pages_to("/sign-in");
+        let r = reject(plain.decide(GET, "/admin", &page, &pending));
+        assert!(
+            r.response().headers()[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .starts_with("/sign-in?redirect_url=")
+        );
+        // A step-up is not a refusal of the user: still reverification.
+        let stale = signed_in(json!({"fva": [9999, 9999]}));
+        let strict = Protect::new(Requirement::reverification(crate::authorize::Preset::Strict))
+            .redirect_unauthorized_to("/no-access");
+        assert_eq!(reject(strict.decide(GET, "/x", &page, &stale)).status(), 403);
     }
 
     /// A signed-out page is sent to sign in with `redirect_url`, the
