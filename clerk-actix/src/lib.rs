@@ -51,6 +51,7 @@ mod extract;
 mod glue;
 mod middleware;
 mod protect;
+mod proxy;
 mod webhook;
 
 pub use extract::{
@@ -59,6 +60,7 @@ pub use extract::{
 pub use glue::ActixHeaders;
 pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
 pub use protect::{ClerkProtect, ClerkProtectService};
+pub use proxy::frontend_api_proxy;
 pub use webhook::Webhook;
 
 pub use clerk_core;

@@ -8,6 +8,7 @@
 //! clerk-axum, clerk-actix) need, which may change in any release.
 
 pub use crate::auth::DebugHeaders;
+pub use crate::browser::proxy_body::{BodySender, ChannelBody, channel_body};
 pub use crate::request::WithPeer;
 
 /// Declares `ClerkRejection`, `Auth`, `Session`, `Require<P>`, `Claims<T>`,

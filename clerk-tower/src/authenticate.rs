@@ -35,7 +35,7 @@ pub type PeerFrom = fn(&http::Extensions) -> Option<IpAddr>;
 
 /// A [`SocketAddr`] in the extensions (what a hand-written hyper server
 /// inserts per connection).
-fn socket_addr(extensions: &http::Extensions) -> Option<IpAddr> {
+pub(crate) fn socket_addr(extensions: &http::Extensions) -> Option<IpAddr> {
     extensions.get::<SocketAddr>().map(SocketAddr::ip)
 }
 

@@ -57,10 +57,12 @@ mod authenticate;
 mod future;
 mod grpc;
 mod protect;
+mod proxy;
 
 pub use authenticate::{ClerkLayer, ClerkService, PeerFrom};
 pub use future::ResponseFuture;
 pub use grpc::{GrpcProtectLayer, GrpcProtectService};
 pub use protect::{OriginalUri, ProtectLayer, ProtectService};
+pub use proxy::FrontendApiProxyService;
 
 pub use clerk_core;

@@ -173,11 +173,23 @@ impl Client {
         forwarded: impl Iterator<Item = &'a [u8]>,
         trusted: &[ipnet::IpNet],
     ) -> Self {
+        Self::of(client_ip(peer, forwarded, trusted))
+    }
+}
+
+/// The client's address: `peer`, or behind trusted proxies the nearest
+/// `X-Forwarded-For` hop that is not one of them.
+pub(crate) fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a [u8]>,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    {
         let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
         // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
         let peer = peer.to_canonical();
         if !is_trusted(&peer) {
-            return Self::of(peer);
+            return peer;
         }
         let lines: Vec<&[u8]> = forwarded.collect();
         let hops = lines
@@ -203,7 +215,7 @@ impl Client {
                 break;
             }
         }
-        Self::of(nearest)
+        nearest
     }
 }
 

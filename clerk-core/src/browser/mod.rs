@@ -111,6 +111,8 @@
 mod calls;
 mod handshake;
 mod organization;
+mod proxy;
+pub(crate) mod proxy_body;
 mod steps;
 mod url;
 
@@ -118,6 +120,7 @@ pub(crate) use calls::{PageCalls, Refresh};
 pub(crate) use handshake::HANDSHAKE_PARAMS;
 pub(crate) use organization::OrganizationSync;
 pub use organization::OrganizationTarget;
+pub use proxy::{FrontendApiProxy, ProxyBody};
 pub(crate) use steps::{Browser, Page, RefreshMode};
 pub(crate) use url::{PageRequest, is_eligible, page_url, remove_query};
 

@@ -31,6 +31,7 @@ use crate::browser::{Browser, OrganizationSync, OrganizationTarget, PageCalls};
 use crate::config::ClerkConfig;
 use crate::cookies::{CookieRule, cookie_suffix};
 use crate::error::{ConfigError, VerifyError};
+use crate::instance::SecretKey;
 use crate::machine::{AcceptsToken, MachineVerifier};
 use crate::request::RequestHead;
 use crate::session::Session;
@@ -74,6 +75,10 @@ struct Inner {
     page_calls: PageCalls,
     /// Organization sync by URL, when configured.
     organization_sync: Option<Arc<OrganizationSync>>,
+    /// For the Frontend API proxy: the secret key (its `Debug` shows none)
+    /// and the publishable key's Frontend API host.
+    proxy_secret: Option<SecretKey>,
+    frontend_api: Option<String>,
 }
 
 impl Clerk {
@@ -141,6 +146,10 @@ impl Clerk {
             _ => None,
         };
         let debug_headers = config.debug_headers;
+        let proxy_secret = config.secret_key().cloned();
+        let frontend_api = config
+            .publishable_key()
+            .map(|pk| pk.frontend_api().to_owned());
         let trusted_proxies = Arc::from(config.trusted_proxies.as_slice());
         let page_calls = PageCalls::new(typed_api.clone());
         Ok(Self {
@@ -158,6 +167,8 @@ impl Clerk {
                 users,
                 machine_id,
                 organization_sync,
+                proxy_secret,
+                frontend_api,
             }),
         })
     }
@@ -255,6 +266,27 @@ impl Clerk {
     /// put it in the request extensions.
     pub fn organization_in_url(&self, path: &str) -> Option<OrganizationTarget> {
         self.inner.organization_sync.as_ref()?.target(path)
+    }
+
+    /// Clerk's Frontend API proxy for this instance (`frontendApiProxy`,
+    /// served at `/__clerk/*`): see [`FrontendApiProxy`](crate::browser::FrontendApiProxy).
+    ///
+    /// # Errors
+    /// Without a secret key and a publishable key (the proxy names the
+    /// instance with the first, picks Clerk's Frontend API by the second).
+    pub fn frontend_api_proxy(&self) -> Result<crate::browser::FrontendApiProxy, ConfigError> {
+        let (Some(secret), Some(frontend_api)) =
+            (&self.inner.proxy_secret, &self.inner.frontend_api)
+        else {
+            return Err(ConfigError::Unsupported(
+                "the Frontend API proxy needs CLERK_SECRET_KEY and CLERK_PUBLISHABLE_KEY",
+            ));
+        };
+        crate::browser::FrontendApiProxy::new(
+            secret.expose_secret(),
+            frontend_api,
+            self.inner.trusted_proxies.clone(),
+        )
     }
 
     /// Verifies a session token already taken from a request.

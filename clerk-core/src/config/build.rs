@@ -501,7 +501,7 @@ fn checked_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
 /// A URL that secrets or verification keys travel over: `https://`, or
 /// plain `http://` to a loopback host only (local tests and proxies), so a
 /// typo cannot send the secret key, or fetch keys, in clear text.
-fn checked_remote_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
+pub(crate) fn checked_remote_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
     let url = checked_url(url, what)?;
     if url.starts_with("http://") && !is_loopback_url(&url) {
         return Err(ConfigError::InsecureUrl(what));

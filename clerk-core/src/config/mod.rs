@@ -50,6 +50,7 @@ mod env;
 mod tests;
 
 pub use build::ClerkConfigBuilder;
+pub(crate) use build::checked_remote_url;
 
 use ipnet::IpNet;
 

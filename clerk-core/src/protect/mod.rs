@@ -729,7 +729,10 @@ mod tests {
             r.response().headers()[header::LOCATION],
             "/tasks?redirect_url=https%3A%2F%2Fapp.example.com%2Fadmin"
         );
-        assert_eq!(reject(p.decide(GET, "/admin", &api, &pending)).status(), 401);
+        assert_eq!(
+            reject(p.decide(GET, "/admin", &api, &pending)).status(),
+            401
+        );
         let plain = Protect::signed_in().redirect_pages_to("/sign-in");
         let r = reject(plain.decide(GET, "/admin", &page, &pending));
         assert!(
@@ -740,9 +743,14 @@ mod tests {
         );
         // A step-up is not a refusal of the user: still reverification.
         let stale = signed_in(json!({"fva": [9999, 9999]}));
-        let strict = Protect::new(Requirement::reverification(crate::authorize::Preset::Strict))
-            .redirect_unauthorized_to("/no-access");
-        assert_eq!(reject(strict.decide(GET, "/x", &page, &stale)).status(), 403);
+        let strict = Protect::new(Requirement::reverification(
+            crate::authorize::Preset::Strict,
+        ))
+        .redirect_unauthorized_to("/no-access");
+        assert_eq!(
+            reject(strict.decide(GET, "/x", &page, &stale)).status(),
+            403
+        );
     }
 
     /// A signed-out page is sent to sign in with `redirect_url`, the
