@@ -47,6 +47,7 @@
 //! they answer 500 (`clerk-layer-missing`) and 503.
 #![forbid(unsafe_code)]
 
+mod csp;
 mod extract;
 mod glue;
 mod middleware;
@@ -54,6 +55,7 @@ mod protect;
 mod proxy;
 mod webhook;
 
+pub use csp::{ContentSecurityPolicyMiddleware, ContentSecurityPolicyService};
 pub use extract::{
     Auth, Claims, ClerkRejection, CurrentUser, Machine, Principal, Require, Session,
 };

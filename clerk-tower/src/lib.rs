@@ -54,12 +54,14 @@ macro_rules! define_inner_service_accessors {
 pub(crate) use define_inner_service_accessors;
 
 mod authenticate;
+mod csp;
 mod future;
 mod grpc;
 mod protect;
 mod proxy;
 
 pub use authenticate::{ClerkLayer, ClerkService, PeerFrom};
+pub use csp::{ContentSecurityPolicyLayer, ContentSecurityPolicyService, CspFuture};
 pub use future::ResponseFuture;
 pub use grpc::{GrpcProtectLayer, GrpcProtectService};
 pub use protect::{OriginalUri, ProtectLayer, ProtectService};

@@ -109,6 +109,7 @@
 //! Organization sync and `satelliteAutoSync` are not done either.
 
 mod calls;
+mod csp;
 mod handshake;
 mod organization;
 mod proxy;
@@ -117,6 +118,7 @@ mod steps;
 mod url;
 
 pub(crate) use calls::{PageCalls, Refresh};
+pub use csp::ContentSecurityPolicy;
 pub(crate) use handshake::HANDSHAKE_PARAMS;
 pub(crate) use organization::OrganizationSync;
 pub use organization::OrganizationTarget;
