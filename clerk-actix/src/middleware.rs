@@ -23,14 +23,43 @@ use crate::glue::{ActixRequest, from_http};
 /// the service signed in, and the cookies are added to its response.
 #[derive(Debug, Clone)]
 pub struct ClerkMiddleware {
-    clerk: Clerk,
+    clerk: Instance,
+}
+
+/// The `Clerk` of every request, or the rule that picks it per host.
+#[derive(Clone)]
+enum Instance {
+    One(Clerk),
+    PerHost(Arc<dyn Fn(&str) -> Option<Clerk> + Send + Sync>),
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::One(clerk) => clerk.fmt(f),
+            Self::PerHost(_) => f.write_str("PerHost(..)"),
+        }
+    }
 }
 
 impl ClerkMiddleware {
     /// Middleware authenticating with `clerk` (clone one `Clerk` into every
     /// worker so they share its key and token caches).
     pub fn new(clerk: Clerk) -> Self {
-        Self { clerk }
+        Self {
+            clerk: Instance::One(clerk),
+        }
+    }
+
+    /// One app, several Clerk instances (Clerk's
+    /// `clerkMiddleware((req) => options)`): `rule` gets each request's
+    /// host (`X-Forwarded-Host`, else `Host`; lowercase, no port) and names
+    /// its `Clerk`. A request whose host names none is answered 421
+    /// (`clerk-instance-unknown`) and never reaches the service.
+    pub fn per_host(rule: impl Fn(&str) -> Option<Clerk> + Send + Sync + 'static) -> Self {
+        Self {
+            clerk: Instance::PerHost(Arc::new(rule)),
+        }
     }
 }
 
@@ -56,7 +85,7 @@ where
 #[derive(Debug)]
 pub struct ClerkMiddlewareService<S> {
     service: Rc<S>,
-    clerk: Clerk,
+    clerk: Instance,
 }
 
 type Slow<B> =
@@ -128,14 +157,37 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        if let Some(target) = self.clerk.organization_in_url(req.path()) {
+        let picked;
+        let clerk = match &self.clerk {
+            Instance::One(clerk) => clerk,
+            Instance::PerHost(rule) => {
+                match clerk_core::adapter::pick_instance(rule.as_ref(), &ActixRequest(&req)) {
+                    Ok(clerk) => {
+                        picked = clerk;
+                        &picked
+                    }
+                    Err(refusal) => {
+                        let (http_req, _) = req.into_parts();
+                        let res = from_http(refusal.into_empty_response::<String>());
+                        return ResponseFuture {
+                            kind: Kind::Answered {
+                                res: Some(
+                                    ServiceResponse::new(http_req, res).map_into_right_body(),
+                                ),
+                            },
+                        };
+                    }
+                }
+            }
+        };
+        if let Some(target) = clerk.organization_in_url(req.path()) {
             req.extensions_mut().insert(target);
         }
-        let mut auth = self.clerk.authenticate(&ActixRequest(&req));
+        let mut auth = clerk.authenticate(&ActixRequest(&req));
         // One poll decides the hot path (no boxing of the service call); a
         // pending future re-registers the real waker when polled again.
         match Pin::new(&mut auth).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(auth) => match pass(self.clerk.debug_headers(), auth) {
+            Poll::Ready(auth) => match pass(clerk.debug_headers(), auth) {
                 Err(redirect) => ResponseFuture {
                     kind: Kind::Answered {
                         res: Some(answer(req, &redirect)),
@@ -155,7 +207,7 @@ where
             // Backend API: rarer, boxed.
             Poll::Pending => {
                 let service = Rc::clone(&self.service);
-                let on = self.clerk.debug_headers();
+                let on = clerk.debug_headers();
                 ResponseFuture {
                     kind: Kind::Slow {
                         fut: Box::pin(async move {

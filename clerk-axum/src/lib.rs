@@ -83,6 +83,13 @@ impl ClerkLayer {
     pub fn new(clerk: Clerk) -> Self {
         Self(clerk_tower::ClerkLayer::new(clerk).peer_from(connect_info))
     }
+
+    /// One router, several Clerk instances picked by the request's host
+    /// (see [`clerk_tower::ClerkLayer::per_host`]); a host naming none is
+    /// answered 421.
+    pub fn per_host(rule: impl Fn(&str) -> Option<Clerk> + Send + Sync + 'static) -> Self {
+        Self(clerk_tower::ClerkLayer::per_host(rule).peer_from(connect_info))
+    }
 }
 
 fn connect_info(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {

@@ -3,7 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::task::{Context, Poll};
 
-use clerk_core::adapter::WithPeer;
+use std::sync::Arc;
+
+use clerk_core::adapter::{WithPeer, pick_instance};
 use clerk_core::{Authenticate, Clerk};
 use http::Request;
 use tower_layer::Layer;
@@ -26,8 +28,24 @@ use crate::ResponseFuture;
 /// one allowance.
 #[derive(Debug, Clone)]
 pub struct ClerkLayer {
-    clerk: Clerk,
+    clerk: Instance,
     peer: PeerFrom,
+}
+
+/// The `Clerk` of every request, or the rule that picks it per host.
+#[derive(Clone)]
+enum Instance {
+    One(Clerk),
+    PerHost(Arc<dyn Fn(&str) -> Option<Clerk> + Send + Sync>),
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::One(clerk) => clerk.fmt(f),
+            Self::PerHost(_) => f.write_str("PerHost(..)"),
+        }
+    }
 }
 
 /// Reads the connection's peer address from a request's extensions.
@@ -43,7 +61,21 @@ impl ClerkLayer {
     /// A layer authenticating with `clerk`.
     pub fn new(clerk: Clerk) -> Self {
         Self {
-            clerk,
+            clerk: Instance::One(clerk),
+            peer: socket_addr,
+        }
+    }
+
+    /// One service, several Clerk instances (Clerk's
+    /// `clerkMiddleware((req) => options)`, for multi-tenant apps with
+    /// per-domain keys): `rule` gets each request's host (`X-Forwarded-Host`,
+    /// else `Host`; lowercase, no port) and names its `Clerk`, each with its
+    /// own keys, caches and budget. A request whose host names none is
+    /// answered 421 (`clerk-instance-unknown`) and never reaches the inner
+    /// service.
+    pub fn per_host(rule: impl Fn(&str) -> Option<Clerk> + Send + Sync + 'static) -> Self {
+        Self {
+            clerk: Instance::PerHost(Arc::new(rule)),
             peer: socket_addr,
         }
     }
@@ -63,7 +95,6 @@ impl<S> Layer<S> for ClerkLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ClerkService {
             inner,
-            debug: self.clerk.debug_headers(),
             clerk: self.clerk.clone(),
             peer: self.peer,
         }
@@ -74,11 +105,8 @@ impl<S> Layer<S> for ClerkLayer {
 #[derive(Debug, Clone)]
 pub struct ClerkService<S> {
     inner: S,
-    clerk: Clerk,
+    clerk: Instance,
     peer: PeerFrom,
-    /// Clerk's debug headers on signed-out responses (read once, when
-    /// the layer is applied).
-    debug: bool,
 }
 
 impl<S> ClerkService<S> {
@@ -99,13 +127,24 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if let Some(target) = self.clerk.organization_in_url(req.uri().path()) {
+        let picked;
+        let clerk = match &self.clerk {
+            Instance::One(clerk) => clerk,
+            Instance::PerHost(rule) => match pick_instance(rule.as_ref(), req.headers()) {
+                Ok(clerk) => {
+                    picked = clerk;
+                    &picked
+                }
+                Err(refusal) => return ResponseFuture::answered(refusal.into_empty_response()),
+            },
+        };
+        if let Some(target) = clerk.organization_in_url(req.uri().path()) {
             req.extensions_mut().insert(target);
         }
-        let auth = self.clerk.authenticate(&WithPeer {
+        let auth = clerk.authenticate(&WithPeer {
             peer: (self.peer)(req.extensions()),
             request: &req,
         });
-        ResponseFuture::authenticate(&mut self.inner, req, auth, self.debug)
+        ResponseFuture::authenticate(&mut self.inner, req, auth, clerk.debug_headers())
     }
 }

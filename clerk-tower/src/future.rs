@@ -172,6 +172,16 @@ where
     S: Service<Request<B>> + Clone,
     W: Future + Unpin,
 {
+    /// Answered before anything was waited for (no Clerk instance for
+    /// the request).
+    pub(crate) fn answered(response: S::Response) -> Self {
+        Self {
+            state: State::Answered {
+                response: Some(response),
+            },
+        }
+    }
+
     /// Polls `wait` once: ready (the hot path), the request is passed on or
     /// answered at once, with no allocation and no clone of the service; a
     /// poll with a no-op waker is sound because a pending `wait` is polled

@@ -674,3 +674,84 @@ async fn organization_sync_answers_alike_in_both_adapters() {
     let (status, _, body) = call(page("/orgs/ac%2Fme/dashboard", &in_other)).await;
     assert_eq!((status, body.as_str()), (200, "None"));
 }
+
+/// One service, two Clerk instances picked by host: each verifies only
+/// its own tokens, a host naming no instance is 421 before any handler,
+/// the same in axum and actix (handlers without extractors, guarded).
+#[actix_web::test]
+async fn several_instances_are_picked_by_host_and_unknown_hosts_refused() {
+    let (a, b) = (TestIssuer::new(), TestIssuer::new());
+    let (clerk_a, clerk_b) = (clerk(&a), clerk(&b));
+    let rule = move |host: &str| match host {
+        "a.example.com" => Some(clerk_a.clone()),
+        "b.example.com" => Some(clerk_b.clone()),
+        _ => None,
+    };
+    let rule = Arc::new(rule);
+    let hits = Arc::new(AtomicUsize::new(0));
+    let call = |host: &str, token: &str| {
+        let req = http::Request::get("/dashboard")
+            .header("host", host)
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap();
+        let rule = rule.clone();
+        let hits = hits.clone();
+        async move {
+            let h = hits.clone();
+            let r = rule.clone();
+            let axum_app = axum::Router::new()
+                .route(
+                    "/dashboard",
+                    axum::routing::get(move || {
+                        h.fetch_add(1, Ordering::SeqCst);
+                        async { "page" }
+                    })
+                    .layer(clerk_axum::ProtectLayer::new(
+                        clerk_core::Protect::signed_in(),
+                    )),
+                )
+                .layer(clerk_axum::ClerkLayer::per_host(move |host| r(host)));
+            let (parts, ()) = req.clone().into_parts();
+            let res = axum_app
+                .oneshot(http::Request::from_parts(parts, axum::body::Body::empty()))
+                .await
+                .unwrap();
+            let axum_status = res.status().as_u16();
+            let h = hits.clone();
+            let r = rule.clone();
+            let app = actix_test::init_service(
+                actix_web::App::new()
+                    .service(
+                        actix_web::web::resource("/dashboard")
+                            .wrap(clerk_actix::ClerkProtect::new(
+                                clerk_core::Protect::signed_in(),
+                            ))
+                            .route(actix_web::web::get().to(move || {
+                                h.fetch_add(1, Ordering::SeqCst);
+                                async { "page" }
+                            })),
+                    )
+                    .wrap(clerk_actix::ClerkMiddleware::per_host(move |host| r(host))),
+            )
+            .await;
+            let mut test = actix_test::TestRequest::get().uri("/dashboard");
+            for (n, v) in req.headers() {
+                test = test.append_header((n.as_str(), v.to_str().unwrap()));
+            }
+            let res = actix_test::call_service(&app, test.to_request()).await;
+            assert_eq!(axum_status, res.status().as_u16(), "both adapters alike");
+            axum_status
+        }
+    };
+    let (ta, tb) = (a.token().build(), b.token().build());
+    assert_eq!(call("a.example.com", &ta).await, 200);
+    assert_eq!(call("B.example.com:8443", &tb).await, 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    // Another instance's token is refused (its keys, its issuer).
+    assert_eq!(call("a.example.com", &tb).await, 401);
+    // No instance for the host: 421, no handler.
+    assert_eq!(call("c.example.com", &ta).await, 421);
+    assert_eq!(call("a.example.com@c.example.com", &ta).await, 421);
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+}

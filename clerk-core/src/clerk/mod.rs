@@ -81,6 +81,40 @@ struct Inner {
     frontend_api: Option<String>,
 }
 
+/// The `Clerk` for a request on a multi-instance service (Clerk's
+/// `clerkMiddleware((req) => options)`): `rule` gets the request's host
+/// (`X-Forwarded-Host`, else `Host`; lowercase, without a port) and names
+/// its instance. No usable host, or no instance for it, is refused 421
+/// (`clerk-instance-unknown`): never authenticated by some other instance.
+pub fn pick_instance<R: RequestHead + ?Sized>(
+    rule: &(dyn Fn(&str) -> Option<Clerk> + Send + Sync),
+    request: &R,
+) -> Result<Clerk, crate::protect::Refusal> {
+    let refused = crate::protect::Refusal::unknown_instance;
+    let mut forwarded = request.values("x-forwarded-host");
+    let mut host = request.values("host");
+    let line = match (forwarded.next(), forwarded.next()) {
+        (Some(line), None) => line,
+        (None, None) => match (host.next(), host.next()) {
+            (Some(line), None) => line,
+            _ => return Err(refused()),
+        },
+        _ => return Err(refused()),
+    };
+    let line = std::str::from_utf8(line).map_err(|_| refused())?;
+    let authority: http::uri::Authority = line
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .map_err(|_| refused())?;
+    if authority.as_str().contains('@') {
+        return Err(refused());
+    }
+    rule(&authority.host().to_ascii_lowercase()).ok_or_else(refused)
+}
+
 impl Clerk {
     /// A `Clerk` for `config`, accepting session tokens only.
     ///

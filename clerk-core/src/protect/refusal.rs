@@ -29,6 +29,8 @@ pub(crate) enum Cause {
     UserLookup(Lookup),
     /// The authenticating layer is not in front of the route.
     LayerMissing,
+    /// No Clerk instance serves the request's host.
+    UnknownInstance,
     /// A webhook delivery that is not authentic, or no verifier.
     Webhook(WebhookError),
 }
@@ -87,6 +89,7 @@ impl Cause {
             Self::MalformedMethod => "malformed-method",
             Self::UserLookup(e) => e.as_str(),
             Self::LayerMissing => "clerk-layer-missing",
+            Self::UnknownInstance => "clerk-instance-unknown",
             Self::Webhook(e) => e.as_str(),
         }
     }
@@ -142,6 +145,10 @@ impl Refusal {
             Cause::UserLookup(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": "unavailable", "reason": reason}),
+            ),
+            Cause::UnknownInstance => (
+                StatusCode::MISDIRECTED_REQUEST,
+                json!({"error": "misdirected", "reason": reason}),
             ),
             Cause::LayerMissing | Cause::Webhook(WebhookError::NotConfigured) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -210,6 +217,12 @@ impl Refusal {
         Self::new(Cause::LayerMissing)
     }
 
+    /// No Clerk instance serves the request (421, `clerk-instance-unknown`).
+    #[doc(hidden)] // adapters only
+    pub fn unknown_instance() -> Self {
+        Self::new(Cause::UnknownInstance)
+    }
+
     /// The signed-in user's record could not be had (`session.user()`
     /// failed): a user Clerk no longer knows reads as signed out (401),
     /// anything else as unavailable (503, with `Retry-After` when rate
@@ -245,6 +258,15 @@ impl Refusal {
     /// The response, with any body type made from a `String`.
     pub fn into_response<B: From<String>>(self) -> http::Response<B> {
         self.response.map(B::from)
+    }
+
+    /// The status and headers with an empty body (`B::default()`), for
+    /// services whose body cannot be made from a `String`.
+    #[doc(hidden)] // adapters only
+    pub fn into_empty_response<B: Default>(self) -> http::Response<B> {
+        let mut res = self.response.map(|_| B::default());
+        res.headers_mut().remove(http::header::CONTENT_TYPE);
+        res
     }
 
     /// The refusal as gRPC answers it (a "trailers-only" response): HTTP
