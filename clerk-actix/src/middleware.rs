@@ -30,7 +30,7 @@ pub struct ClerkMiddleware {
 #[derive(Clone)]
 enum Instance {
     One(Clerk),
-    PerHost(Arc<dyn Fn(&str) -> Option<Clerk> + Send + Sync>),
+    PerHost(clerk_core::adapter::InstanceRule),
 }
 
 impl std::fmt::Debug for Instance {
@@ -161,7 +161,7 @@ where
         let clerk = match &self.clerk {
             Instance::One(clerk) => clerk,
             Instance::PerHost(rule) => {
-                match clerk_core::adapter::pick_instance(rule.as_ref(), &ActixRequest(&req)) {
+                match clerk_core::adapter::pick_instance(rule, &ActixRequest(&req)) {
                     Ok(clerk) => {
                         picked = clerk;
                         &picked

@@ -9,7 +9,7 @@
 
 pub use crate::auth::DebugHeaders;
 pub use crate::browser::proxy_body::{BodySender, ChannelBody, channel_body};
-pub use crate::clerk::pick_instance;
+pub use crate::clerk::{InstanceRule, pick_instance};
 pub use crate::request::WithPeer;
 
 /// Declares `ClerkRejection`, `Auth`, `Session`, `Require<P>`, `Claims<T>`,

@@ -36,7 +36,7 @@ pub struct ClerkLayer {
 #[derive(Clone)]
 enum Instance {
     One(Clerk),
-    PerHost(Arc<dyn Fn(&str) -> Option<Clerk> + Send + Sync>),
+    PerHost(clerk_core::adapter::InstanceRule),
 }
 
 impl std::fmt::Debug for Instance {
@@ -130,7 +130,7 @@ where
         let picked;
         let clerk = match &self.clerk {
             Instance::One(clerk) => clerk,
-            Instance::PerHost(rule) => match pick_instance(rule.as_ref(), req.headers()) {
+            Instance::PerHost(rule) => match pick_instance(rule, req.headers()) {
                 Ok(clerk) => {
                     picked = clerk;
                     &picked

@@ -81,13 +81,17 @@ struct Inner {
     frontend_api: Option<String>,
 }
 
+/// The rule a multi-instance service picks its `Clerk` by: the request's
+/// host in, the instance out (`None`: refused).
+pub type InstanceRule = Arc<dyn Fn(&str) -> Option<Clerk> + Send + Sync>;
+
 /// The `Clerk` for a request on a multi-instance service (Clerk's
 /// `clerkMiddleware((req) => options)`): `rule` gets the request's host
 /// (`X-Forwarded-Host`, else `Host`; lowercase, without a port) and names
 /// its instance. No usable host, or no instance for it, is refused 421
 /// (`clerk-instance-unknown`): never authenticated by some other instance.
 pub fn pick_instance<R: RequestHead + ?Sized>(
-    rule: &(dyn Fn(&str) -> Option<Clerk> + Send + Sync),
+    rule: &InstanceRule,
     request: &R,
 ) -> Result<Clerk, crate::protect::Refusal> {
     let refused = crate::protect::Refusal::unknown_instance;
