@@ -156,15 +156,7 @@ impl FrontendApiProxy {
     /// # Errors
     /// When `path` is not an absolute path of plain segments.
     pub fn path(self, path: &str) -> Result<Self, ConfigError> {
-        let path = path.trim_end_matches('/');
-        if !path.starts_with('/')
-            || path.contains(['?', '#', '%', '\\'])
-            || path.split('/').any(|s| s == "." || s == "..")
-            || path.contains("//")
-        {
-            return Err(ConfigError::InvalidUrl("frontend API proxy path"));
-        }
-        let path = path.to_owned();
+        let path = crate::config::checked_proxy_path(path, "frontend API proxy path")?;
         Ok(self.edit(|i| i.path = path))
     }
 

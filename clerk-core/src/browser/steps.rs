@@ -60,6 +60,8 @@ pub(crate) struct Browser {
     auto_sync: bool,
     /// Organization sync by URL.
     organizations: Option<Arc<OrganizationSync>>,
+    /// A relative proxy URL's path (`/__clerk`).
+    relative_proxy: Option<String>,
 }
 
 impl Browser {
@@ -71,6 +73,24 @@ impl Browser {
         self.sign_in_url = sign_in_url;
         self.auto_sync = auto_sync;
         self
+    }
+
+    /// Through a proxy on the application's own origin (a relative
+    /// `proxyUrl`): the handshake goes to `<page origin><path>`.
+    pub(crate) fn relative_proxy(mut self, path: Option<String>) -> Self {
+        self.relative_proxy = path;
+        self
+    }
+
+    /// The Frontend API the handshake goes to for `req`: the configured
+    /// one, or a relative proxy URL resolved against the page's URL, as
+    /// Clerk's SDK does (`new URL(proxyUrl, clerkRequest.clerkUrl)`,
+    /// `@clerk/nextjs` `server/utils.ts` `handleMultiDomainAndProxy`).
+    fn frontend_api_for(&self, req: &PageRequest<'_>) -> std::borrow::Cow<'_, str> {
+        match &self.relative_proxy {
+            Some(path) => format!("{}{path}", req.url.origin().ascii_serialization()).into(),
+            None => self.frontend_api.as_str().into(),
+        }
     }
 
     /// With organization sync by URL.
@@ -93,6 +113,7 @@ impl Browser {
             sign_in_url: None,
             auto_sync: false,
             organizations: None,
+            relative_proxy: None,
         }
     }
 }
@@ -235,7 +256,7 @@ impl Browser {
                 return Page::SignedOut(reason);
             }
             Page::Answer(handshake::start(
-                &self.frontend_api,
+                &self.frontend_api_for(req),
                 self.development,
                 req,
                 reason,

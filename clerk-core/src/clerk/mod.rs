@@ -79,6 +79,8 @@ struct Inner {
     /// and the publishable key's Frontend API host.
     proxy_secret: Option<SecretKey>,
     frontend_api: Option<String>,
+    /// A relative proxy URL's path: the proxy's default path.
+    proxy_path: Option<String>,
 }
 
 /// The rule a multi-instance service picks its `Clerk` by: the request's
@@ -175,6 +177,7 @@ impl Clerk {
         ) {
             (Some(pk), Some(fapi), Some(rule)) if config.handshake => {
                 let browser = Browser::new(fapi, !pk.is_live(), rule.clone())
+                    .relative_proxy(config.proxy_path.clone())
                     .organization_sync(organization_sync.clone());
                 Some(Arc::new(match &config.satellite {
                     Some(sign_in) => browser.satellite(sign_in.clone(), config.satellite_auto_sync),
@@ -189,6 +192,7 @@ impl Clerk {
             .publishable_key()
             .map(|pk| pk.frontend_api().to_owned());
         let trusted_proxies = Arc::from(config.trusted_proxies.as_slice());
+        let proxy_path = config.proxy_path.clone();
         let page_calls = PageCalls::new(typed_api.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -207,6 +211,7 @@ impl Clerk {
                 organization_sync,
                 proxy_secret,
                 frontend_api,
+                proxy_path,
             }),
         })
     }
@@ -307,7 +312,7 @@ impl Clerk {
     }
 
     /// Clerk's Frontend API proxy for this instance (`frontendApiProxy`,
-    /// served at `/__clerk/*`): see [`FrontendApiProxy`](crate::browser::FrontendApiProxy).
+    /// served at `/__clerk/*`, or at a relative proxy URL's path): see [`FrontendApiProxy`](crate::browser::FrontendApiProxy).
     ///
     /// # Errors
     /// Without a secret key and a publishable key (the proxy names the
@@ -320,11 +325,22 @@ impl Clerk {
                 "the Frontend API proxy needs CLERK_SECRET_KEY and CLERK_PUBLISHABLE_KEY",
             ));
         };
-        crate::browser::FrontendApiProxy::new(
+        let proxy = crate::browser::FrontendApiProxy::new(
             secret.expose_secret(),
             frontend_api,
             self.inner.trusted_proxies.clone(),
-        )
+        )?;
+        match &self.inner.proxy_path {
+            Some(path) => proxy.path(path),
+            None => Ok(proxy),
+        }
+    }
+
+    /// Clerk's Content-Security-Policy for this instance's pages (its
+    /// Frontend API host, from the publishable key, in `connect-src`): see
+    /// [`ContentSecurityPolicy`](crate::browser::ContentSecurityPolicy).
+    pub fn content_security_policy(&self) -> crate::browser::ContentSecurityPolicy {
+        crate::browser::ContentSecurityPolicy::new(self.inner.frontend_api.as_deref().unwrap_or(""))
     }
 
     /// Verifies a session token already taken from a request.

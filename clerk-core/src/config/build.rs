@@ -237,7 +237,12 @@ impl ClerkConfigBuilder {
     }
 
     /// The frontend API base URL (default `https://<host from the
-    /// publishable key>`); set it to your proxy URL when you proxy Clerk.
+    /// publishable key>`); set it to your proxy URL when you proxy Clerk
+    /// (Clerk's `proxyUrl`, `CLERK_PROXY_URL`). A path such as `/__clerk`
+    /// is a proxy on the application's own origin, resolved per request
+    /// from the page's URL as Clerk's SDK does (`new URL(proxyUrl,
+    /// clerkUrl)`, `@clerk/nextjs` `server/utils.ts`); keys are then
+    /// fetched from the publishable key's Frontend API directly.
     #[must_use]
     pub fn frontend_api_url(mut self, url: impl Into<String>) -> Self {
         self.frontend_api_url = Some(url.into());
@@ -392,14 +397,23 @@ impl ClerkConfigBuilder {
         let live = publishable_key
             .as_ref()
             .is_some_and(PublishableKey::is_live);
-        let satellite_api = match (self.is_satellite, &self.domain, &self.frontend_api_url) {
-            (false, _, _) | (true, _, Some(_)) => None,
-            (true, Some(domain), None) if live => {
+        // A relative proxy URL (`/__clerk`) is kept apart: it names no host
+        // until a request gives the origin.
+        let (proxy_path, frontend_api_given) = match self.frontend_api_url {
+            Some(url) if url.trim().starts_with('/') => {
+                (Some(checked_proxy_path(url.trim(), "proxy URL")?), None)
+            }
+            other => (None, other),
+        };
+        let proxied = proxy_path.is_some() || frontend_api_given.is_some();
+        let satellite_api = match (self.is_satellite, &self.domain, proxied) {
+            (false, _, _) | (true, _, true) => None,
+            (true, Some(domain), false) if live => {
                 let domain = domain.trim().trim_start_matches("https://");
                 Some(format!("https://clerk.{}", domain.trim_end_matches('/')))
             }
-            (true, Some(_), None) => None,
-            (true, None, None) => {
+            (true, Some(_), false) => None,
+            (true, None, false) => {
                 return Err(ConfigError::Satellite(
                     "a satellite needs a domain (CLERK_DOMAIN) or a proxy URL (CLERK_PROXY_URL)",
                 ));
@@ -416,7 +430,7 @@ impl ClerkConfigBuilder {
                 "a development satellite needs the primary's absolute sign-in URL (CLERK_SIGN_IN_URL)",
             ));
         }
-        let frontend_api_url = match self.frontend_api_url.or(satellite_api) {
+        let frontend_api_url = match frontend_api_given.or(satellite_api) {
             Some(url) => Some(checked_remote_url(&url, "frontend API URL")?),
             None => publishable_key.as_ref().map(PublishableKey::issuer),
         };
@@ -468,6 +482,7 @@ impl ClerkConfigBuilder {
             connect_timeout: self.connect_timeout,
             http_timeout: self.http_timeout,
             frontend_api_url,
+            proxy_path,
             handshake: self.handshake,
             satellite: self.is_satellite.then_some(self.sign_in_url),
             debug_headers: self.debug_headers,
@@ -496,6 +511,25 @@ fn checked_url(url: &str, what: &'static str) -> Result<String, ConfigError> {
         return Err(ConfigError::InvalidUrl(what));
     }
     Ok(url.to_owned())
+}
+
+/// A path on the application's own origin (the Frontend API proxy's
+/// `proxyPath`, a relative `proxyUrl`): absolute, of plain segments in
+/// RFC 3986's `pchar` set without percent-encoding (no `?`, `#`, `%`, `\`,
+/// whitespace or control characters, so it is safe in a URL and in a
+/// header), no `.`/`..`/empty segment, at most 256 bytes. Clerk documents
+/// `/__clerk`; nothing it could send is refused. Trailing `/` dropped.
+pub(crate) fn checked_proxy_path(path: &str, what: &'static str) -> Result<String, ConfigError> {
+    let path = path.trim_end_matches('/');
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/".contains(c);
+    if !path.starts_with('/')
+        || path.len() > 256
+        || !path.chars().all(plain)
+        || path[1..].split('/').any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(ConfigError::InvalidUrl(what));
+    }
+    Ok(path.to_owned())
 }
 
 /// A URL that secrets or verification keys travel over: `https://`, or

@@ -95,11 +95,10 @@ impl ClerkConfigBuilder {
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty()),
             sign_in_url: get("CLERK_SIGN_IN_URL").map(|s| s.trim().to_owned()),
-            // A relative proxy path (`/__clerk`) is resolved per request by
-            // Clerk's SDK; here only an absolute proxy URL is used.
+            // Absolute, or a path (`/__clerk`) resolved per request.
             frontend_api_url: get("CLERK_PROXY_URL")
                 .map(|s| s.trim().to_owned())
-                .filter(|s| s.starts_with("http")),
+                .filter(|s| !s.is_empty()),
             machine_secret_key: get("CLERK_MACHINE_SECRET_KEY").map(|s| s.trim().to_owned()),
             machine_id: get("CLERK_MACHINE_ID").map(|s| s.trim().to_owned()),
             authorized_parties: get("CLERK_AUTHORIZED_PARTIES")

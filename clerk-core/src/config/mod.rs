@@ -50,7 +50,7 @@ mod env;
 mod tests;
 
 pub use build::ClerkConfigBuilder;
-pub(crate) use build::checked_remote_url;
+pub(crate) use build::{checked_proxy_path, checked_remote_url};
 
 use ipnet::IpNet;
 
@@ -107,6 +107,8 @@ pub struct ClerkConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) http_timeout: Duration,
     pub(crate) frontend_api_url: Option<String>,
+    /// A relative proxy URL (`/__clerk`), resolved per request.
+    pub(crate) proxy_path: Option<String>,
     /// Page loads through Clerk's handshake (default on).
     pub(crate) handshake: bool,
     /// This app is a satellite domain, and the primary's sign-in URL.
@@ -197,6 +199,7 @@ impl fmt::Debug for ClerkConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("http_timeout", &self.http_timeout)
             .field("frontend_api_url", &self.frontend_api_url)
+            .field("proxy_path", &self.proxy_path)
             .finish_non_exhaustive()
     }
 }

@@ -383,3 +383,67 @@ fn development_instances_need_the_dev_browser() {
         "session-token-and-uat-missing"
     );
 }
+
+/// A relative proxy URL (`CLERK_PROXY_URL=/__clerk`) is resolved against
+/// each page's own origin, as Clerk's `new URL(proxyUrl, clerkUrl)`; an
+/// absolute one is used as given; a hostile path is refused at build.
+#[test]
+fn a_relative_proxy_url_is_resolved_per_request() {
+    let issuer = TestIssuer::new();
+    let build = |proxy: &str| {
+        issuer
+            .config()
+            .publishable_key(publishable_key_for(HOST, true))
+            .frontend_api_url(proxy)
+            .build()
+    };
+    let c = Clerk::new(build("/__clerk/").unwrap()).unwrap();
+    let expired = issuer.token().issued_at(1_000_000_000).build();
+    let cookies = format!("__client_uat={}; __session={expired}", now() - 3600);
+    for host in ["app.example.com", "tenant.example.org:8443"] {
+        let mut h = page(&[("cookie", &cookies)]);
+        h.insert("host", HeaderValue::from_str(host).unwrap());
+        let auth = run(&c, "GET", "/dashboard", &h);
+        let location = handshake(&auth).headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            location.starts_with(&format!("https://{host}/__clerk/v1/client/handshake?")),
+            "{location}"
+        );
+    }
+    // The proxy serves at the same path by default.
+    let proxy = Clerk::new(
+        issuer
+            .config()
+            .publishable_key(publishable_key_for(HOST, true))
+            .secret_key("sk_test_your_clerk_key_here")
+            .frontend_api_url("/auth/clerk")
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+    .frontend_api_proxy()
+    .unwrap();
+    assert!(proxy.matches("/auth/clerk/v1/client"));
+    assert!(!proxy.matches("/__clerk/v1/client"));
+    // Absolute: as given, whatever the Host.
+    let c = Clerk::new(build("https://proxy.example.com/__clerk").unwrap()).unwrap();
+    let h = page(&[("cookie", &cookies)]);
+    let auth = run(&c, "GET", "/dashboard", &h);
+    assert!(
+        handshake(&auth).headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("https://proxy.example.com/__clerk/v1/client/handshake?")
+    );
+    // Hostile paths never reach a Location.
+    for bad in [
+        "/", "//evil.com", "/a/../b", "/./x", "/a//b", "/x?y", "/x#y", "/x%2f", "/x\\y",
+        "/x\r\nSet-Cookie: a=b", "/x y", "/é",
+    ] {
+        assert!(build(bad).is_err(), "{bad:?}");
+    }
+    assert!(build(&format!("/{}", "a".repeat(300))).is_err());
+}
