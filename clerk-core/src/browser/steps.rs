@@ -62,6 +62,8 @@ pub(crate) struct Browser {
     organizations: Option<Arc<OrganizationSync>>,
     /// A relative proxy URL's path (`/__clerk`).
     relative_proxy: Option<String>,
+    /// The proxy's path on this application's origin, when proxied.
+    proxy_path: Option<String>,
 }
 
 impl Browser {
@@ -78,8 +80,23 @@ impl Browser {
     /// Through a proxy on the application's own origin (a relative
     /// `proxyUrl`): the handshake goes to `<page origin><path>`.
     pub(crate) fn relative_proxy(mut self, path: Option<String>) -> Self {
+        if path.is_some() {
+            self.proxy_path.clone_from(&path);
+        }
         self.relative_proxy = path;
         self
+    }
+
+    /// True for a request to the Frontend API proxy's own path (a relative
+    /// proxy URL's, or an absolute one's when it has a path): Clerk's
+    /// middleware hands those to the proxy before `authenticateRequest`
+    /// (`@clerk/nextjs` `clerkMiddleware`, `frontendApiProxy`), so here
+    /// they are read as API requests, never sent through a handshake (the
+    /// handshake itself goes through that path).
+    pub(crate) fn serves_proxy(&self, path: &str) -> bool {
+        self.proxy_path.as_deref().is_some_and(|p| {
+            path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+        })
     }
 
     /// The Frontend API the handshake goes to for `req`: the configured
@@ -105,7 +122,13 @@ impl Browser {
         } else {
             format!("https://{frontend_api}")
         };
+        // `https://app.example.com/__clerk`: a proxy at that path.
+        let proxy_path = url::Url::parse(&base)
+            .ok()
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .filter(|p| !p.is_empty());
         Self {
+            proxy_path,
             frontend_api: base.trim_end_matches('/').to_owned(),
             development,
             rule,

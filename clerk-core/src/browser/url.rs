@@ -109,6 +109,11 @@ impl<'a> PageRequest<'a> {
         })
     }
 
+    /// The raw request path (no query).
+    pub(crate) fn path(&self) -> &str {
+        self.path
+    }
+
     /// The first cookie `name` (Clerk's `cookie` parser keeps the first).
     pub(super) fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies.get(name)

@@ -169,6 +169,9 @@ impl Clerk {
     ) -> Option<AuthStep> {
         let browser = self.inner.browser.as_ref()?;
         let page = PageRequest::read(method, path_and_query, headers)?;
+        if browser.serves_proxy(page.path()) {
+            return None;
+        }
         let now = self.inner.verifier.now();
         let pending = |wait| {
             AuthStep::PendingPage(Box::new(PendingPage {

@@ -57,9 +57,35 @@ pub fn guards() -> Vec<Guard> {
     ]
 }
 
-/// The page area protected by a route matcher: signed-out page requests
+/// The page areas protected by a route matcher: signed-out page requests
 /// are redirected to the sign-in URL, API requests get 401.
-pub const DASHBOARD_PATTERN: &str = "/dashboard(.*)";
+pub const DASHBOARD_PATTERNS: [&str; 3] = ["/dashboard(.*)", "/orgs/:slug/dashboard", "/me/dashboard"];
+
+/// Organization sync: URLs naming an organization by slug...
+pub const ORGANIZATION_PATTERNS: [&str; 2] = ["/orgs/:slug", "/orgs/:slug/(.*)"];
+/// ...and the personal account.
+pub const PERSONAL_ACCOUNT_PATTERNS: [&str; 2] = ["/me", "/me/(.*)"];
+
+/// `GET /orgs/{slug}/dashboard` and `/me/dashboard`: the organization the
+/// URL names, the session's active one, and whether they agree (a visitor
+/// who is no member lands signed in with no switch, as Clerk does).
+pub fn organization_json(
+    session: &clerk_core::Session,
+    target: Option<&clerk_core::browser::OrganizationTarget>,
+) -> Value {
+    use clerk_core::browser::OrganizationTarget;
+    let named = match target {
+        Some(OrganizationTarget::Slug(s) | OrganizationTarget::Id(s)) => json!(s),
+        Some(OrganizationTarget::PersonalAccount) => json!("personal"),
+        _ => Value::Null,
+    };
+    json!({
+        "user_id": session.user_id(),
+        "url_names": named,
+        "active_org_slug": session.organization().and_then(|o| o.slug()),
+        "active": target.is_some_and(|t| t.is_active_in(session)),
+    })
+}
 
 /// `GET /api/public`.
 pub fn public_json(auth: &clerk_core::Auth) -> Value {

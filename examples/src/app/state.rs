@@ -78,7 +78,10 @@ impl AppState {
         let lookup = |k: &str| std::env::var(k).ok();
         let sign_in_url = lookup("CLERK_SIGN_IN_URL").unwrap_or_else(|| "/sign-in".to_owned());
         if has_clerk_keys(&lookup) {
-            let clerk = Clerk::from_env()?.accepting(accepted_tokens());
+            let config = clerk_core::config::ClerkConfigBuilder::from_env()?
+                .organization_sync(ORGANIZATION_PATTERNS, PERSONAL_ACCOUNT_PATTERNS)
+                .build()?;
+            let clerk = Clerk::new(config)?.accepting(accepted_tokens());
             // The local users table the webhooks keep (`DATABASE_URL`),
             // opened only when webhooks are configured.
             let webhooks = match WebhookVerifier::from_env_with(lookup)? {
@@ -179,7 +182,9 @@ impl AppState {
         frontend: Option<(DevFrontendApi, Arc<dyn clerk_core::clock::Clock>)>,
         store: Option<UserStore>,
     ) -> Result<Self, ConfigError> {
-        let mut config = dev.config();
+        let mut config = dev
+            .config()
+            .organization_sync(ORGANIZATION_PATTERNS, PERSONAL_ACCOUNT_PATTERNS);
         if let Some(b) = &backend {
             config = config.secret_key(DEV_SECRET_KEY).api_url(b.base_url());
         }
@@ -228,6 +233,21 @@ impl AppState {
         ]))
     }
 
+    /// Clerk's Frontend API proxy at `/__clerk` (with the secret and
+    /// publishable keys; in dev mode to the local Frontend API stand-in).
+    pub fn frontend_api_proxy(&self) -> Option<clerk_core::browser::FrontendApiProxy> {
+        let proxy = self.clerk.frontend_api_proxy().ok()?;
+        match &self.frontend {
+            Some(f) => proxy.upstream(&f.base_url()).ok(),
+            None => Some(proxy),
+        }
+    }
+
+    /// Clerk's Content-Security-Policy, sent on every response.
+    pub fn content_security_policy(&self) -> clerk_core::browser::ContentSecurityPolicy {
+        self.clerk.content_security_policy()
+    }
+
     /// The dashboard protection: route matcher, signed in, page redirect.
     ///
     /// # Panics
@@ -235,7 +255,7 @@ impl AppState {
     #[allow(clippy::expect_used)]
     pub fn dashboard_protect(&self) -> Protect {
         Protect::signed_in()
-            .routes(RouteMatcher::new([DASHBOARD_PATTERN]).expect("constant pattern"))
+            .routes(RouteMatcher::new(DASHBOARD_PATTERNS).expect("constant patterns"))
             .redirect_pages_to(&self.sign_in_url)
     }
 

@@ -413,6 +413,14 @@ fn a_relative_proxy_url_is_resolved_per_request() {
             "{location}"
         );
     }
+    // The proxy's own path is never sent through a handshake (Clerk's
+    // middleware proxies it before authenticating): the handshake itself
+    // goes through it.
+    let h = page(&[("cookie", &cookies)]);
+    for path in ["/__clerk", "/__clerk/v1/client/handshake?redirect_url=x"] {
+        assert!(!matches!(run(&c, "GET", path, &h), Auth::Page(_)), "{path}");
+    }
+    assert!(matches!(run(&c, "GET", "/__clerkx/a", &h), Auth::Page(_)));
     // The proxy serves at the same path by default.
     let proxy = Clerk::new(
         issuer
