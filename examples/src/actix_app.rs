@@ -3,7 +3,11 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service as _, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
-use clerk_actix::{Auth, ClerkMiddleware, ClerkProtect, CurrentUser, Machine, Session, Webhook};
+use clerk_actix::{
+    Auth, ClerkMiddleware, ClerkProtect, ContentSecurityPolicyMiddleware, CurrentUser, Machine,
+    Session, Webhook,
+};
+use clerk_core::browser::OrganizationTarget;
 
 use crate::app::admin::Reply;
 use crate::app::{self, AppState, Limits, WebhookState};
@@ -78,7 +82,17 @@ pub fn app_with(
         .route("/sign-in", web::get().to(sign_in))
         .route("/sign-out", web::get().to(sign_out))
         .route("/dashboard", web::get().to(dashboard))
-        .route("/dashboard/{rest:.*}", web::get().to(dashboard));
+        .route("/dashboard/{rest:.*}", web::get().to(dashboard))
+        .route("/orgs/{slug}/dashboard", web::get().to(dashboard))
+        .route("/me/dashboard", web::get().to(dashboard));
+    // Clerk's Frontend API proxy (the core reads its path as no page load,
+    // so the Clerk middleware around it never hands it a handshake).
+    if let Some(proxy) = state.frontend_api_proxy() {
+        app = app.app_data(web::Data::new(proxy)).route(
+            &format!("{}/{{tail:.+}}", app::PROXY_PATH),
+            web::to(clerk_actix::frontend_api_proxy),
+        );
+    }
     for guard in app::guards() {
         let path = guard.path;
         let handler = move |session: Session| async move {
@@ -117,6 +131,11 @@ pub fn app_with(
     // `wrap` order: the last one runs first, so authentication is outermost.
     app.wrap(ClerkProtect::new(state.dashboard_protect()))
         .wrap(ClerkMiddleware::new(state.clerk.clone()))
+        // Clerk's Content-Security-Policy (strict: a nonce per response,
+        // in the request's `x-nonce` for the pages' scripts).
+        .wrap(ContentSecurityPolicyMiddleware::new(
+            state.content_security_policy().strict(true),
+        ))
         // Outermost: a declared body over the limit is 413 before any
         // other work, and a body that stops coming fails its read.
         .wrap_fn(move |mut req, srv| {
@@ -176,10 +195,18 @@ async fn me(session: Session) -> HttpResponse {
     HttpResponse::Ok().json(app::session_json(&session))
 }
 
-async fn dashboard(session: Session) -> HttpResponse {
+/// `/dashboard`, `/orgs/{slug}/dashboard`, `/me/dashboard`: the session,
+/// the organization the URL names (put there by the Clerk middleware) and
+/// the CSP nonce (put there by the CSP middleware).
+async fn dashboard(
+    session: Session,
+    named: Option<web::ReqData<OrganizationTarget>>,
+    req: actix_web::HttpRequest,
+) -> HttpResponse {
+    let nonce = req.headers().get("x-nonce").and_then(|n| n.to_str().ok());
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(app::dev::dashboard_html(session.user_id()))
+        .body(app::dashboard_html(&session, named.as_deref(), nonce))
 }
 
 /// Dev mode: the dev Frontend API's sign-in page (404 otherwise).

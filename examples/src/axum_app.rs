@@ -5,9 +5,11 @@ use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use clerk_axum::{Auth, ClerkLayer, CurrentUser, Machine, ProtectLayer, Session, Webhook, protect};
+use clerk_core::browser::OrganizationTarget;
 use clerk_core::webhook::WebhookVerifier;
+use clerk_tower::{ContentSecurityPolicyLayer, FrontendApiProxyService};
 use serde_json::Value;
 
 use crate::app::admin::Reply;
@@ -83,11 +85,31 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
         .route("/sign-out", get(sign_out))
         .route("/dashboard", get(dashboard))
         .route("/dashboard/{*rest}", get(dashboard))
+        .route("/orgs/{slug}/dashboard", get(dashboard))
+        .route("/me/dashboard", get(dashboard))
         .merge(api)
         .layer(ProtectLayer::new(state.dashboard_protect()))
-        .layer(ClerkLayer::new(state.clerk.clone()))
-        .with_state(state);
+        .layer(ClerkLayer::new(state.clerk.clone()));
+    // Clerk's Frontend API proxy, before authentication as in Clerk's
+    // middleware (the core reads its path as no page load either way).
+    let router = match state.frontend_api_proxy() {
+        Some(proxy) => router.route_service(
+            &format!("{}/{{*path}}", app::PROXY_PATH),
+            FrontendApiProxyService::new(proxy).peer_from(connect_info_peer),
+        ),
+        None => router,
+    };
+    // Clerk's Content-Security-Policy (strict: a nonce per response, in
+    // the request's `x-nonce` for the pages' scripts) on every answer.
+    let csp = ContentSecurityPolicyLayer::new(state.content_security_policy().strict(true));
+    let router = router.layer(csp).with_state(state);
     app::server::body_limits(router, limits)
+}
+
+/// The peer address as `ClerkLayer` reads it (axum's `ConnectInfo`).
+fn connect_info_peer(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 async fn index(State(state): State<AppState>) -> Html<String> {
@@ -120,8 +142,16 @@ async fn me(session: Session) -> Response {
     Json(app::session_json(&session)).into_response()
 }
 
-async fn dashboard(session: Session) -> Html<String> {
-    Html(app::dev::dashboard_html(session.user_id()))
+/// `/dashboard`, `/orgs/{slug}/dashboard`, `/me/dashboard`: the session,
+/// the organization the URL names (put there by the Clerk layer) and the
+/// CSP nonce (put there by the CSP layer).
+async fn dashboard(
+    session: Session,
+    named: Option<Extension<OrganizationTarget>>,
+    headers: axum::http::HeaderMap,
+) -> Html<String> {
+    let nonce = headers.get("x-nonce").and_then(|n| n.to_str().ok());
+    Html(app::dashboard_html(&session, named.as_deref(), nonce))
 }
 
 /// Dev mode: the dev Frontend API's sign-in page (404 otherwise).

@@ -500,8 +500,35 @@ impl Target for AxumTarget {
             .unwrap();
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
-        Response::from_parts(parts, String::from_utf8_lossy(&bytes).into_owned())
+        fixed_nonce(Response::from_parts(
+            parts,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
     }
+}
+
+/// The response with its CSP nonce (fresh per response: `x-nonce`, the
+/// policy's `'nonce-…'`, the page's `nonce="…"`) replaced by `NONCE`, so
+/// two apps' answers compare byte for byte.
+pub fn fixed_nonce(mut res: Response<String>) -> Response<String> {
+    let Some(nonce) = res
+        .headers()
+        .get("x-nonce")
+        .and_then(|n| n.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return res;
+    };
+    for value in res.headers_mut().values_mut() {
+        if let Ok(v) = value.to_str()
+            && v.contains(&nonce)
+        {
+            *value = v.replace(&nonce, "NONCE").parse().unwrap();
+        }
+    }
+    let body = res.body().replace(&nonce, "NONCE");
+    *res.body_mut() = body;
+    res
 }
 
 /// An actix app (from `actix_web::test::init_service`) as a [`Target`],
@@ -532,8 +559,10 @@ where
             out = out.header(name.as_str(), value.as_bytes());
         }
         let bytes = test::read_body(res).await;
-        out.body(String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap()
+        fixed_nonce(
+            out.body(String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap(),
+        )
     }
 }
 

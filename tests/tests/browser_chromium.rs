@@ -7,7 +7,12 @@
 //! persona → back on `/dashboard` showing them → the clock moves past the
 //! token lifetime → reload → still signed in, through a handshake (seen in
 //! the `x-clerk-auth-reason` of the intermediate response) → sign out →
-//! `/dashboard` sends the browser to sign in with `redirect_url`.
+//! `/dashboard` sends the browser to sign in with `redirect_url`; then, as
+//! a member of two organizations, open the other one's page
+//! (`/orgs/initech/dashboard`) → land on it with it active (organization
+//! sync by URL). Every step goes through the app's Frontend API proxy at
+//! `/__clerk`, under the app's strict Content-Security-Policy: the page's
+//! nonce'd script runs and the console shows no CSP violation.
 //!
 //! A screenshot of the dashboard is saved as
 //! `$CARGO_TARGET_DIR/artifacts/dashboard.png` (else `target/artifacts`).
@@ -118,9 +123,12 @@ impl Session {
         let http = reqwest::Client::new();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {"binary": CHROMIUM, "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1100,760"]}
+                "--disable-dev-shm-usage", "--window-size=1100,760",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"]}
         }}});
         let bytes = http
             .post(format!("{}/session", driver.url))
@@ -209,6 +217,44 @@ impl Session {
         .await;
     }
 
+    /// The browser console since the last call (chromedriver's log
+    /// endpoint), as messages.
+    async fn console(&self) -> Vec<String> {
+        let v = self
+            .call(reqwest::Method::POST, "/se/log", json!({"type": "browser"}))
+            .await;
+        v.as_array()
+            .unwrap_or_else(|| panic!("no browser log: {v}"))
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
+    /// The text of the element `css`.
+    async fn text(&self, css: &str) -> String {
+        let el = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = el
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {el}"))
+            .to_owned();
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{id}/text"),
+                Value::Null,
+            )
+            .await;
+        v.as_str().unwrap_or("").to_owned()
+    }
+
     async fn refresh(&self) {
         self.call(reqwest::Method::POST, "/refresh", json!({}))
             .await;
@@ -251,7 +297,6 @@ async fn a_real_browser_stays_signed_in_through_the_handshake() {
     .unwrap();
     let dev = state.dev.clone().unwrap();
     let member = dev.personas.iter().find(|p| p.name == "member").unwrap();
-    let fapi = state.frontend.clone().unwrap();
     // Every answer's x-clerk-auth-reason, in order.
     let reasons = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = reasons.clone();
@@ -262,6 +307,11 @@ async fn a_real_browser_stays_signed_in_through_the_handshake() {
                 if let Some(r) = res.headers().get("x-clerk-auth-reason") {
                     seen.lock().unwrap().push(r.to_str().unwrap().to_owned());
                 }
+                if let Some(p) = res.headers().get("content-security-policy") {
+                    seen.lock()
+                        .unwrap()
+                        .push(format!("csp {}", p.to_str().unwrap()));
+                }
                 res
             }
         },
@@ -270,6 +320,8 @@ async fn a_real_browser_stays_signed_in_through_the_handshake() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dashboard = format!("http://localhost:{port}/dashboard");
+    // The dev stand-in, through the app's own Frontend API proxy.
+    let fapi = format!("http://localhost:{port}/__clerk");
 
     let driver = Driver::start();
     let browser = Session::new(&driver).await;
@@ -278,7 +330,7 @@ async fn a_real_browser_stays_signed_in_through_the_handshake() {
     browser.go(&dashboard).await;
     let url = browser.url().await;
     assert!(
-        url.starts_with(&format!("{}/sign-in?redirect_url=", fapi.base_url())),
+        url.starts_with(&format!("{}/sign-in?redirect_url=", fapi)),
         "{url}"
     );
     assert!(url.contains("dashboard"), "{url}");
@@ -334,8 +386,47 @@ async fn a_real_browser_stays_signed_in_through_the_handshake() {
     browser.go(&dashboard).await;
     let url = browser.url().await;
     assert!(
-        url.starts_with(&format!("{}/sign-in?redirect_url=", fapi.base_url())),
+        url.starts_with(&format!("{}/sign-in?redirect_url=", fapi)),
         "{url}"
+    );
+
+    // A member of globex and initech: signed in on globex's page, they
+    // open initech's and land on it with initech active.
+    let globex = format!("http://localhost:{port}/orgs/globex/dashboard");
+    let initech = format!("http://localhost:{port}/orgs/initech/dashboard");
+    browser.go(&globex).await;
+    browser.click("a.persona[href*='persona=two-orgs']").await;
+    assert_eq!(browser.wait_for_url(&globex).await, globex);
+    assert_eq!(browser.text("#org").await, "globex");
+    reasons.lock().unwrap().clear();
+    browser.go(&initech).await;
+    assert_eq!(browser.wait_for_url(&initech).await, initech);
+    assert_eq!(browser.text("#org").await, "initech", "initech is active");
+    assert_eq!(browser.text("#named").await, "initech");
+    assert!(
+        reasons
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r == "active-organization-mismatch"),
+        "through the handshake: {:?}",
+        reasons.lock().unwrap()
+    );
+    assert!(
+        reasons.lock().unwrap().iter().any(|r| r.starts_with("csp ")
+            && r.contains("'strict-dynamic'")
+            && r.contains("'nonce-")),
+        "the pages carry the strict CSP"
+    );
+    // The strict CSP let the page's nonce'd script run, and nothing on
+    // the way (sign-in page, proxy, handshake, dashboards) broke it.
+    assert_eq!(browser.text("#scripts").await, "scripts run");
+    let console = browser.console().await;
+    assert!(
+        !console
+            .iter()
+            .any(|m| m.contains("Content Security Policy") || m.contains("Content-Security-Policy")),
+        "CSP violations: {console:?}"
     );
     browser.close().await;
 }

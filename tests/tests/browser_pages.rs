@@ -296,13 +296,15 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
     let dev = state.dev.clone().unwrap();
     let member = dev.personas.iter().find(|p| p.name == "member").unwrap();
     let user = subject(&member.token);
-    let fapi = state.frontend.clone().unwrap();
     let app = clerk_examples::axum_app::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let site = format!("http://localhost:{port}");
     let dashboard = format!("{site}/dashboard");
+    // The stand-in, reached through the app's own Frontend API proxy (a
+    // relative proxy URL, resolved against the page's origin).
+    let fapi = format!("{site}/__clerk");
     let mut v = Visitor::new();
 
     // Signed out: a handshake gives the browser its dev browser, then the
@@ -315,13 +317,13 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
             .location
             .as_deref()
             .unwrap()
-            .starts_with(&format!("{}/v1/client/handshake?", fapi.base_url()))
+            .starts_with(&format!("{}/v1/client/handshake?", fapi))
     );
     let last = hops.last().unwrap();
     assert_eq!(last.status, 200, "{hops:#?}");
     assert!(
         last.url
-            .starts_with(&format!("{}/sign-in?redirect_url=", fapi.base_url())),
+            .starts_with(&format!("{}/sign-in?redirect_url=", fapi)),
         "{hops:#?}"
     );
     assert!(
@@ -334,7 +336,7 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
     // Sign in as a persona: back on the dashboard, signed in.
     let sign_in = format!(
         "{}/v1/dev/sign-in?persona=member&redirect_url={}",
-        fapi.base_url(),
+        fapi,
         dashboard.replace(':', "%3A").replace('/', "%2F")
     );
     let hops = v.visit(&sign_in).await;
@@ -364,7 +366,7 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
         Some("session-token-expired-refresh-non-eligible-no-refresh-cookie"),
         "{hops:#?}"
     );
-    assert!(hops[1].url.starts_with(fapi.base_url()));
+    assert!(hops[1].url.starts_with(&fapi));
     assert!(hops[2].url.contains("__clerk_handshake="), "{hops:#?}");
     assert_eq!(
         hops[2].location.as_deref(),
@@ -407,7 +409,7 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
         hops.last()
             .unwrap()
             .url
-            .starts_with(&format!("{}/sign-in", fapi.base_url())),
+            .starts_with(&format!("{fapi}/sign-in")),
         "{hops:#?}"
     );
 }
@@ -754,4 +756,211 @@ async fn several_instances_are_picked_by_host_and_unknown_hosts_refused() {
     assert_eq!(call("c.example.com", &ta).await, 421);
     assert_eq!(call("a.example.com@c.example.com", &ta).await, 421);
     assert_eq!(hits.load(Ordering::SeqCst), 4);
+}
+
+/// Organization sync by URL over real HTTP, through each app's Frontend
+/// API proxy to the dev stand-in: a member of two organizations opens the
+/// other one's page and lands on it with it active; a page naming an
+/// organization they are not in, hostile slugs and a forged handshake
+/// carrying a switch never switch; the personal account switches to no
+/// organization. Both apps alike.
+async fn organization_sync_walk(site: &str, dev: &clerk_examples::DevMode) -> Vec<(u16, String)> {
+    let fapi = format!("{site}/__clerk");
+    let enc = |u: &str| u.replace(':', "%3A").replace('/', "%2F");
+    let org_of = |body: &str| {
+        let start = body.find("id=\"org\">").map(|i| i + 9).unwrap_or(0);
+        body[start..].split('<').next().unwrap_or("").to_owned()
+    };
+    let mut seen = Vec::new();
+    let mut v = Visitor::new();
+    // Sign in through the proxy (the stand-in's links follow
+    // `Clerk-Proxy-Url`), back on globex's page.
+    let globex = format!("{site}/orgs/globex/dashboard");
+    let sign_in = v
+        .visit(&format!("{fapi}/sign-in?redirect_url={}", enc(&globex)))
+        .await;
+    let page = &sign_in.last().unwrap().body;
+    assert!(
+        page.contains("href=\"/__clerk/v1/dev/sign-in?persona=two-orgs"),
+        "{page}"
+    );
+    let hops = v
+        .visit(&format!(
+            "{fapi}/v1/dev/sign-in?persona=two-orgs&redirect_url={}",
+            enc(&globex)
+        ))
+        .await;
+    let last = hops.last().unwrap();
+    assert_eq!(
+        (last.status, last.url.as_str()),
+        (200, globex.as_str()),
+        "{hops:#?}"
+    );
+    assert_eq!(org_of(&last.body), "globex");
+
+    // The other organization: a handshake naming it, then its page with
+    // it active.
+    let initech = format!("{site}/orgs/initech/dashboard");
+    let hops = v.visit(&initech).await;
+    assert_eq!(hops[0].status, 307, "{hops:#?}");
+    assert_eq!(
+        hops[0].reason.as_deref(),
+        Some("active-organization-mismatch")
+    );
+    let location = hops[0].location.as_deref().unwrap();
+    assert!(
+        location.starts_with(&format!("{fapi}/v1/client/handshake?")),
+        "{location}"
+    );
+    assert!(location.contains("organization_id=initech"), "{location}");
+    let last = hops.last().unwrap();
+    assert_eq!(
+        (last.status, last.url.as_str()),
+        (200, initech.as_str()),
+        "{hops:#?}"
+    );
+    assert_eq!(org_of(&last.body), "initech");
+    assert!(last.body.contains("scripts run") || last.body.contains("nonce=\""));
+    seen.extend(
+        hops.iter()
+            .map(|h| (h.status, h.reason.clone().unwrap_or_default())),
+    );
+
+    // The session keeps it: /dashboard shows initech, no handshake.
+    let hop = v.get(&format!("{site}/dashboard")).await;
+    assert_eq!((hop.status, org_of(&hop.body)), (200, "initech".to_owned()));
+
+    // Not a member of acme: handshakes until Clerk's loop guard (3), then
+    // signed in with no switch. (The loop counter lives 2 seconds, Clerk's
+    // `Max-Age=2`; this visitor's jar keeps it, so it is dropped here as
+    // time would.)
+    v.jar.remove("__clerk_redirect_count");
+    let acme = format!("{site}/orgs/acme/dashboard");
+    let hops = v.visit(&acme).await;
+    let last = hops.last().unwrap();
+    assert_eq!(
+        (last.status, last.url.as_str()),
+        (200, acme.as_str()),
+        "{hops:#?}"
+    );
+    assert_eq!(org_of(&last.body), "initech", "no switch");
+    assert!(last.body.contains("id=\"named\">acme<"));
+    let handshakes = hops
+        .iter()
+        .filter(|h| h.url.contains("/v1/client/handshake"))
+        .count();
+    assert_eq!(handshakes, 3, "{hops:#?}");
+    v.jar.remove("__clerk_redirect_count");
+    seen.extend(
+        hops.iter()
+            .map(|h| (h.status, h.reason.clone().unwrap_or_default())),
+    );
+
+    // The personal account: towards no organization.
+    let me = format!("{site}/me/dashboard");
+    let hops = v.visit(&me).await;
+    assert!(
+        hops[0]
+            .location
+            .as_deref()
+            .is_some_and(|l| l.contains("organization_id=&") || l.ends_with("organization_id=")),
+        "{hops:#?}"
+    );
+    let last = hops.last().unwrap();
+    assert_eq!(
+        (last.status, last.url.as_str()),
+        (200, me.as_str()),
+        "{hops:#?}"
+    );
+    assert_eq!(org_of(&last.body), "personal account");
+    seen.extend(
+        hops.iter()
+            .map(|h| (h.status, h.reason.clone().unwrap_or_default())),
+    );
+
+    // Hostile slugs: encodings, dot segments, separators. Never a switch.
+    for path in [
+        "/orgs/%2e%2e/dashboard",
+        "/orgs/..%2Finitech/dashboard",
+        "/orgs/initech%2F..%2Facme/dashboard",
+        "/orgs/initech%00/dashboard",
+        "/orgs/initech%0d%0aSet-Cookie:%20a=b/dashboard",
+        "/orgs//dashboard",
+    ] {
+        let hop = v.get(&format!("{site}{path}")).await;
+        assert!(
+            !hop.location
+                .as_deref()
+                .is_some_and(|l| l.contains("organization_id")),
+            "{path}: {hop:#?}"
+        );
+        assert_ne!(hop.status, 500, "{path}");
+        assert!(!hop.body.contains("Set-Cookie: a=b") || hop.status != 200);
+        // axum routes an empty `{slug}`, actix does not (404): only the
+        // guard's answer is compared for it, below.
+        if !path.contains("//") {
+            seen.push((
+                hop.status,
+                format!("{path} {}", hop.reason.unwrap_or_default()),
+            ));
+        }
+        // Signed out, every one is guarded like the dashboard (or refused
+        // as unreadable, 400, or not routed, 404): never served.
+        let hops = Visitor::new().visit(&format!("{site}{path}")).await;
+        let last = hops.last().unwrap();
+        assert!(
+            last.url
+                .starts_with(&format!("{fapi}/sign-in?redirect_url="))
+                || [400, 404].contains(&last.status),
+            "{path}: {hops:#?}"
+        );
+    }
+    let hop = v.get(&me).await;
+    assert_eq!(org_of(&hop.body), "personal account", "still personal");
+    // An escaped letter names what the router reads (`%74` is `t`).
+    let hop = v.get(&format!("{site}/orgs/ini%74ech/dashboard")).await;
+    assert!(
+        hop.location
+            .as_deref()
+            .is_some_and(|l| l.contains("organization_id=initech")),
+        "{hop:#?}"
+    );
+
+    // A forged handshake carrying a switch (a dev-key token with acme
+    // active, inside a handshake token signed by another key): ignored.
+    let acme_session = dev
+        .issuer
+        .token()
+        .user("user_multi")
+        .org("org_acme", "acme", "admin")
+        .build();
+    let forged = clerk_core::testing::TestIssuer::new().sign_raw(
+        &serde_json::json!({"alg": "RS256", "kid": dev.issuer.kid(), "typ": "JWT"}),
+        &serde_json::json!({"handshake": [format!("__session={acme_session}; Path=/")]}),
+    );
+    let hop = v.get(&format!("{acme}?__clerk_handshake={forged}")).await;
+    assert!(v.jar.get("__session") != Some(&acme_session), "{hop:#?}");
+    assert_ne!(org_of(&hop.body), "acme");
+    seen.push((hop.status, hop.reason.clone().unwrap_or_default()));
+    seen
+}
+
+#[actix_web::test]
+async fn a_member_of_two_organizations_lands_on_the_other_with_it_active_in_both_apps() {
+    let state =
+        clerk_examples::AppState::start_dev(clerk_examples::DevMode::new(), "/sign-in".into())
+            .await
+            .unwrap();
+    let dev = state.dev.clone().unwrap();
+    let app_state = state.clone();
+    let (addr, handle) =
+        clerk_tests::serve_actix(move || clerk_examples::actix_app::app(app_state.clone()));
+    let actix = organization_sync_walk(&format!("http://{addr}"), &dev).await;
+    handle.stop(true).await;
+    let axum = organization_sync_walk(&clerk_tests::serve_axum(&state).await, &dev).await;
+    let differ: Vec<_> = axum.iter().zip(&actix).filter(|(x, a)| x != a).collect();
+    assert!(
+        differ.is_empty() && axum.len() == actix.len(),
+        "axum vs actix: {differ:?}"
+    );
 }

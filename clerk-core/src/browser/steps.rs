@@ -94,9 +94,9 @@ impl Browser {
     /// they are read as API requests, never sent through a handshake (the
     /// handshake itself goes through that path).
     pub(crate) fn serves_proxy(&self, path: &str) -> bool {
-        self.proxy_path.as_deref().is_some_and(|p| {
-            path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
-        })
+        self.proxy_path
+            .as_deref()
+            .is_some_and(|p| path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
     }
 
     /// The Frontend API the handshake goes to for `req`: the configured
@@ -240,10 +240,16 @@ impl Browser {
                 }
             }
         }
-        if let Some(token) = carried
-            .or_else(|| req.cookie(HANDSHAKE).map(str::to_owned))
-            .filter(|_| finishing)
-        {
+        // One in the query finishes whatever the loop count (Clerk resolves
+        // a handshake token before anything else, `request.ts`): the
+        // finish only leads to the clean URL, it starts no handshake, so
+        // the page past the loop guard is not left carrying the token.
+        let from_query = carried.is_some() && req.eligible;
+        if let Some(token) = carried.filter(|_| from_query).or_else(|| {
+            req.cookie(HANDSHAKE)
+                .map(str::to_owned)
+                .filter(|_| finishing)
+        }) {
             match verifier.handshake_directives(&token) {
                 None => return Page::NeedsKeys(kid_of(&token)),
                 Some(Ok(directives)) => {

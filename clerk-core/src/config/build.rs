@@ -525,7 +525,9 @@ pub(crate) fn checked_proxy_path(path: &str, what: &'static str) -> Result<Strin
     if !path.starts_with('/')
         || path.len() > 256
         || !path.chars().all(plain)
-        || path[1..].split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        || path[1..]
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
     {
         return Err(ConfigError::InvalidUrl(what));
     }

@@ -16,6 +16,10 @@ pub struct Persona {
     pub description: &'static str,
     /// A session token (valid 24 hours).
     pub token: String,
+    /// The organizations they belong to, `(id, slug, role)`; the first is
+    /// active in `token`. The dev Frontend API activates another when the
+    /// handshake names it (organization sync by URL).
+    pub organizations: Vec<(&'static str, &'static str, &'static str)>,
 }
 
 /// The throwaway issuer, personas and webhook secret of dev mode.
@@ -50,6 +54,7 @@ impl DevMode {
                     .token()
                     .user("user_member")
                     .org("org_acme", "acme", "member")),
+                organizations: vec![("org_acme", "acme", "member")],
             },
             Persona {
                 name: "org-admin",
@@ -60,6 +65,19 @@ impl DevMode {
                     .org("org_acme", "acme", "admin")
                     .permissions(["org:reports:read"])
                     .factor_age(5, -1)),
+                organizations: vec![("org_acme", "acme", "admin")],
+            },
+            Persona {
+                name: "two-orgs",
+                description: "member of globex (active) and initech: open /orgs/initech/dashboard",
+                token: t(issuer
+                    .token()
+                    .user("user_multi")
+                    .org("org_globex", "globex", "member")),
+                organizations: vec![
+                    ("org_globex", "globex", "member"),
+                    ("org_initech", "initech", "member"),
+                ],
             },
             Persona {
                 name: "pro",
@@ -69,16 +87,19 @@ impl DevMode {
                     .user("user_pro")
                     .plan("u:pro")
                     .feature("u:export")),
+                organizations: Vec::new(),
             },
             Persona {
                 name: "stale-mfa",
                 description: "MFA verified 2 hours ago (fails strict reverification)",
                 token: t(issuer.token().user("user_stale").factor_age(120, 120)),
+                organizations: Vec::new(),
             },
             Persona {
                 name: "fresh-mfa",
                 description: "MFA verified 2 minutes ago",
                 token: t(issuer.token().user("user_mfa").factor_age(2, 2)),
+                organizations: Vec::new(),
             },
         ];
         let machine_token = issuer
@@ -112,6 +133,7 @@ impl DevMode {
             ("user_pro", "Pat", "pro@example.com", false),
             ("user_stale", "Sam", "stale@example.com", true),
             ("user_mfa", "Max", "mfa@example.com", true),
+            ("user_multi", "Tia", "two-orgs@example.com", false),
         ] {
             backend.add_user(json!({
                 "id": id, "first_name": first, "last_name": "Example",
@@ -122,17 +144,29 @@ impl DevMode {
                 "updated_at": 1_700_000_000_000_i64
             }));
         }
-        let acme = json!({"object": "organization", "id": "org_acme", "name": "Acme", "slug": "acme",
-            "public_metadata": {}, "updated_at": 1_700_000_000_000_i64});
-        backend.add_organization(acme.clone());
-        for (user, email, role) in [
-            ("user_admin", "admin@example.com", "org:admin"),
-            ("user_member", "member@example.com", "org:member"),
+        let org = |id: &str, name: &str, slug: &str| {
+            json!({"object": "organization", "id": id, "name": name, "slug": slug,
+                "public_metadata": {}, "updated_at": 1_700_000_000_000_i64})
+        };
+        let (acme, globex, initech) = (
+            org("org_acme", "Acme", "acme"),
+            org("org_globex", "Globex", "globex"),
+            org("org_initech", "Initech", "initech"),
+        );
+        for o in [&acme, &globex, &initech] {
+            backend.add_organization(o.clone());
+        }
+        for (org, user, email, role) in [
+            (&acme, "user_admin", "admin@example.com", "org:admin"),
+            (&acme, "user_member", "member@example.com", "org:member"),
+            (&globex, "user_multi", "two-orgs@example.com", "org:member"),
+            (&initech, "user_multi", "two-orgs@example.com", "org:member"),
         ] {
+            let id = org["id"].as_str().unwrap_or_default();
             backend.add_membership(
-                "org_acme",
-                json!({"object": "organization_membership", "id": format!("orgmem_{user}"),
-                    "role": role, "organization": acme,
+                id,
+                json!({"object": "organization_membership", "id": format!("orgmem_{id}_{user}"),
+                    "role": role, "organization": org,
                     "public_user_data": {"user_id": user, "identifier": email},
                     "updated_at": 1_700_000_000_000_i64}),
             );
@@ -219,37 +253,26 @@ impl AppState {
     }
 
     /// `GET /sign-in` in dev mode: where the dev Frontend API shows the
-    /// personas (the query, with `redirect_url`, passed on).
+    /// personas, through the app's proxy (the query, with `redirect_url`,
+    /// passed on).
     pub fn sign_in_location(&self, query: Option<&str>) -> Option<String> {
-        let base = self.frontend.as_ref()?.base_url();
+        self.frontend.as_ref()?;
+        let base = super::PROXY_PATH;
         Some(match query {
             Some(q) if !q.is_empty() => format!("{base}/sign-in?{q}"),
             _ => format!("{base}/sign-in"),
         })
     }
 
-    /// `GET /sign-out` in dev mode: the dev Frontend API's sign-out, back
-    /// to this app's home page on `host`.
+    /// `GET /sign-out` in dev mode: the dev Frontend API's sign-out
+    /// (through the app's proxy), back to this app's home page on `host`.
     pub fn sign_out_location(&self, host: Option<&str>) -> Option<String> {
-        let base = self.frontend.as_ref()?.base_url();
+        self.frontend.as_ref()?;
+        let base = super::PROXY_PATH;
         let host = host.filter(|h| h.parse::<axum::http::uri::Authority>().is_ok())?;
         Some(format!(
             "{base}/v1/dev/sign-out?redirect_url=http%3A%2F%2F{}%2F",
             host.replace(':', "%3A")
         ))
     }
-}
-
-/// The dashboard page: who is signed in, and a way out.
-pub fn dashboard_html(user_id: &str) -> String {
-    let user = user_id
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Dashboard</title><style>{}</style></head>\
-         <body><main><h1>Dashboard</h1><p>Signed in as <strong id=\"user\">{user}</strong></p>\
-         <p><a class=\"button\" href=\"/sign-out\">Sign out</a></p></main></body></html>",
-        super::routes::STYLE
-    )
 }

@@ -23,7 +23,8 @@ use serde_json::{Value, json};
 use super::DevMode;
 
 /// The dev client cookie (this stand-in's own, as Clerk's `__client`):
-/// `<persona>:<signed-in-at>`.
+/// `<persona>:<signed-in-at>[:<active organization id, empty for the
+/// personal account>]`.
 const CLIENT: &str = "__dev_client";
 /// The dev browser token every dev-mode cookie set carries.
 const DEV_BROWSER: &str = "dvb_dev_throwaway";
@@ -78,6 +79,25 @@ impl DevFrontendApi {
 struct Back {
     redirect_url: Option<String>,
     persona: Option<String>,
+    /// The organization to activate (Clerk's handshake parameter): an id
+    /// or slug, empty for the personal account.
+    organization_id: Option<String>,
+}
+
+/// The path of the `Clerk-Proxy-Url` the app's proxy sent (its links go
+/// through the proxy), or none: plain segments only.
+fn proxy_prefix(headers: &HeaderMap) -> String {
+    headers
+        .get("clerk-proxy-url")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<axum::http::Uri>().ok())
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .filter(|p| {
+            p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-.".contains(c))
+                && !p.contains("..")
+        })
+        .unwrap_or_default()
 }
 
 /// Only back to a local page: this stand-in never redirects elsewhere
@@ -123,15 +143,20 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn sign_in_page(State(f): State<Fapi>, Query(q): Query<Back>) -> Html<String> {
+async fn sign_in_page(
+    State(f): State<Fapi>,
+    Query(q): Query<Back>,
+    headers: HeaderMap,
+) -> Html<String> {
     let back = local(q.redirect_url.as_deref());
+    let prefix = proxy_prefix(&headers);
     let rows: String = f
         .dev
         .personas
         .iter()
         .map(|p| {
             format!(
-                "<li><a class=\"persona\" href=\"/v1/dev/sign-in?persona={}&amp;redirect_url={}\">{}</a> <span>{}</span></li>\n",
+                "<li><a class=\"persona\" href=\"{prefix}/v1/dev/sign-in?persona={}&amp;redirect_url={}\">{}</a> <span>{}</span></li>\n",
                 encode(p.name),
                 encode(&back),
                 escape(p.name),
@@ -149,8 +174,10 @@ async fn sign_in_page(State(f): State<Fapi>, Query(q): Query<Back>) -> Html<Stri
 }
 
 /// A fresh session token for `persona` (its claims re-signed with `iat`
-/// now and `exp` after the stand-in's lifetime).
-fn mint(f: &Fapi, persona: &str) -> Option<String> {
+/// now and `exp` after the stand-in's lifetime), with `active` the active
+/// organization (`None`: the persona's own; `Some("")`: the personal
+/// account; else one of theirs by id).
+fn mint(f: &Fapi, persona: &str, active: Option<&str>) -> Option<String> {
     let p = f.dev.personas.iter().find(|p| p.name == persona)?;
     let mut parts = p.token.split('.');
     let (h, b) = (parts.next()?, parts.next()?);
@@ -162,6 +189,18 @@ fn mint(f: &Fapi, persona: &str) -> Option<String> {
     payload["iat"] = json!(now);
     payload["nbf"] = json!(now - 10);
     payload["exp"] = json!(now + f.ttl);
+    match active {
+        None => {}
+        Some("") => {
+            if let Some(claims) = payload.as_object_mut() {
+                claims.remove("o");
+            }
+        }
+        Some(id) => {
+            let (id, slug, role) = p.organizations.iter().find(|o| o.0 == id)?;
+            payload["o"] = json!({"id": id, "slg": slug, "rol": role});
+        }
+    }
     Some(f.dev.issuer.sign_raw(&header, &payload))
 }
 
@@ -180,12 +219,41 @@ fn redirect(to: &str, cookies: &[String]) -> Response {
     res
 }
 
+/// The dev client of the `__dev_client` cookie: persona, signed-in-at,
+/// active organization (as [`mint`] takes it).
+struct Client {
+    persona: String,
+    uat: i64,
+    active: Option<String>,
+}
+
+impl Client {
+    fn read(headers: &HeaderMap) -> Option<Self> {
+        let mut parts = cookie(headers, CLIENT)?.splitn(3, ':');
+        Some(Self {
+            persona: parts.next()?.to_owned(),
+            uat: parts.next()?.parse().ok()?,
+            active: parts.next().map(str::to_owned),
+        })
+    }
+
+    fn cookie(&self) -> String {
+        let active = self.active.as_deref().map(|a| format!(":{a}"));
+        format!(
+            "{CLIENT}={}:{}{}; Path=/; HttpOnly; SameSite=Lax",
+            self.persona,
+            self.uat,
+            active.unwrap_or_default()
+        )
+    }
+}
+
 /// The cookies of a signed-in (or, without a persona, signed-out) client.
-fn session_cookies(f: &Fapi, signed_in: Option<(&str, i64)>) -> Vec<String> {
+fn session_cookies(f: &Fapi, signed_in: Option<&Client>) -> Vec<String> {
     let mut cookies = vec![format!(
         "__clerk_db_jwt={DEV_BROWSER}; Path=/; SameSite=Lax"
     )];
-    match signed_in.and_then(|(p, uat)| Some((mint(f, p)?, uat))) {
+    match signed_in.and_then(|c| Some((mint(f, &c.persona, c.active.as_deref())?, c.uat))) {
         Some((token, uat)) => {
             cookies.push(format!("__session={token}; Path=/; SameSite=Lax"));
             cookies.push(format!("__client_uat={uat}; Path=/; SameSite=Lax"));
@@ -206,11 +274,13 @@ async fn sign_in(State(f): State<Fapi>, Query(q): Query<Back>) -> Response {
     else {
         return (StatusCode::BAD_REQUEST, "unknown persona").into_response();
     };
-    let uat = f.clock.now_unix();
-    let mut cookies = session_cookies(&f, Some((&persona, uat)));
-    cookies.push(format!(
-        "{CLIENT}={persona}:{uat}; Path=/; HttpOnly; SameSite=Lax"
-    ));
+    let client = Client {
+        persona,
+        uat: f.clock.now_unix(),
+        active: None,
+    };
+    let mut cookies = session_cookies(&f, Some(&client));
+    cookies.push(client.cookie());
     redirect(&back, &cookies)
 }
 
@@ -221,14 +291,28 @@ async fn sign_out(State(f): State<Fapi>, Query(q): Query<Back>) -> Response {
 }
 
 /// Clerk's `/v1/client/handshake`: the client's cookies as directives in
-/// a handshake token, and back to `redirect_url` with it.
+/// a handshake token, and back to `redirect_url` with it. An
+/// `organization_id` the persona belongs to (by id or slug; empty for the
+/// personal account) becomes active, as Clerk's `setActive`; one they do
+/// not belong to changes nothing.
 async fn handshake(State(f): State<Fapi>, Query(q): Query<Back>, headers: HeaderMap) -> Response {
     let back = local(q.redirect_url.as_deref());
-    let client = cookie(&headers, CLIENT).and_then(|c| {
-        let (p, uat) = c.split_once(':')?;
-        Some((p.to_owned(), uat.parse::<i64>().ok()?))
-    });
-    let directives = session_cookies(&f, client.as_ref().map(|(p, u)| (p.as_str(), *u)));
+    let mut client = Client::read(&headers);
+    let mut switched = None;
+    if let (Some(c), Some(wanted)) = (client.as_mut(), q.organization_id.as_deref()) {
+        let persona = f.dev.personas.iter().find(|p| p.name == c.persona);
+        let found = match wanted {
+            "" => Some(String::new()),
+            w => persona
+                .and_then(|p| p.organizations.iter().find(|o| o.0 == w || o.1 == w))
+                .map(|o| o.0.to_owned()),
+        };
+        if let Some(id) = found {
+            c.active = Some(id);
+            switched = Some(c.cookie());
+        }
+    }
+    let directives = session_cookies(&f, client.as_ref());
     let token = f.dev.issuer.sign_raw(
         &json!({"alg": "RS256", "kid": f.dev.issuer.kid(), "typ": "JWT"}),
         &json!({ "handshake": directives }),
@@ -237,6 +321,9 @@ async fn handshake(State(f): State<Fapi>, Query(q): Query<Back>, headers: Header
     let mut res = StatusCode::TEMPORARY_REDIRECT.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{back}{sep}__clerk_handshake={token}")) {
         res.headers_mut().insert(header::LOCATION, v);
+    }
+    if let Some(v) = switched.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }

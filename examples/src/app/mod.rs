@@ -18,8 +18,9 @@ pub mod webhooks;
 
 pub use dev::{DEV_SECRET_KEY, DevMode, Persona};
 pub use routes::{
-    DASHBOARD_PATTERN, Guard, SessionJson, allowed_json, guards, machine_json, profile_json,
-    public_json, session_json,
+    DASHBOARD_PATTERNS, Guard, ORGANIZATION_PATTERNS, PERSONAL_ACCOUNT_PATTERNS, PROXY_PATH,
+    SessionJson, allowed_json, dashboard_html, guards, machine_json, profile_json, public_json,
+    session_json,
 };
 pub use server::Limits;
 pub use start::{DevModeRefused, check_dev_mode_allowed, env_vars, listen_addr, start_from_env};

@@ -59,32 +59,59 @@ pub fn guards() -> Vec<Guard> {
 
 /// The page areas protected by a route matcher: signed-out page requests
 /// are redirected to the sign-in URL, API requests get 401.
-pub const DASHBOARD_PATTERNS: [&str; 3] = ["/dashboard(.*)", "/orgs/:slug/dashboard", "/me/dashboard"];
+pub const DASHBOARD_PATTERNS: [&str; 3] =
+    ["/dashboard(.*)", "/orgs/:slug/dashboard", "/me/dashboard"];
+
+/// Where the apps serve Clerk's Frontend API proxy (Clerk's default
+/// `proxyPath`); dev mode's relative proxy URL.
+pub const PROXY_PATH: &str = "/__clerk";
 
 /// Organization sync: URLs naming an organization by slug...
 pub const ORGANIZATION_PATTERNS: [&str; 2] = ["/orgs/:slug", "/orgs/:slug/(.*)"];
 /// ...and the personal account.
 pub const PERSONAL_ACCOUNT_PATTERNS: [&str; 2] = ["/me", "/me/(.*)"];
 
-/// `GET /orgs/{slug}/dashboard` and `/me/dashboard`: the organization the
-/// URL names, the session's active one, and whether they agree (a visitor
-/// who is no member lands signed in with no switch, as Clerk does).
-pub fn organization_json(
+/// The dashboard pages (`/dashboard`, `/orgs/{slug}/dashboard`,
+/// `/me/dashboard`): who is signed in, their active organization, the one
+/// the URL names (organization sync by URL: a member lands with it
+/// active; anyone else lands signed in with no switch, as Clerk does),
+/// and a script that runs only under the page's CSP nonce.
+pub fn dashboard_html(
     session: &clerk_core::Session,
-    target: Option<&clerk_core::browser::OrganizationTarget>,
-) -> Value {
+    named: Option<&clerk_core::browser::OrganizationTarget>,
+    nonce: Option<&str>,
+) -> String {
     use clerk_core::browser::OrganizationTarget;
-    let named = match target {
-        Some(OrganizationTarget::Slug(s) | OrganizationTarget::Id(s)) => json!(s),
-        Some(OrganizationTarget::PersonalAccount) => json!("personal"),
-        _ => Value::Null,
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
     };
-    json!({
-        "user_id": session.user_id(),
-        "url_names": named,
-        "active_org_slug": session.organization().and_then(|o| o.slug()),
-        "active": target.is_some_and(|t| t.is_active_in(session)),
-    })
+    let active = session.organization().map_or_else(
+        || "personal account".to_owned(),
+        |o| o.slug().unwrap_or(o.id()).to_owned(),
+    );
+    let named = match named {
+        Some(OrganizationTarget::Slug(s) | OrganizationTarget::Id(s)) => s.clone(),
+        Some(OrganizationTarget::PersonalAccount) => "personal account".to_owned(),
+        _ => String::new(),
+    };
+    let nonce = nonce
+        .map(|n| format!(" nonce=\"{}\"", escape(n)))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Dashboard</title><style>{STYLE}</style></head>\
+         <body><main><h1>Dashboard</h1><p>Signed in as <strong id=\"user\">{}</strong></p>\
+         <p>Active organization: <strong id=\"org\">{}</strong></p>\
+         <p>This page names: <strong id=\"named\">{}</strong></p>\
+         <p id=\"scripts\">scripts blocked</p>\
+         <script{nonce}>document.getElementById('scripts').textContent = 'scripts run';</script>\
+         <p><a class=\"button\" href=\"/sign-out\">Sign out</a></p></main></body></html>",
+        escape(session.user_id()),
+        escape(&active),
+        escape(&named),
+    )
 }
 
 /// `GET /api/public`.

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use super::frontend::DevFrontendApi;
 use super::sync::UserStore;
 use super::{
-    DASHBOARD_PATTERN, DEV_SECRET_KEY, DevMode, WebhookState, check_dev_mode_allowed, env_vars,
+    DASHBOARD_PATTERNS, DEV_SECRET_KEY, DevMode, ORGANIZATION_PATTERNS, PERSONAL_ACCOUNT_PATTERNS,
+    PROXY_PATH, WebhookState, check_dev_mode_allowed, env_vars,
 };
 
 /// What the handlers need, behind one `Arc`: axum clones the router's
@@ -188,16 +189,19 @@ impl AppState {
         if let Some(b) = &backend {
             config = config.secret_key(DEV_SECRET_KEY).api_url(b.base_url());
         }
-        if let Some((f, clock)) = &frontend {
-            // A development instance whose Frontend API is the stand-in:
-            // page loads go through its handshake.
+        if let Some((_, clock)) = &frontend {
+            // A development instance whose Frontend API is the stand-in,
+            // reached through the app's own proxy at the relative proxy
+            // URL `/__clerk` (resolved per request, as Clerk's
+            // `CLERK_PROXY_URL=/__clerk`): page loads go through its
+            // handshake there.
             config = config
                 .clock(clock.clone())
                 .publishable_key(clerk_core::testing::publishable_key_for(
                     "clerk.test.invalid",
                     false,
                 ))
-                .frontend_api_url(f.base_url());
+                .frontend_api_url(PROXY_PATH);
         }
         // Dev mode shows the library's metrics on /metrics.
         super::metrics::handle();
@@ -234,11 +238,12 @@ impl AppState {
     }
 
     /// Clerk's Frontend API proxy at `/__clerk` (with the secret and
-    /// publishable keys; in dev mode to the local Frontend API stand-in).
+    /// publishable keys; in dev mode to the local Frontend API stand-in);
+    /// `None` without them.
     pub fn frontend_api_proxy(&self) -> Option<clerk_core::browser::FrontendApiProxy> {
         let proxy = self.clerk.frontend_api_proxy().ok()?;
         match &self.frontend {
-            Some(f) => proxy.upstream(&f.base_url()).ok(),
+            Some(f) => proxy.upstream(f.base_url()).ok(),
             None => Some(proxy),
         }
     }

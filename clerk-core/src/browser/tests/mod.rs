@@ -448,8 +448,18 @@ fn a_relative_proxy_url_is_resolved_per_request() {
     );
     // Hostile paths never reach a Location.
     for bad in [
-        "/", "//evil.com", "/a/../b", "/./x", "/a//b", "/x?y", "/x#y", "/x%2f", "/x\\y",
-        "/x\r\nSet-Cookie: a=b", "/x y", "/é",
+        "/",
+        "//evil.com",
+        "/a/../b",
+        "/./x",
+        "/a//b",
+        "/x?y",
+        "/x#y",
+        "/x%2f",
+        "/x\\y",
+        "/x\r\nSet-Cookie: a=b",
+        "/x y",
+        "/é",
     ] {
         assert!(build(bad).is_err(), "{bad:?}");
     }
