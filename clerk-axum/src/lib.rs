@@ -64,6 +64,10 @@ pub use extract::{
 };
 pub use webhook::Webhook;
 
+/// Clerk's Content-Security-Policy on every response (tower's layer; see
+/// [`clerk_core::browser::ContentSecurityPolicy`]).
+pub use clerk_tower::ContentSecurityPolicyLayer;
+
 pub use clerk_core;
 pub use clerk_core::{
     AcceptsToken, Clerk, ClerkConfig, MachineAuth, Policy, Preset, Protect, Reason, Refusal,
@@ -105,6 +109,32 @@ impl<S> tower_layer::Layer<S> for ClerkLayer {
     fn layer(&self, inner: S) -> Self::Service {
         self.0.layer(inner)
     }
+}
+
+/// Clerk's Frontend API proxy (`frontendApiProxy`) as a service for
+/// `Router::route_service`, reading the peer address as [`ClerkLayer`]
+/// does (the same name as `clerk_actix::frontend_api_proxy`). Mount it on
+/// the proxy's whole path, without stripping the prefix:
+///
+/// ```
+/// use axum::Router;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let issuer = clerk_axum::clerk_core::testing::TestIssuer::new();
+/// # let clerk = clerk_axum::Clerk::new(issuer.config()
+/// #     .publishable_key(clerk_axum::clerk_core::testing::publishable_key_for("clerk.example.com", true))
+/// #     .secret_key("sk_test_your_clerk_key_here").build()?)?;
+/// let proxy = clerk.frontend_api_proxy()?;
+/// let app: Router = Router::new()
+///     .route_service("/__clerk/{*path}", clerk_axum::frontend_api_proxy(proxy))
+///     .layer(clerk_axum::ClerkLayer::new(clerk));
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+pub fn frontend_api_proxy(
+    proxy: clerk_core::browser::FrontendApiProxy,
+) -> clerk_tower::FrontendApiProxyService {
+    clerk_tower::FrontendApiProxyService::new(proxy).peer_from(connect_info)
 }
 
 /// A [`ProtectLayer`] requiring `requirement`, for `MethodRouter::layer`

@@ -6,10 +6,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Json, Router};
-use clerk_axum::{Auth, ClerkLayer, CurrentUser, Machine, ProtectLayer, Session, Webhook, protect};
+use clerk_axum::{
+    Auth, ClerkLayer, ContentSecurityPolicyLayer, CurrentUser, Machine, ProtectLayer, Session,
+    Webhook, protect,
+};
 use clerk_core::browser::OrganizationTarget;
 use clerk_core::webhook::WebhookVerifier;
-use clerk_tower::{ContentSecurityPolicyLayer, FrontendApiProxyService};
 use serde_json::Value;
 
 use crate::app::admin::Reply;
@@ -95,7 +97,7 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
     let router = match state.frontend_api_proxy() {
         Some(proxy) => router.route_service(
             &format!("{}/{{*path}}", app::PROXY_PATH),
-            FrontendApiProxyService::new(proxy).peer_from(connect_info_peer),
+            clerk_axum::frontend_api_proxy(proxy),
         ),
         None => router,
     };
@@ -104,12 +106,6 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
     let csp = ContentSecurityPolicyLayer::new(state.content_security_policy().strict(true));
     let router = router.layer(csp).with_state(state);
     app::server::body_limits(router, limits)
-}
-
-/// The peer address as `ClerkLayer` reads it (axum's `ConnectInfo`).
-fn connect_info_peer(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
 }
 
 async fn index(State(state): State<AppState>) -> Html<String> {
