@@ -71,7 +71,7 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
         }
         api = api.merge(routes.with_state(hooks));
     }
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/", get(index))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -89,18 +89,19 @@ pub fn router_with(state: AppState, limits: Limits) -> Router {
         .route("/dashboard/{*rest}", get(dashboard))
         .route("/orgs/{slug}/dashboard", get(dashboard))
         .route("/me/dashboard", get(dashboard))
-        .merge(api)
-        .layer(ProtectLayer::new(state.dashboard_protect()))
-        .layer(ClerkLayer::new(state.clerk.clone()));
-    // Clerk's Frontend API proxy, before authentication as in Clerk's
-    // middleware (the core reads its path as no page load either way).
-    let router = match state.frontend_api_proxy() {
-        Some(proxy) => router.route_service(
+        .merge(api);
+    // Clerk's Frontend API proxy, inside the Clerk layer as in the actix
+    // app (the core reads its path as no page load, so it never hands it a
+    // handshake; no guard pattern covers it).
+    if let Some(proxy) = state.frontend_api_proxy() {
+        router = router.route_service(
             &format!("{}/{{*path}}", app::PROXY_PATH),
             clerk_axum::frontend_api_proxy(proxy),
-        ),
-        None => router,
-    };
+        );
+    }
+    let router = router
+        .layer(ProtectLayer::new(state.dashboard_protect()))
+        .layer(ClerkLayer::new(state.clerk.clone()));
     // Clerk's Content-Security-Policy (strict: a nonce per response, in
     // the request's `x-nonce` for the pages' scripts) on every answer.
     let csp = ContentSecurityPolicyLayer::new(state.content_security_policy().strict(true));

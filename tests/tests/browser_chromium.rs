@@ -195,7 +195,8 @@ impl Session {
         v.as_str().unwrap().to_owned()
     }
 
-    async fn click(&self, css: &str) {
+    /// The WebDriver id of the element `css`.
+    async fn element(&self, css: &str) -> String {
         let el = self
             .call(
                 reqwest::Method::POST,
@@ -203,12 +204,15 @@ impl Session {
                 json!({"using": "css selector", "value": css}),
             )
             .await;
-        let id = el
-            .as_object()
+        el.as_object()
             .and_then(|o| o.values().next())
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("no element {css}: {el}"))
-            .to_owned();
+            .to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.element(css).await;
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/click"),
@@ -232,19 +236,7 @@ impl Session {
 
     /// The text of the element `css`.
     async fn text(&self, css: &str) -> String {
-        let el = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                json!({"using": "css selector", "value": css}),
-            )
-            .await;
-        let id = el
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no element {css}: {el}"))
-            .to_owned();
+        let id = self.element(css).await;
         let v = self
             .call(
                 reqwest::Method::GET,

@@ -340,12 +340,7 @@ async fn handshake_round_trips_over_http_against_the_dev_frontend_api() {
         dashboard.replace(':', "%3A").replace('/', "%2F")
     );
     let hops = v.visit(&sign_in).await;
-    let last = hops.last().unwrap();
-    assert_eq!(
-        (last.status, last.url.as_str()),
-        (200, dashboard.as_str()),
-        "{hops:#?}"
-    );
+    let last = landed(&hops, &dashboard);
     assert!(last.body.contains(&user), "{}", last.body);
 
     // An hour later: the session token has expired. The page load goes
@@ -758,6 +753,13 @@ async fn several_instances_are_picked_by_host_and_unknown_hosts_refused() {
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
 
+/// The last hop, after asserting the walk landed on `url` with a 200.
+fn landed<'a>(hops: &'a [Hop], url: &str) -> &'a Hop {
+    let last = hops.last().unwrap();
+    assert_eq!((last.status, last.url.as_str()), (200, url), "{hops:#?}");
+    last
+}
+
 /// Organization sync by URL over real HTTP, through each app's Frontend
 /// API proxy to the dev stand-in: a member of two organizations opens the
 /// other one's page and lands on it with it active; a page naming an
@@ -790,12 +792,7 @@ async fn organization_sync_walk(site: &str, dev: &clerk_examples::DevMode) -> Ve
             enc(&globex)
         ))
         .await;
-    let last = hops.last().unwrap();
-    assert_eq!(
-        (last.status, last.url.as_str()),
-        (200, globex.as_str()),
-        "{hops:#?}"
-    );
+    let last = landed(&hops, &globex);
     assert_eq!(org_of(&last.body), "globex");
 
     // The other organization: a handshake naming it, then its page with
@@ -813,12 +810,7 @@ async fn organization_sync_walk(site: &str, dev: &clerk_examples::DevMode) -> Ve
         "{location}"
     );
     assert!(location.contains("organization_id=initech"), "{location}");
-    let last = hops.last().unwrap();
-    assert_eq!(
-        (last.status, last.url.as_str()),
-        (200, initech.as_str()),
-        "{hops:#?}"
-    );
+    let last = landed(&hops, &initech);
     assert_eq!(org_of(&last.body), "initech");
     assert!(last.body.contains("scripts run") || last.body.contains("nonce=\""));
     seen.extend(
@@ -837,12 +829,7 @@ async fn organization_sync_walk(site: &str, dev: &clerk_examples::DevMode) -> Ve
     v.jar.remove("__clerk_redirect_count");
     let acme = format!("{site}/orgs/acme/dashboard");
     let hops = v.visit(&acme).await;
-    let last = hops.last().unwrap();
-    assert_eq!(
-        (last.status, last.url.as_str()),
-        (200, acme.as_str()),
-        "{hops:#?}"
-    );
+    let last = landed(&hops, &acme);
     assert_eq!(org_of(&last.body), "initech", "no switch");
     assert!(last.body.contains("id=\"named\">acme<"));
     let handshakes = hops
@@ -866,12 +853,7 @@ async fn organization_sync_walk(site: &str, dev: &clerk_examples::DevMode) -> Ve
             .is_some_and(|l| l.contains("organization_id=&") || l.ends_with("organization_id=")),
         "{hops:#?}"
     );
-    let last = hops.last().unwrap();
-    assert_eq!(
-        (last.status, last.url.as_str()),
-        (200, me.as_str()),
-        "{hops:#?}"
-    );
+    let last = landed(&hops, &me);
     assert_eq!(org_of(&last.body), "personal account");
     seen.extend(
         hops.iter()

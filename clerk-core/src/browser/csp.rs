@@ -98,9 +98,10 @@ pub struct ContentSecurityPolicy {
     strict: bool,
     report_only: bool,
     report_to: Option<String>,
-    /// The rendered header around the nonce's place (all of it when not
-    /// strict), so a request only joins two strings.
-    compiled: (String, String),
+    /// The rendered header around the nonce's place, so a request only
+    /// joins two strings; `None` when no nonce has a place (not strict, or
+    /// `script-src 'none'`).
+    compiled: Option<(String, String)>,
     /// The whole header when not strict.
     fixed: HeaderValue,
 }
@@ -144,7 +145,7 @@ impl ContentSecurityPolicy {
             strict: false,
             report_only: false,
             report_to: None,
-            compiled: (String::new(), String::new()),
+            compiled: None,
             fixed: HeaderValue::from_static("default-src 'none'"),
         }
         .compile()
@@ -153,13 +154,11 @@ impl ContentSecurityPolicy {
     /// Renders the header once, split where a strict nonce goes.
     fn compile(mut self) -> Self {
         let marked = self.render(Some("\u{1}"));
-        let (before, after) = marked.split_once("'nonce-\u{1}'").map_or_else(
-            || (marked.clone(), String::new()),
-            |(b, a)| (format!("{b}'nonce-"), format!("'{a}")),
-        );
+        self.compiled = marked
+            .split_once("'nonce-\u{1}'")
+            .map(|(b, a)| (format!("{b}'nonce-"), format!("'{a}")));
         self.fixed = HeaderValue::from_str(&self.render(None))
             .unwrap_or(HeaderValue::from_static("default-src 'none'"));
-        self.compiled = (before, after);
         self
     }
 
@@ -262,9 +261,11 @@ impl ContentSecurityPolicy {
     /// The policy for one request, and in strict mode its fresh nonce (16
     /// random bytes, base64, as Clerk's `generateNonce`).
     pub fn for_request(&self) -> (HeaderValue, Option<HeaderValue>) {
-        if !self.strict {
+        let Some((before, after)) = self.compiled.as_ref().filter(|_| self.strict) else {
+            // Not strict, or no script may run (`script-src 'none'`): no
+            // nonce to hand out.
             return (self.fixed.clone(), None);
-        }
+        };
         let mut bytes = [0u8; 16];
         // No OS randomness: a fixed nonce would defeat the policy, so the
         // page gets the policy without one (its scripts are refused),
@@ -273,7 +274,6 @@ impl ContentSecurityPolicy {
             return (self.fixed.clone(), None);
         }
         let nonce = STANDARD.encode(bytes);
-        let (before, after) = &self.compiled;
         // Checked names and values, a base64 nonce: always a header value.
         match (
             HeaderValue::from_str(&format!("{before}{nonce}{after}")),
@@ -340,6 +340,25 @@ mod tests {
             ContentSecurityPolicy::new("x").for_request().1.is_none(),
             "no nonce"
         );
+    }
+
+    /// Strict with `script-src 'none'`: no script runs, so no nonce is
+    /// handed out and the header is the fixed policy, never a nonce glued
+    /// onto another directive.
+    #[test]
+    fn strict_with_no_scripts_hands_out_no_nonce() {
+        let csp = ContentSecurityPolicy::new("clerk.example.com")
+            .strict(true)
+            .report_to("https://csp.example.com/r")
+            .unwrap()
+            .directive("script-src", ["none"])
+            .unwrap();
+        let (policy, nonce) = csp.for_request();
+        assert!(nonce.is_none());
+        let policy = policy.to_str().unwrap();
+        assert!(policy.contains("script-src 'none';"), "{policy}");
+        assert!(policy.ends_with("; report-to csp-endpoint"), "{policy}");
+        assert!(policy.contains("worker-src 'self' blob:;"), "{policy}");
     }
 
     /// Strict: `http:` / `https:` out of `script-src`, `'strict-dynamic'`

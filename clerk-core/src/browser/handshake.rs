@@ -50,7 +50,20 @@ pub(super) fn start(
     organization: Option<&OrganizationTarget>,
 ) -> PageAnswer {
     let mut back = req.url.clone();
-    remove_query(&mut back, &[DEV_BROWSER, LEGACY_DEV_BROWSER]);
+    // Clerk removes the dev browser (`removeDevBrowserFromURL`); the
+    // handshake's own parameters go too, so a refused handshake token in a
+    // link does not ride along into every round (the Frontend API appends
+    // a fresh one, and the first value is read).
+    remove_query(
+        &mut back,
+        &[
+            DEV_BROWSER,
+            LEGACY_DEV_BROWSER,
+            HANDSHAKE,
+            HANDSHAKE_NONCE,
+            HANDSHAKE_HELP,
+        ],
+    );
     let mut location = format!("{}/v1/client/handshake?", frontend_api);
     if let Some(to) = elsewhere {
         // A satellite sync redirect: its own Location, the same guard.

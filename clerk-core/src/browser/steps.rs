@@ -62,8 +62,9 @@ pub(crate) struct Browser {
     organizations: Option<Arc<OrganizationSync>>,
     /// A relative proxy URL's path (`/__clerk`).
     relative_proxy: Option<String>,
-    /// The proxy's path on this application's origin, when proxied.
-    proxy_path: Option<String>,
+    /// The proxy on this application: the origin it is on (`None`: the
+    /// request's own, for a relative proxy URL) and its path.
+    proxy_path: Option<(Option<String>, String)>,
 }
 
 impl Browser {
@@ -80,23 +81,40 @@ impl Browser {
     /// Through a proxy on the application's own origin (a relative
     /// `proxyUrl`): the handshake goes to `<page origin><path>`.
     pub(crate) fn relative_proxy(mut self, path: Option<String>) -> Self {
-        if path.is_some() {
-            self.proxy_path.clone_from(&path);
+        if let Some(p) = &path {
+            self.proxy_path = Some((None, p.clone()));
         }
         self.relative_proxy = path;
         self
     }
 
-    /// True for a request to the Frontend API proxy's own path (a relative
-    /// proxy URL's, or an absolute one's when it has a path): Clerk's
-    /// middleware hands those to the proxy before `authenticateRequest`
-    /// (`@clerk/nextjs` `clerkMiddleware`, `frontendApiProxy`), so here
-    /// they are read as API requests, never sent through a handshake (the
-    /// handshake itself goes through that path).
-    pub(crate) fn serves_proxy(&self, path: &str) -> bool {
-        self.proxy_path
-            .as_deref()
-            .is_some_and(|p| path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+    /// True for a request to the Frontend API proxy on this application:
+    /// below a relative proxy URL's path, or an absolute proxy URL's path
+    /// on the same origin as the request. Clerk's middleware hands those to
+    /// the proxy before `authenticateRequest` (`@clerk/nextjs`
+    /// `clerkMiddleware`, `frontendApiProxy`), so here they are read as API
+    /// requests, never sent through a handshake (the handshake itself goes
+    /// through that path). Matched on the one reading the router routes
+    /// (`routed_reading`), with no dot segment: a path readable several
+    /// ways stays a page load, which is the stricter path.
+    pub(crate) fn serves_proxy(&self, req: &PageRequest<'_>) -> bool {
+        let Some((origin, p)) = &self.proxy_path else {
+            return false;
+        };
+        if origin
+            .as_ref()
+            .is_some_and(|o| *o != req.url.origin().ascii_serialization())
+        {
+            return false;
+        }
+        let Some(path) = crate::protect::routes::routed_reading(req.path()) else {
+            return false;
+        };
+        let below = path == p.as_str()
+            || path
+                .strip_prefix(p.as_str())
+                .is_some_and(|r| r.starts_with('/'));
+        below && !path.split('/').any(|s| s == "." || s == "..")
     }
 
     /// The Frontend API the handshake goes to for `req`: the configured
@@ -122,11 +140,12 @@ impl Browser {
         } else {
             format!("https://{frontend_api}")
         };
-        // `https://app.example.com/__clerk`: a proxy at that path.
-        let proxy_path = url::Url::parse(&base)
-            .ok()
-            .map(|u| u.path().trim_end_matches('/').to_owned())
-            .filter(|p| !p.is_empty());
+        // `https://app.example.com/__clerk`: a proxy at that path, on
+        // that origin only.
+        let proxy_path = url::Url::parse(&base).ok().and_then(|u| {
+            let path = u.path().trim_end_matches('/').to_owned();
+            (!path.is_empty()).then(|| (Some(u.origin().ascii_serialization()), path))
+        });
         Self {
             proxy_path,
             frontend_api: base.trim_end_matches('/').to_owned(),
@@ -189,8 +208,9 @@ impl Browser {
 
         // A. Back from the Frontend API with a handshake token: in the
         // query only on development instances (production's Frontend API
-        // sets a cookie; a link carrying someone's handshake token must not
-        // sign a visitor in as them).
+        // sets a cookie, so on production a link carrying someone's
+        // handshake token cannot sign a visitor in as them; on development
+        // instances it can, as with Clerk).
         let carried = if self.development {
             req.query(HANDSHAKE)
         } else {

@@ -169,7 +169,7 @@ impl Clerk {
     ) -> Option<AuthStep> {
         let browser = self.inner.browser.as_ref()?;
         let page = PageRequest::read(method, path_and_query, headers)?;
-        if browser.serves_proxy(page.path()) {
+        if browser.serves_proxy(&page) {
             return None;
         }
         let now = self.inner.verifier.now();

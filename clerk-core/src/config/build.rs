@@ -410,7 +410,15 @@ impl ClerkConfigBuilder {
             (false, _, _) | (true, _, true) => None,
             (true, Some(domain), false) if live => {
                 let domain = domain.trim().trim_start_matches("https://");
-                Some(format!("https://clerk.{}", domain.trim_end_matches('/')))
+                let domain = domain.trim_end_matches('/');
+                // Clerk's `domain` is a host (`satellite.dev`); a path or
+                // user info would move where handshakes go.
+                if domain.contains('@') || domain.parse::<http::uri::Authority>().is_err() {
+                    return Err(ConfigError::Satellite(
+                        "CLERK_DOMAIN must be a host name, such as satellite.example.com",
+                    ));
+                }
+                Some(format!("https://clerk.{domain}"))
             }
             (true, Some(_), false) => None,
             (true, None, false) => {

@@ -417,10 +417,27 @@ fn a_relative_proxy_url_is_resolved_per_request() {
     // middleware proxies it before authenticating): the handshake itself
     // goes through it.
     let h = page(&[("cookie", &cookies)]);
-    for path in ["/__clerk", "/__clerk/v1/client/handshake?redirect_url=x"] {
+    // (`%5F` is `_` in the reading the router routes.)
+    for path in [
+        "/__clerk",
+        "/__clerk/v1/client/handshake?redirect_url=x",
+        "/%5F_clerk/x",
+    ] {
         assert!(!matches!(run(&c, "GET", path, &h), Auth::Page(_)), "{path}");
     }
-    assert!(matches!(run(&c, "GET", "/__clerkx/a", &h), Auth::Page(_)));
+    // Only the one routed reading, with no dot segment: anything else
+    // stays a page load (the stricter path).
+    for path in [
+        "/__clerkx/a",
+        "/__clerk/../dashboard",
+        "/__clerk/%2E%2E/dashboard",
+        "/__clerk/./x",
+        "/__clerk/a%2Fb",
+        "/__clerk//x",
+        "/__CLERK/x",
+    ] {
+        assert!(matches!(run(&c, "GET", path, &h), Auth::Page(_)), "{path}");
+    }
     // The proxy serves at the same path by default.
     let proxy = Clerk::new(
         issuer
@@ -436,9 +453,17 @@ fn a_relative_proxy_url_is_resolved_per_request() {
     .unwrap();
     assert!(proxy.matches("/auth/clerk/v1/client"));
     assert!(!proxy.matches("/__clerk/v1/client"));
-    // Absolute: as given, whatever the Host.
+    // Absolute: as given, whatever the Host; its path is the proxy's on
+    // that origin only (another host's `/__clerk` is a page here).
     let c = Clerk::new(build("https://proxy.example.com/__clerk").unwrap()).unwrap();
     let h = page(&[("cookie", &cookies)]);
+    assert!(matches!(run(&c, "GET", "/__clerk/x", &h), Auth::Page(_)));
+    let mut on_proxy = h.clone();
+    on_proxy.insert("host", HeaderValue::from_static("proxy.example.com"));
+    assert!(!matches!(
+        run(&c, "GET", "/__clerk/x", &on_proxy),
+        Auth::Page(_)
+    ));
     let auth = run(&c, "GET", "/dashboard", &h);
     assert!(
         handshake(&auth).headers()[header::LOCATION]

@@ -116,6 +116,28 @@ fn satellites_need_a_domain_and_development_ones_a_sign_in_url() {
     ));
     assert!(no_domain.build().is_ok(), "not a satellite");
     assert!(base().satellite("sat.example.com", None).build().is_ok());
+    assert!(
+        base()
+            .satellite("https://sat.example.com/", None)
+            .build()
+            .is_ok()
+    );
+    // A domain is a host: a path, user info or a space would move where
+    // handshakes go.
+    for bad in [
+        "sat.example.com/app",
+        "user@sat.example.com",
+        "sat example.com",
+        "",
+    ] {
+        assert!(
+            matches!(
+                base().satellite(bad, None).build(),
+                Err(crate::ConfigError::Satellite(_))
+            ),
+            "{bad:?}"
+        );
+    }
     let dev = || {
         issuer
             .config()
