@@ -1300,3 +1300,537 @@ async fn lists_start_at_an_offset_know_their_total_and_collect() {
         .unwrap();
     assert!(matches!(refused, Err(ApiError::InvalidInput(_))));
 }
+
+const MACHINE_SECRET: &str = "ak_your_machine_secret_key_here";
+
+fn machine_record(id: &str) -> Value {
+    with_unknowns(json!({
+        "object": "machine", "id": id, "name": "billing", "instance_id": "ins_2abc",
+        "created_at": 1_745_185_445_567_i64, "updated_at": 1_745_185_445_567_i64,
+        "default_token_ttl": 3600, "scoped_machines": [{"object": "machine", "id": "mch_2reports",
+            "name": "reports", "instance_id": "ins_2abc", "created_at": 1, "updated_at": 1,
+            "default_token_ttl": 3600, "scoped_machines": []}],
+        "secret_key": "ak_machine_secret_shown_once"
+    }))
+}
+
+fn m2m_record(token: Option<&str>) -> Value {
+    // `@clerk/backend` fixtures (`fixtures/machine.ts`), in the wire's
+    // snake_case.
+    with_unknowns(json!({
+        "object": "machine_to_machine_token", "id": "mt_ey966f1b1xf93586b2debdcadb0b3bd1",
+        "token": token, "subject": "mch_2vYVtestTESTtestTESTtestTESTtest",
+        "scopes": ["mch_1xxxxx", "mch_2xxxxx"], "claims": {"foo": "bar"}, "revoked": token.is_none(),
+        "revocation_reason": token.map_or(Some("rotated"), |_| None), "expired": false,
+        "expiration": null, "created_at": 1_745_185_445_567_i64, "updated_at": 1_745_185_445_567_i64
+    }))
+}
+
+fn api_key_record() -> Value {
+    with_unknowns(json!({
+        "object": "api_key", "id": "ak_ey966f1b1xf93586b2debdcadb0b3bd1", "type": "api_key",
+        "name": "my-api-key", "secret": "ak_LCWGdaM8mv8K4PC/57IICZQXAeWfCgF30DZaFXHoGn9=",
+        "subject": "user_2vYVtestTESTtestTESTtestTESTtest", "scopes": ["read:foo", "write:bar"],
+        "claims": {"foo": "bar"}, "revoked": false, "revocation_reason": null, "expired": false,
+        "expiration": null, "created_by": null, "description": null, "last_used_at": null,
+        "created_at": 1_745_354_860_746_i64, "updated_at": 1_745_354_860_746_i64
+    }))
+}
+
+fn ticket(object: &str, id: &str) -> Value {
+    with_unknowns(json!({
+        "object": object, "id": id, "user_id": "user_2abc", "status": "pending",
+        "token": "ticket_secret", "url": "https://accounts.example.com/sign-in?__clerk_ticket=ticket_secret",
+        "actor": {"sub": "user_agent"}, "created_at": 1, "updated_at": 1
+    }))
+}
+
+fn body_of(seen: &SeenRequest) -> Value {
+    serde_json::from_slice(&seen.body).unwrap_or(Value::Null)
+}
+
+/// Machines, M2M tokens, API keys, testing, sign-in and actor tokens:
+/// each call's exact method, path, query, body and key (the machine secret
+/// key where Clerk requires it), and a realistic answer decoded, secrets
+/// never in `Debug`.
+#[tokio::test]
+async fn every_machine_credential_operation_sends_clerks_request() {
+    use clerk_core::api::{ApiKeyFields, MachineFields, NewM2mToken};
+    let fake = FakeBackendApi::start().await.unwrap();
+    let clerk = Clerk::new(
+        TestIssuer::new()
+            .config()
+            .secret_key(SECRET)
+            .machine_secret_key(MACHINE_SECRET)
+            .api_url(fake.base_url())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let f = Fake { fake, clerk };
+    let api = f.clerk.api();
+    let instance_key = |seen: &SeenRequest| {
+        assert_clerk_headers(seen);
+    };
+    let machine_key = |seen: &SeenRequest| {
+        assert_eq!(
+            seen.authorization.as_deref(),
+            Some("Bearer ak_your_machine_secret_key_here"),
+            "{}",
+            seen.line
+        );
+    };
+
+    // Machines.
+    let machines = api.machines();
+    let fields = MachineFields::new()
+        .name("billing")
+        .default_token_ttl(3600)
+        .scoped_machine("mch_2reports");
+    let (m, seen) = f
+        .run(
+            "POST",
+            "/v1/machines",
+            &machine_record("mch_2billing"),
+            machines.create(&fields),
+        )
+        .await;
+    instance_key(&seen);
+    assert_eq!(seen.line, "POST /v1/machines");
+    assert_eq!(
+        body_of(&seen),
+        json!({"name": "billing", "default_token_ttl": 3600, "scoped_machines": ["mch_2reports"]})
+    );
+    assert_eq!(
+        (m.id.as_str(), m.scoped_machines[0].id.as_str()),
+        ("mch_2billing", "mch_2reports")
+    );
+    assert_eq!(
+        m.secret_key.as_ref().unwrap().expose(),
+        "ak_machine_secret_shown_once"
+    );
+    assert!(
+        !format!("{m:?}").contains("ak_machine_secret_shown_once"),
+        "no secret in Debug"
+    );
+
+    let mut pages = machines
+        .list(Some("bill"), Some("-created_at"))
+        .page_size(5);
+    let (page, seen) = f
+        .run(
+            "GET",
+            "/v1/machines",
+            &json!({"data": [machine_record("mch_2billing")], "total_count": 1}),
+            pages.next_page(),
+        )
+        .await;
+    assert_eq!(page.len(), 1);
+    assert_eq!(
+        seen.line,
+        "GET /v1/machines?query=bill&order_by=-created_at&limit=5&offset=0"
+    );
+    for (method, path, call_line) in [
+        (
+            "GET",
+            "/v1/machines/mch_2billing",
+            "GET /v1/machines/mch_2billing",
+        ),
+        (
+            "DELETE",
+            "/v1/machines/mch_2billing",
+            "DELETE /v1/machines/mch_2billing",
+        ),
+    ] {
+        let call = async {
+            if method == "GET" {
+                machines.get("mch_2billing").await
+            } else {
+                machines.delete("mch_2billing").await
+            }
+        };
+        let (_, seen) = f
+            .run(method, path, &machine_record("mch_2billing"), call)
+            .await;
+        assert_eq!(seen.line, call_line);
+    }
+    let (_, seen) = f
+        .run(
+            "PATCH",
+            "/v1/machines/mch_2billing",
+            &machine_record("mch_2billing"),
+            machines.update("mch_2billing", &MachineFields::new().name("billing-v2")),
+        )
+        .await;
+    assert_eq!(
+        (seen.line.as_str(), body_of(&seen)),
+        (
+            "PATCH /v1/machines/mch_2billing",
+            json!({"name": "billing-v2"})
+        )
+    );
+    let secret = json!({"object": "machine_secret_key", "secret": "ak_rotated"});
+    let (s, seen) = f
+        .run(
+            "GET",
+            "/v1/machines/mch_2billing/secret_key",
+            &secret,
+            machines.secret_key("mch_2billing"),
+        )
+        .await;
+    assert_eq!(
+        (s.expose(), seen.line.as_str()),
+        ("ak_rotated", "GET /v1/machines/mch_2billing/secret_key")
+    );
+    assert_eq!(format!("{s:?}"), "Secret(..)");
+    let (_, seen) = f
+        .run(
+            "POST",
+            "/v1/machines/mch_2billing/secret_key/rotate",
+            &secret,
+            machines.rotate_secret_key("mch_2billing", 300),
+        )
+        .await;
+    assert_eq!(body_of(&seen), json!({"previous_token_ttl": 300}));
+    let scope = json!({"object": "machine_scope", "from_machine_id": "mch_2billing", "to_machine_id": "mch_2reports", "created_at": 1});
+    let (sc, seen) = f
+        .run(
+            "POST",
+            "/v1/machines/mch_2billing/scopes",
+            &scope,
+            machines.add_scope("mch_2billing", "mch_2reports"),
+        )
+        .await;
+    assert_eq!(body_of(&seen), json!({"to_machine_id": "mch_2reports"}));
+    assert_eq!(sc.to_machine_id, "mch_2reports");
+    let (sc, seen) = f
+        .run(
+            "DELETE",
+            "/v1/machines/mch_2billing/scopes/mch_2reports",
+            &json!({"object": "machine_scope", "from_machine_id": "mch_2billing", "to_machine_id": "mch_2reports", "deleted": true}),
+            machines.remove_scope("mch_2billing", "mch_2reports"),
+        )
+        .await;
+    assert!(sc.deleted);
+    assert_eq!(
+        seen.line,
+        "DELETE /v1/machines/mch_2billing/scopes/mch_2reports"
+    );
+
+    // M2M tokens: minted with the machine secret key, as Clerk requires.
+    let tokens = api.m2m_tokens();
+    let new = NewM2mToken::new()
+        .seconds_until_expiration(600)
+        .claims(json!({"camelCase": 1}))
+        .min_remaining_ttl_seconds(60)
+        .jwt();
+    let (t, seen) = f
+        .run(
+            "POST",
+            "/v1/m2m_tokens",
+            &m2m_record(Some("mt_secret_shown_once")),
+            tokens.create(&new),
+        )
+        .await;
+    machine_key(&seen);
+    assert_eq!(
+        body_of(&seen),
+        json!({"seconds_until_expiration": 600, "claims": {"camelCase": 1},
+               "min_remaining_ttl_seconds": 60, "token_format": "jwt"})
+    );
+    assert_eq!(t.token.as_ref().unwrap().expose(), "mt_secret_shown_once");
+    assert_eq!(t.claims["foo"], "bar");
+    // Clerk's defaults: opaque, no lifetime or claims (null), no reuse.
+    let (_, seen) = f
+        .run(
+            "POST",
+            "/v1/m2m_tokens",
+            &m2m_record(Some("mt_x")),
+            tokens.create(&NewM2mToken::new()),
+        )
+        .await;
+    assert_eq!(
+        body_of(&seen),
+        json!({"seconds_until_expiration": null, "claims": null, "token_format": "opaque"})
+    );
+    let mut pages = tokens.list("mch_2vYVtestTESTtestTESTtestTESTtest", true, false);
+    let (page, seen) = f
+        .run(
+            "GET",
+            "/v1/m2m_tokens",
+            &json!({"data": [m2m_record(None)], "total_count": 1}),
+            pages.next_page(),
+        )
+        .await;
+    machine_key(&seen);
+    assert_eq!(
+        seen.line,
+        "GET /v1/m2m_tokens?subject=mch_2vYVtestTESTtestTESTtestTESTtest&revoked=true&limit=100&offset=0"
+    );
+    assert!(page[0].revoked && page[0].token.is_none());
+    let (t, seen) = f
+        .run(
+            "POST",
+            "/v1/m2m_tokens/mt_ey966f1b1xf93586b2debdcadb0b3bd1/revoke",
+            &m2m_record(None),
+            tokens.revoke("mt_ey966f1b1xf93586b2debdcadb0b3bd1", Some("rotated")),
+        )
+        .await;
+    machine_key(&seen);
+    assert_eq!(body_of(&seen), json!({"revocation_reason": "rotated"}));
+    assert_eq!(t.revocation_reason.as_deref(), Some("rotated"));
+
+    // API keys, with the instance's secret key.
+    let keys = api.api_keys();
+    let fields = ApiKeyFields::new("my-api-key", "user_2vYVtestTESTtestTESTtestTESTtest")
+        .description("CI")
+        .claims(json!({"foo": "bar"}))
+        .scope("read:foo")
+        .scope("write:bar")
+        .created_by("user_2abc")
+        .seconds_until_expiration(86_400);
+    let (k, seen) = f
+        .run(
+            "POST",
+            "/v1/api_keys",
+            &api_key_record(),
+            keys.create(&fields),
+        )
+        .await;
+    instance_key(&seen);
+    assert_eq!(
+        body_of(&seen),
+        json!({"name": "my-api-key", "subject": "user_2vYVtestTESTtestTESTtestTESTtest",
+               "description": "CI", "claims": {"foo": "bar"}, "scopes": ["read:foo", "write:bar"],
+               "created_by": "user_2abc", "seconds_until_expiration": 86_400})
+    );
+    // Clerk's own fixture secret (standard base64 with `/` and `=`).
+    assert_eq!(
+        k.secret.as_ref().unwrap().expose(),
+        "ak_LCWGdaM8mv8K4PC/57IICZQXAeWfCgF30DZaFXHoGn9="
+    );
+    assert!(!format!("{k:?}").contains("LCWG"));
+    let mut pages = keys.list("org_2abc", true);
+    let (_, seen) = f
+        .run(
+            "GET",
+            "/v1/api_keys",
+            &json!({"data": [api_key_record()], "total_count": 1}),
+            pages.next_page(),
+        )
+        .await;
+    assert_eq!(
+        seen.line,
+        "GET /v1/api_keys?subject=org_2abc&include_invalid=true&limit=100&offset=0"
+    );
+    let id = "ak_ey966f1b1xf93586b2debdcadb0b3bd1";
+    let (_, seen) = f
+        .run(
+            "GET",
+            &format!("/v1/api_keys/{id}"),
+            &api_key_record(),
+            keys.get(id),
+        )
+        .await;
+    assert_eq!(seen.line, format!("GET /v1/api_keys/{id}"));
+    let (s, seen) = f
+        .run(
+            "GET",
+            &format!("/v1/api_keys/{id}/secret"),
+            &json!({"secret": "ak_again"}),
+            keys.secret(id),
+        )
+        .await;
+    assert_eq!(
+        (s.expose(), seen.line),
+        ("ak_again", format!("GET /v1/api_keys/{id}/secret"))
+    );
+    let update = ApiKeyFields::update("user_2vYVtestTESTtestTESTtestTESTtest").scope("read:foo");
+    let (_, seen) = f
+        .run(
+            "PATCH",
+            &format!("/v1/api_keys/{id}"),
+            &api_key_record(),
+            keys.update(id, &update),
+        )
+        .await;
+    assert_eq!(
+        body_of(&seen),
+        json!({"subject": "user_2vYVtestTESTtestTESTtestTESTtest", "scopes": ["read:foo"]})
+    );
+    let (_, seen) = f
+        .run(
+            "POST",
+            &format!("/v1/api_keys/{id}/revoke"),
+            &api_key_record(),
+            keys.revoke(id, None),
+        )
+        .await;
+    assert_eq!(body_of(&seen), json!({"revocation_reason": null}));
+    let (_, seen) = f
+        .run(
+            "DELETE",
+            &format!("/v1/api_keys/{id}"),
+            &deleted("api_key", id),
+            keys.delete(id),
+        )
+        .await;
+    assert_eq!(seen.line, format!("DELETE /v1/api_keys/{id}"));
+
+    // Testing, sign-in and actor tokens.
+    let one_off = api.tokens();
+    let (t, seen) = f
+        .run(
+            "POST",
+            "/v1/testing_tokens",
+            &json!({"object": "testing_token", "token": "1713877200-abc", "expires_at": 1_713_880_800}),
+            one_off.testing(),
+        )
+        .await;
+    assert_eq!(
+        (seen.line.as_str(), seen.body.is_empty()),
+        ("POST /v1/testing_tokens", true)
+    );
+    assert_eq!(
+        (t.token.expose(), t.expires_at),
+        ("1713877200-abc", 1_713_880_800)
+    );
+    let (t, seen) = f
+        .run(
+            "POST",
+            "/v1/sign_in_tokens",
+            &ticket("sign_in_token", "sit_1"),
+            one_off.sign_in("user_2abc", 600, Some("org_2abc")),
+        )
+        .await;
+    assert_eq!(
+        body_of(&seen),
+        json!({"user_id": "user_2abc", "expires_in_seconds": 600, "org_id": "org_2abc"})
+    );
+    assert!(!format!("{t:?}").contains("ticket_secret"));
+    let (_, seen) = f
+        .run(
+            "POST",
+            "/v1/sign_in_tokens/sit_1/revoke",
+            &ticket("sign_in_token", "sit_1"),
+            one_off.revoke_sign_in("sit_1"),
+        )
+        .await;
+    assert_eq!(seen.line, "POST /v1/sign_in_tokens/sit_1/revoke");
+    let (t, seen) = f
+        .run(
+            "POST",
+            "/v1/actor_tokens",
+            &ticket("actor_token", "act_1"),
+            one_off.actor(
+                "user_2abc",
+                json!({"sub": "user_agent", "reason": "support"}),
+                Some(600),
+                Some(1800),
+            ),
+        )
+        .await;
+    assert_eq!(
+        body_of(&seen),
+        json!({"user_id": "user_2abc", "actor": {"sub": "user_agent", "reason": "support"},
+               "expires_in_seconds": 600, "session_max_duration_in_seconds": 1800})
+    );
+    assert_eq!(t.actor["sub"], "user_agent");
+    let (_, seen) = f
+        .run(
+            "POST",
+            "/v1/actor_tokens/act_1/revoke",
+            &ticket("actor_token", "act_1"),
+            one_off.revoke_actor("act_1"),
+        )
+        .await;
+    assert_eq!(seen.line, "POST /v1/actor_tokens/act_1/revoke");
+}
+
+/// Hostile ids and bodies never reach a path or a call; minting without
+/// the machine secret key is `NotConfigured`; writes are never retried.
+#[tokio::test]
+async fn machine_credentials_refuse_bad_input_before_any_call() {
+    use clerk_core::api::{ApiKeyFields, MachineFields, NewM2mToken};
+    let f = Fake::new().await;
+    let api = f.clerk.api();
+    let before = f.fake.calls();
+    assert!(matches!(
+        api.m2m_tokens().create(&NewM2mToken::new()).await,
+        Err(ApiError::NotConfigured)
+    ));
+    for bad in [
+        "", "mch_", "mch_../x", "mch_a/b", "mch_%2e", "user_1", "mch_a?b", "verify",
+    ] {
+        assert!(
+            matches!(
+                api.machines().get(bad).await,
+                Err(ApiError::InvalidInput(_))
+            ),
+            "{bad}"
+        );
+        assert!(
+            matches!(
+                api.machines().add_scope("mch_ok", bad).await,
+                Err(ApiError::InvalidInput(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        api.machines()
+            .create(&MachineFields::new().name("x").scoped_machine("../admin"))
+            .await,
+        Err(ApiError::InvalidInput(_))
+    ));
+    // An API key's secret is not its id (it has `/` and `=`).
+    for bad in [
+        "ak_LCWGdaM8mv8K4PC/57IICZQXAeWfCgF30DZaFXHoGn9=",
+        "verify",
+        "ak_",
+        "mt_1",
+    ] {
+        assert!(
+            matches!(
+                api.api_keys().get(bad).await,
+                Err(ApiError::InvalidInput(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        api.api_keys()
+            .create(&ApiKeyFields::new("k", "mch_1"))
+            .await,
+        Err(ApiError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        api.m2m_tokens().revoke("ak_1", None).await,
+        Err(ApiError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        api.tokens().revoke_sign_in("a/b").await,
+        Err(ApiError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        api.tokens()
+            .actor("user_1", json!({"name": "no sub"}), None, None)
+            .await,
+        Err(ApiError::InvalidInput(_))
+    ));
+    let mut pages = api.api_keys().list("everyone", false);
+    assert!(matches!(
+        pages.next_page().await,
+        Some(Err(ApiError::InvalidInput(_)))
+    ));
+    assert_eq!(f.fake.calls(), before, "no call was made");
+
+    // A write that fails with a 5xx is not repeated.
+    f.fake.respond("POST", "/v1/api_keys", 503, &[], &json!({}));
+    let res = api
+        .api_keys()
+        .create(&ApiKeyFields::new("k", "user_1"))
+        .await;
+    assert!(res.is_err());
+    assert_eq!(f.fake.calls(), before + 1, "one try");
+}

@@ -1,5 +1,7 @@
 //! Clerk's Backend API, typed: users, organizations (memberships and
-//! invitations), sessions, billing subscriptions and session tokens.
+//! invitations), sessions, billing subscriptions and session tokens, and
+//! machine credentials (machines, M2M tokens, API keys, testing, sign-in
+//! and actor tokens).
 //!
 //! [`Api`] (from [`Clerk::api`](crate::Clerk::api)) uses the same secret
 //! key, HTTP client and Backend API budget as the rest of the crate. Every
@@ -39,14 +41,18 @@
 //! }
 //! ```
 
+mod api_keys;
 pub(crate) mod budget;
+mod credentials;
 mod directory;
 mod error;
 mod lists;
+mod machines;
 mod models;
 mod organizations;
 mod pages;
 mod sessions;
+mod tokens;
 pub(crate) mod transport;
 mod users;
 
@@ -59,9 +65,14 @@ use serde_json::{Map, Value};
 use crate::api::budget::Caller;
 use crate::api::transport::{BackendApi, Failure};
 
+pub use api_keys::{ApiKeyFields, ApiKeys};
+pub use credentials::{
+    ApiKeyRecord, M2mTokenRecord, MachineRecord, MachineScope, Secret, TestingToken, UserTicket,
+};
 pub use directory::UserDirectory;
 pub use error::{ApiError, ErrorDetail};
 pub use lists::{MembershipList, OrganizationList, UserList};
+pub use machines::{M2mTokens, MachineFields, Machines, NewM2mToken};
 pub(crate) use models::DeletedObject;
 pub use models::{
     EmailAddress, Feature, InvitationData, InvitationStatus, MembershipData, OrganizationRecord,
@@ -72,6 +83,7 @@ pub use organizations::{NewInvitation, OrganizationFields, Organizations};
 pub use pages::Pages;
 pub(crate) use pages::TotalCount;
 pub use sessions::Sessions;
+pub use tokens::Tokens;
 pub use transport::API_VERSION;
 pub use users::{UserFields, Users};
 
@@ -93,19 +105,40 @@ const MAX_PAGE: u32 = 500;
 #[derive(Clone)]
 pub struct Api {
     backend: Option<BackendApi>,
+    /// The machine secret key's transport (`CLERK_MACHINE_SECRET_KEY`).
+    machine: Option<BackendApi>,
 }
 
 impl fmt::Debug for Api {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Api")
             .field("backend", &self.backend)
+            .field("machine", &self.machine)
             .finish()
     }
 }
 
 impl Api {
     pub(crate) fn new(backend: Option<BackendApi>) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            machine: None,
+        }
+    }
+
+    /// With the machine secret key's transport, for what a machine does
+    /// as itself (minting M2M tokens).
+    pub(crate) fn with_machine(mut self, machine: Option<BackendApi>) -> Self {
+        self.machine = machine;
+        self
+    }
+
+    /// The client calling as the machine, when its secret key is set.
+    pub(crate) fn as_machine(&self) -> Option<Api> {
+        self.machine.as_ref().map(|m| Self {
+            backend: Some(m.clone()),
+            machine: None,
+        })
     }
 
     /// The transport, when a secret key is configured (session refresh
@@ -128,6 +161,26 @@ impl Api {
     /// Sessions: list, get, revoke, and tokens from JWT templates.
     pub fn sessions(&self) -> Sessions<'_> {
         Sessions { api: self }
+    }
+
+    /// Machines: create, list, get, update, delete, secret keys, scopes.
+    pub fn machines(&self) -> Machines<'_> {
+        Machines { api: self }
+    }
+
+    /// M2M tokens: mint (with the machine secret key), list, revoke.
+    pub fn m2m_tokens(&self) -> M2mTokens<'_> {
+        M2mTokens { api: self }
+    }
+
+    /// API keys: create, list, get, secret, update, revoke, delete.
+    pub fn api_keys(&self) -> ApiKeys<'_> {
+        ApiKeys { api: self }
+    }
+
+    /// Testing, sign-in and actor tokens.
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens { api: self }
     }
 
     /// One call, decoded as `T`. `GET` is retried once after a 5xx or a

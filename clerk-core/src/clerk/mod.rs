@@ -149,7 +149,7 @@ impl Clerk {
             .map(|sk| BackendApi::with_bearer(client, config.api_url(), sk))
             .transpose()?
             .map(|api| api.gated(gate.clone()));
-        let typed_api = Api::new(api.clone());
+        let typed_api = Api::new(api.clone()).with_machine(m2m_api.clone());
         let users = Arc::new(
             UserDirectory::new(
                 typed_api.clone(),
