@@ -54,6 +54,7 @@ macro_rules! define_inner_service_accessors {
 pub(crate) use define_inner_service_accessors;
 
 mod authenticate;
+mod credential;
 mod csp;
 mod future;
 mod grpc;
@@ -61,6 +62,7 @@ mod protect;
 mod proxy;
 
 pub use authenticate::{ClerkLayer, ClerkService, PeerFrom};
+pub use credential::{BoxError, MachineCredentialLayer, MachineCredentialService};
 pub use csp::{ContentSecurityPolicyLayer, ContentSecurityPolicyService, CspFuture};
 pub use future::ResponseFuture;
 pub use grpc::{GrpcProtectLayer, GrpcProtectService};

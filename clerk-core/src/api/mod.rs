@@ -137,7 +137,7 @@ impl Api {
     pub(crate) fn as_machine(&self) -> Option<Api> {
         self.machine.as_ref().map(|m| Self {
             backend: Some(m.clone()),
-            machine: None,
+            machine: Some(m.clone()),
         })
     }
 

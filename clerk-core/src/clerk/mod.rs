@@ -336,6 +336,26 @@ impl Clerk {
         }
     }
 
+    /// This machine's M2M token for its outgoing calls, minted as
+    /// `request` says and renewed before it expires: see
+    /// [`MachineCredential`](crate::machine::MachineCredential).
+    ///
+    /// # Errors
+    /// Without a machine secret key (`CLERK_MACHINE_SECRET_KEY`).
+    pub fn machine_credential(
+        &self,
+        request: crate::api::NewM2mToken,
+    ) -> Result<crate::machine::MachineCredential, ConfigError> {
+        let api = self.inner.api.as_machine().ok_or(ConfigError::Unsupported(
+            "a machine credential needs CLERK_MACHINE_SECRET_KEY",
+        ))?;
+        Ok(crate::machine::MachineCredential::new(
+            api,
+            request,
+            self.inner.verifier.clock(),
+        ))
+    }
+
     /// Clerk's Content-Security-Policy for this instance's pages (its
     /// Frontend API host, from the publishable key, in `connect-src`): see
     /// [`ContentSecurityPolicy`](crate::browser::ContentSecurityPolicy).

@@ -35,7 +35,10 @@ use serde_json::{Map, Value, json};
 use crate::error::{Reason, VerifyError};
 use crate::token::CATEGORY_M2M;
 
+mod credential;
 mod verify;
+
+pub use credential::MachineCredential;
 
 pub(crate) use verify::MachineVerifier;
 

@@ -394,6 +394,11 @@ impl Verifier {
         self.inner.clock.now_unix()
     }
 
+    /// The configured clock.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
     /// True when a usable key set is loaded (for health checks).
     pub(crate) fn is_ready(&self) -> bool {
         self.inner.keys.is_ready()
