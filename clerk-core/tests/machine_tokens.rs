@@ -582,16 +582,100 @@ async fn scopes_routes_and_oauth_challenges() {
         .unwrap_err();
     assert_eq!(r.status(), 401);
     assert!(r.response().body().contains("token-type-mismatch"));
-    // OAuth routes name the protected resource metadata in challenges.
-    let oauth = Protect::signed_in()
+}
+
+/// An MCP server's route: challenges point at the resource's own metadata
+/// (RFC 9728), not at Clerk's; a refused token says `invalid_token`; an
+/// OAuth token without the route's scope gets 403 `insufficient_scope`
+/// naming it; sessions are refused as the wrong kind.
+#[tokio::test]
+async fn oauth_routes_challenge_with_the_resources_own_metadata() {
+    let f = Fixture::new().await;
+    let clerk = f
+        .clerk_with(|b| {
+            b.publishable_key(clerk_core::testing::publishable_key_for(
+                "clerk.example.com",
+                true,
+            ))
+        })
+        .accepting(AcceptsToken::Any);
+    let mcp = clerk
+        .protected_resource("https://app.example.com/mcp")
+        .unwrap();
+    let route = Protect::new(Requirement::scope("mcp:write"))
         .accepts_token(AcceptsToken::only([TokenType::OAuthToken]))
-        .oauth_resource_metadata("https://clerk.example.com");
-    let out = Auth::SignedOut(Reason::SessionTokenMissing);
-    let r = oauth.decide("GET", "/", &h, &out).await.unwrap_err();
+        .oauth_resource(&mcp);
+    let metadata = "https://app.example.com/.well-known/oauth-protected-resource/mcp";
+    let challenge = |r: &clerk_core::Refusal| {
+        r.response().headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let none = HeaderMap::new();
+    let out = clerk.authenticate(&none).await;
+    let r = route.decide("POST", "/mcp", &none, &out).await.unwrap_err();
+    assert_eq!(r.status(), 401);
     assert_eq!(
-        r.response().headers()[header::WWW_AUTHENTICATE],
-        r#"Bearer resource_metadata="https://clerk.example.com/.well-known/oauth-protected-resource""#
+        challenge(&r),
+        format!("Bearer resource_metadata=\"{metadata}\"")
     );
+    let forged = f
+        .issuer
+        .oauth_token("user_1", "c", &["mcp:write"])
+        .issued_at(1)
+        .build();
+    let h = bearer(&forged);
+    let out = clerk.authenticate(&h).await;
+    let r = route.decide("POST", "/mcp", &h, &out).await.unwrap_err();
+    assert_eq!(
+        challenge(&r),
+        format!("Bearer error=\"invalid_token\", resource_metadata=\"{metadata}\"")
+    );
+    // Signed in with the wrong scope: 403 naming the one missing.
+    let reader = f
+        .issuer
+        .oauth_token("user_1", "c", &["mcp:read"])
+        .issued_at(NOW)
+        .build();
+    let h = bearer(&reader);
+    let auth = clerk.authenticate(&h).await;
+    assert!(auth.machine().is_some(), "{auth:?}");
+    let r = route.decide("POST", "/mcp", &h, &auth).await.unwrap_err();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        challenge(&r),
+        format!(
+            "Bearer error=\"insufficient_scope\", scope=\"mcp:write\", resource_metadata=\"{metadata}\""
+        )
+    );
+    let writer = f
+        .issuer
+        .oauth_token("user_1", "c", &["mcp:write"])
+        .issued_at(NOW)
+        .build();
+    let h = bearer(&writer);
+    let auth = clerk.authenticate(&h).await;
+    assert!(matches!(
+        route.decide("POST", "/mcp", &h, &auth).await,
+        Ok(Pass::Handler)
+    ));
+    // A session token is the wrong kind here.
+    let session = f.issuer.token().issued_at(NOW).build();
+    let h = bearer(&session);
+    let auth = clerk.authenticate(&h).await;
+    let r = route.decide("POST", "/mcp", &h, &auth).await.unwrap_err();
+    assert_eq!(r.status(), 401);
+    assert!(r.response().body().contains("token-type-mismatch"));
+    // Resource URLs that are not one.
+    for bad in [
+        "http://app.example.com/mcp",
+        "https://app.example.com/mcp?x=1",
+        "https://u@app.example.com/",
+        "mcp",
+    ] {
+        assert!(clerk.protected_resource(bad).is_err(), "{bad}");
+    }
 }
 
 #[tokio::test]

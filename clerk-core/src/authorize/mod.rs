@@ -147,6 +147,16 @@ impl Requirement {
         Self::Scope(scope.into())
     }
 
+    /// The scopes this requirement asks a machine for (its `Scope` leaves
+    /// outside `Not`), for an `insufficient_scope` challenge.
+    pub(crate) fn scopes<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Self::Scope(s) => out.push(s),
+            Self::All(rs) | Self::Any(rs) => rs.iter().for_each(|r| r.scopes(out)),
+            _ => {}
+        }
+    }
+
     /// Checks `self` against a machine identity: only [`Requirement::Scope`]
     /// and [`Requirement::SignedIn`] (any verified identity of an accepted
     /// kind) can hold; roles, plans, reverification, custom predicates and

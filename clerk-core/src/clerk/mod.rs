@@ -81,6 +81,8 @@ struct Inner {
     frontend_api: Option<String>,
     /// A relative proxy URL's path: the proxy's default path.
     proxy_path: Option<String>,
+    /// The HTTP client (metadata fetches).
+    http: reqwest::Client,
 }
 
 /// The rule a multi-instance service picks its `Clerk` by: the request's
@@ -193,6 +195,7 @@ impl Clerk {
             .map(|pk| pk.frontend_api().to_owned());
         let trusted_proxies = Arc::from(config.trusted_proxies.as_slice());
         let proxy_path = config.proxy_path.clone();
+        let http = config.http.clone();
         let page_calls = PageCalls::new(typed_api.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -212,6 +215,7 @@ impl Clerk {
                 proxy_secret,
                 frontend_api,
                 proxy_path,
+                http,
             }),
         })
     }
@@ -334,6 +338,38 @@ impl Clerk {
             Some(path) => proxy.path(path),
             None => Ok(proxy),
         }
+    }
+
+    /// This application as an OAuth protected resource at `resource_url`
+    /// (an MCP server's URL, `https://app.example.com/mcp`), its
+    /// authorization server the instance's Frontend API: see
+    /// [`ProtectedResource`](crate::machine::ProtectedResource).
+    ///
+    /// # Errors
+    /// Without a publishable key, or when `resource_url` is not an
+    /// `https://` URL (`http://` on loopback) without query or fragment.
+    pub fn protected_resource(
+        &self,
+        resource_url: &str,
+    ) -> Result<crate::machine::ProtectedResource, ConfigError> {
+        let fapi = self
+            .inner
+            .frontend_api
+            .as_deref()
+            .ok_or(ConfigError::Unsupported(
+                "a protected resource needs CLERK_PUBLISHABLE_KEY (its authorization server)",
+            ))?;
+        let server = if fapi.starts_with("http") {
+            fapi.to_owned()
+        } else {
+            format!("https://{fapi}")
+        };
+        crate::machine::ProtectedResource::new(
+            resource_url,
+            &server,
+            self.inner.http.clone(),
+            self.inner.verifier.clock(),
+        )
     }
 
     /// This machine's M2M token for its outgoing calls, minted as

@@ -36,9 +36,11 @@ use crate::error::{Reason, VerifyError};
 use crate::token::CATEGORY_M2M;
 
 mod credential;
+mod resource;
 mod verify;
 
 pub use credential::MachineCredential;
+pub use resource::ProtectedResource;
 
 pub(crate) use verify::MachineVerifier;
 

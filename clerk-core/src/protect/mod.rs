@@ -360,15 +360,15 @@ impl Protect {
         self.edit(|i| i.accepts = accepts)
     }
 
-    /// For routes accepting OAuth tokens: 401 challenges name the protected
-    /// resource metadata, `Bearer resource_metadata="<frontend_api_url>/.well-known/oauth-protected-resource"`.
+    /// For routes accepting OAuth tokens (an MCP server): 401 challenges
+    /// point at the resource's own metadata (RFC 9728, the MCP
+    /// authorization spec), `Bearer error="invalid_token",
+    /// resource_metadata="https://app.example.com/.well-known/oauth-protected-resource/mcp"`,
+    /// and a 403 for a missing scope says `error="insufficient_scope"` with
+    /// the scopes the requirement names.
     #[must_use]
-    pub fn oauth_resource_metadata(self, frontend_api_url: &str) -> Self {
-        let url = format!(
-            "{}/.well-known/oauth-protected-resource",
-            frontend_api_url.trim_end_matches('/')
-        );
-        let value = HeaderValue::from_str(&url).ok();
+    pub fn oauth_resource(self, resource: &crate::machine::ProtectedResource) -> Self {
+        let value = HeaderValue::from_str(resource.metadata_url()).ok();
         self.edit(|i| i.resource_metadata = value)
     }
 
@@ -516,6 +516,44 @@ impl Protect {
                             .headers_mut()
                             .insert(header::WWW_AUTHENTICATE, v);
                     }
+                }
+            }
+            // RFC 6750 §3.1 and the MCP spec's scope step-up: the scopes
+            // the requirement names, for an OAuth token that lacks them.
+            Cause::Forbidden
+                if !page
+                    && i.accepts.allows(TokenType::OAuthToken)
+                    && i.resource_metadata.is_some() =>
+            {
+                let mut scopes = Vec::new();
+                i.requirement.scopes(&mut scopes);
+                // RFC 6750's `scope-token` characters only: nothing that
+                // could end the quoted value.
+                scopes.retain(|s| {
+                    !s.is_empty()
+                        && s.bytes().all(|b| {
+                            b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)
+                        })
+                });
+                if let Some(metadata) = &i.resource_metadata {
+                    let scope = if scopes.is_empty() {
+                        String::new()
+                    } else {
+                        format!("scope=\"{}\", ", scopes.join(" "))
+                    };
+                    let challenge = format!(
+                        "Bearer error=\"insufficient_scope\", {scope}resource_metadata=\"{}\"",
+                        metadata.to_str().unwrap_or_default()
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&challenge) {
+                        refusal
+                            .response_mut()
+                            .headers_mut()
+                            .insert(header::WWW_AUTHENTICATE, v);
+                    }
+                }
+                if i.hide {
+                    refusal = refusal.not_found();
                 }
             }
             Cause::Forbidden if page && i.unauthorized.is_some() => {
