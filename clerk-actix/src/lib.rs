@@ -53,6 +53,7 @@ mod glue;
 mod middleware;
 mod protect;
 mod proxy;
+mod resource;
 mod webhook;
 
 pub use csp::{ContentSecurityPolicyMiddleware, ContentSecurityPolicyService};
@@ -63,6 +64,7 @@ pub use glue::ActixHeaders;
 pub use middleware::{ClerkMiddleware, ClerkMiddlewareService};
 pub use protect::{ClerkProtect, ClerkProtectService};
 pub use proxy::frontend_api_proxy;
+pub use resource::protected_resource_metadata;
 pub use webhook::Webhook;
 
 pub use clerk_core;

@@ -137,6 +137,33 @@ pub fn frontend_api_proxy(
     clerk_tower::FrontendApiProxyService::new(proxy).peer_from(connect_info)
 }
 
+/// An MCP server's OAuth metadata (RFC 9728) and Clerk's
+/// authorization-server metadata, for `Router::route_service` on the
+/// well-known paths (the same name as
+/// `clerk_actix::protected_resource_metadata`):
+///
+/// ```
+/// use axum::Router;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let issuer = clerk_axum::clerk_core::testing::TestIssuer::new();
+/// # let clerk = clerk_axum::Clerk::new(issuer.config()
+/// #     .publishable_key(clerk_axum::clerk_core::testing::publishable_key_for("clerk.example.com", true)).build()?)?;
+/// let mcp = clerk.protected_resource("https://app.example.com/mcp")?.scopes_supported(["profile"]);
+/// let metadata = clerk_axum::protected_resource_metadata(mcp);
+/// let app: Router = Router::new()
+///     .route_service("/.well-known/oauth-protected-resource/mcp", metadata.clone())
+///     .route_service("/.well-known/oauth-protected-resource", metadata.clone())
+///     .route_service("/.well-known/oauth-authorization-server", metadata);
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+pub fn protected_resource_metadata(
+    resource: clerk_core::machine::ProtectedResource,
+) -> clerk_tower::ProtectedResourceService {
+    clerk_tower::ProtectedResourceService::new(resource)
+}
+
 /// A [`ProtectLayer`] requiring `requirement`, for `MethodRouter::layer`
 /// (or `Router::route_layer`). Default responses: 401 / 403 /
 /// reverification 403 / 503; build a [`Protect`] yourself for 404-hiding,

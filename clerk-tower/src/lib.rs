@@ -60,6 +60,7 @@ mod future;
 mod grpc;
 mod protect;
 mod proxy;
+mod resource;
 
 pub use authenticate::{ClerkLayer, ClerkService, PeerFrom};
 pub use credential::{BoxError, MachineCredentialLayer, MachineCredentialService};
@@ -68,5 +69,6 @@ pub use future::ResponseFuture;
 pub use grpc::{GrpcProtectLayer, GrpcProtectService};
 pub use protect::{OriginalUri, ProtectLayer, ProtectService};
 pub use proxy::FrontendApiProxyService;
+pub use resource::ProtectedResourceService;
 
 pub use clerk_core;

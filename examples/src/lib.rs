@@ -7,5 +7,6 @@ pub mod actix_app;
 pub mod app;
 pub mod axum_app;
 pub mod grpc;
+pub mod mcp;
 
 pub use app::{AppState, DevMode, Limits, Persona};

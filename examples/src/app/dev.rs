@@ -174,6 +174,16 @@ impl DevMode {
         Ok(backend)
     }
 
+    /// An OAuth access token (as Clerk's OAuth applications issue them, a
+    /// JWT) for the MCP example: user `user_admin`, client
+    /// `client_dev_mcp`, scopes `profile` and `email`, valid 24 hours.
+    pub fn mcp_token(&self) -> String {
+        self.issuer
+            .oauth_token("user_admin", "client_dev_mcp", &["profile", "email"])
+            .ttl(24 * 3600)
+            .build()
+    }
+
     /// A signer for the throwaway webhook secret.
     ///
     /// # Panics
