@@ -12,12 +12,12 @@ use clerk_core::machine::ProtectedResource;
 /// use actix_web::{App, web};
 /// # fn app(clerk: clerk_core::Clerk) -> Result<(), clerk_core::ConfigError> {
 /// let mcp = clerk.protected_resource("https://app.example.com/mcp")?;
-/// let metadata = web::to(clerk_actix::protected_resource_metadata);
+/// let metadata = || web::to(clerk_actix::protected_resource_metadata);
 /// let app = App::new()
 ///     .app_data(web::Data::new(mcp))
-///     .route("/.well-known/oauth-protected-resource/mcp", metadata.clone())
-///     .route("/.well-known/oauth-protected-resource", metadata.clone())
-///     .route("/.well-known/oauth-authorization-server", metadata);
+///     .route("/.well-known/oauth-protected-resource/mcp", metadata())
+///     .route("/.well-known/oauth-protected-resource", metadata())
+///     .route("/.well-known/oauth-authorization-server", metadata());
 /// # let _ = app; Ok(()) }
 /// ```
 ///
