@@ -208,3 +208,41 @@ async fn outages_back_off_and_bad_answers_are_never_used() {
     .unwrap();
     assert!(clerk.machine_credential(NewM2mToken::new()).is_err());
 }
+
+/// Whatever the settings, a token is renewed before its last 5 seconds; a
+/// token that never expires is renewed hourly; `invalidate` forces a mint.
+#[tokio::test]
+async fn the_last_five_seconds_are_never_handed_out_and_forever_is_an_hour() {
+    let mut f = Fixture::new().await;
+    f.credential = f.credential.clone().refresh_before(Duration::ZERO);
+    f.mints("mt_short", 8);
+    assert_eq!(f.bearer().await.unwrap(), "mt_short");
+    f.clock.advance(3);
+    f.mints("mt_next", 8);
+    // 5 s left: not handed out, renewed.
+    assert_eq!(f.bearer().await.unwrap(), "mt_next");
+    assert_eq!(f.mint_calls(), 2);
+
+    // Never expires (`expiration: null`): kept an hour, then renewed.
+    f.clock.advance(100);
+    f.fake.respond(
+        "POST",
+        MINT,
+        200,
+        &[],
+        &json!({"object": "machine_to_machine_token", "id": "mt_1", "token": "mt_forever",
+            "subject": "mch_self", "expiration": null}),
+    );
+    assert_eq!(f.bearer().await.unwrap(), "mt_forever");
+    f.clock.advance(3_599);
+    assert_eq!(f.bearer().await.unwrap(), "mt_forever");
+    assert_eq!(f.mint_calls(), 3);
+    f.clock.advance(1);
+    assert_eq!(f.bearer().await.unwrap(), "mt_forever");
+    assert_eq!(f.mint_calls(), 4, "renewed after an hour");
+
+    // Refused downstream (revoked): dropped, the next call mints.
+    f.credential.invalidate();
+    assert_eq!(f.bearer().await.unwrap(), "mt_forever");
+    assert_eq!(f.mint_calls(), 5);
+}

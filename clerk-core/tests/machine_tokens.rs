@@ -649,6 +649,36 @@ async fn oauth_routes_challenge_with_the_resources_own_metadata() {
             "Bearer error=\"insufficient_scope\", scope=\"mcp:write\", resource_metadata=\"{metadata}\""
         )
     );
+    // Scopes that would not help (the route also needs a role no machine
+    // has), or a token of another kind: a plain 403, no step-up.
+    let mixed = Protect::new(Requirement::scope("mcp:write").and(Requirement::role("org:admin")))
+        .accepts_token(AcceptsToken::Any)
+        .oauth_resource(&mcp);
+    let h = bearer(&reader);
+    let auth = clerk.authenticate(&h).await;
+    let r = mixed.decide("POST", "/mcp", &h, &auth).await.unwrap_err();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.response()
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .is_none()
+    );
+    let h = bearer(GOOD_KEY);
+    let auth = clerk.authenticate(&h).await;
+    assert!(auth.machine().is_some());
+    let keyed = Protect::new(Requirement::scope("mcp:write"))
+        .accepts_token(AcceptsToken::Any)
+        .oauth_resource(&mcp);
+    let r = keyed.decide("POST", "/mcp", &h, &auth).await.unwrap_err();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.response()
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .is_none(),
+        "an API key is not sent for OAuth scopes"
+    );
     let writer = f
         .issuer
         .oauth_token("user_1", "c", &["mcp:write"])

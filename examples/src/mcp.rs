@@ -104,6 +104,9 @@ pub fn router(state: &AppState, resource_url: &str) -> Result<Router, ConfigErro
         .protected_resource(resource_url)?
         .scopes_supported(SCOPES);
     let host = url_authority(resource.resource());
+    // The route is the resource's own path, so the guard's pattern and the
+    // mount can never differ.
+    let path = resource_path(resource.resource());
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(host);
     let mcp =
         StreamableHttpService::new(|| Ok(Tools), LocalSessionManager::default().into(), config);
@@ -111,11 +114,11 @@ pub fn router(state: &AppState, resource_url: &str) -> Result<Router, ConfigErro
         .accepts_token(AcceptsToken::only([TokenType::OAuthToken]))
         .oauth_resource(&resource)
         .routes(
-            RouteMatcher::new(["/mcp", "/mcp/(.*)"])
+            RouteMatcher::new([path.clone(), format!("{path}/(.*)")])
                 .map_err(|_| ConfigError::Unsupported("the MCP route pattern"))?,
         );
     Ok(Router::new()
-        .nest_service("/mcp", mcp)
+        .nest_service(&path, mcp)
         .layer(ProtectLayer::new(guard))
         .merge(metadata_routes(resource))
         .layer(ClerkLayer::new(
@@ -142,6 +145,14 @@ fn metadata_routes(resource: ProtectedResource) -> Router {
         routes = routes.route_service(&path, metadata);
     }
     routes
+}
+
+/// The path of a resource URL (`/mcp`); `/mcp` when it has none.
+fn resource_path(url: &str) -> String {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+        .filter(|p| p.len() > 1)
+        .unwrap_or_else(|| "/mcp".to_owned())
 }
 
 /// `host[:port]` of a URL (what rmcp checks the `Host` header against).

@@ -112,12 +112,15 @@ pub struct NewM2mToken {
 }
 
 impl NewM2mToken {
-    /// An opaque token living the machine's default lifetime.
+    /// An opaque token, its lifetime unset (Clerk's `null`: see
+    /// [`NewM2mToken::seconds_until_expiration`]).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Lives `seconds` (Clerk's default: the machine's `default_token_ttl`).
+    /// Lives `seconds`. Unset, Clerk's `CreateM2MTokenParams` says `null`:
+    /// "the token does not expire" (or the machine's `default_token_ttl`,
+    /// as the instance applies it).
     #[must_use]
     pub fn seconds_until_expiration(mut self, seconds: u64) -> Self {
         self.seconds = Some(seconds);
@@ -217,7 +220,12 @@ impl Machines<'_> {
         fields: &MachineFields,
     ) -> Result<MachineRecord, ApiError> {
         let id = machine(machine_id)?;
-        let body = fields.body()?;
+        let mut body = fields.body()?;
+        // Clerk's `UpdateMachineParams` has no scoped machines (scopes
+        // change with `add_scope` / `remove_scope`).
+        if let Some(map) = body.as_object_mut() {
+            map.remove("scoped_machines");
+        }
         self.api
             .call(Method::PATCH, &format!("/machines/{id}"), Some(&body))
             .await

@@ -359,7 +359,7 @@ impl Clerk {
             .ok_or(ConfigError::Unsupported(
                 "a protected resource needs CLERK_PUBLISHABLE_KEY (its authorization server)",
             ))?;
-        let server = if fapi.starts_with("http") {
+        let server = if fapi.starts_with("https://") || fapi.starts_with("http://") {
             fapi.to_owned()
         } else {
             format!("https://{fapi}")

@@ -18,6 +18,8 @@ use crate::clock::Clock;
 const SKEW_SECS: i64 = 5;
 /// Renewal starts this long before expiry unless told otherwise.
 const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(60);
+/// A token that never expires is renewed this often.
+const NEVER_EXPIRING_RENEWAL_SECS: i64 = 3600;
 /// The longest pause after failures.
 const MAX_BACKOFF_SECS: i64 = 60;
 
@@ -85,7 +87,7 @@ impl std::fmt::Debug for MachineCredential {
 
 impl Current {
     fn fresh(&self, now: i64) -> bool {
-        self.refresh_at.is_none_or(|r| now < r)
+        self.refresh_at.is_none_or(|r| now < r) && self.usable(now)
     }
 
     fn usable(&self, now: i64) -> bool {
@@ -191,6 +193,13 @@ impl MachineCredential {
         }
     }
 
+    /// Drops the current token, so the next call mints one (after the
+    /// service it was sent to answered 401: revoked, or the machine's key
+    /// rotated). The pause after a failed mint still holds.
+    pub fn invalidate(&self) {
+        self.inner.current.store(None);
+    }
+
     /// `request` with `Authorization: Bearer <token>`.
     ///
     /// # Errors
@@ -217,8 +226,14 @@ impl MachineCredential {
         if expires_at.is_some_and(|e| e <= now + SKEW_SECS) {
             return Err(ApiError::InvalidResponse);
         }
-        // A short-lived token is renewed at half its life.
-        let refresh_at = expires_at.map(|e| e - self.inner.refresh_before.min((e - now) / 2));
+        // A short-lived token is renewed at half its life, and any token
+        // before the last 5 seconds it is never handed out in; one that
+        // never expires is renewed hourly (revoked or rotated away, it is
+        // not kept for ever).
+        let refresh_at = Some(match expires_at {
+            Some(e) => (e - self.inner.refresh_before.min((e - now) / 2)).min(e - SKEW_SECS),
+            None => now.saturating_add(NEVER_EXPIRING_RENEWAL_SECS),
+        });
         Ok(Current {
             token,
             expires_at,

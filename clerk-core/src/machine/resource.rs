@@ -58,14 +58,10 @@ struct Inner {
 struct Remote {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
-    cached: tokio::sync::Mutex<Kept>,
-}
-
-/// The last good copy, and when the next fetch may be made.
-#[derive(Default)]
-struct Kept {
-    body: Option<String>,
-    next_fetch: i64,
+    /// The last good copy, readable while a fetch is under way.
+    body: arc_swap::ArcSwapOption<String>,
+    /// Held by the one fetch; when the next may be made.
+    next_fetch: tokio::sync::Mutex<i64>,
 }
 
 impl std::fmt::Debug for ProtectedResource {
@@ -115,7 +111,8 @@ impl ProtectedResource {
             remote: Arc::new(Remote {
                 http,
                 clock,
-                cached: tokio::sync::Mutex::new(Kept::default()),
+                body: arc_swap::ArcSwapOption::empty(),
+                next_fetch: tokio::sync::Mutex::new(i64::MIN),
             }),
         })
     }
@@ -213,25 +210,28 @@ impl ProtectedResource {
     async fn authorization_server_metadata(&self) -> Option<String> {
         let r = &self.remote;
         let now = r.clock.now_unix();
-        let Ok(mut kept) = r.cached.try_lock() else {
+        let kept = || r.body.load_full().map(|b| String::clone(&b));
+        let Ok(mut next_fetch) = r.next_fetch.try_lock() else {
             // A fetch is under way: never queue behind it.
-            return None;
+            return kept();
         };
-        if now < kept.next_fetch {
-            return kept.body.clone();
+        if now < *next_fetch {
+            return kept();
         }
+        // Set before the fetch: a request dropped mid-fetch still leaves
+        // the pause.
+        *next_fetch = now.saturating_add(AS_RETRY_SECS);
         let url = format!("{}{AUTHORIZATION_SERVER}", self.inner.authorization_server);
         match fetch_json_object(&r.http, &url).await {
             Some(body) => {
-                kept.body = Some(body);
-                kept.next_fetch = now.saturating_add(AS_TTL_SECS);
+                r.body.store(Some(Arc::new(body)));
+                *next_fetch = now.saturating_add(AS_TTL_SECS);
             }
             None => {
                 tracing::warn!("Clerk: the authorization server metadata could not be fetched");
-                kept.next_fetch = now.saturating_add(AS_RETRY_SECS);
             }
         }
-        kept.body.clone()
+        kept()
     }
 }
 

@@ -422,7 +422,7 @@ impl Protect {
                         Ok(verdict) => verdict.into_refusal(),
                         Err(e) => Some(Cause::UserLookup(Lookup::of(&e))),
                     };
-                    cause.map_or(Ok(Pass::Handler), |c| Err(protect.refusal(c, page)))
+                    cause.map_or(Ok(Pass::Handler), |c| Err(protect.refusal(c, page, None)))
                 };
                 Decision {
                     state: DecisionState::Fetching(Box::pin(fetch)),
@@ -430,7 +430,10 @@ impl Protect {
             }
             (verdict, _) => match verdict.into_refusal() {
                 None => Decision::ready(Ok(Pass::Handler)),
-                Some(c) => self.refuse(c, headers, &path),
+                Some(c) => {
+                    let step_up = self.step_up(c, auth);
+                    self.refuse_with(c, headers, &path, step_up.as_deref())
+                }
             },
         }
     }
@@ -455,8 +458,57 @@ impl Protect {
         headers: &H,
         path: &RequestPath<'_>,
     ) -> Decision {
+        self.refuse_with(cause, headers, path, None)
+    }
+
+    /// The scopes (space-separated) an OAuth token refused here would need
+    /// to pass, for an `insufficient_scope` challenge: only when the route
+    /// names its metadata, the token is an OAuth access token, and granting
+    /// the requirement's scopes would let it through (a requirement it
+    /// cannot meet by scopes gets a plain 403, so a client is never sent
+    /// round for scopes that would not help).
+    fn step_up(&self, cause: Cause, auth: &Auth) -> Option<String> {
+        let i = &*self.inner;
+        let Auth::Machine(m) = auth else {
+            return None;
+        };
+        if cause != Cause::Forbidden
+            || m.token_type != TokenType::OAuthToken
+            || i.resource_metadata.is_none()
+        {
+            return None;
+        }
+        let mut scopes = Vec::new();
+        i.requirement.scopes(&mut scopes);
+        // RFC 6750's `scope-token` characters only: nothing that could
+        // end the quoted value.
+        scopes.retain(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        });
+        let missing: Vec<&str> = scopes.into_iter().filter(|s| !m.has_scope(s)).collect();
+        let mut granted = (**m).clone();
+        granted
+            .scopes
+            .extend(missing.iter().map(|s| (*s).to_owned()));
+        let helps = !missing.is_empty()
+            && i.requirement
+                .check_machine(&granted)
+                .into_refusal()
+                .is_none();
+        helps.then(|| missing.join(" "))
+    }
+
+    fn refuse_with<H: RequestHead + ?Sized>(
+        &self,
+        cause: Cause,
+        headers: &H,
+        path: &RequestPath<'_>,
+        step_up: Option<&str>,
+    ) -> Decision {
         let page = is_page_request(headers);
-        let mut refusal = self.refusal(cause, page);
+        let mut refusal = self.refusal(cause, page, step_up);
         // A sign-in (or task) redirect names the page to come back to
         // (Clerk's `redirect_url`, the page's absolute URL).
         if page
@@ -482,8 +534,8 @@ impl Protect {
     }
 
     /// The response for `cause` under this policy; `page` when the request
-    /// is a browser navigation.
-    fn refusal(&self, cause: Cause, page: bool) -> Refusal {
+    /// is a browser navigation; `step_up` the scopes an OAuth token lacks.
+    fn refusal(&self, cause: Cause, page: bool, step_up: Option<&str>) -> Refusal {
         let i = &*self.inner;
         let mut refusal = Refusal::new(cause);
         tracing::debug!(reason = cause.reason(), "request refused by protect");
@@ -510,50 +562,18 @@ impl Protect {
                         },
                         metadata.to_str().unwrap_or_default()
                     );
-                    if let Ok(v) = HeaderValue::from_str(&challenge) {
-                        refusal
-                            .response_mut()
-                            .headers_mut()
-                            .insert(header::WWW_AUTHENTICATE, v);
-                    }
+                    challenge_with(&mut refusal, &challenge);
                 }
             }
             // RFC 6750 §3.1 and the MCP spec's scope step-up: the scopes
-            // the requirement names, for an OAuth token that lacks them.
-            Cause::Forbidden
-                if !page
-                    && i.accepts.allows(TokenType::OAuthToken)
-                    && i.resource_metadata.is_some() =>
-            {
-                let mut scopes = Vec::new();
-                i.requirement.scopes(&mut scopes);
-                // RFC 6750's `scope-token` characters only: nothing that
-                // could end the quoted value.
-                scopes.retain(|s| {
-                    !s.is_empty()
-                        && s.bytes().all(|b| {
-                            b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)
-                        })
-                });
-                if let Some(metadata) = &i.resource_metadata {
-                    let scope = if scopes.is_empty() {
-                        String::new()
-                    } else {
-                        format!("scope=\"{}\", ", scopes.join(" "))
-                    };
+            // the token lacks, when they are all it lacks.
+            Cause::Forbidden if !i.hide && step_up.is_some() => {
+                if let (Some(metadata), Some(scope)) = (&i.resource_metadata, step_up) {
                     let challenge = format!(
-                        "Bearer error=\"insufficient_scope\", {scope}resource_metadata=\"{}\"",
+                        "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{}\"",
                         metadata.to_str().unwrap_or_default()
                     );
-                    if let Ok(v) = HeaderValue::from_str(&challenge) {
-                        refusal
-                            .response_mut()
-                            .headers_mut()
-                            .insert(header::WWW_AUTHENTICATE, v);
-                    }
-                }
-                if i.hide {
-                    refusal = refusal.not_found();
+                    challenge_with(&mut refusal, &challenge);
                 }
             }
             Cause::Forbidden if page && i.unauthorized.is_some() => {
@@ -582,6 +602,17 @@ impl fmt::Debug for Protect {
             .field("hide", &self.inner.hide)
             .field("sign_in", &self.inner.sign_in)
             .finish_non_exhaustive()
+    }
+}
+
+/// Sets the refusal's `WWW-Authenticate` to `challenge` (left as it is when
+/// that is no header value).
+fn challenge_with(refusal: &mut Refusal, challenge: &str) {
+    if let Ok(v) = HeaderValue::from_str(challenge) {
+        refusal
+            .response_mut()
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, v);
     }
 }
 
@@ -832,9 +863,9 @@ mod tests {
         // The user's record decides: a user Clerk no longer knows is
         // hidden too; an outage is not (a 404 would tell a user with access
         // the route is gone), and a rate limit says when to come back.
-        let gone = p.refusal(Cause::UserLookup(Lookup::NotFound), false);
+        let gone = p.refusal(Cause::UserLookup(Lookup::NotFound), false, None);
         assert_eq!(gone.status(), 404);
-        let limited = p.refusal(Cause::UserLookup(Lookup::RateLimited(7)), false);
+        let limited = p.refusal(Cause::UserLookup(Lookup::RateLimited(7)), false, None);
         assert_eq!(
             (
                 limited.status().as_u16(),
@@ -842,7 +873,8 @@ mod tests {
             ),
             (503, &HeaderValue::from_static("7"))
         );
-        let visible = Protect::signed_in().refusal(Cause::UserLookup(Lookup::NotFound), false);
+        let visible =
+            Protect::signed_in().refusal(Cause::UserLookup(Lookup::NotFound), false, None);
         assert_eq!(visible.status(), 401);
         assert_eq!(visible.reason(), "user-not-found");
         let custom = Protect::signed_in().render_with(|r| {
