@@ -20,6 +20,9 @@ pub(crate) const KEY_FETCHES: &str = "clerk_key_fetches_total";
 /// pause kept the call from being made, `client_error`, `server_error`,
 /// `unreachable`).
 pub(crate) const BACKEND_API: &str = "clerk_backend_api_requests_total";
+/// `clerk_fleet_budget_fallback_total`: Backend API calls the fleet budget
+/// counted locally because its Redis was slow or down (feature `redis`).
+pub(crate) const FLEET_FALLBACK: &str = "clerk_fleet_budget_fallback_total";
 /// `clerk_token_verification_duration_seconds`: the uncached verification
 /// of a session token (parse, key, RS256, claims).
 pub(crate) const VERIFICATION: &str = "clerk_token_verification_duration_seconds";
@@ -76,6 +79,11 @@ mod on {
             .increment(1);
     }
 
+    /// One call counted locally for want of the fleet's Redis.
+    pub(crate) fn fleet_fallback() {
+        metrics::counter!(super::FLEET_FALLBACK).increment(1);
+    }
+
     pub(crate) fn start() -> Option<std::time::Instant> {
         Some(std::time::Instant::now())
     }
@@ -97,6 +105,8 @@ mod on {
     pub(crate) fn key_fetch(_: &'static str, _: bool) {}
     #[inline(always)]
     pub(crate) fn backend(_: &str, _: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn fleet_fallback() {}
     /// No clock read without the feature.
     #[inline(always)]
     pub(crate) fn start() -> Option<std::time::Instant> {
@@ -106,4 +116,4 @@ mod on {
     pub(crate) fn verification(_: Option<std::time::Instant>) {}
 }
 
-pub(crate) use on::{auth, backend, cache, key_fetch, start, verification};
+pub(crate) use on::{auth, backend, cache, fleet_fallback, key_fetch, start, verification};

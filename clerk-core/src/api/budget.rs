@@ -259,6 +259,9 @@ pub(crate) struct Gate {
     clock: Arc<dyn Clock>,
     budget: BackendBudget,
     state: Mutex<GateState>,
+    /// The fleet's budget on Redis, asked after this one.
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<super::fleet::Fleet>>,
 }
 
 struct GateState {
@@ -305,7 +308,22 @@ impl Gate {
                 pause_started: i64::MIN,
                 paused_until: i64::MIN,
             }),
+            #[cfg(feature = "redis")]
+            fleet: None,
         }
+    }
+
+    /// With the fleet's budget.
+    #[cfg(feature = "redis")]
+    pub(crate) fn with_fleet(mut self, fleet: Option<Arc<super::fleet::Fleet>>) -> Self {
+        self.fleet = fleet;
+        self
+    }
+
+    /// The fleet's budget, when there is one.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet(&self) -> Option<&Arc<super::fleet::Fleet>> {
+        self.fleet.as_ref()
     }
 
     #[cfg(test)]
@@ -383,6 +401,28 @@ impl Gate {
             Duration::from_secs(1),
             self.budget.max_pause.max(Duration::from_secs(1)),
         );
+        self.hold(pause);
+        tracing::warn!(
+            requested_secs = requested.as_secs(),
+            pause_secs = pause.as_secs(),
+            "Backend API answered 429; pausing every Backend API call"
+        );
+        pause
+    }
+
+    /// Another replica got a 429 (the fleet's pause): this process pauses
+    /// too, for as long (capped).
+    #[cfg(feature = "redis")]
+    pub(crate) fn pause_locally(&self, pause: Duration) -> Duration {
+        let pause = pause.clamp(
+            Duration::from_secs(1),
+            self.budget.max_pause.max(Duration::from_secs(1)),
+        );
+        self.hold(pause);
+        pause
+    }
+
+    fn hold(&self, pause: Duration) {
         let now = self.clock.now_unix();
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let until = now.saturating_add(whole_secs(pause));
@@ -390,12 +430,6 @@ impl Gate {
             s.pause_started = now;
             s.paused_until = until;
         }
-        tracing::warn!(
-            requested_secs = requested.as_secs(),
-            pause_secs = pause.as_secs(),
-            "Backend API answered 429; pausing every Backend API call"
-        );
-        pause
     }
 }
 

@@ -46,6 +46,8 @@ pub(crate) mod budget;
 mod credentials;
 mod directory;
 mod error;
+#[cfg(feature = "redis")]
+pub(crate) mod fleet;
 mod lists;
 mod machines;
 mod models;

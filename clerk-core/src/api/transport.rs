@@ -153,6 +153,21 @@ impl BackendApi {
             crate::metrics::backend(endpoint, "refused");
             return Err(Failure::Refused(refusal));
         }
+        // The fleet's budget, after this process's: one Redis round trip
+        // (50 ms at most) before a call that costs one to Clerk anyway.
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.gate.fleet() {
+            use crate::api::fleet::Verdict;
+            let refusal = match fleet.acquire(caller == Caller::Keys).await {
+                Verdict::Granted => None,
+                Verdict::Spent(d) => Some(Refusal::Spent(d)),
+                Verdict::Paused(d) => Some(Refusal::Paused(self.gate.pause_locally(d))),
+            };
+            if let Some(refusal) = refusal {
+                crate::metrics::backend(endpoint, "refused");
+                return Err(Failure::Refused(refusal));
+            }
+        }
         let mut req = self
             .client
             .request(method, format!("{}/v1{path_and_query}", self.base));
@@ -180,12 +195,20 @@ impl BackendApi {
                 retry_after,
                 trace_id,
                 body,
-            }) => Err(Failure::Status {
-                status: 429,
-                retry_after: Some(self.gate.pause(retry_after)),
-                trace_id,
-                body,
-            }),
+            }) => {
+                let pause = self.gate.pause(retry_after);
+                // Every replica pauses, not only this one.
+                #[cfg(feature = "redis")]
+                if let Some(fleet) = self.gate.fleet() {
+                    fleet.pause(pause).await;
+                }
+                Err(Failure::Status {
+                    status: 429,
+                    retry_after: Some(pause),
+                    trace_id,
+                    body,
+                })
+            }
             other => other,
         }
     }

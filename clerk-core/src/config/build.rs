@@ -49,6 +49,8 @@ pub struct ClerkConfigBuilder {
     pub(super) user_stale_window: Duration,
     pub(super) trusted_proxies: Vec<IpNet>,
     pub(super) backend_budget: crate::api::budget::BackendBudget,
+    #[cfg(feature = "redis")]
+    pub(super) fleet_budget: Option<crate::api::fleet::FleetBudget>,
 }
 
 impl Default for ClerkConfigBuilder {
@@ -86,6 +88,8 @@ impl Default for ClerkConfigBuilder {
             user_stale_window: Duration::from_secs(600),
             trusted_proxies: Vec::new(),
             backend_budget: crate::api::budget::BackendBudget::default(),
+            #[cfg(feature = "redis")]
+            fleet_budget: None,
         }
     }
 }
@@ -339,6 +343,17 @@ impl ClerkConfigBuilder {
         self
     }
 
+    /// A Backend API budget shared by every replica through Redis (feature
+    /// `redis`; `CLERK_REDIS_URL`, `CLERK_FLEET_CALLS`, `CLERK_FLEET_REPLICAS`),
+    /// asked after this process's own [`backend_budget`](Self::backend_budget):
+    /// see [`FleetBudget`](crate::config::FleetBudget).
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn fleet_budget(mut self, fleet: crate::api::fleet::FleetBudget) -> Self {
+        self.fleet_budget = Some(fleet);
+        self
+    }
+
     /// Proxies (addresses or networks, `CLERK_TRUSTED_PROXIES`) in front of
     /// this service: for a request from one of them, the client is the
     /// nearest address in `X-Forwarded-For` that is not one of them. The
@@ -464,10 +479,36 @@ impl ClerkConfigBuilder {
         if self.backend_budget.calls < 2 {
             return Err(ConfigError::InvalidEnv("CLERK_API_BUDGET"));
         }
-        let gate = Arc::new(crate::api::budget::Gate::new(
-            self.clock.clone(),
-            self.backend_budget,
-        ));
+        let gate = crate::api::budget::Gate::new(self.clock.clone(), self.backend_budget);
+        #[cfg(feature = "redis")]
+        let gate = {
+            // The instance in Redis keys: a digest of its key, never the key.
+            let named = secret_key
+                .as_ref()
+                .map(|k: &crate::instance::SecretKey| k.expose_secret().to_owned())
+                .or_else(|| publishable_key.as_ref().map(|p| p.as_str().to_owned()))
+                .unwrap_or_default();
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, named.as_bytes());
+            let instance: String = digest.as_ref()[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let fleet = self
+                .fleet_budget
+                .as_ref()
+                .map(|f| {
+                    crate::api::fleet::Fleet::new(
+                        f,
+                        &instance,
+                        self.backend_budget.window,
+                        self.clock.clone(),
+                    )
+                })
+                .transpose()?
+                .map(Arc::new);
+            gate.with_fleet(fleet)
+        };
+        let gate = Arc::new(gate);
         Ok(ClerkConfig {
             key_source,
             secret_key,

@@ -78,7 +78,22 @@ impl ClerkConfigBuilder {
             })
             .transpose()?
             .unwrap_or_default();
+        #[cfg(feature = "redis")]
+        let fleet_budget = match get("CLERK_REDIS_URL").filter(|u| !u.trim().is_empty()) {
+            Some(url) => {
+                let defaults = crate::api::fleet::FleetBudget::new(url.trim());
+                Some(
+                    defaults
+                        .clone()
+                        .calls_per_window(count("CLERK_FLEET_CALLS", defaults.calls)?)
+                        .replicas(count("CLERK_FLEET_REPLICAS", defaults.replicas)?),
+                )
+            }
+            None => None,
+        };
         Ok(Self {
+            #[cfg(feature = "redis")]
+            fleet_budget,
             trusted_proxies,
             refresh,
             backend_budget,

@@ -43,6 +43,8 @@ use crate::instance::{PublishableKey, SecretKey};
 use crate::keys::{KeyRefresh, KeySet};
 
 pub use crate::api::budget::BackendBudget;
+#[cfg(feature = "redis")]
+pub use crate::api::fleet::FleetBudget;
 
 mod build;
 mod env;

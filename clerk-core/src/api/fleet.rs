@@ -1,0 +1,233 @@
+//! One Backend API budget for a fleet of replicas, on Redis (feature
+//! `redis`): Clerk limits the instance, not the process, so every replica
+//! counts its calls in one Redis counter per window and honours one shared
+//! 429 pause. Redis is asked with a short timeout; when it is slow or down
+//! the replica counts alone against a conservative local share (the fleet
+//! limit divided by the expected replica count), says so in a log line and
+//! the `clerk_fleet_budget_fallback_total` metric, and tries Redis again a
+//! second later. Never unbounded, never waiting on Redis for long.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crate::clock::Clock;
+
+/// How long a Redis round trip may take before the local share decides.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+/// After a Redis failure, the local share decides this long.
+const RETRY_AFTER_FAILURE_SECS: i64 = 1;
+
+/// The counter and the pause in one round trip. `KEYS[1]` the window's
+/// counter, `KEYS[2]` the pause; `ARGV[1]` the limit, `ARGV[2]` the
+/// counter's lifetime, `ARGV[3]` 1 to count without refusing (key fetches).
+/// Answers the pause left in milliseconds as a negative number, 0 when the
+/// window is spent, else the calls counted.
+const ACQUIRE: &str = r"
+local p = redis.call('PTTL', KEYS[2])
+if p > 0 then return -p end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) and ARGV[3] ~= '1' then return 0 end
+return n
+";
+
+/// A fleet-wide budget on Redis, for
+/// [`ClerkConfigBuilder::fleet_budget`](crate::config::ClerkConfigBuilder::fleet_budget).
+///
+/// ```
+/// use clerk_core::config::FleetBudget;
+/// // A production instance (Clerk: about 1000 calls per 10 s), 30 replicas.
+/// let fleet = FleetBudget::new("redis://127.0.0.1:6379/0")
+///     .calls_per_window(900)
+///     .replicas(30);
+/// # let _ = fleet;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetBudget {
+    pub(crate) url: String,
+    pub(crate) calls: u32,
+    pub(crate) replicas: u32,
+}
+
+impl FleetBudget {
+    /// Counting on the Redis at `url` (`redis://`, `rediss://`), 90 calls
+    /// per window for the whole fleet (a development instance allows
+    /// about 100 per 10 s), 3 replicas expected.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            calls: 90,
+            replicas: 3,
+        }
+    }
+
+    /// Calls per window for every replica together (keep it under Clerk's
+    /// instance limit: about 100 per 10 s on development instances, 1000
+    /// on production).
+    #[must_use]
+    pub fn calls_per_window(mut self, calls: u32) -> Self {
+        self.calls = calls;
+        self
+    }
+
+    /// The replicas expected: without Redis each may make the fleet's
+    /// calls divided by this (rounded down, at least 1).
+    #[must_use]
+    pub fn replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas.max(1);
+        self
+    }
+}
+
+/// What the fleet says of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Granted,
+    /// The fleet's window is spent for this long.
+    Spent(Duration),
+    /// A replica got a 429: paused this long.
+    Paused(Duration),
+}
+
+/// The running fleet budget of a `Clerk`.
+pub(crate) struct Fleet {
+    client: redis::Client,
+    connection: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
+    script: redis::Script,
+    prefix: String,
+    calls: u32,
+    local_share: u32,
+    window: i64,
+    clock: Arc<dyn Clock>,
+    /// Until when the local share decides (after a Redis failure).
+    local_until: AtomicI64,
+    /// The local share's window and its count.
+    local_window: AtomicI64,
+    local_used: AtomicI64,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("calls", &self.calls)
+            .field("local_share", &self.local_share)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fleet {
+    /// `instance` names the Clerk instance in Redis keys (a digest of its
+    /// secret key, never the key).
+    pub(crate) fn new(
+        budget: &FleetBudget,
+        instance: &str,
+        window: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, crate::error::ConfigError> {
+        let client = redis::Client::open(budget.url.as_str())
+            .map_err(|_| crate::error::ConfigError::InvalidUrl("fleet budget Redis URL"))?;
+        Ok(Self {
+            client,
+            connection: tokio::sync::Mutex::new(None),
+            script: redis::Script::new(ACQUIRE),
+            prefix: format!("clerk:{instance}"),
+            calls: budget.calls.max(1),
+            local_share: (budget.calls / budget.replicas.max(1)).max(1),
+            window: i64::try_from(window.as_secs().max(1)).unwrap_or(10),
+            clock,
+            local_until: AtomicI64::new(i64::MIN),
+            local_window: AtomicI64::new(i64::MIN),
+            local_used: AtomicI64::new(0),
+        })
+    }
+
+    /// One call for the fleet; `force` counts it without refusing (key
+    /// fetches, which the local gate lets through too).
+    pub(crate) async fn acquire(&self, force: bool) -> Verdict {
+        let now = self.clock.now_unix();
+        if now < self.local_until.load(Ordering::Relaxed) {
+            return self.local(now, force);
+        }
+        let index = now.div_euclid(self.window);
+        let ends_in = Duration::from_secs(
+            u64::try_from((index + 1) * self.window - now)
+                .unwrap_or(1)
+                .max(1),
+        );
+        let counter = format!("{}:budget:{index}", self.prefix);
+        let pause = format!("{}:pause", self.prefix);
+        let asked = tokio::time::timeout(REDIS_TIMEOUT, async {
+            let mut con = self.connect().await?;
+            let mut invocation = self.script.key(&counter);
+            invocation
+                .key(&pause)
+                .arg(self.calls)
+                .arg(self.window * 2)
+                .arg(u8::from(force));
+            invocation.invoke_async::<i64>(&mut con).await
+        })
+        .await;
+        match asked {
+            Ok(Ok(n)) if n > 0 => Verdict::Granted,
+            Ok(Ok(0)) => Verdict::Spent(ends_in),
+            Ok(Ok(ms)) => Verdict::Paused(
+                Duration::from_millis(ms.unsigned_abs()).max(Duration::from_secs(1)),
+            ),
+            _ => {
+                self.local_until
+                    .store(now + RETRY_AFTER_FAILURE_SECS, Ordering::Relaxed);
+                crate::metrics::fleet_fallback();
+                tracing::warn!(
+                    local_share = self.local_share,
+                    "Clerk: the fleet budget's Redis is slow or down; counting this replica's share alone"
+                );
+                self.local(now, force)
+            }
+        }
+    }
+
+    /// A 429 arrived: every replica pauses for `pause` (best effort, with
+    /// the same short timeout).
+    pub(crate) async fn pause(&self, pause: Duration) {
+        let key = format!("{}:pause", self.prefix);
+        let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX).max(1);
+        let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
+            let mut con = self.connect().await?;
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("PX")
+                .arg(ms)
+                .query_async::<()>(&mut con)
+                .await
+        })
+        .await;
+    }
+
+    /// The local share: the fleet's calls divided by the replicas, per
+    /// window.
+    fn local(&self, now: i64, force: bool) -> Verdict {
+        let index = now.div_euclid(self.window);
+        if self.local_window.swap(index, Ordering::Relaxed) != index {
+            self.local_used.store(0, Ordering::Relaxed);
+        }
+        let used = self.local_used.fetch_add(1, Ordering::Relaxed);
+        if force || used < i64::from(self.local_share) {
+            Verdict::Granted
+        } else {
+            let left = (index + 1) * self.window - now;
+            Verdict::Spent(Duration::from_secs(u64::try_from(left).unwrap_or(1).max(1)))
+        }
+    }
+
+    async fn connect(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
+        let mut slot = self.connection.lock().await;
+        if let Some(con) = slot.as_ref() {
+            return Ok(con.clone());
+        }
+        let con = self.client.get_connection_manager().await?;
+        *slot = Some(con.clone());
+        Ok(con)
+    }
+}

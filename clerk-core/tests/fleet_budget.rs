@@ -1,0 +1,124 @@
+//! The fleet-wide Backend API budget on a real Redis: two replicas of one
+//! instance share one count per window and one 429 pause; with Redis down
+//! each falls back to its local share (the fleet's calls divided by the
+//! replicas), and counts in Redis again once it is back.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clerk_core::Clerk;
+use clerk_core::api::ApiError;
+use clerk_core::clock::ManualClock;
+use clerk_core::config::{BackendBudget, FleetBudget};
+use clerk_core::testing::{FakeBackendApi, TestIssuer};
+use serde_json::json;
+use support::redis::RedisServer;
+
+const NOW: i64 = 1_750_000_000;
+
+fn replica(fake: &FakeBackendApi, redis_url: &str, clock: Arc<ManualClock>) -> Clerk {
+    Clerk::new(
+        TestIssuer::new()
+            .config()
+            .secret_key("sk_test_your_clerk_key_here")
+            .api_url(fake.base_url())
+            .clock(clock)
+            .backend_budget(BackendBudget {
+                calls: 100,
+                ..BackendBudget::default()
+            })
+            .fleet_budget(FleetBudget::new(redis_url).calls_per_window(10).replicas(2))
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Calls `get user` `n` times on `clerk`; how many were refused by a budget.
+async fn refused_of(clerk: &Clerk, n: usize) -> usize {
+    let mut refused = 0;
+    for _ in 0..n {
+        match clerk.api().users().get("user_1").await {
+            Ok(_) => {}
+            Err(ApiError::RateLimited { .. }) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    refused
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_budget_and_fall_back_to_their_share_without_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fake = FakeBackendApi::start().await.unwrap();
+    fake.add_user(json!({"id": "user_1", "first_name": "A"}));
+    let clock = Arc::new(ManualClock::new(NOW - NOW % 10));
+    let (a, b) = (
+        replica(&fake, &redis.url(), clock.clone()),
+        replica(&fake, &redis.url(), clock.clone()),
+    );
+
+    // One window: 10 calls for both together.
+    let refused = refused_of(&a, 6).await + refused_of(&b, 6).await;
+    assert_eq!(refused, 2, "12 asked, 10 made");
+    assert_eq!(fake.calls(), 10);
+
+    // The next window: a 429 to one replica pauses the other too.
+    clock.advance(10);
+    fake.respond(
+        "GET",
+        "/v1/users/user_1",
+        429,
+        &[("retry-after", "5")],
+        &json!({}),
+    );
+    assert!(matches!(
+        a.api().users().get("user_1").await,
+        Err(ApiError::RateLimited { .. })
+    ));
+    let before = fake.calls();
+    assert!(matches!(
+        b.api().users().get("user_1").await,
+        Err(ApiError::RateLimited { .. })
+    ));
+    assert_eq!(fake.calls(), before, "b never called: paused by a's 429");
+
+    // Redis down: each replica makes at most its share (10 / 2) a window,
+    // and no call waits long for Redis.
+    let port = redis.port;
+    drop(redis);
+    clock.advance(10);
+    fake.respond(
+        "GET",
+        "/v1/users/user_1",
+        200,
+        &[],
+        &json!({"id": "user_1"}),
+    );
+    let before = fake.calls();
+    let started = std::time::Instant::now();
+    let refused = refused_of(&a, 8).await;
+    assert_eq!((refused, fake.calls() - before), (3, 5), "a's local share");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "never blocked on Redis"
+    );
+
+    // Redis back: counted in Redis again (after the 1 s retry pause).
+    let redis = RedisServer::on(port).unwrap();
+    clock.advance(10);
+    let before = fake.calls();
+    let refused = refused_of(&a, 8).await + refused_of(&b, 8).await;
+    assert_eq!(
+        (refused, fake.calls() - before),
+        (6, 10),
+        "one budget again"
+    );
+    drop(redis);
+}
