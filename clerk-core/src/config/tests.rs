@@ -228,3 +228,40 @@ fn plain_http_api_urls_only_for_loopback() {
         Err(ConfigError::InsecureUrl("frontend API URL"))
     );
 }
+
+#[cfg(feature = "redis")]
+#[test]
+fn the_fleet_budget_from_env() {
+    let c = env(&[
+        ("CLERK_PUBLISHABLE_KEY", PK.as_str()),
+        ("CLERK_REDIS_URL", " redis://127.0.0.1:6379/0 "),
+        ("CLERK_FLEET_CALLS", "900"),
+        ("CLERK_FLEET_REPLICAS", "30"),
+    ])
+    .unwrap();
+    let fleet = format!("{:?}", c.gate.fleet().unwrap());
+    assert!(
+        fleet.contains("calls: 900") && fleet.contains("local_share: 30"),
+        "{fleet}"
+    );
+    assert!(
+        env(&[("CLERK_PUBLISHABLE_KEY", PK.as_str())])
+            .unwrap()
+            .gate
+            .fleet()
+            .is_none()
+    );
+    for (name, bad) in [
+        ("CLERK_REDIS_URL", "http://not-redis"),
+        ("CLERK_FLEET_CALLS", "1"),
+        ("CLERK_FLEET_REPLICAS", "x"),
+    ] {
+        let mut vars = vec![
+            ("CLERK_PUBLISHABLE_KEY", PK.as_str()),
+            ("CLERK_REDIS_URL", "redis://127.0.0.1:6379"),
+        ];
+        vars.retain(|(n, _)| *n != name);
+        vars.push((name, bad));
+        assert!(env(&vars).is_err(), "{name}={bad}");
+    }
+}
