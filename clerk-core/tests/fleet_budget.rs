@@ -3,7 +3,13 @@
 //! each falls back to its local share (the fleet's calls divided by the
 //! replicas), and counts in Redis again once it is back.
 #![cfg(feature = "redis")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    missing_docs
+)]
 
 mod support;
 
@@ -119,6 +125,60 @@ async fn replicas_share_one_budget_and_fall_back_to_their_share_without_redis() 
         (refused, fake.calls() - before),
         (6, 10),
         "one budget again"
+    );
+    drop(redis);
+}
+
+/// A webhook's invalidation on one replica reaches the other through
+/// Redis: it stops serving its cached copy and fetches the new record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_on_one_replica_reaches_the_others() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fake = FakeBackendApi::start().await.unwrap();
+    fake.add_user(json!({"id": "user_1", "first_name": "Old", "updated_at": 1}));
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (a, b) = (
+        replica(&fake, &redis.url(), clock.clone()),
+        replica(&fake, &redis.url(), clock.clone()),
+    );
+    let first = |c: &Clerk| {
+        let c = c.clone();
+        async move {
+            c.directory()
+                .get_user("user_1")
+                .await
+                .unwrap()
+                .first_name
+                .clone()
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(first(&a).await, "Old");
+    assert_eq!(first(&b).await, "Old");
+    fake.add_user(json!({"id": "user_1", "first_name": "New", "updated_at": 2}));
+    assert_eq!(first(&b).await, "Old", "cached");
+
+    // A's webhook handler forgets the user; B forgets it too. B may still
+    // be subscribing when A sends, so A sends until B has it (bounded).
+    let started = std::time::Instant::now();
+    let arrived = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            a.directory().invalidate_user("user_1").await;
+            for _ in 0..50 {
+                if first(&b).await == "New" {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    })
+    .await;
+    assert!(arrived.is_ok(), "B never heard of the invalidation");
+    eprintln!(
+        "fleet test: invalidation reached the other replica in {:?}",
+        started.elapsed()
     );
     drop(redis);
 }

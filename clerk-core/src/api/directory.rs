@@ -84,6 +84,17 @@ pub struct UserDirectory {
     clock: Arc<dyn Clock>,
     ttl: i64,
     stale_window: i64,
+    /// The fleet's invalidation listener: started on first use in a
+    /// runtime; ends when this directory is dropped.
+    #[cfg(feature = "redis")]
+    listener: Listener,
+}
+
+#[cfg(feature = "redis")]
+#[derive(Default)]
+struct Listener {
+    started: std::sync::atomic::AtomicBool,
+    alive: Arc<()>,
 }
 
 /// The last good answer per id with when it was fetched: served while the
@@ -127,7 +138,52 @@ impl UserDirectory {
             clock,
             ttl: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
             stale_window: 600,
+            #[cfg(feature = "redis")]
+            listener: Listener::default(),
         }
+    }
+
+    /// The fleet's budget, when the Backend API client has one.
+    #[cfg(feature = "redis")]
+    fn fleet(&self) -> Option<&Arc<super::fleet::Fleet>> {
+        self.api.backend().and_then(|b| b.fleet())
+    }
+
+    /// Starts listening for other replicas' invalidations, once, when a
+    /// fleet is configured and a Tokio runtime runs this.
+    #[cfg(feature = "redis")]
+    fn listen(&self) {
+        use std::sync::atomic::Ordering;
+        let Some(fleet) = self.fleet() else { return };
+        if self.listener.started.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.listener.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (users, orgs) = (self.users.clone(), self.orgs.clone());
+        let (last_users, last_orgs) = (self.last_users.clone(), self.last_orgs.clone());
+        let alive = Arc::downgrade(&self.listener.alive);
+        runtime.spawn(fleet.clone().listen(alive, move |kind, id| {
+            let (users, orgs) = (users.clone(), orgs.clone());
+            let (last_users, last_orgs) = (last_users.clone(), last_orgs.clone());
+            Box::pin(async move {
+                match kind.as_str() {
+                    "user" => {
+                        users.invalidate(&id).await;
+                        last_users.invalidate(&id);
+                    }
+                    "organization" => {
+                        orgs.invalidate(&id).await;
+                        last_orgs.invalidate(&id);
+                    }
+                    _ => {}
+                }
+            })
+        }));
     }
 
     /// Serves a record up to `window` past its freshness while Clerk is
@@ -146,6 +202,8 @@ impl UserDirectory {
     /// know is its 404; while Clerk is down or throttling, a record within
     /// the stale window is served instead of the error.
     pub async fn get_user(&self, user_id: &str) -> Result<Arc<User>, ApiError> {
+        #[cfg(feature = "redis")]
+        self.listen();
         self.lookup(&self.users, &self.last_users, "/users/", user_id)
             .await
     }
@@ -158,20 +216,32 @@ impl UserDirectory {
         &self,
         org_id: &str,
     ) -> Result<Arc<OrganizationRecord>, ApiError> {
+        #[cfg(feature = "redis")]
+        self.listen();
         self.lookup(&self.orgs, &self.last_orgs, "/organizations/", org_id)
             .await
     }
 
-    /// Forgets a cached user (call it on `user.updated` / `user.deleted`).
+    /// Forgets a cached user (call it on `user.updated` / `user.deleted`);
+    /// with a fleet budget on Redis, every replica forgets it too.
     pub async fn invalidate_user(&self, user_id: &str) {
         self.users.invalidate(user_id).await;
         self.last_users.invalidate(user_id);
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            fleet.publish("user", user_id).await;
+        }
     }
 
-    /// Forgets a cached organization (call it on `organization.updated`).
+    /// Forgets a cached organization (call it on `organization.updated`);
+    /// with a fleet budget on Redis, every replica forgets it too.
     pub async fn invalidate_organization(&self, org_id: &str) {
         self.orgs.invalidate(org_id).await;
         self.last_orgs.invalidate(org_id);
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            fleet.publish("organization", org_id).await;
+        }
     }
 
     async fn lookup<T: DeserializeOwned + Send + Sync + 'static>(

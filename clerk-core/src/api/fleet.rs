@@ -221,6 +221,78 @@ impl Fleet {
         }
     }
 
+    /// The channel replicas tell each other what to forget on.
+    fn channel(&self) -> String {
+        format!("{}:invalidate", self.prefix)
+    }
+
+    /// Tells every replica to forget `kind:id` (`user:user_…`,
+    /// `organization:org_…`): best effort, with the short timeout; a replica
+    /// that misses it serves the record until its freshness ends (60 s).
+    pub(crate) async fn publish(&self, kind: &str, id: &str) {
+        let message = format!("{kind}:{id}");
+        let channel = self.channel();
+        let sent = tokio::time::timeout(REDIS_TIMEOUT, async {
+            let mut con = self.connect().await?;
+            redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(&message)
+                .query_async::<i64>(&mut con)
+                .await
+        })
+        .await;
+        if !matches!(sent, Ok(Ok(_))) {
+            tracing::warn!("Clerk: an invalidation could not be sent to the other replicas");
+        }
+    }
+
+    /// Listens for other replicas' invalidations and hands each to
+    /// `forget(kind, id)`, for as long as `alive` has an owner; reconnects
+    /// a second after Redis goes away (invalidations sent meanwhile are
+    /// missed: those records expire at their freshness).
+    pub(crate) async fn listen(
+        self: Arc<Self>,
+        alive: std::sync::Weak<()>,
+        forget: impl Fn(
+            String,
+            String,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync
+        + 'static,
+    ) {
+        use futures_util::StreamExt as _;
+        let channel = self.channel();
+        while alive.strong_count() > 0 {
+            let subscribed = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            match subscribed.await {
+                Ok(pubsub) => {
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(msg) = messages.next().await {
+                        if alive.strong_count() == 0 {
+                            return;
+                        }
+                        let Ok(text) = msg.get_payload::<String>() else {
+                            continue;
+                        };
+                        if let Some((kind, id)) = text.split_once(':') {
+                            forget(kind.to_owned(), id.to_owned()).await;
+                        }
+                    }
+                    tracing::warn!("Clerk: the fleet's invalidation channel closed; reconnecting");
+                }
+                Err(_) => {
+                    tracing::warn!("Clerk: cannot listen for the fleet's invalidations; retrying");
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     async fn connect(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
         let mut slot = self.connection.lock().await;
         if let Some(con) = slot.as_ref() {

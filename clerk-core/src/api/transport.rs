@@ -98,6 +98,12 @@ impl BackendApi {
         })
     }
 
+    /// The fleet's budget on Redis, when configured.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet(&self) -> Option<&Arc<crate::api::fleet::Fleet>> {
+        self.gate.fleet()
+    }
+
     /// Calls go through `gate` (the process's shared budget).
     pub(crate) fn gated(mut self, gate: Arc<Gate>) -> Self {
         self.gate = gate;
