@@ -22,6 +22,7 @@ pub(crate) const KEY_FETCHES: &str = "clerk_key_fetches_total";
 pub(crate) const BACKEND_API: &str = "clerk_backend_api_requests_total";
 /// `clerk_fleet_budget_fallback_total`: Backend API calls the fleet budget
 /// counted locally because its Redis was slow or down (feature `redis`).
+#[cfg(feature = "redis")]
 pub(crate) const FLEET_FALLBACK: &str = "clerk_fleet_budget_fallback_total";
 /// `clerk_token_verification_duration_seconds`: the uncached verification
 /// of a session token (parse, key, RS256, claims).
@@ -80,6 +81,7 @@ mod on {
     }
 
     /// One call counted locally for want of the fleet's Redis.
+    #[cfg(feature = "redis")]
     pub(crate) fn fleet_fallback() {
         metrics::counter!(super::FLEET_FALLBACK).increment(1);
     }
@@ -105,6 +107,7 @@ mod on {
     pub(crate) fn key_fetch(_: &'static str, _: bool) {}
     #[inline(always)]
     pub(crate) fn backend(_: &str, _: &'static str) {}
+    #[cfg(feature = "redis")]
     #[inline(always)]
     pub(crate) fn fleet_fallback() {}
     /// No clock read without the feature.
@@ -116,4 +119,6 @@ mod on {
     pub(crate) fn verification(_: Option<std::time::Instant>) {}
 }
 
-pub(crate) use on::{auth, backend, cache, fleet_fallback, key_fetch, start, verification};
+#[cfg(feature = "redis")]
+pub(crate) use on::fleet_fallback;
+pub(crate) use on::{auth, backend, cache, key_fetch, start, verification};

@@ -182,3 +182,66 @@ async fn an_invalidation_on_one_replica_reaches_the_others() {
     );
     drop(redis);
 }
+
+/// A record one replica fetched is served to the others from Redis (one
+/// Backend API call for the fleet), fresh for the same 60 s; an
+/// invalidation removes the shared copy too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_fetched_once_serves_every_replica() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fake = FakeBackendApi::start().await.unwrap();
+    fake.add_user(json!({"id": "user_1", "first_name": "Old", "updated_at": 1}));
+    let clock = Arc::new(ManualClock::new(NOW));
+    let replicas: Vec<Clerk> = (0..3)
+        .map(|_| replica(&fake, &redis.url(), clock.clone()))
+        .collect();
+    let name = |c: &Clerk| {
+        let c = c.clone();
+        async move {
+            c.directory()
+                .get_user("user_1")
+                .await
+                .unwrap()
+                .first_name
+                .clone()
+                .unwrap_or_default()
+        }
+    };
+    let calls = || {
+        fake.seen()
+            .iter()
+            .filter(|s| s.line == "GET /v1/users/user_1")
+            .count()
+    };
+    for r in &replicas {
+        assert_eq!(name(r).await, "Old");
+    }
+    assert_eq!(calls(), 1, "one Backend API call for three replicas");
+
+    // Past its freshness (by the clock): fetched again, once.
+    clock.advance(61);
+    for r in &replicas {
+        assert_eq!(name(r).await, "Old");
+    }
+    assert_eq!(calls(), 2);
+
+    // Invalidated: the shared copy goes too, so the next replica asking
+    // fetches the new record instead of reading the old one from Redis.
+    fake.add_user(json!({"id": "user_1", "first_name": "New", "updated_at": 2}));
+    replicas[0].directory().invalidate_user("user_1").await;
+    let fresh = Clerk::clone(&replicas[2]);
+    let arrived = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if name(&fresh).await == "New" {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(arrived.is_ok(), "never saw the new record");
+    assert!(calls() >= 3);
+    drop(redis);
+}

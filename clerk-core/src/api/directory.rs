@@ -97,6 +97,16 @@ struct Listener {
     alive: Arc<()>,
 }
 
+/// The record kind of a lookup path, as the fleet names it.
+#[cfg(feature = "redis")]
+fn kind_of(path: &str) -> &'static str {
+    if path == "/users/" {
+        "user"
+    } else {
+        "organization"
+    }
+}
+
 /// The last good answer per id with when it was fetched: served while the
 /// Backend API is throttled or down, up to the stale window.
 type LastGood<T> = moka::sync::Cache<String, (Arc<T>, i64), foldhash::fast::RandomState>;
@@ -328,7 +338,22 @@ impl UserDirectory {
         id: &str,
     ) -> Entry<T> {
         let now = self.clock.now_unix();
-        let value = self.fetch_value::<T>(path, id).await;
+        // Another replica's fresh copy saves the call (feature `redis`).
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet()
+            && let Some((fetched_at, bytes)) = fleet.record(kind_of(path), id).await
+            && fetched_at <= now
+            && now.saturating_sub(fetched_at) < self.ttl
+            && let Ok(v) = crate::api::decode::<T>(&bytes)
+        {
+            let v = Arc::new(v);
+            last.insert(id.to_owned(), (v.clone(), fetched_at));
+            return Entry {
+                value: Ok(v),
+                fetched_at,
+            };
+        }
+        let value = self.fetch_value::<T>(path, id, now).await;
         if let Ok(v) = &value {
             last.insert(id.to_owned(), (v.clone(), now));
         }
@@ -338,7 +363,12 @@ impl UserDirectory {
         }
     }
 
-    async fn fetch_value<T: DeserializeOwned>(&self, path: &str, id: &str) -> Result<Arc<T>, Miss> {
+    async fn fetch_value<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Arc<T>, Miss> {
         use crate::api::budget::Refusal;
         use crate::api::transport::Failure;
         // The shared gate makes no call while a 429 pause (capped) or an
@@ -353,9 +383,20 @@ impl UserDirectory {
             )
             .await
         {
-            Ok(bytes) => crate::api::decode::<T>(&bytes)
-                .map(Arc::new)
-                .map_err(|_| miss(ApiError::InvalidResponse, true)),
+            Ok(bytes) => {
+                let value = crate::api::decode::<T>(&bytes)
+                    .map(Arc::new)
+                    .map_err(|_| miss(ApiError::InvalidResponse, true));
+                #[cfg(feature = "redis")]
+                if let (Ok(_), Some(fleet)) = (&value, self.fleet()) {
+                    fleet
+                        .share_record(kind_of(path), id, now, &bytes, self.ttl)
+                        .await;
+                }
+                #[cfg(not(feature = "redis"))]
+                let _ = now;
+                value
+            }
             Err(None) => Err(miss(ApiError::NotConfigured, false)),
             Err(Some(f)) => {
                 // A stale record may answer for Clerk being down or

@@ -15,6 +15,8 @@ use crate::clock::Clock;
 
 /// How long a Redis round trip may take before the local share decides.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+/// A record larger than this is not shared.
+const MAX_SHARED_RECORD: usize = 64 * 1024;
 /// After a Redis failure, the local share decides this long.
 const RETRY_AFTER_FAILURE_SECS: i64 = 1;
 
@@ -226,18 +228,75 @@ impl Fleet {
         format!("{}:invalidate", self.prefix)
     }
 
+    fn record_key(&self, kind: &str, id: &str) -> String {
+        format!("{}:record:{kind}:{id}", self.prefix)
+    }
+
+    /// The shared copy of a record (`kind` `user` or `organization`) and
+    /// when it was fetched, if Redis answers in time.
+    pub(crate) async fn record(&self, kind: &str, id: &str) -> Option<(i64, Vec<u8>)> {
+        let key = self.record_key(kind, id);
+        let got = tokio::time::timeout(REDIS_TIMEOUT, async {
+            let mut con = self.connect().await?;
+            redis::cmd("GET")
+                .arg(&key)
+                .query_async::<Option<Vec<u8>>>(&mut con)
+                .await
+        })
+        .await;
+        let value = got.ok()?.ok()??;
+        let split = value.iter().position(|b| *b == b':')?;
+        let fetched_at = std::str::from_utf8(&value[..split]).ok()?.parse().ok()?;
+        Some((fetched_at, value[split + 1..].to_vec()))
+    }
+
+    /// Shares a record just fetched (at most 64 KiB; kept `ttl` seconds),
+    /// so other replicas need not fetch it.
+    pub(crate) async fn share_record(
+        &self,
+        kind: &str,
+        id: &str,
+        fetched_at: i64,
+        body: &[u8],
+        ttl: i64,
+    ) {
+        if body.len() > MAX_SHARED_RECORD || ttl <= 0 {
+            return;
+        }
+        let key = self.record_key(kind, id);
+        let mut value = format!("{fetched_at}:").into_bytes();
+        value.extend_from_slice(body);
+        let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
+            let mut con = self.connect().await?;
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(value)
+                .arg("EX")
+                .arg(ttl)
+                .query_async::<()>(&mut con)
+                .await
+        })
+        .await;
+    }
+
     /// Tells every replica to forget `kind:id` (`user:user_…`,
-    /// `organization:org_…`): best effort, with the short timeout; a replica
-    /// that misses it serves the record until its freshness ends (60 s).
+    /// `organization:org_…`), the shared copy first: best effort, with the
+    /// short timeout; a replica that misses it serves the record until its
+    /// freshness ends (60 s).
     pub(crate) async fn publish(&self, kind: &str, id: &str) {
         let message = format!("{kind}:{id}");
         let channel = self.channel();
+        let key = self.record_key(kind, id);
         let sent = tokio::time::timeout(REDIS_TIMEOUT, async {
             let mut con = self.connect().await?;
-            redis::cmd("PUBLISH")
+            redis::pipe()
+                .cmd("DEL")
+                .arg(&key)
+                .ignore()
+                .cmd("PUBLISH")
                 .arg(&channel)
                 .arg(&message)
-                .query_async::<i64>(&mut con)
+                .query_async::<(i64,)>(&mut con)
                 .await
         })
         .await;
