@@ -27,6 +27,14 @@ use support::redis::RedisServer;
 const NOW: i64 = 1_750_000_000;
 
 fn replica(fake: &FakeBackendApi, redis_url: &str, clock: Arc<ManualClock>) -> Clerk {
+    replica_with(
+        fake,
+        FleetBudget::new(redis_url).calls_per_window(10).replicas(2),
+        clock,
+    )
+}
+
+fn replica_with(fake: &FakeBackendApi, fleet: FleetBudget, clock: Arc<ManualClock>) -> Clerk {
     Clerk::new(
         TestIssuer::new()
             .config()
@@ -34,10 +42,10 @@ fn replica(fake: &FakeBackendApi, redis_url: &str, clock: Arc<ManualClock>) -> C
             .api_url(fake.base_url())
             .clock(clock)
             .backend_budget(BackendBudget {
-                calls: 100,
+                calls: 1000,
                 ..BackendBudget::default()
             })
-            .fleet_budget(FleetBudget::new(redis_url).calls_per_window(10).replicas(2))
+            .fleet_budget(fleet)
             .build()
             .unwrap(),
     )
@@ -244,4 +252,81 @@ async fn a_record_fetched_once_serves_every_replica() {
     assert!(arrived.is_ok(), "never saw the new record");
     assert!(calls() >= 3);
     drop(redis);
+}
+
+/// Three replicas under a load of distinct users and API keys, against a
+/// fake that answers 429 past Clerk's limit (100 a window): the fleet
+/// keeps the fake under it, so it never answers 429; with Redis killed
+/// the replicas keep answering within their local shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_under_load_stay_under_clerks_limit() {
+    use clerk_core::machine::{AcceptsToken, TokenType};
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fake = FakeBackendApi::start().await.unwrap();
+    for i in 0..300 {
+        fake.add_user(json!({"id": format!("user_{i}"), "first_name": "U"}));
+        fake.add_token(
+            &format!("ak_load_{i:0>24}"),
+            json!({"object": "api_key", "id": format!("ak_{i}"), "subject": "user_1", "name": "k",
+                "scopes": [], "claims": {}, "revoked": false, "expired": false, "expiration": null}),
+        );
+    }
+    // Two windows of Clerk's development limit.
+    fake.limit_calls(200);
+    let clock = Arc::new(ManualClock::new(NOW - NOW % 10));
+    let replicas: Vec<Clerk> = (0..3)
+        .map(|_| {
+            let fleet = FleetBudget::new(&redis.url())
+                .calls_per_window(90)
+                .replicas(3);
+            replica_with(&fake, fleet, clock.clone()).accepting(AcceptsToken::only([
+                TokenType::SessionToken,
+                TokenType::ApiKey,
+            ]))
+        })
+        .collect();
+    let load = |from: usize| {
+        let tasks: Vec<_> = (from..from + 120)
+            .map(|i| {
+                let c = replicas[i % 3].clone();
+                tokio::spawn(async move {
+                    if i % 2 == 0 {
+                        c.directory().get_user(&format!("user_{i}")).await.is_ok()
+                    } else {
+                        let mut h = http::HeaderMap::new();
+                        h.insert(
+                            "authorization",
+                            format!("Bearer ak_load_{i:0>24}").parse().unwrap(),
+                        );
+                        c.authenticate(&h).await.machine().is_some()
+                    }
+                })
+            })
+            .collect();
+        async move {
+            let mut ok = 0;
+            for t in tasks {
+                ok += usize::from(t.await.unwrap());
+            }
+            ok
+        }
+    };
+
+    // One window: 120 distinct lookups, the fleet's 90 made, no 429.
+    let ok = load(0).await;
+    assert_eq!(fake.calls(), 90, "the fleet's limit, not more");
+    assert_eq!(ok, 90, "every call made was answered");
+
+    // Redis killed: the next window, each replica its share (90 / 3), and
+    // still no 429 from the fake.
+    drop(redis);
+    clock.advance(10);
+    let before = fake.calls();
+    let ok = load(120).await;
+    let made = fake.calls() - before;
+    assert_eq!(made, 90, "three local shares of 30");
+    assert_eq!(ok, 90, "replicas kept answering");
+    assert!(fake.calls() <= 200, "the fake never answered 429");
 }

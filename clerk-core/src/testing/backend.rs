@@ -34,6 +34,8 @@ struct State {
     canned: HashMap<String, Answer>,
     jwks: Option<String>,
     outage: Option<Outage>,
+    /// Answer 429 past this many requests (as Clerk's instance limit).
+    limit: Option<usize>,
     seen: Vec<SeenRequest>,
 }
 
@@ -63,6 +65,14 @@ impl FakeBackendApi {
         let addr = http::start(Arc::new(move |req: &SeenRequest| {
             let mut s = shared.lock().unwrap_or_else(PoisonError::into_inner);
             s.seen.push(req.clone());
+            if s.limit.is_some_and(|n| s.seen.len() > n) {
+                return Answer::Respond(
+                    429,
+                    vec![("retry-after", "10".to_owned())],
+                    r#"{"errors":[{"code":"too_many_requests","message":"Too many requests"}]}"#
+                        .to_owned(),
+                );
+            }
             match &s.outage {
                 Some(Outage::Hang) => return Answer::Hang,
                 Some(Outage::Status(code, after)) => {
@@ -217,6 +227,12 @@ impl FakeBackendApi {
     /// Answers every request this way from now on (`None` to recover).
     pub fn set_outage(&self, outage: Option<Outage>) {
         self.lock().outage = outage;
+    }
+
+    /// Answers 429 (`Retry-After: 10`) to every request past the first
+    /// `n`, as Clerk does past an instance's limit.
+    pub fn limit_calls(&self, n: usize) {
+        self.lock().limit = Some(n);
     }
 
     /// How many requests arrived.
