@@ -330,3 +330,68 @@ async fn three_replicas_under_load_stay_under_clerks_limit() {
     assert_eq!(ok, 90, "replicas kept answering");
     assert!(fake.calls() <= 200, "the fake never answered 429");
 }
+
+/// A machine token verified by one replica is accepted by the others with
+/// no call (its shared verdict, by digest), an unknown one refused the
+/// same way; revoking it through one replica's client makes every replica
+/// refuse it at once, not at the end of its cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machine_verdicts_are_shared_and_revocations_reach_every_replica() {
+    use clerk_core::machine::{AcceptsToken, TokenType};
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fake = FakeBackendApi::start().await.unwrap();
+    let key = "ak_shared_0123456789abcdef0123";
+    fake.add_token(
+        key,
+        json!({"object": "api_key", "id": "ak_1", "subject": "user_1", "name": "k",
+            "scopes": [], "claims": {}, "revoked": false, "expired": false, "expiration": null}),
+    );
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (a, b) = (
+        replica(&fake, &redis.url(), clock.clone())
+            .accepting(AcceptsToken::only([TokenType::ApiKey])),
+        replica(&fake, &redis.url(), clock.clone())
+            .accepting(AcceptsToken::only([TokenType::ApiKey])),
+    );
+    let accepts = |c: &Clerk, token: &str| {
+        let c = c.clone();
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        async move { c.authenticate(&h).await.machine().is_some() }
+    };
+    assert!(accepts(&a, key).await);
+    let calls = fake.calls();
+    assert!(accepts(&b, key).await);
+    assert_eq!(fake.calls(), calls, "B used A's verdict");
+    let junk = "ak_unknown_0123456789abcdef012";
+    assert!(!accepts(&a, junk).await);
+    let calls = fake.calls();
+    assert!(!accepts(&b, junk).await);
+    assert_eq!(fake.calls(), calls, "and its refusal");
+
+    // Revoked through A: B refuses it too, well before its 60 s cache.
+    fake.respond(
+        "POST",
+        "/v1/api_keys/ak_1/revoke",
+        200,
+        &[],
+        &json!({"object": "api_key", "id": "ak_1", "revoked": true, "revocation_reason": "leaked"}),
+    );
+    fake.remove_token(key);
+    a.api()
+        .api_keys()
+        .revoke("ak_1", Some("leaked"))
+        .await
+        .unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        while accepts(&a, key).await || accepts(&b, key).await {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "a replica kept accepting a revoked key");
+    assert!(!accepts(&a, key).await && !accepts(&b, key).await);
+    drop(redis);
+}

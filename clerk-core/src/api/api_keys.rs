@@ -195,9 +195,16 @@ impl ApiKeys<'_> {
     ) -> Result<ApiKeyRecord, ApiError> {
         let id = key(key_id)?;
         let body = json!({ "revocation_reason": reason });
-        self.api
+        let revoked: ApiKeyRecord = self
+            .api
             .call(Method::POST, &format!("/api_keys/{id}/revoke"), Some(&body))
-            .await
+            .await?;
+        // Every replica stops accepting it now, not at its cache's end.
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.api.backend().and_then(|b| b.fleet()) {
+            fleet.revoked(id).await;
+        }
+        Ok(revoked)
     }
 
     /// `DELETE /api_keys/{id}`.

@@ -279,6 +279,64 @@ impl Fleet {
         .await;
     }
 
+    /// The shared verdict on a machine token (by its digest, never the
+    /// token) and when it was had: `ok:<Clerk's answer>` or `invalid`.
+    pub(crate) async fn verdict(&self, digest: &str) -> Option<(i64, String)> {
+        let (at, body) = self.record("verdict", digest).await?;
+        Some((at, String::from_utf8(body).ok()?))
+    }
+
+    /// Shares a verdict for `ttl` seconds, indexed by the token's id (when
+    /// Clerk named one) so a revocation can remove it.
+    pub(crate) async fn share_verdict(
+        &self,
+        digest: &str,
+        token_id: Option<&str>,
+        at: i64,
+        verdict: &str,
+        ttl: i64,
+    ) {
+        self.share_record("verdict", digest, at, verdict.as_bytes(), ttl)
+            .await;
+        if let Some(id) = token_id.filter(|i| !i.is_empty() && i.len() <= 128) {
+            let index = format!("{}:verdicts-of:{id}", self.prefix);
+            let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
+                let mut con = self.connect().await?;
+                redis::pipe()
+                    .cmd("SADD")
+                    .arg(&index)
+                    .arg(digest)
+                    .ignore()
+                    .cmd("EXPIRE")
+                    .arg(&index)
+                    .arg(ttl.max(1))
+                    .query_async::<()>(&mut con)
+                    .await
+            })
+            .await;
+        }
+    }
+
+    /// A machine token was revoked: its shared verdicts go, and every
+    /// replica is told to forget its own (`machine:<token id>`).
+    pub(crate) async fn revoked(&self, token_id: &str) {
+        let index = format!("{}:verdicts-of:{token_id}", self.prefix);
+        let verdicts = format!("{}:record:verdict:", self.prefix);
+        let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
+            let mut con = self.connect().await?;
+            redis::Script::new(
+                "for _, d in ipairs(redis.call('SMEMBERS', KEYS[1])) do \
+                 redis.call('DEL', ARGV[1] .. d) end; redis.call('DEL', KEYS[1]); return 1",
+            )
+            .key(&index)
+            .arg(&verdicts)
+            .invoke_async::<i64>(&mut con)
+            .await
+        })
+        .await;
+        self.publish("machine", token_id).await;
+    }
+
     /// Tells every replica to forget `kind:id` (`user:user_…`,
     /// `organization:org_…`), the shared copy first: best effort, with the
     /// short timeout; a replica that misses it serves the record until its

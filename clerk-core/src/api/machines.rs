@@ -360,11 +360,18 @@ impl M2mTokens<'_> {
         let id = super::id("M2M token id", "mt_", token_id)?;
         let api = self.api.as_machine().unwrap_or_else(|| self.api.clone());
         let body = json!({ "revocation_reason": reason });
-        api.call(
-            Method::POST,
-            &format!("/m2m_tokens/{id}/revoke"),
-            Some(&body),
-        )
-        .await
+        let revoked: M2mTokenRecord = api
+            .call(
+                Method::POST,
+                &format!("/m2m_tokens/{id}/revoke"),
+                Some(&body),
+            )
+            .await?;
+        // Every replica stops accepting it now, not at its cache's end.
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.api.backend().and_then(|b| b.fleet()) {
+            fleet.revoked(id).await;
+        }
+        Ok(revoked)
     }
 }

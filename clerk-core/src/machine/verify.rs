@@ -73,6 +73,11 @@ fn secs(d: Duration) -> i64 {
 
 /// The SHA-256 digest of a token: how tokens verified before are
 /// remembered for a day without keeping the secret itself.
+#[cfg(feature = "redis")]
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn digest(token: &str) -> [u8; 32] {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let mut out = [0; 32];
@@ -95,6 +100,11 @@ pub(crate) struct MachineVerifier {
     known: moka::sync::Cache<[u8; 32], (), foldhash::fast::RandomState>,
     clock: Arc<dyn Clock>,
     policy: MachineCache,
+    /// The fleet's revocation listener (feature `redis`).
+    #[cfg(feature = "redis")]
+    listening: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "redis")]
+    alive: Arc<()>,
 }
 
 impl fmt::Debug for MachineVerifier {
@@ -121,6 +131,7 @@ impl MachineVerifier {
     ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(10_000)
+            .support_invalidation_closures()
             .expire_after(OutcomeExpiry {
                 clock: clock.clone(),
                 policy,
@@ -128,6 +139,7 @@ impl MachineVerifier {
             .build_with_hasher(foldhash::fast::RandomState::default());
         let recent = moka::sync::Cache::builder()
             .max_capacity(10_000)
+            .support_invalidation_closures()
             .time_to_live(policy.ttl.saturating_add(policy.stale_window))
             .build_with_hasher(foldhash::fast::RandomState::default());
         let known = moka::sync::Cache::builder()
@@ -142,6 +154,10 @@ impl MachineVerifier {
             known,
             clock,
             policy,
+            #[cfg(feature = "redis")]
+            listening: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(feature = "redis")]
+            alive: Arc::new(()),
         }
     }
 
@@ -164,6 +180,8 @@ impl MachineVerifier {
                 "not the shape of a Clerk machine token",
             ));
         }
+        #[cfg(feature = "redis")]
+        self.listen();
         let now = self.clock.now_unix();
         let fetch = || async { (self.call(token, kind, client).await, self.clock.now_unix()) };
         let (mut verdict, had_at) = self.cache.get_with_by_ref(token, fetch()).await;
@@ -205,6 +223,68 @@ impl MachineVerifier {
         }
     }
 
+    /// A verdict another replica had within the same freshness: Clerk's
+    /// answer read again (so revoked or expired still refuse), or unknown.
+    #[cfg(feature = "redis")]
+    async fn shared_verdict(
+        &self,
+        fleet: &crate::api::fleet::Fleet,
+        key: &str,
+        kind: TokenType,
+    ) -> Option<Verdict> {
+        let (at, text) = fleet.verdict(key).await?;
+        let now = self.clock.now_unix();
+        let age = now.checked_sub(at).filter(|a| *a >= 0)?;
+        if let Some(answer) = text.strip_prefix("ok:") {
+            if age >= secs(self.policy.ttl) {
+                return None;
+            }
+            let v: serde_json::Value = serde_json::from_str(answer).ok()?;
+            return Some(match MachineAuth::from_backend(kind, &v, now) {
+                Ok(m) => Verdict::Verified(Arc::new(m)),
+                Err(e) => Verdict::Refused(e),
+            });
+        }
+        (text == "invalid" && age < secs(self.policy.negative_ttl))
+            .then(|| Verdict::Refused(VerifyError::new(Reason::TokenInvalid, "unknown token")))
+    }
+
+    /// Starts listening for other replicas' revocations, once, when a
+    /// fleet is configured and a Tokio runtime runs this: a revoked token's
+    /// verdicts are dropped here too.
+    #[cfg(feature = "redis")]
+    fn listen(&self) {
+        use std::sync::atomic::Ordering;
+        let Some(fleet) = self.api.as_ref().and_then(BackendApi::fleet) else {
+            return;
+        };
+        if self.listening.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.listening.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (cache, recent) = (self.cache.clone(), self.recent.clone());
+        let alive = Arc::downgrade(&self.alive);
+        runtime.spawn(fleet.clone().listen(alive, move |kind, id| {
+            let (cache, recent) = (cache.clone(), recent.clone());
+            Box::pin(async move {
+                if kind != "machine" {
+                    return;
+                }
+                let of = move |m: &MachineAuth| m.id.as_deref() == Some(id.as_str());
+                let id_match = of.clone();
+                let _ = cache.invalidate_entries_if(
+                    move |_, (v, _)| matches!(v, Verdict::Verified(m) if id_match(m)),
+                );
+                let _ = recent.invalidate_entries_if(move |_, (m, _)| of(m));
+            })
+        }));
+    }
+
     async fn call(&self, token: &str, kind: TokenType, client: Option<Client>) -> Verdict {
         let (api, path, body) = match kind {
             TokenType::ApiKey => (
@@ -238,6 +318,15 @@ impl MachineVerifier {
         // A token verified before is re-checked out of the reserve; one
         // never seen competes, per client, for the share of unknown tokens.
         let digest = digest(token);
+        // Another replica's fresh verdict saves the call (feature `redis`).
+        #[cfg(feature = "redis")]
+        let shared = api.fleet().map(|f| (f, hex(&digest)));
+        #[cfg(feature = "redis")]
+        if let Some((fleet, key)) = &shared
+            && let Some(verdict) = self.shared_verdict(fleet, key, kind).await
+        {
+            return verdict;
+        }
         let caller = if self.known.contains_key(&digest) {
             Caller::KnownMachine
         } else {
@@ -247,7 +336,29 @@ impl MachineVerifier {
             self.recent.invalidate(token);
             self.known.invalidate(&digest);
         };
-        match api.post_as(caller, path, &body).await {
+        let answer = api.post_as(caller, path, &body).await;
+        #[cfg(feature = "redis")]
+        if let Some((fleet, key)) = &shared {
+            let now = self.clock.now_unix();
+            match &answer {
+                Ok(v) => {
+                    let text = format!("ok:{v}");
+                    if text.len() <= 16 * 1024 {
+                        let id = v.get("id").and_then(serde_json::Value::as_str);
+                        fleet
+                            .share_verdict(key, id, now, &text, secs(self.policy.ttl))
+                            .await;
+                    }
+                }
+                Err(BackendError::NotFound) => {
+                    fleet
+                        .share_verdict(key, None, now, "invalid", secs(self.policy.negative_ttl))
+                        .await;
+                }
+                Err(_) => {}
+            }
+        }
+        match answer {
             Ok(v) => {
                 let now = self.clock.now_unix();
                 match MachineAuth::from_backend(kind, &v, now) {
