@@ -20,8 +20,9 @@ pub(crate) const KEY_FETCHES: &str = "clerk_key_fetches_total";
 /// pause kept the call from being made, `client_error`, `server_error`,
 /// `unreachable`).
 pub(crate) const BACKEND_API: &str = "clerk_backend_api_requests_total";
-/// `clerk_fleet_budget_fallback_total`: Backend API calls the fleet budget
-/// counted locally because its Redis was slow or down (feature `redis`).
+/// `clerk_fleet_budget_fallback_total`: times a Backend API call found the
+/// fleet budget's Redis slow or down and the local share took over (for a
+/// second each; feature `redis`).
 #[cfg(feature = "redis")]
 pub(crate) const FLEET_FALLBACK: &str = "clerk_fleet_budget_fallback_total";
 /// `clerk_token_verification_duration_seconds`: the uncached verification

@@ -94,7 +94,8 @@ pub struct UserDirectory {
 #[derive(Default)]
 struct Listener {
     started: std::sync::atomic::AtomicBool,
-    alive: Arc<()>,
+    /// Dropped with the directory: the listener task then ends.
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 /// The record kind of a lookup path, as the fleet names it.
@@ -176,8 +177,11 @@ impl UserDirectory {
         }
         let (users, orgs) = (self.users.clone(), self.orgs.clone());
         let (last_users, last_orgs) = (self.last_users.clone(), self.last_orgs.clone());
-        let alive = Arc::downgrade(&self.listener.alive);
-        runtime.spawn(fleet.clone().listen(alive, move |kind, id| {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        if let Ok(mut slot) = self.listener.stop.lock() {
+            *slot = Some(stop);
+        }
+        runtime.spawn(fleet.clone().listen(stopped, move |kind, id| {
             let (users, orgs) = (users.clone(), orgs.clone());
             let (last_users, last_orgs) = (last_users.clone(), last_orgs.clone());
             Box::pin(async move {

@@ -15,6 +15,9 @@ use crate::clock::Clock;
 
 /// How long a Redis round trip may take before the local share decides.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+/// How long an invalidation keeps older copies from being shared: two
+/// freshness windows.
+const TOMB_SECS: i64 = 120;
 /// A record larger than this is not shared.
 const MAX_SHARED_RECORD: usize = 64 * 1024;
 /// After a Redis failure, the local share decides this long.
@@ -189,20 +192,41 @@ impl Fleet {
         }
     }
 
-    /// A 429 arrived: every replica pauses for `pause` (best effort, with
-    /// the same short timeout).
+    /// One Redis operation within the short timeout, skipped while the
+    /// breaker is open (a second after any failure); a failure opens it.
+    async fn ask<T, F>(&self, op: F) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let now = self.clock.now_unix();
+        if now < self.local_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        match tokio::time::timeout(REDIS_TIMEOUT, op).await {
+            Ok(Ok(v)) => Some(v),
+            _ => {
+                self.local_until
+                    .store(now + RETRY_AFTER_FAILURE_SECS, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// A 429 arrived: every replica pauses for `pause` (best effort; a
+    /// longer pause already set is kept).
     pub(crate) async fn pause(&self, pause: Duration) {
         let key = format!("{}:pause", self.prefix);
         let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX).max(1);
-        let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
+        self.ask(async {
             let mut con = self.connect().await?;
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(1)
-                .arg("PX")
-                .arg(ms)
-                .query_async::<()>(&mut con)
-                .await
+            redis::Script::new(
+                "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then \
+                 redis.call('SET', KEYS[1], 1, 'PX', ARGV[1]) end return 1",
+            )
+            .key(&key)
+            .arg(ms)
+            .invoke_async::<i64>(&mut con)
+            .await
         })
         .await;
     }
@@ -232,26 +256,81 @@ impl Fleet {
         format!("{}:record:{kind}:{id}", self.prefix)
     }
 
-    /// The shared copy of a record (`kind` `user` or `organization`) and
-    /// when it was fetched, if Redis answers in time.
+    /// Set by an invalidation for two freshness windows: a copy fetched
+    /// before it cannot be shared after it.
+    fn tomb_key(&self, kind: &str, id: &str) -> String {
+        format!("{}:tomb:{kind}:{id}", self.prefix)
+    }
+
+    /// The shared copy of a record (`kind` `user`, `organization` or
+    /// `verdict`) and when it was fetched, if Redis answers in time and it
+    /// is no larger than shared records may be.
     pub(crate) async fn record(&self, kind: &str, id: &str) -> Option<(i64, Vec<u8>)> {
         let key = self.record_key(kind, id);
-        let got = tokio::time::timeout(REDIS_TIMEOUT, async {
-            let mut con = self.connect().await?;
-            redis::cmd("GET")
-                .arg(&key)
-                .query_async::<Option<Vec<u8>>>(&mut con)
+        let value = self
+            .ask(async {
+                let mut con = self.connect().await?;
+                redis::Script::new(
+                    "if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return false end \
+                     return redis.call('GET', KEYS[1])",
+                )
+                .key(&key)
+                .arg(MAX_SHARED_RECORD + 32)
+                .invoke_async::<Option<Vec<u8>>>(&mut con)
                 .await
-        })
-        .await;
-        let value = got.ok()?.ok()??;
+            })
+            .await??;
         let split = value.iter().position(|b| *b == b':')?;
         let fetched_at = std::str::from_utf8(&value[..split]).ok()?.parse().ok()?;
         Some((fetched_at, value[split + 1..].to_vec()))
     }
 
-    /// Shares a record just fetched (at most 64 KiB; kept `ttl` seconds),
-    /// so other replicas need not fetch it.
+    /// Shares a record just fetched (at most 64 KiB; kept `ttl` seconds)
+    /// unless it was invalidated meanwhile, and indexes it under `owner`
+    /// (a machine token's id) when given, in one script.
+    async fn share(
+        &self,
+        kind: &str,
+        id: &str,
+        owner: Option<&str>,
+        at: i64,
+        body: &[u8],
+        ttl: i64,
+    ) {
+        if body.len() > MAX_SHARED_RECORD || ttl <= 0 {
+            return;
+        }
+        let mut value = format!("{at}:").into_bytes();
+        value.extend_from_slice(body);
+        let owner = owner.filter(|o| !o.is_empty() && o.len() <= 128);
+        let (tomb, index) = match owner {
+            Some(o) => (
+                self.tomb_key("machine", o),
+                format!("{}:verdicts-of:{o}", self.prefix),
+            ),
+            None => (self.tomb_key(kind, id), String::new()),
+        };
+        self.ask(async {
+            let mut con = self.connect().await?;
+            redis::Script::new(
+                "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end \
+                 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) \
+                 if ARGV[3] ~= '' then redis.call('SADD', ARGV[3], ARGV[4]) \
+                 redis.call('EXPIRE', ARGV[3], ARGV[2]) end return 1",
+            )
+            .key(self.record_key(kind, id))
+            .key(&tomb)
+            .arg(value)
+            .arg(ttl)
+            .arg(&index)
+            .arg(id)
+            .invoke_async::<i64>(&mut con)
+            .await
+        })
+        .await;
+    }
+
+    /// Shares a record just fetched: see [`Fleet::share`].
     pub(crate) async fn share_record(
         &self,
         kind: &str,
@@ -260,23 +339,7 @@ impl Fleet {
         body: &[u8],
         ttl: i64,
     ) {
-        if body.len() > MAX_SHARED_RECORD || ttl <= 0 {
-            return;
-        }
-        let key = self.record_key(kind, id);
-        let mut value = format!("{fetched_at}:").into_bytes();
-        value.extend_from_slice(body);
-        let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
-            let mut con = self.connect().await?;
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(value)
-                .arg("EX")
-                .arg(ttl)
-                .query_async::<()>(&mut con)
-                .await
-        })
-        .await;
+        self.share(kind, id, None, fetched_at, body, ttl).await;
     }
 
     /// The shared verdict on a machine token (by its digest, never the
@@ -287,7 +350,8 @@ impl Fleet {
     }
 
     /// Shares a verdict for `ttl` seconds, indexed by the token's id (when
-    /// Clerk named one) so a revocation can remove it.
+    /// Clerk named one) so a revocation can remove it, unless the token
+    /// was revoked meanwhile.
     pub(crate) async fn share_verdict(
         &self,
         digest: &str,
@@ -296,40 +360,28 @@ impl Fleet {
         verdict: &str,
         ttl: i64,
     ) {
-        self.share_record("verdict", digest, at, verdict.as_bytes(), ttl)
+        self.share("verdict", digest, token_id, at, verdict.as_bytes(), ttl)
             .await;
-        if let Some(id) = token_id.filter(|i| !i.is_empty() && i.len() <= 128) {
-            let index = format!("{}:verdicts-of:{id}", self.prefix);
-            let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
-                let mut con = self.connect().await?;
-                redis::pipe()
-                    .cmd("SADD")
-                    .arg(&index)
-                    .arg(digest)
-                    .ignore()
-                    .cmd("EXPIRE")
-                    .arg(&index)
-                    .arg(ttl.max(1))
-                    .query_async::<()>(&mut con)
-                    .await
-            })
-            .await;
-        }
     }
 
-    /// A machine token was revoked: its shared verdicts go, and every
-    /// replica is told to forget its own (`machine:<token id>`).
+    /// A machine token was revoked: its shared verdicts go, none of it may
+    /// be shared for two windows, and every replica is told to forget its
+    /// own (`machine:<token id>`).
     pub(crate) async fn revoked(&self, token_id: &str) {
         let index = format!("{}:verdicts-of:{token_id}", self.prefix);
         let verdicts = format!("{}:record:verdict:", self.prefix);
-        let _ = tokio::time::timeout(REDIS_TIMEOUT, async {
+        let tomb = self.tomb_key("machine", token_id);
+        self.ask(async {
             let mut con = self.connect().await?;
             redis::Script::new(
-                "for _, d in ipairs(redis.call('SMEMBERS', KEYS[1])) do \
-                 redis.call('DEL', ARGV[1] .. d) end; redis.call('DEL', KEYS[1]); return 1",
+                "redis.call('SET', KEYS[2], 1, 'EX', ARGV[2]) \
+                 for _, d in ipairs(redis.call('SMEMBERS', KEYS[1])) do \
+                 redis.call('DEL', ARGV[1] .. d) end redis.call('DEL', KEYS[1]) return 1",
             )
             .key(&index)
+            .key(&tomb)
             .arg(&verdicts)
+            .arg(TOMB_SECS)
             .invoke_async::<i64>(&mut con)
             .await
         })
@@ -338,38 +390,41 @@ impl Fleet {
     }
 
     /// Tells every replica to forget `kind:id` (`user:user_…`,
-    /// `organization:org_…`), the shared copy first: best effort, with the
-    /// short timeout; a replica that misses it serves the record until its
-    /// freshness ends (60 s).
+    /// `organization:org_…`, `machine:ak_…`), the shared copy first and
+    /// marked so that no copy fetched before is shared after: best effort;
+    /// a replica that misses it serves its copy until its freshness ends
+    /// (60 s).
     pub(crate) async fn publish(&self, kind: &str, id: &str) {
         let message = format!("{kind}:{id}");
-        let channel = self.channel();
-        let key = self.record_key(kind, id);
-        let sent = tokio::time::timeout(REDIS_TIMEOUT, async {
-            let mut con = self.connect().await?;
-            redis::pipe()
-                .cmd("DEL")
-                .arg(&key)
-                .ignore()
-                .cmd("PUBLISH")
-                .arg(&channel)
+        let sent = self
+            .ask(async {
+                let mut con = self.connect().await?;
+                redis::Script::new(
+                    "redis.call('SET', KEYS[2], 1, 'EX', ARGV[2]) redis.call('DEL', KEYS[1]) \
+                     return redis.call('PUBLISH', KEYS[3], ARGV[1])",
+                )
+                .key(self.record_key(kind, id))
+                .key(self.tomb_key(kind, id))
+                .key(self.channel())
                 .arg(&message)
-                .query_async::<(i64,)>(&mut con)
+                .arg(TOMB_SECS)
+                .invoke_async::<i64>(&mut con)
                 .await
-        })
-        .await;
-        if !matches!(sent, Ok(Ok(_))) {
+            })
+            .await;
+        if sent.is_none() {
             tracing::warn!("Clerk: an invalidation could not be sent to the other replicas");
         }
     }
 
     /// Listens for other replicas' invalidations and hands each to
-    /// `forget(kind, id)`, for as long as `alive` has an owner; reconnects
-    /// a second after Redis goes away (invalidations sent meanwhile are
-    /// missed: those records expire at their freshness).
+    /// `forget(kind, id)` until `stop` resolves (its sender, held by the
+    /// owner, is dropped); reconnects a second after Redis goes away
+    /// (invalidations sent meanwhile are missed: those records expire at
+    /// their freshness).
     pub(crate) async fn listen(
         self: Arc<Self>,
-        alive: std::sync::Weak<()>,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
         forget: impl Fn(
             String,
             String,
@@ -380,19 +435,25 @@ impl Fleet {
     ) {
         use futures_util::StreamExt as _;
         let channel = self.channel();
-        while alive.strong_count() > 0 {
-            let subscribed = async {
+        loop {
+            let subscribed = tokio::time::timeout(Duration::from_secs(5), async {
                 let mut pubsub = self.client.get_async_pubsub().await?;
                 pubsub.subscribe(&channel).await?;
                 Ok::<_, redis::RedisError>(pubsub)
+            });
+            let subscribed = tokio::select! {
+                _ = &mut stop => return,
+                s = subscribed => s,
             };
-            match subscribed.await {
-                Ok(pubsub) => {
+            match subscribed {
+                Ok(Ok(pubsub)) => {
                     let mut messages = pubsub.into_on_message();
-                    while let Some(msg) = messages.next().await {
-                        if alive.strong_count() == 0 {
-                            return;
-                        }
+                    loop {
+                        let msg = tokio::select! {
+                            _ = &mut stop => return,
+                            m = messages.next() => m,
+                        };
+                        let Some(msg) = msg else { break };
                         let Ok(text) = msg.get_payload::<String>() else {
                             continue;
                         };
@@ -402,11 +463,14 @@ impl Fleet {
                     }
                     tracing::warn!("Clerk: the fleet's invalidation channel closed; reconnecting");
                 }
-                Err(_) => {
+                _ => {
                     tracing::warn!("Clerk: cannot listen for the fleet's invalidations; retrying");
                 }
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::select! {
+                _ = &mut stop => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
         }
     }
 

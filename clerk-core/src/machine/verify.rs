@@ -32,6 +32,14 @@ enum Verdict {
     NotAsked,
 }
 
+/// What [`MachineVerifier::ask`] found: a verdict now, or another
+/// replica's with when it was had.
+enum Asked {
+    Now(Verdict),
+    #[cfg(feature = "redis")]
+    Shared(Verdict, i64),
+}
+
 /// A verdict and when it was had (seconds, by the injected clock, which
 /// judges freshness on read; moka's own expiry is a wall-clock backstop).
 type Answer = (Verdict, i64);
@@ -103,8 +111,9 @@ pub(crate) struct MachineVerifier {
     /// The fleet's revocation listener (feature `redis`).
     #[cfg(feature = "redis")]
     listening: std::sync::atomic::AtomicBool,
+    /// Dropped with the verifier: the listener task then ends.
     #[cfg(feature = "redis")]
-    alive: Arc<()>,
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl fmt::Debug for MachineVerifier {
@@ -157,7 +166,7 @@ impl MachineVerifier {
             #[cfg(feature = "redis")]
             listening: std::sync::atomic::AtomicBool::new(false),
             #[cfg(feature = "redis")]
-            alive: Arc::new(()),
+            stop: std::sync::Mutex::new(None),
         }
     }
 
@@ -183,7 +192,8 @@ impl MachineVerifier {
         #[cfg(feature = "redis")]
         self.listen();
         let now = self.clock.now_unix();
-        let fetch = || async { (self.call(token, kind, client).await, self.clock.now_unix()) };
+        // The verdict and when it was had (a shared one keeps its own age).
+        let fetch = || async { self.call(token, kind, client).await };
         let (mut verdict, had_at) = self.cache.get_with_by_ref(token, fetch()).await;
         let max_age = match verdict {
             Verdict::Verified(_) => self.policy.ttl,
@@ -231,7 +241,7 @@ impl MachineVerifier {
         fleet: &crate::api::fleet::Fleet,
         key: &str,
         kind: TokenType,
-    ) -> Option<Verdict> {
+    ) -> Option<(Verdict, i64)> {
         let (at, text) = fleet.verdict(key).await?;
         let now = self.clock.now_unix();
         let age = now.checked_sub(at).filter(|a| *a >= 0)?;
@@ -240,13 +250,16 @@ impl MachineVerifier {
                 return None;
             }
             let v: serde_json::Value = serde_json::from_str(answer).ok()?;
-            return Some(match MachineAuth::from_backend(kind, &v, now) {
+            let verdict = match MachineAuth::from_backend(kind, &v, now) {
                 Ok(m) => Verdict::Verified(Arc::new(m)),
                 Err(e) => Verdict::Refused(e),
-            });
+            };
+            return Some((verdict, at));
         }
-        (text == "invalid" && age < secs(self.policy.negative_ttl))
-            .then(|| Verdict::Refused(VerifyError::new(Reason::TokenInvalid, "unknown token")))
+        (text == "invalid" && age < secs(self.policy.negative_ttl)).then(|| {
+            let unknown = VerifyError::new(Reason::TokenInvalid, "unknown token");
+            (Verdict::Refused(unknown), at)
+        })
     }
 
     /// Starts listening for other replicas' revocations, once, when a
@@ -268,8 +281,11 @@ impl MachineVerifier {
             return;
         }
         let (cache, recent) = (self.cache.clone(), self.recent.clone());
-        let alive = Arc::downgrade(&self.alive);
-        runtime.spawn(fleet.clone().listen(alive, move |kind, id| {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        if let Ok(mut slot) = self.stop.lock() {
+            *slot = Some(stop);
+        }
+        runtime.spawn(fleet.clone().listen(stopped, move |kind, id| {
             let (cache, recent) = (cache.clone(), recent.clone());
             Box::pin(async move {
                 if kind != "machine" {
@@ -285,7 +301,16 @@ impl MachineVerifier {
         }));
     }
 
-    async fn call(&self, token: &str, kind: TokenType, client: Option<Client>) -> Verdict {
+    async fn call(&self, token: &str, kind: TokenType, client: Option<Client>) -> (Verdict, i64) {
+        let verdict = self.ask(token, kind, client).await;
+        match verdict {
+            #[cfg(feature = "redis")]
+            Asked::Shared(v, at) => (v, at),
+            Asked::Now(v) => (v, self.clock.now_unix()),
+        }
+    }
+
+    async fn ask(&self, token: &str, kind: TokenType, client: Option<Client>) -> Asked {
         let (api, path, body) = match kind {
             TokenType::ApiKey => (
                 self.api.as_ref(),
@@ -303,17 +328,17 @@ impl MachineVerifier {
                 json!({ "access_token": token }),
             ),
             TokenType::SessionToken => {
-                return Verdict::Refused(VerifyError::new(
+                return Asked::Now(Verdict::Refused(VerifyError::new(
                     Reason::TokenTypeMismatch,
                     "not a machine token",
-                ));
+                )));
             }
         };
         let Some(api) = api else {
-            return Verdict::Refused(VerifyError::new(
+            return Asked::Now(Verdict::Refused(VerifyError::new(
                 Reason::SecretKeyInvalid,
                 "machine tokens need CLERK_SECRET_KEY",
-            ));
+            )));
         };
         // A token verified before is re-checked out of the reserve; one
         // never seen competes, per client, for the share of unknown tokens.
@@ -323,9 +348,15 @@ impl MachineVerifier {
         let shared = api.fleet().map(|f| (f, hex(&digest)));
         #[cfg(feature = "redis")]
         if let Some((fleet, key)) = &shared
-            && let Some(verdict) = self.shared_verdict(fleet, key, kind).await
+            && let Some((verdict, at)) = self.shared_verdict(fleet, key, kind).await
         {
-            return verdict;
+            // A refusal read here is as final as Clerk's own: never served
+            // stale from this replica's outage fallback either.
+            if matches!(verdict, Verdict::Refused(_)) {
+                self.recent.invalidate(token);
+                self.known.invalidate(&digest);
+            }
+            return Asked::Shared(verdict, at);
         }
         let caller = if self.known.contains_key(&digest) {
             Caller::KnownMachine
@@ -342,7 +373,14 @@ impl MachineVerifier {
             let now = self.clock.now_unix();
             match &answer {
                 Ok(v) => {
-                    let text = format!("ok:{v}");
+                    // Only the answer, never a secret Clerk might echo.
+                    let mut kept = v.clone();
+                    if let Some(map) = kept.as_object_mut() {
+                        for secret in ["secret", "token", "access_token"] {
+                            map.remove(secret);
+                        }
+                    }
+                    let text = format!("ok:{kept}");
                     if text.len() <= 16 * 1024 {
                         let id = v.get("id").and_then(serde_json::Value::as_str);
                         fleet
@@ -358,7 +396,7 @@ impl MachineVerifier {
                 Err(_) => {}
             }
         }
-        match answer {
+        Asked::Now(match answer {
             Ok(v) => {
                 let now = self.clock.now_unix();
                 match MachineAuth::from_backend(kind, &v, now) {
@@ -387,6 +425,6 @@ impl MachineVerifier {
             Err(
                 BackendError::Unreachable | BackendError::Status(_) | BackendError::InvalidResponse,
             ) => Verdict::Outage,
-        }
+        })
     }
 }
