@@ -38,7 +38,7 @@ return n
 ";
 
 /// A fleet-wide budget on Redis, for
-/// [`ClerkConfigBuilder::fleet_budget`](crate::config::ClerkConfigBuilder::fleet_budget).
+/// `ClerkConfigBuilder::fleet_budget`.
 ///
 /// ```
 /// use clerk_core::config::FleetBudget;
@@ -122,9 +122,24 @@ impl std::fmt::Debug for Fleet {
 }
 
 impl Fleet {
-    /// `instance` names the Clerk instance in Redis keys (a digest of its
-    /// secret key, never the key).
-    pub(crate) fn new(
+    /// The fleet budget of the instance whose key is `instance_key`: named
+    /// in Redis by the first 8 bytes of its SHA-256, never the key.
+    pub(crate) fn of_instance(
+        budget: &FleetBudget,
+        instance_key: &str,
+        window: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, crate::error::ConfigError> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, instance_key.as_bytes());
+        let instance: String = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self::new(budget, &instance, window, clock)
+    }
+
+    /// `instance` names the Clerk instance in Redis keys.
+    fn new(
         budget: &FleetBudget,
         instance: &str,
         window: Duration,

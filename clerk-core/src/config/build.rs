@@ -482,31 +482,24 @@ impl ClerkConfigBuilder {
         let gate = crate::api::budget::Gate::new(self.clock.clone(), self.backend_budget);
         #[cfg(feature = "redis")]
         let gate = {
-            // The instance in Redis keys: a digest of its key, never the key.
             let named = secret_key
                 .as_ref()
                 .map(|k: &crate::instance::SecretKey| k.expose_secret().to_owned())
                 .or_else(|| publishable_key.as_ref().map(|p| p.as_str().to_owned()))
                 .unwrap_or_default();
-            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, named.as_bytes());
-            let instance: String = digest.as_ref()[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
             let fleet = self
                 .fleet_budget
                 .as_ref()
                 .map(|f| {
-                    crate::api::fleet::Fleet::new(
+                    crate::api::fleet::Fleet::of_instance(
                         f,
-                        &instance,
+                        &named,
                         self.backend_budget.window,
                         self.clock.clone(),
                     )
                 })
-                .transpose()?
-                .map(Arc::new);
-            gate.with_fleet(fleet)
+                .transpose()?;
+            gate.with_fleet(fleet.map(Arc::new))
         };
         let gate = Arc::new(gate);
         Ok(ClerkConfig {
