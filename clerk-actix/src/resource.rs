@@ -33,8 +33,5 @@ pub async fn protected_resource_metadata(
         );
         return HttpResponse::InternalServerError().finish();
     };
-    match resource.answer(req.method().as_str(), req.path()).await {
-        Some(answer) => crate::glue::from_http(answer),
-        None => HttpResponse::NotFound().finish(),
-    }
+    crate::glue::from_http(resource.answer(req.method().as_str(), req.path()).await)
 }

@@ -52,6 +52,18 @@ fn replica_with(fake: &FakeBackendApi, fleet: FleetBudget, clock: Arc<ManualCloc
     .unwrap()
 }
 
+/// `user_1`'s first name as `clerk`'s directory has it.
+async fn first_name(clerk: &Clerk) -> String {
+    clerk
+        .directory()
+        .get_user("user_1")
+        .await
+        .unwrap()
+        .first_name
+        .clone()
+        .unwrap_or_default()
+}
+
 /// Calls `get user` `n` times on `clerk`; how many were refused by a budget.
 async fn refused_of(clerk: &Clerk, n: usize) -> usize {
     let mut refused = 0;
@@ -151,22 +163,10 @@ async fn an_invalidation_on_one_replica_reaches_the_others() {
         replica(&fake, &redis.url(), clock.clone()),
         replica(&fake, &redis.url(), clock.clone()),
     );
-    let first = |c: &Clerk| {
-        let c = c.clone();
-        async move {
-            c.directory()
-                .get_user("user_1")
-                .await
-                .unwrap()
-                .first_name
-                .clone()
-                .unwrap_or_default()
-        }
-    };
-    assert_eq!(first(&a).await, "Old");
-    assert_eq!(first(&b).await, "Old");
+    assert_eq!(first_name(&a).await, "Old");
+    assert_eq!(first_name(&b).await, "Old");
     fake.add_user(json!({"id": "user_1", "first_name": "New", "updated_at": 2}));
-    assert_eq!(first(&b).await, "Old", "cached");
+    assert_eq!(first_name(&b).await, "Old", "cached");
 
     // A's webhook handler forgets the user; B forgets it too. B may still
     // be subscribing when A sends, so A sends until B has it (bounded).
@@ -175,7 +175,7 @@ async fn an_invalidation_on_one_replica_reaches_the_others() {
         loop {
             a.directory().invalidate_user("user_1").await;
             for _ in 0..50 {
-                if first(&b).await == "New" {
+                if first_name(&b).await == "New" {
                     return;
                 }
                 tokio::task::yield_now().await;
@@ -208,18 +208,6 @@ async fn a_record_fetched_once_serves_every_replica() {
             replica_with(&fake, fleet, clock.clone())
         })
         .collect();
-    let name = |c: &Clerk| {
-        let c = c.clone();
-        async move {
-            c.directory()
-                .get_user("user_1")
-                .await
-                .unwrap()
-                .first_name
-                .clone()
-                .unwrap_or_default()
-        }
-    };
     let calls = || {
         fake.seen()
             .iter()
@@ -227,7 +215,7 @@ async fn a_record_fetched_once_serves_every_replica() {
             .count()
     };
     for r in &replicas {
-        assert_eq!(name(r).await, "Old");
+        assert_eq!(first_name(r).await, "Old");
     }
     assert_eq!(calls(), 1, "one Backend API call for three replicas");
 
@@ -254,7 +242,7 @@ async fn a_record_fetched_once_serves_every_replica() {
     // Past its freshness (by the clock): fetched again, once.
     clock.advance(61);
     for r in &replicas {
-        assert_eq!(name(r).await, "Old");
+        assert_eq!(first_name(r).await, "Old");
     }
     assert_eq!(calls(), 2);
 
@@ -265,7 +253,7 @@ async fn a_record_fetched_once_serves_every_replica() {
     let fresh = Clerk::clone(&replicas[2]);
     let arrived = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if name(&fresh).await == "New" {
+            if first_name(&fresh).await == "New" {
                 return;
             }
             tokio::task::yield_now().await;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use clerk_core::machine::ProtectedResource;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use tower_service::Service;
 
 /// Serves [`ProtectedResource::answer`]: route the well-known paths to it
@@ -39,12 +39,6 @@ impl<B> Service<Request<B>> for ProtectedResourceService {
         let resource = self.resource.clone();
         let method = req.method().as_str().to_owned();
         let path = req.uri().path().to_owned();
-        Box::pin(async move {
-            Ok(resource.answer(&method, &path).await.unwrap_or_else(|| {
-                let mut res = Response::new(String::new());
-                *res.status_mut() = StatusCode::NOT_FOUND;
-                res
-            }))
-        })
+        Box::pin(async move { Ok(resource.answer(&method, &path).await) })
     }
 }

@@ -50,9 +50,10 @@ mod build;
 mod env;
 #[cfg(test)]
 mod tests;
+mod urls;
 
 pub use build::ClerkConfigBuilder;
-pub(crate) use build::{checked_proxy_path, checked_remote_url};
+pub(crate) use urls::{checked_proxy_path, checked_remote_url};
 
 use ipnet::IpNet;
 

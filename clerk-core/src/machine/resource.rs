@@ -159,14 +159,26 @@ impl ProtectedResource {
         path == self.inner.metadata_path || path == WELL_KNOWN || path == AUTHORIZATION_SERVER
     }
 
-    /// The answer for `method` on `path` (a raw request path), or `None`
-    /// when the path is not one it serves: `GET`/`HEAD` the metadata (JSON,
+    /// The answer for `method` on `path` (a raw request path), what every
+    /// adapter sends as it is: 404 (empty) when the path is not one it
+    /// serves; `GET`/`HEAD` the metadata (JSON,
     /// `Access-Control-Allow-Origin: *` as `@clerk/mcp-tools`'
     /// `corsHeaders`, cacheable for an hour), `OPTIONS` a CORS preflight
     /// (204), anything else 405. Clerk's authorization-server metadata:
     /// fetched once an hour at most, one fetch at a time; 502 when it
     /// cannot be had and none is kept.
-    pub async fn answer(&self, method: &str, path: &str) -> Option<Response<String>> {
+    pub async fn answer(&self, method: &str, path: &str) -> Response<String> {
+        match self.answer_served(method, path).await {
+            Some(res) => res,
+            None => {
+                let mut res = Response::new(String::new());
+                *res.status_mut() = StatusCode::NOT_FOUND;
+                res
+            }
+        }
+    }
+
+    async fn answer_served(&self, method: &str, path: &str) -> Option<Response<String>> {
         if !self.serves(path) {
             return None;
         }
@@ -321,7 +333,7 @@ mod tests {
             "/.well-known/oauth-protected-resource/mcp",
             "/.well-known/oauth-protected-resource",
         ] {
-            let res = r.answer("GET", path).await.unwrap();
+            let res = r.answer("GET", path).await;
             assert_eq!(res.status(), 200);
             assert_eq!(serde_json::from_str::<Value>(res.body()).unwrap(), want);
             assert_eq!(res.headers()["access-control-allow-origin"], "*");
@@ -329,20 +341,23 @@ mod tests {
         }
         let res = r
             .answer("OPTIONS", "/.well-known/oauth-protected-resource/mcp")
-            .await
-            .unwrap();
+            .await;
         assert_eq!((res.status().as_u16(), res.body().as_str()), (204, ""));
         let res = r
             .answer("POST", "/.well-known/oauth-protected-resource")
-            .await
-            .unwrap();
+            .await;
         assert_eq!(res.status(), 405);
         for other in [
             "/mcp",
             "/.well-known/oauth-protected-resource/other",
             "/.well-known/oauth-protected-resourcex",
         ] {
-            assert!(r.answer("GET", other).await.is_none(), "{other}");
+            let res = r.answer("GET", other).await;
+            assert_eq!(
+                (res.status().as_u16(), res.body().as_str()),
+                (404, ""),
+                "{other}"
+            );
         }
     }
 
@@ -355,9 +370,9 @@ mod tests {
         let r = resource(&fake.base_url(), clock.clone()).await;
         let path = "/.well-known/oauth-authorization-server";
         fake.set_outage(Some(Outage::Status(503, None)));
-        assert_eq!(r.answer("GET", path).await.unwrap().status(), 502);
+        assert_eq!(r.answer("GET", path).await.status(), 502);
         let calls = fake.calls();
-        assert_eq!(r.answer("GET", path).await.unwrap().status(), 502);
+        assert_eq!(r.answer("GET", path).await.status(), 502);
         assert_eq!(fake.calls(), calls, "no fetch for 30 s after a failure");
         clock.advance(30);
         fake.set_outage(None);
@@ -365,13 +380,13 @@ mod tests {
         fake.respond("GET", path, 200, &[], &doc);
         let before = fake.calls();
         for _ in 0..3 {
-            let res = r.answer("GET", path).await.unwrap();
+            let res = r.answer("GET", path).await;
             assert_eq!(serde_json::from_str::<Value>(res.body()).unwrap(), doc);
         }
         assert_eq!(fake.calls(), before + 1, "one fetch for three answers");
         clock.advance(3_601);
         fake.set_outage(Some(Outage::Status(500, None)));
-        let res = r.answer("GET", path).await.unwrap();
+        let res = r.answer("GET", path).await;
         assert_eq!(
             (res.status().as_u16(), fake.calls()),
             (200, before + 2),
@@ -380,6 +395,6 @@ mod tests {
         fake.set_outage(None);
         fake.respond("GET", path, 200, &[], &json!(["not", "an", "object"]));
         let fresh = resource(&fake.base_url(), clock).await;
-        assert_eq!(fresh.answer("GET", path).await.unwrap().status(), 502);
+        assert_eq!(fresh.answer("GET", path).await.status(), 502);
     }
 }
