@@ -406,3 +406,70 @@ async fn machine_verdicts_are_shared_and_revocations_reach_every_replica() {
     assert!(!accepts(&a, key).await && !accepts(&b, key).await);
     drop(redis);
 }
+
+/// Whatever Redis holds where a shared record or verdict should be
+/// (garbage, a future or absurd timestamp, a record of another shape, an
+/// oversized value), a replica falls back to Clerk's own answer: never a
+/// panic, never a garbled value believed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbled_shared_values_are_never_believed() {
+    use clerk_core::machine::{AcceptsToken, TokenType};
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fake = FakeBackendApi::start().await.unwrap();
+    fake.add_user(json!({"id": "user_1", "first_name": "Real"}));
+    let key = "ak_garbled_0123456789abcdef012";
+    let clock = Arc::new(ManualClock::new(NOW));
+    let roomy = || FleetBudget::new(&redis.url()).calls_per_window(200);
+    let a = replica_with(&fake, roomy(), clock.clone())
+        .accepting(AcceptsToken::only([TokenType::ApiKey]));
+    assert_eq!(first_name(&a).await, "Real");
+    let mut h = http::HeaderMap::new();
+    h.insert("authorization", format!("Bearer {key}").parse().unwrap());
+    assert!(a.authenticate(&h).await.machine().is_none(), "unknown key");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let keys: Vec<String> = cli(&["--scan", "--pattern", "clerk:*:record:*"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let huge = format!("{NOW}:{}", "x".repeat(100_000));
+    for garbage in [
+        "no-colon".to_owned(),
+        ":".to_owned(),
+        "abc:{}".to_owned(),
+        format!(
+            "{}:{{\"id\":\"user_1\",\"first_name\":\"Forged\"}}",
+            NOW + 3600
+        ),
+        format!("{}:{{\"id\":\"user_1\"}}", i64::MIN),
+        format!("{NOW}:not json at all"),
+        format!("{NOW}:ok:[1,2]"),
+        huge,
+    ] {
+        for k in &keys {
+            cli(&["set", k, &garbage]);
+        }
+        // A fresh replica (empty local caches) reads what Redis holds.
+        let b = replica_with(&fake, roomy(), clock.clone())
+            .accepting(AcceptsToken::only([TokenType::ApiKey]));
+        assert_eq!(
+            first_name(&b).await,
+            "Real",
+            "{}",
+            &garbage[..garbage.len().min(40)]
+        );
+        assert!(
+            b.authenticate(&h).await.machine().is_none(),
+            "{garbage:.40}"
+        );
+    }
+}
